@@ -1,0 +1,208 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Now
+
+from core.models import TimestampedModel
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MODERATOR = "moderator", "Moderator"
+    REVIEWER = "reviewer", "Reviewer"
+    USER = "user", "User"
+    VIEWER = "viewer", "Viewer"
+
+
+class AccountManager(UserManager):
+    def get_by_natural_key(self, username):
+        return self.get(**{self.model.USERNAME_FIELD: username})
+
+
+class User(AbstractUser):
+    """One account across the five original applications (see docs/schema.md)."""
+
+    first_name = None
+    last_name = None
+    date_joined = None
+
+    email = models.EmailField(max_length=255)
+    full_name = models.CharField(max_length=255, blank=True, default="")
+    avatar_url = models.URLField(max_length=2048, blank=True, default="")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
+    is_verified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
+
+    objects = AccountManager()
+
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        db_table = "users"
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(fields=["email"], name="ix_users_email"),
+            models.CheckConstraint(condition=models.Q(role__in=Role.values), name="ck_users_role"),
+        ]
+        indexes = [
+            models.Index(fields=["role"], name="idx_users_role"),
+            models.Index(fields=["is_active"], name="idx_users_active"),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+    def clean(self):
+        super().clean()
+        self.email = (self.email or "").strip().lower()
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.username
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.username
+
+
+class SessionKind(models.TextChoices):
+    API = "api", "API token"
+    BROWSER = "browser", "Browser"
+
+
+class UserSession(TimestampedModel):
+    """One login, from a browser or as an API bearer token.
+
+    The token (or the browser's session key) is stored only as a SHA-256 hash.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sessions", db_index=False
+    )
+    kind = models.CharField(max_length=10, choices=SessionKind.choices, default=SessionKind.API)
+    token_hash = models.CharField(max_length=64)
+    active_platform = models.ForeignKey(
+        "platforms.PlatformConnection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    last_activity = models.DateTimeField(db_default=Now())
+    expires_at = models.DateTimeField()
+    is_active = models.BooleanField(default=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    session_fingerprint = models.TextField(null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        db_table = "user_sessions"
+        ordering = ["-last_activity"]
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="unique_active_session"),
+            models.CheckConstraint(condition=models.Q(kind__in=SessionKind.values), name="ck_user_sessions_kind"),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_user_sessions_user_id"),
+            models.Index(fields=["last_activity", "is_active"], name="idx_user_sessions_last_activ"),
+            models.Index(fields=["expires_at", "is_active"], name="idx_user_sessions_expires_at"),
+            models.Index(fields=["user", "is_active", "last_activity"], name="idx_user_sessions_user_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} session of {self.user_id}"
+
+
+class ApiKey(TimestampedModel):
+    """A long-lived key for integrations; only its hash and a short prefix are stored."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys", db_index=False
+    )
+    key_name = models.CharField(max_length=100)
+    key_prefix = models.CharField(max_length=16)
+    key_hash = models.CharField(max_length=64)
+    permissions = models.JSONField(default=list, blank=True)
+    is_active = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "api_keys"
+        verbose_name = "API key"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["key_hash"], name="idx_api_keys_hash"),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_api_keys_user_id"),
+            models.Index(fields=["is_active"], name="idx_api_keys_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key_name} ({self.key_prefix}…)"
+
+
+class ApiRateLimit(models.Model):
+    """A fixed-window request counter for one caller (user, key or IP) and endpoint scope."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="rate_limits",
+        db_index=False,
+    )
+    bucket = models.CharField(max_length=200)
+    endpoint = models.CharField(max_length=100)
+    request_count = models.PositiveIntegerField(default=0)
+    window_start = models.DateTimeField()
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "api_rate_limits"
+        verbose_name = "API rate-limit window"
+        constraints = [
+            models.UniqueConstraint(fields=["bucket", "endpoint", "window_start"], name="uq_api_rate_limits_window"),
+            models.CheckConstraint(condition=models.Q(request_count__gte=0), name="ck_api_rate_limits_count"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "endpoint"], name="idx_api_rate_limits_user_endp"),
+            models.Index(fields=["window_start"], name="idx_api_rate_limits_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bucket} {self.endpoint} @ {self.window_start:%Y-%m-%d %H:%M}"
+
+
+class AuditLog(models.Model):
+    """An append-only record of a security-relevant or state-changing action."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_logs",
+        db_index=False,
+    )
+    action = models.CharField(max_length=100)
+    resource_type = models.CharField(max_length=50, null=True, blank=True)
+    resource_id = models.CharField(max_length=64, null=True, blank=True)
+    details = models.JSONField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "audit_logs"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user"], name="idx_audit_logs_user_id"),
+            models.Index(fields=["action"], name="idx_audit_logs_action"),
+            models.Index(fields=["created_at"], name="idx_audit_logs_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.user_id or 'system'}"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PlatformsConfig(AppConfig):
+    name = "platforms"
+    verbose_name = "Platform connections"

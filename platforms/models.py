@@ -1,0 +1,83 @@
+from django.conf import settings
+from django.db import models
+
+from core import crypto
+from core.fields import EncryptedTextField
+from core.models import TimestampedModel
+
+
+class PlatformType(models.TextChoices):
+    MASTODON = "mastodon", "Mastodon"
+    PIXELFED = "pixelfed", "Pixelfed"
+    PLEROMA = "pleroma", "Pleroma / Akkoma"
+    GOTOSOCIAL = "gotosocial", "GoToSocial"
+    X = "x", "X"
+    LINKEDIN = "linkedin", "LinkedIn"
+    WORDPRESS = "wordpress", "WordPress"
+    WEBHOOK = "webhook", "Blog webhook"
+    IMAGEFX = "imagefx", "Google ImageFX"
+
+
+MASTODON_API_PLATFORMS = frozenset(
+    {PlatformType.MASTODON, PlatformType.PIXELFED, PlatformType.PLEROMA, PlatformType.GOTOSOCIAL}
+)
+
+
+class PlatformConnection(TimestampedModel):
+    """A user's credentials for one outside service, encrypted at rest.
+
+    Holds the fediverse instances of seed 000, the publishing targets of seed 001,
+    and the ImageFX cookie that seed 002 kept on its users table (in `access_token`).
+    Non-secret per-platform settings (LinkedIn author URN, WordPress user, the
+    instance's description limit) live in `extra`.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="platform_connections",
+        db_index=False,
+    )
+    name = models.CharField(max_length=100)
+    platform_type = models.CharField(max_length=50, choices=PlatformType.choices)
+    instance_url = models.URLField(max_length=500)
+    username = models.CharField(max_length=200, null=True, blank=True)
+    access_token = EncryptedTextField()
+    client_key = EncryptedTextField(null=True, blank=True)
+    client_secret = EncryptedTextField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    is_default = models.BooleanField(default=False)
+    last_used = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "platform_connections"
+        ordering = ["user_id", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "name"], name="uq_user_platform_name"),
+            models.UniqueConstraint(
+                fields=["user", "instance_url", "username"], name="uq_user_instance_username"
+            ),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(is_default=True), name="uq_user_default_platform"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(platform_type__in=PlatformType.values), name="ck_platform_type"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "is_active"], name="ix_platform_user_active"),
+            models.Index(fields=["platform_type", "is_active"], name="ix_platform_type_active"),
+            models.Index(fields=["instance_url", "platform_type"], name="ix_platform_instance_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_platform_type_display()})"
+
+    @property
+    def access_token_hint(self) -> str:
+        return crypto.mask(self.access_token)
+
+    @property
+    def uses_mastodon_api(self) -> bool:
+        return self.platform_type in MASTODON_API_PLATFORMS

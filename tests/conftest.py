@@ -1,0 +1,30 @@
+import pytest
+from django.db import connection
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` run only when DATABASE_URL points at PostgreSQL."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def raw_column():
+    """Read one column of one row straight from the database, bypassing the ORM's decoding."""
+
+    def read(model, pk, column: str):
+        table = connection.ops.quote_name(model._meta.db_table)
+        col = connection.ops.quote_name(column)
+        pk_col = connection.ops.quote_name(model._meta.pk.column)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {col} FROM {table} WHERE {pk_col} = %s", [pk])  # noqa: S608
+            row = cursor.fetchone()
+        return row[0] if row else None
+
+    return read

@@ -1,0 +1,49 @@
+import pytest
+from django.db import IntegrityError, transaction
+
+from platforms.models import PlatformConnection
+from tests.factories.platforms import PlatformConnectionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_name_is_unique_per_user():
+    connection = PlatformConnectionFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PlatformConnectionFactory(user=connection.user, name=connection.name)
+
+
+def test_same_name_for_different_users_is_fine():
+    connection = PlatformConnectionFactory()
+    PlatformConnectionFactory(name=connection.name)
+
+
+def test_instance_and_username_are_unique_per_user():
+    connection = PlatformConnectionFactory()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PlatformConnectionFactory(
+            user=connection.user, instance_url=connection.instance_url, username=connection.username
+        )
+
+
+def test_only_one_default_connection_per_user():
+    first = PlatformConnectionFactory(is_default=True)
+    PlatformConnectionFactory(user=first.user, is_default=False)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PlatformConnectionFactory(user=first.user, is_default=True)
+
+
+def test_unknown_platform_type_is_rejected():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PlatformConnectionFactory(platform_type="myspace")
+
+
+def test_credentials_are_encrypted_at_rest(raw_column):
+    connection = PlatformConnectionFactory(access_token="secret-access-token", client_secret="secret-client")
+    stored = raw_column(PlatformConnection, connection.pk, "access_token")
+    assert "secret-access-token" not in stored
+    assert "secret-client" not in raw_column(PlatformConnection, connection.pk, "client_secret")
+    reloaded = PlatformConnection.objects.get(pk=connection.pk)
+    assert reloaded.access_token == "secret-access-token"
+    assert reloaded.client_secret == "secret-client"
+    assert reloaded.access_token_hint == "••••oken"

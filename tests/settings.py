@@ -1,0 +1,24 @@
+"""Settings for the test suite: the project's settings with generated secrets.
+
+Tests never need a `.env`: a fresh encryption key is generated per run unless
+one is given, and DATABASE_URL (when set) selects PostgreSQL.
+"""
+
+import os
+import tempfile
+
+from config.keys import generate_key
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
+os.environ.setdefault("FIELD_ENCRYPTION_KEYS", generate_key())
+os.environ.setdefault("DEBUG", "false")
+
+from config.settings import *  # noqa: E402,F403
+from config.settings import DATABASES, Q_CLUSTER  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+MEDIA_ROOT = tempfile.mkdtemp(prefix="socialdesk-test-media-")
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"].get("OPTIONS", {}).pop("init_command", None)
