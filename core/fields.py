@@ -2,6 +2,7 @@
 that did this either died with Django 4 or return ciphertext on a wrong key)."""
 
 from django.core import checks
+from django.core.exceptions import FieldError
 from django.db import models
 
 from core import crypto
@@ -27,13 +28,13 @@ class EncryptedTextField(models.TextField):
 
     def get_lookup(self, lookup_name):
         if lookup_name != "isnull":
-            raise NotImplementedError(
+            raise FieldError(
                 f"EncryptedTextField '{self.name}' supports only the 'isnull' lookup, not '{lookup_name}'."
             )
         return super().get_lookup(lookup_name)
 
     def get_transform(self, lookup_name):
-        raise NotImplementedError(f"EncryptedTextField '{self.name}' has no transforms ('{lookup_name}').")
+        raise FieldError(f"EncryptedTextField '{self.name}' has no transforms ('{lookup_name}').")
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

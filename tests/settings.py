@@ -22,3 +22,7 @@ Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 MEDIA_ROOT = tempfile.mkdtemp(prefix="socialdesk-test-media-")
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 DATABASES["default"].get("OPTIONS", {}).pop("init_command", None)
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

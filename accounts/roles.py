@@ -1,0 +1,74 @@
+"""Roles map to Django groups of the same name; this module says which permissions each holds.
+
+viewer reads own data; user owns and changes own content; reviewer also reviews captions
+and drafts; moderator also manages everyone's content and tasks; admin manages everything,
+users, keys and system config included. Row-level scoping ("own data") is done by selectors;
+these groups decide what each role may do at all.
+
+`sync_role_groups` is used by a data migration (with historical models) and by `bootstrap`
+(with the live registry), so groups follow new models without a new migration.
+"""
+
+from django.apps import apps as global_apps
+
+from accounts.models import Role
+
+CONTENT_APPS = ("platforms", "captions", "workflows", "scraping", "generation")
+DEFAULT_ACTIONS = ("add", "change", "delete", "view")
+STAFF_ROLES = frozenset({Role.ADMIN, Role.MODERATOR, Role.REVIEWER})
+
+# What moderators may see or run outside the content apps.
+MODERATOR_EXTRA = (
+    "accounts.view_user",
+    "accounts.view_auditlog",
+    "django_q.view_task",
+    "django_q.view_success",
+    "django_q.view_failure",
+    "django_q.delete_failure",
+    "django_q.view_schedule",
+    "django_q.view_ormq",
+)
+
+
+def _codenames_for(role: str, permissions) -> set[tuple[str, str]]:
+    """(app_label, codename) pairs a role holds, chosen from all existing permissions."""
+    chosen = set()
+    for app_label, codename in permissions:
+        action = codename.split("_", 1)[0]
+        in_content = app_label in CONTENT_APPS
+        is_default = action in DEFAULT_ACTIONS
+        if role == Role.ADMIN:
+            chosen.add((app_label, codename))
+        elif role == Role.MODERATOR:
+            if in_content or f"{app_label}.{codename}" in MODERATOR_EXTRA:
+                chosen.add((app_label, codename))
+        elif role == Role.REVIEWER:
+            if in_content and (is_default or action == "review"):
+                chosen.add((app_label, codename))
+        elif role == Role.USER:
+            if in_content and is_default:
+                chosen.add((app_label, codename))
+        elif role == Role.VIEWER:
+            if in_content and action == "view":
+                chosen.add((app_label, codename))
+    return chosen
+
+
+def sync_role_groups(apps=global_apps) -> dict[str, int]:
+    """Create the five role groups and set exactly their permissions. Idempotent.
+
+    Returns the number of permissions each group holds.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    every = {
+        (app_label, codename): pk
+        for pk, app_label, codename in Permission.objects.values_list("pk", "content_type__app_label", "codename")
+    }
+    counts = {}
+    for role in Role.values:
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = _codenames_for(role, every.keys())
+        group.permissions.set([every[pair] for pair in wanted])
+        counts[role] = len(wanted)
+    return counts

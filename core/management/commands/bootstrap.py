@@ -1,0 +1,62 @@
+import secrets
+
+from django.conf import settings
+from django.core.cache.backends.db import DatabaseCache
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import Role, User
+from accounts.roles import sync_role_groups
+from accounts.services import audit_log_write, user_set_role
+from core.schedules import sync_schedules
+
+
+class Command(BaseCommand):
+    help = (
+        "Prepare a migrated database for use; safe to run any number of times.\n\n"
+        "Creates the role groups and their permissions, the django-q2 schedules, the cache table,\n"
+        "and the operator account from ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD. When\n"
+        "ADMIN_PASSWORD is unset, a password is generated and printed once, when the account is\n"
+        "created. An existing operator's password is never changed.\n\n"
+        "Examples:\n"
+        "  python manage.py bootstrap\n"
+        "  ADMIN_USERNAME=ops ADMIN_PASSWORD='long secret' python manage.py bootstrap"
+    )
+
+    def handle(self, *args, **options):
+        from django.core.cache import caches
+
+        if isinstance(caches["default"], DatabaseCache):
+            call_command("createcachetable", verbosity=0)
+
+        counts = sync_role_groups()
+        self.stdout.write("Role groups: " + ", ".join(f"{role} ({n} permissions)" for role, n in counts.items()))
+
+        created, updated = sync_schedules()
+        self.stdout.write(f"Schedules: {created} created, {updated} updated.")
+
+        self._ensure_operator()
+
+    @transaction.atomic
+    def _ensure_operator(self) -> None:
+        username = settings.ADMIN_USERNAME.strip()
+        if not username:
+            raise CommandError("ADMIN_USERNAME is empty; set it or leave it unset for 'admin'.")
+        existing = User.objects.filter(username=username).first()
+        if existing is not None:
+            self.stdout.write(f"Operator account '{username}' exists; its password is unchanged.")
+            return
+
+        password = settings.ADMIN_PASSWORD or secrets.token_urlsafe(18)
+        operator = User(username=username, email=settings.ADMIN_EMAIL.strip().lower(), is_superuser=True)
+        operator.set_password(password)
+        operator.save()
+        user_set_role(user=operator, role=Role.ADMIN)
+        audit_log_write(action="user.created", resource_type="user", resource_id=operator.pk,
+                        details={"by": "bootstrap", "role": Role.ADMIN})
+        if settings.ADMIN_PASSWORD:
+            self.stdout.write(self.style.SUCCESS(f"Created operator '{username}' with the password from ADMIN_PASSWORD."))
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Created operator '{username}'."))
+            self.stdout.write(self.style.WARNING(f"  Password (shown once, write it down): {password}"))

@@ -1,0 +1,98 @@
+import importlib.util
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the web server and a django-q2 worker together; Ctrl-C stops both.\n\n"
+        "Uses gunicorn when it is installed (the `server` extra), Django's runserver otherwise.\n"
+        "If either process exits, the other is stopped and the command exits non-zero.\n\n"
+        "Examples:\n"
+        "  python manage.py serve\n"
+        "  python manage.py serve --port 9000 --no-worker"
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-worker", action="store_true", help="Start only the web server.")
+        parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes.")
+
+    def handle(self, *args, host, port, no_worker, web_workers, **options):
+        if not 0 < port < 65536:
+            raise CommandError(f"--port must be between 1 and 65535, not {port}.")
+        if _port_in_use(host, port):
+            raise CommandError(f"{host}:{port} is already in use; stop the other server or pass --port.")
+
+        processes: dict[str, subprocess.Popen] = {"web": self._start_web(host, port, web_workers)}
+        if not no_worker:
+            processes["worker"] = subprocess.Popen([sys.executable, "manage.py", "qcluster"])
+
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        announced = False
+        exit_code = 0
+        try:
+            while not stopping:
+                for name, process in processes.items():
+                    if process.poll() is not None:
+                        self.stderr.write(f"The {name} process exited with code {process.returncode}; stopping.")
+                        exit_code = process.returncode or 1
+                        stopping = True
+                if not announced and not stopping and _port_in_use(host, port):
+                    shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
+                    self.stdout.write(self.style.SUCCESS(f"Admin:    http://{shown}:{port}/admin/"))
+                    self.stdout.write("Stop with Ctrl-C.")
+                    announced = True
+                time.sleep(0.3)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            _stop_all(processes)
+        if exit_code:
+            raise CommandError("A process stopped unexpectedly; see its output above.", returncode=exit_code)
+
+    def _start_web(self, host: str, port: int, web_workers: int) -> subprocess.Popen:
+        if importlib.util.find_spec("gunicorn") is not None:
+            if not settings.DEBUG:
+                call_command("collectstatic", interactive=False, verbosity=0)
+            return subprocess.Popen(
+                [
+                    sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                    "--bind", f"{host}:{port}", "--workers", str(web_workers),
+                    "--access-logfile", "-", "--graceful-timeout", "5",
+                ]
+            )
+        return subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"])
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.2)
+        return probe.connect_ex((host if host != "0.0.0.0" else "127.0.0.1", port)) == 0  # noqa: S104
+
+
+def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + 10
+    for process in processes.values():
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,67 @@
+"""Recurring django-q2 schedules, declared by each app and upserted by `bootstrap`.
+
+An app lists its schedules in `<app>/schedules.py` as `SCHEDULES = [RecurringTask(...)]`.
+"""
+
+import importlib
+from dataclasses import dataclass, field
+
+from django.apps import apps
+
+
+@dataclass(frozen=True)
+class RecurringTask:
+    name: str
+    func: str
+    minutes: int
+    kwargs: dict = field(default_factory=dict)
+
+
+def declared_schedules() -> list[RecurringTask]:
+    found: list[RecurringTask] = []
+    for config in apps.get_app_configs():
+        try:
+            module = importlib.import_module(f"{config.name}.schedules")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{config.name}.schedules":
+                raise
+            continue
+        found.extend(getattr(module, "SCHEDULES", []))
+    names = [task.name for task in found]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise RuntimeError(f"Schedules declared twice: {', '.join(sorted(duplicates))}")
+    return found
+
+
+def sync_schedules() -> tuple[int, int]:
+    """Create or update every declared schedule by name. Returns (created, updated)."""
+    from django_q.models import Schedule
+
+    created = updated = 0
+    for task in declared_schedules():
+        wanted = {
+            "func": task.func,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": task.minutes,
+            "kwargs": repr(task.kwargs) if task.kwargs else None,
+            "repeats": -1,
+        }
+        schedule = Schedule.objects.filter(name=task.name).first()
+        if schedule is None:
+            Schedule.objects.create(name=task.name, **wanted)
+            created += 1
+        elif any(getattr(schedule, attr) != value for attr, value in wanted.items()):
+            for attr, value in wanted.items():
+                setattr(schedule, attr, value)
+            schedule.save()
+            updated += 1
+    return created, updated
+
+
+SCHEDULES = [
+    RecurringTask(name="core.worker_heartbeat", func="core.tasks.record_worker_heartbeat", minutes=1),
+    RecurringTask(
+        name="core.clear_expired_browser_sessions", func="core.tasks.clear_expired_browser_sessions", minutes=24 * 60
+    ),
+]

@@ -1,0 +1,65 @@
+from django import forms
+from django.contrib import admin
+
+from core.admin_forms import secret_field
+from platforms.models import PlatformConnection
+
+SECRET_FIELDS = ("access_token", "client_key", "client_secret")
+
+
+class PlatformConnectionForm(forms.ModelForm):
+    """Credentials are write-only: typed in, never shown again; empty keeps the stored value."""
+
+    new_access_token = secret_field("Access token (or ImageFX cookie)")
+    new_client_key = secret_field("Client key")
+    new_client_secret = secret_field("Client secret")
+
+    class Meta:
+        model = PlatformConnection
+        fields = ["user", "name", "platform_type", "instance_url", "username", "extra", "is_active", "is_default"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if not self.instance.pk and not cleaned.get("new_access_token"):
+            self.add_error("new_access_token", "A new connection needs its access token.")
+        return cleaned
+
+    def save(self, commit=True):
+        connection = super().save(commit=False)
+        for field in SECRET_FIELDS:
+            entered = self.cleaned_data.get(f"new_{field}")
+            if entered:
+                setattr(connection, field, entered)
+        if commit:
+            connection.save()
+        return connection
+
+
+@admin.register(PlatformConnection)
+class PlatformConnectionAdmin(admin.ModelAdmin):
+    form = PlatformConnectionForm
+    list_display = ["name", "user", "platform_type", "instance_url", "username", "is_active", "is_default",
+                    "last_used"]
+    list_filter = ["platform_type", "is_active", "is_default"]
+    search_fields = ["name", "instance_url", "username", "user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = ["credential_hints", "last_used", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["user", "name", "platform_type", "instance_url", "username", "is_active",
+                           "is_default"]}),
+        ("Credentials (write-only)", {"fields": ["credential_hints", "new_access_token", "new_client_key",
+                                                 "new_client_secret"]}),
+        ("Platform settings", {"fields": ["extra"], "classes": ["collapse"]}),
+        ("History", {"fields": ["last_used", "created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Stored credentials")
+    def credential_hints(self, obj: PlatformConnection) -> str:
+        if not obj.pk:
+            return "—"
+        from core.crypto import mask
+
+        parts = [f"{field.replace('_', ' ')}: {mask(getattr(obj, field))}" for field in SECRET_FIELDS
+                 if getattr(obj, field)]
+        return "; ".join(parts) or "none"
