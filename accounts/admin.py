@@ -22,7 +22,16 @@ class UserEditForm(UserChangeForm):
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
-    list_display = ["username", "email", "full_name", "role", "is_active", "is_verified", "last_login", "created_at"]
+    list_display = [
+        "username",
+        "email",
+        "full_name",
+        "role",
+        "is_active",
+        "is_verified",
+        "last_login",
+        "created_at",
+    ]
     list_filter = ["role", "is_active", "is_verified", "is_staff"]
     search_fields = ["username", "email", "full_name"]
     ordering = ["username"]
@@ -34,7 +43,13 @@ class UserAdmin(DjangoUserAdmin):
         ("History", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
     add_fieldsets = [
-        (None, {"classes": ["wide"], "fields": ["username", "email", "full_name", "role", "password1", "password2"]}),
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "email", "full_name", "role", "password1", "password2"],
+            },
+        ),
     ]
 
     def save_model(self, request, obj, form, change):
@@ -53,8 +68,18 @@ class UserSessionAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     raw_id_fields = ["user", "active_platform"]
     exclude = ["token_hash"]
-    readonly_fields = ["user", "kind", "ip_address", "user_agent", "session_fingerprint", "created_at",
-                       "updated_at", "last_activity", "expires_at", "revoked_at"]
+    readonly_fields = [
+        "user",
+        "kind",
+        "ip_address",
+        "user_agent",
+        "session_fingerprint",
+        "created_at",
+        "updated_at",
+        "last_activity",
+        "expires_at",
+        "revoked_at",
+    ]
     date_hierarchy = "created_at"
     show_full_result_count = False
     ordering = ["-last_activity"]

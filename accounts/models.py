@@ -100,7 +100,9 @@ class UserSession(TimestampedModel):
         ordering = ["-last_activity"]
         constraints = [
             models.UniqueConstraint(fields=["token_hash"], name="unique_active_session"),
-            models.CheckConstraint(condition=models.Q(kind__in=SessionKind.values), name="ck_user_sessions_kind"),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=SessionKind.values), name="ck_user_sessions_kind"
+            ),
         ]
         indexes = [
             models.Index(fields=["user"], name="idx_user_sessions_user_id"),
@@ -164,7 +166,9 @@ class ApiRateLimit(models.Model):
         db_table = "api_rate_limits"
         verbose_name = "API rate-limit window"
         constraints = [
-            models.UniqueConstraint(fields=["bucket", "endpoint", "window_start"], name="uq_api_rate_limits_window"),
+            models.UniqueConstraint(
+                fields=["bucket", "endpoint", "window_start"], name="uq_api_rate_limits_window"
+            ),
             models.CheckConstraint(condition=models.Q(request_count__gte=0), name="ck_api_rate_limits_count"),
         ]
         indexes = [

@@ -30,28 +30,24 @@ MODERATOR_EXTRA = (
 )
 
 
+def _role_holds(role: str, app_label: str, codename: str) -> bool:
+    action = codename.split("_", 1)[0]
+    in_content = app_label in CONTENT_APPS
+    rules = {
+        Role.ADMIN: True,
+        Role.MODERATOR: in_content or f"{app_label}.{codename}" in MODERATOR_EXTRA,
+        Role.REVIEWER: in_content and (action in DEFAULT_ACTIONS or action == "review"),
+        Role.USER: in_content and action in DEFAULT_ACTIONS,
+        Role.VIEWER: in_content and action == "view",
+    }
+    return rules[role]
+
+
 def _codenames_for(role: str, permissions) -> set[tuple[str, str]]:
     """(app_label, codename) pairs a role holds, chosen from all existing permissions."""
-    chosen = set()
-    for app_label, codename in permissions:
-        action = codename.split("_", 1)[0]
-        in_content = app_label in CONTENT_APPS
-        is_default = action in DEFAULT_ACTIONS
-        if role == Role.ADMIN:
-            chosen.add((app_label, codename))
-        elif role == Role.MODERATOR:
-            if in_content or f"{app_label}.{codename}" in MODERATOR_EXTRA:
-                chosen.add((app_label, codename))
-        elif role == Role.REVIEWER:
-            if in_content and (is_default or action == "review"):
-                chosen.add((app_label, codename))
-        elif role == Role.USER:
-            if in_content and is_default:
-                chosen.add((app_label, codename))
-        elif role == Role.VIEWER:
-            if in_content and action == "view":
-                chosen.add((app_label, codename))
-    return chosen
+    return {
+        (app_label, codename) for app_label, codename in permissions if _role_holds(role, app_label, codename)
+    }
 
 
 def sync_role_groups(apps=global_apps) -> dict[str, int]:
@@ -63,7 +59,9 @@ def sync_role_groups(apps=global_apps) -> dict[str, int]:
     Permission = apps.get_model("auth", "Permission")
     every = {
         (app_label, codename): pk
-        for pk, app_label, codename in Permission.objects.values_list("pk", "content_type__app_label", "codename")
+        for pk, app_label, codename in Permission.objects.values_list(
+            "pk", "content_type__app_label", "codename"
+        )
     }
     counts = {}
     for role in Role.values:

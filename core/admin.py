@@ -50,8 +50,17 @@ class SystemConfigAdmin(admin.ModelAdmin):
     list_display = ["key", "type", "shown_value", "is_sensitive", "updated_at"]
     list_filter = ["type", "is_sensitive"]
     search_fields = ["key", "description"]
-    fields = ["key", "type", "is_sensitive", "new_value", "new_secret", "shown_value", "description",
-              "created_at", "updated_at"]
+    fields = [
+        "key",
+        "type",
+        "is_sensitive",
+        "new_value",
+        "new_secret",
+        "shown_value",
+        "description",
+        "created_at",
+        "updated_at",
+    ]
     ordering = ["key"]
 
     def get_readonly_fields(self, request, obj=None):

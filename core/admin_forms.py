@@ -11,4 +11,6 @@ class SecretInput(forms.PasswordInput):
 
 
 def secret_field(label: str, *, required: bool = False) -> forms.CharField:
-    return forms.CharField(label=label, required=required, strip=True, widget=SecretInput(), help_text=KEEP_HINT)
+    return forms.CharField(
+        label=label, required=required, strip=True, widget=SecretInput(), help_text=KEEP_HINT
+    )

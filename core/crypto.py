@@ -46,7 +46,9 @@ def rotate(token: str) -> str:
     try:
         return _multifernet().rotate(token.encode("ascii")).decode("ascii")
     except (InvalidToken, UnicodeEncodeError):
-        raise DecryptionError("An encrypted value could not be rotated: no configured key decrypts it.") from None
+        raise DecryptionError(
+            "An encrypted value could not be rotated: no configured key decrypts it."
+        ) from None
 
 
 def mask(value: str | None) -> str:

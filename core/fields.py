@@ -22,7 +22,9 @@ class EncryptedTextField(models.TextField):
         errors = super().check(**kwargs)
         if self.db_index or self.unique:
             errors.append(
-                checks.Error("EncryptedTextField cannot be indexed or unique: its ciphertext is random.", obj=self)
+                checks.Error(
+                    "EncryptedTextField cannot be indexed or unique: its ciphertext is random.", obj=self
+                )
             )
         return errors
 
@@ -46,5 +48,3 @@ class EncryptedTextField(models.TextField):
         if value is None:
             return None
         return crypto.decrypt(value)
-
-

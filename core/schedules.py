@@ -62,6 +62,8 @@ def sync_schedules() -> tuple[int, int]:
 SCHEDULES = [
     RecurringTask(name="core.worker_heartbeat", func="core.tasks.record_worker_heartbeat", minutes=1),
     RecurringTask(
-        name="core.clear_expired_browser_sessions", func="core.tasks.clear_expired_browser_sessions", minutes=24 * 60
+        name="core.clear_expired_browser_sessions",
+        func="core.tasks.clear_expired_browser_sessions",
+        minutes=24 * 60,
     ),
 ]

@@ -31,7 +31,9 @@ def config_set(
     if not key:
         raise ValidationError({"key": "A setting needs a key."})
     if value_type not in ConfigType.values:
-        raise ValidationError({"type": f"Unknown type '{value_type}'; use one of {', '.join(ConfigType.values)}."})
+        raise ValidationError(
+            {"type": f"Unknown type '{value_type}'; use one of {', '.join(ConfigType.values)}."}
+        )
     raw = None if value is None else _serialise(value, value_type)
     try:
         parse_config_value(raw, value_type)
@@ -49,7 +51,9 @@ def config_set(
     return entry
 
 
-def config_set_default(*, key: str, value, value_type: str = ConfigType.STRING, description: str = "") -> bool:
+def config_set_default(
+    *, key: str, value, value_type: str = ConfigType.STRING, description: str = ""
+) -> bool:
     """Create a setting only if it does not exist yet (bootstrap and data migrations). True if created."""
     if SystemConfig.objects.filter(key=key).exists():
         return False

@@ -16,7 +16,16 @@ class PlatformConnectionForm(forms.ModelForm):
 
     class Meta:
         model = PlatformConnection
-        fields = ["user", "name", "platform_type", "instance_url", "username", "extra", "is_active", "is_default"]
+        fields = [
+            "user",
+            "name",
+            "platform_type",
+            "instance_url",
+            "username",
+            "extra",
+            "is_active",
+            "is_default",
+        ]
 
     def clean(self):
         cleaned = super().clean()
@@ -38,18 +47,40 @@ class PlatformConnectionForm(forms.ModelForm):
 @admin.register(PlatformConnection)
 class PlatformConnectionAdmin(admin.ModelAdmin):
     form = PlatformConnectionForm
-    list_display = ["name", "user", "platform_type", "instance_url", "username", "is_active", "is_default",
-                    "last_used"]
+    list_display = [
+        "name",
+        "user",
+        "platform_type",
+        "instance_url",
+        "username",
+        "is_active",
+        "is_default",
+        "last_used",
+    ]
     list_filter = ["platform_type", "is_active", "is_default"]
     search_fields = ["name", "instance_url", "username", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
     readonly_fields = ["credential_hints", "last_used", "created_at", "updated_at"]
     fieldsets = [
-        (None, {"fields": ["user", "name", "platform_type", "instance_url", "username", "is_active",
-                           "is_default"]}),
-        ("Credentials (write-only)", {"fields": ["credential_hints", "new_access_token", "new_client_key",
-                                                 "new_client_secret"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "user",
+                    "name",
+                    "platform_type",
+                    "instance_url",
+                    "username",
+                    "is_active",
+                    "is_default",
+                ]
+            },
+        ),
+        (
+            "Credentials (write-only)",
+            {"fields": ["credential_hints", "new_access_token", "new_client_key", "new_client_secret"]},
+        ),
         ("Platform settings", {"fields": ["extra"], "classes": ["collapse"]}),
         ("History", {"fields": ["last_used", "created_at", "updated_at"]}),
     ]
@@ -60,6 +91,9 @@ class PlatformConnectionAdmin(admin.ModelAdmin):
             return "—"
         from core.crypto import mask
 
-        parts = [f"{field.replace('_', ' ')}: {mask(getattr(obj, field))}" for field in SECRET_FIELDS
-                 if getattr(obj, field)]
+        parts = [
+            f"{field.replace('_', ' ')}: {mask(getattr(obj, field))}"
+            for field in SECRET_FIELDS
+            if getattr(obj, field)
+        ]
         return "; ".join(parts) or "none"

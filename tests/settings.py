@@ -13,8 +13,8 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("FIELD_ENCRYPTION_KEYS", generate_key())
 os.environ.setdefault("DEBUG", "false")
 
-from config.settings import *  # noqa: E402,F403
-from config.settings import DATABASES, Q_CLUSTER  # noqa: E402
+from config.settings import *  # noqa: F403
+from config.settings import DATABASES, Q_CLUSTER
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -26,3 +26,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+STATIC_ROOT = tempfile.mkdtemp(prefix="socialdesk-test-static-")

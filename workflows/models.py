@@ -1,0 +1,359 @@
+"""Content repurposing (seed 001, MorphPost): a workflow turns one source into per-platform
+drafts that an AI scores, a human reviews and a publishing job sends out.
+
+The engine's state lives in these rows plus `WorkflowCheckpoint` (which replaces LangGraph's
+checkpoint tables). Every write goes through `workflows.services`.
+"""
+
+import secrets
+import uuid
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models.functions import Now
+
+from core.models import TimestampedModel
+
+
+class Platform(models.TextChoices):
+    LINKEDIN = "linkedin", "LinkedIn"
+    X = "x", "X"
+    BLOG = "blog", "Blog"
+    MASTODON = "mastodon", "Mastodon"
+
+
+class WorkflowStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    ARCHIVED = "archived", "Archived"
+
+
+class WorkflowMode(models.TextChoices):
+    MANUAL = "manual", "Manual"
+    TEMPLATE = "template", "Template"
+
+
+class PlatformStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    GENERATING = "generating", "Generating"
+    EVALUATING = "evaluating", "Evaluating"
+    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed"
+
+
+class DraftSource(models.TextChoices):
+    AI = "ai", "AI-generated"
+    HUMAN = "human", "Human-edited"
+
+
+class ResourceType(models.TextChoices):
+    STYLE_SAMPLE = "style_sample", "Style sample"
+    REFERENCE = "reference", "Reference"
+    IMAGE = "image", "Image"
+
+
+class PublishingStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SCHEDULED = "scheduled", "Scheduled"
+    PUBLISHING = "publishing", "Publishing"
+    PUBLISHED = "published", "Published"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A job in one of these states may still publish; at most one per (workflow, platform).
+LIVE_PUBLISHING_STATUSES = (PublishingStatus.QUEUED, PublishingStatus.SCHEDULED, PublishingStatus.PUBLISHING)
+
+
+def new_idempotency_key() -> str:
+    """A random 64-character key; services may set a deterministic one instead."""
+    return secrets.token_hex(32)
+
+
+class Workflow(TimestampedModel):
+    """One repurposing run: a source (manual) or template input, fanned out to platforms."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="workflows", db_index=False
+    )
+    status = models.CharField(max_length=50, choices=WorkflowStatus.choices, default=WorkflowStatus.RUNNING)
+    mode = models.CharField(max_length=20, choices=WorkflowMode.choices)
+    source_content = models.JSONField(null=True, blank=True)
+    template_input = models.JSONField(null=True, blank=True)
+    manual_options = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "workflows"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(status__in=WorkflowStatus.values), name="ck_workflows_status"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(mode__in=WorkflowMode.values), name="ck_workflows_mode"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_workflow_user_id"),
+            models.Index(fields=["status"], name="idx_workflow_status"),
+            models.Index(fields=["created_at"], name="idx_workflow_created_at"),
+            models.Index(fields=["status", "updated_at"], name="idx_workflow_status_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Workflow {str(self.id)[:8]} ({self.get_status_display()})"
+
+
+class PlatformState(TimestampedModel):
+    """Where one platform of a workflow stands: its status, active draft and attempts."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="platform_states", db_index=False
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    status = models.CharField(max_length=50, choices=PlatformStatus.choices, default=PlatformStatus.PENDING)
+    active_draft = models.ForeignKey(
+        "Draft", on_delete=models.SET_NULL, null=True, blank=True, related_name="active_in_states"
+    )
+    iteration = models.PositiveIntegerField(default=0)
+    last_feedback = models.TextField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        db_table = "platform_states"
+        ordering = ["workflow_id", "platform"]
+        permissions = [("review_platformstate", "Can review drafts (accept, reject, edit)")]
+        constraints = [
+            models.UniqueConstraint(fields=["workflow", "platform"], name="uq_workflow_platform"),
+            models.CheckConstraint(
+                condition=models.Q(platform__in=Platform.values), name="ck_platform_states_platform"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PlatformStatus.values), name="ck_platform_states_status"
+            ),
+            models.CheckConstraint(condition=models.Q(iteration__gte=0), name="ck_platform_states_iteration"),
+        ]
+        indexes = [
+            models.Index(fields=["workflow"], name="idx_platform_state_workflow_id"),
+            models.Index(fields=["platform"], name="idx_platform_state_platform"),
+            models.Index(fields=["status"], name="idx_platform_state_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()}: {self.get_status_display()}"
+
+
+class Draft(models.Model):
+    """One version of a platform's text. Immutable: an edit is a new human draft `based_on` it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="drafts", db_index=False)
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    content = models.TextField()
+    source = models.CharField(max_length=20, choices=DraftSource.choices)
+    based_on = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="derived_drafts"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="authored_drafts",
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "drafts"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(platform__in=Platform.values), name="ck_drafts_platform"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(source__in=DraftSource.values), name="ck_drafts_source"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workflow"], name="idx_draft_workflow_id"),
+            models.Index(fields=["platform"], name="idx_draft_platform"),
+            models.Index(fields=["created_at"], name="idx_draft_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} draft {str(self.id)[:8]} ({self.get_source_display()})"
+
+
+class Evaluation(models.Model):
+    """An AI score of one draft, with the criteria breakdown and the feedback for regeneration."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    draft = models.ForeignKey(Draft, on_delete=models.CASCADE, related_name="evaluations", db_index=False)
+    score = models.IntegerField(validators=[MinValueValidator(0), MaxValueValidator(100)])
+    feedback = models.TextField(null=True, blank=True)
+    criteria_scores = models.JSONField(null=True, blank=True)
+    evaluator = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "evaluations"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(score__gte=0, score__lte=100), name="ck_evaluations_score"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["draft"], name="idx_evaluation_draft_id"),
+            models.Index(fields=["score"], name="idx_evaluation_score"),
+            models.Index(fields=["created_at"], name="idx_evaluation_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/100 for draft {str(self.draft_id)[:8]}"
+
+
+class Resource(TimestampedModel):
+    """A user's writing sample, reference material or image description used for generation."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="content_resources", db_index=False
+    )
+    type = models.CharField(max_length=50, choices=ResourceType.choices)
+    title = models.CharField(max_length=255, blank=True, default="")
+    content = models.TextField()
+    metadata = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "resources"
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(type__in=ResourceType.values), name="ck_resources_type"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="idx_resource_user_id"),
+            models.Index(fields=["type"], name="idx_resource_type"),
+            models.Index(fields=["created_at"], name="idx_resource_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"{self.get_type_display()} {str(self.id)[:8]}"
+
+
+class PublishingJob(TimestampedModel):
+    """Sending one accepted draft to one platform, now or at `scheduled_for`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="publishing_jobs", db_index=False
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    # RESTRICT, not PROTECT: the published draft cannot be deleted on its own, yet deleting the
+    # workflow (or its user) still removes drafts and jobs together.
+    draft = models.ForeignKey(Draft, on_delete=models.RESTRICT, related_name="publishing_jobs")
+    platform_connection = models.ForeignKey(
+        "platforms.PlatformConnection",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="publishing_jobs",
+    )
+    status = models.CharField(
+        max_length=50, choices=PublishingStatus.choices, default=PublishingStatus.QUEUED
+    )
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    response_data = models.JSONField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    idempotency_key = models.CharField(max_length=64, default=new_idempotency_key)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "publishing_jobs"
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "platform"],
+                condition=models.Q(status__in=LIVE_PUBLISHING_STATUSES),
+                name="uq_publishing_job_live",
+            ),
+            models.UniqueConstraint(fields=["idempotency_key"], name="uq_publishing_job_idem_key"),
+            models.CheckConstraint(
+                condition=models.Q(platform__in=Platform.values), name="ck_publishing_jobs_platform"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=PublishingStatus.values), name="ck_publishing_jobs_status"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=PublishingStatus.SCHEDULED)
+                | models.Q(scheduled_for__isnull=False),
+                name="ck_publishing_jobs_scheduled",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status=PublishingStatus.PUBLISHED) | models.Q(published_at__isnull=False),
+                name="ck_publishing_jobs_published",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workflow"], name="idx_publishing_job_workflow_id"),
+            models.Index(fields=["status"], name="idx_publishing_job_status"),
+            models.Index(fields=["scheduled_for"], name="idx_publishing_job_sched_for"),
+            models.Index(fields=["status", "scheduled_for"], name="idx_publishing_job_due"),
+            models.Index(fields=["created_at"], name="idx_publishing_job_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} job {str(self.id)[:8]} ({self.get_status_display()})"
+
+
+class WorkflowCheckpoint(models.Model):
+    """A snapshot of one platform's engine state after a step (replaces LangGraph's tables)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Indexed by uq_workflow_checkpoint_seq, whose first column is the workflow.
+    workflow = models.ForeignKey(
+        Workflow, on_delete=models.CASCADE, related_name="checkpoints", db_index=False
+    )
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    step = models.CharField(max_length=50)
+    sequence = models.PositiveIntegerField()
+    state = models.JSONField(default=dict)
+    metadata = models.JSONField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        db_table = "workflow_checkpoints"
+        ordering = ["workflow_id", "platform", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "platform", "sequence"], name="uq_workflow_checkpoint_seq"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(platform__in=Platform.values), name="ck_workflow_checkpoints_platform"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform} #{self.sequence} after {self.step}"

@@ -6,103 +6,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('platforms', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("platforms", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='usersession',
-            name='active_platform',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='platforms.platformconnection'),
+            model_name="usersession",
+            name="active_platform",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="platforms.platformconnection",
+            ),
         ),
         migrations.AddField(
-            model_name='usersession',
-            name='user',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='sessions', to=settings.AUTH_USER_MODEL),
+            model_name="usersession",
+            name="user",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="sessions",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['role'], name='idx_users_role'),
+            model_name="user",
+            index=models.Index(fields=["role"], name="idx_users_role"),
         ),
         migrations.AddIndex(
-            model_name='user',
-            index=models.Index(fields=['is_active'], name='idx_users_active'),
+            model_name="user",
+            index=models.Index(fields=["is_active"], name="idx_users_active"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.UniqueConstraint(fields=('email',), name='ix_users_email'),
+            model_name="user",
+            constraint=models.UniqueConstraint(fields=("email",), name="ix_users_email"),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('role__in', ['admin', 'moderator', 'reviewer', 'user', 'viewer'])), name='ck_users_role'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("role__in", ["admin", "moderator", "reviewer", "user", "viewer"])),
+                name="ck_users_role",
+            ),
         ),
         migrations.AddIndex(
-            model_name='apikey',
-            index=models.Index(fields=['user'], name='idx_api_keys_user_id'),
+            model_name="apikey",
+            index=models.Index(fields=["user"], name="idx_api_keys_user_id"),
         ),
         migrations.AddIndex(
-            model_name='apikey',
-            index=models.Index(fields=['is_active'], name='idx_api_keys_active'),
+            model_name="apikey",
+            index=models.Index(fields=["is_active"], name="idx_api_keys_active"),
         ),
         migrations.AddConstraint(
-            model_name='apikey',
-            constraint=models.UniqueConstraint(fields=('key_hash',), name='idx_api_keys_hash'),
+            model_name="apikey",
+            constraint=models.UniqueConstraint(fields=("key_hash",), name="idx_api_keys_hash"),
         ),
         migrations.AddIndex(
-            model_name='apiratelimit',
-            index=models.Index(fields=['user', 'endpoint'], name='idx_api_rate_limits_user_endp'),
+            model_name="apiratelimit",
+            index=models.Index(fields=["user", "endpoint"], name="idx_api_rate_limits_user_endp"),
         ),
         migrations.AddIndex(
-            model_name='apiratelimit',
-            index=models.Index(fields=['window_start'], name='idx_api_rate_limits_window'),
+            model_name="apiratelimit",
+            index=models.Index(fields=["window_start"], name="idx_api_rate_limits_window"),
         ),
         migrations.AddConstraint(
-            model_name='apiratelimit',
-            constraint=models.UniqueConstraint(fields=('bucket', 'endpoint', 'window_start'), name='uq_api_rate_limits_window'),
+            model_name="apiratelimit",
+            constraint=models.UniqueConstraint(
+                fields=("bucket", "endpoint", "window_start"), name="uq_api_rate_limits_window"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='apiratelimit',
-            constraint=models.CheckConstraint(condition=models.Q(('request_count__gte', 0)), name='ck_api_rate_limits_count'),
+            model_name="apiratelimit",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("request_count__gte", 0)), name="ck_api_rate_limits_count"
+            ),
         ),
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['user'], name='idx_audit_logs_user_id'),
+            model_name="auditlog",
+            index=models.Index(fields=["user"], name="idx_audit_logs_user_id"),
         ),
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['action'], name='idx_audit_logs_action'),
+            model_name="auditlog",
+            index=models.Index(fields=["action"], name="idx_audit_logs_action"),
         ),
         migrations.AddIndex(
-            model_name='auditlog',
-            index=models.Index(fields=['created_at'], name='idx_audit_logs_created_at'),
+            model_name="auditlog",
+            index=models.Index(fields=["created_at"], name="idx_audit_logs_created_at"),
         ),
         migrations.AddIndex(
-            model_name='usersession',
-            index=models.Index(fields=['user'], name='idx_user_sessions_user_id'),
+            model_name="usersession",
+            index=models.Index(fields=["user"], name="idx_user_sessions_user_id"),
         ),
         migrations.AddIndex(
-            model_name='usersession',
-            index=models.Index(fields=['last_activity', 'is_active'], name='idx_user_sessions_last_activ'),
+            model_name="usersession",
+            index=models.Index(fields=["last_activity", "is_active"], name="idx_user_sessions_last_activ"),
         ),
         migrations.AddIndex(
-            model_name='usersession',
-            index=models.Index(fields=['expires_at', 'is_active'], name='idx_user_sessions_expires_at'),
+            model_name="usersession",
+            index=models.Index(fields=["expires_at", "is_active"], name="idx_user_sessions_expires_at"),
         ),
         migrations.AddIndex(
-            model_name='usersession',
-            index=models.Index(fields=['user', 'is_active', 'last_activity'], name='idx_user_sessions_user_active'),
+            model_name="usersession",
+            index=models.Index(
+                fields=["user", "is_active", "last_activity"], name="idx_user_sessions_user_active"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='usersession',
-            constraint=models.UniqueConstraint(fields=('token_hash',), name='unique_active_session'),
+            model_name="usersession",
+            constraint=models.UniqueConstraint(fields=("token_hash",), name="unique_active_session"),
         ),
         migrations.AddConstraint(
-            model_name='usersession',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['api', 'browser'])), name='ck_user_sessions_kind'),
+            model_name="usersession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["api", "browser"])), name="ck_user_sessions_kind"
+            ),
         ),
     ]

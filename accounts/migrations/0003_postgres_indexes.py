@@ -7,5 +7,7 @@ class Migration(migrations.Migration):
     dependencies = [("accounts", "0002_initial")]
 
     operations = [
-        gin_index(table="audit_logs", name="idx_audit_logs_details", column="details", opclass="jsonb_path_ops"),
+        gin_index(
+            table="audit_logs", name="idx_audit_logs_details", column="details", opclass="jsonb_path_ops"
+        ),
     ]

@@ -42,7 +42,9 @@ def test_error_never_echoes_the_key():
 
 
 def _start(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"FIELD_ENCRYPTION_KEYS", "PLATFORM_ENCRYPTION_KEY"}}
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"FIELD_ENCRYPTION_KEYS", "PLATFORM_ENCRYPTION_KEY"}
+    }
     env.update({"DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, **env_overrides})
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -31,7 +31,9 @@ class Command(BaseCommand):
             call_command("createcachetable", verbosity=0)
 
         counts = sync_role_groups()
-        self.stdout.write("Role groups: " + ", ".join(f"{role} ({n} permissions)" for role, n in counts.items()))
+        self.stdout.write(
+            "Role groups: " + ", ".join(f"{role} ({n} permissions)" for role, n in counts.items())
+        )
 
         created, updated = sync_schedules()
         self.stdout.write(f"Schedules: {created} created, {updated} updated.")
@@ -53,10 +55,16 @@ class Command(BaseCommand):
         operator.set_password(password)
         operator.save()
         user_set_role(user=operator, role=Role.ADMIN)
-        audit_log_write(action="user.created", resource_type="user", resource_id=operator.pk,
-                        details={"by": "bootstrap", "role": Role.ADMIN})
+        audit_log_write(
+            action="user.created",
+            resource_type="user",
+            resource_id=operator.pk,
+            details={"by": "bootstrap", "role": Role.ADMIN},
+        )
         if settings.ADMIN_PASSWORD:
-            self.stdout.write(self.style.SUCCESS(f"Created operator '{username}' with the password from ADMIN_PASSWORD."))
+            self.stdout.write(
+                self.style.SUCCESS(f"Created operator '{username}' with the password from ADMIN_PASSWORD.")
+            )
         else:
             self.stdout.write(self.style.SUCCESS(f"Created operator '{username}'."))
             self.stdout.write(self.style.WARNING(f"  Password (shown once, write it down): {password}"))

@@ -49,7 +49,9 @@ class Command(BaseCommand):
             while not stopping:
                 for name, process in processes.items():
                     if process.poll() is not None:
-                        self.stderr.write(f"The {name} process exited with code {process.returncode}; stopping.")
+                        self.stderr.write(
+                            f"The {name} process exited with code {process.returncode}; stopping."
+                        )
                         exit_code = process.returncode or 1
                         stopping = True
                 if not announced and not stopping and _port_in_use(host, port):
@@ -71,9 +73,18 @@ class Command(BaseCommand):
                 call_command("collectstatic", interactive=False, verbosity=0)
             return subprocess.Popen(
                 [
-                    sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                    "--bind", f"{host}:{port}", "--workers", str(web_workers),
-                    "--access-logfile", "-", "--graceful-timeout", "5",
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "config.wsgi:application",
+                    "--bind",
+                    f"{host}:{port}",
+                    "--workers",
+                    str(web_workers),
+                    "--access-logfile",
+                    "-",
+                    "--graceful-timeout",
+                    "5",
                 ]
             )
         return subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"])

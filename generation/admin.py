@@ -1,0 +1,392 @@
+from django.contrib import admin
+from django.db.models.functions import Length
+from django.template.defaultfilters import filesizeformat
+from django.utils.html import format_html
+
+from generation.models import (
+    AspectRatio,
+    GeneratedImage,
+    GeneratedImageArchive,
+    GeneratedPersona,
+    GenerationModel,
+    GenerationTask,
+    Prompt,
+)
+
+# Inline previews only for images whose base64 text is at most this long (~150 kB decoded).
+PREVIEW_MAX_ENCODED_CHARS = 200_000
+PREVIEW_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/gif"})
+IMAGE_FIELDS = [
+    "id",
+    "user",
+    "prompt",
+    "media_generation_id",
+    "image_preview",
+    "image_size",
+    "mime_type",
+    "seed",
+    "model_name_type",
+    "aspect_ratio",
+    "fingerprint_log_record_id",
+    "workflow_id",
+    "metadata",
+    "created_at",
+]
+
+
+def fixed_choices_filter(field: str, title: str, choices) -> type[admin.SimpleListFilter]:
+    """A list filter with fixed options: the default one for a plain CharField runs
+    SELECT DISTINCT over the whole table on every changelist load."""
+
+    class FixedChoicesFilter(admin.SimpleListFilter):
+        parameter_name = field
+
+        def lookups(self, request, model_admin):
+            return list(choices)
+
+        def queryset(self, request, queryset):
+            if self.value():
+                return queryset.filter(**{field: self.value()})
+            return queryset
+
+    FixedChoicesFilter.title = title
+    return FixedChoicesFilter
+
+
+MimeTypeFilter = fixed_choices_filter("mime_type", "MIME type", [(m, m) for m in sorted(PREVIEW_MIME_TYPES)])
+ImageModelFilter = fixed_choices_filter("model_name_type", "model", GenerationModel.choices)
+ImageAspectRatioFilter = fixed_choices_filter("aspect_ratio", "aspect ratio", AspectRatio.choices)
+
+
+class GeneratedImageInline(admin.TabularInline):
+    model = GeneratedImage
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["media_generation_id", "model_name_type", "aspect_ratio", "seed", "created_at"]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("encoded_image")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Prompt)
+class PromptAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "short_text",
+        "user",
+        "generation_model",
+        "aspect_ratio",
+        "number_of_images",
+        "status",
+        "backend",
+        "created_at",
+    ]
+    list_filter = ["status", "generation_model", "aspect_ratio"]
+    search_fields = ["prompt_text", "workflow_id", "user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = [
+        "status",
+        "error_message",
+        "backend",
+        "started_at",
+        "completed_at",
+        "heartbeat_at",
+        "attempts",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "user",
+                    "prompt_text",
+                    "generation_model",
+                    "aspect_ratio",
+                    "number_of_images",
+                    "seed",
+                    "workflow_id",
+                ]
+            },
+        ),
+        ("Progress", {"fields": ["status", "error_message", "backend"]}),
+        (
+            "Worker",
+            {
+                "fields": [
+                    "started_at",
+                    "completed_at",
+                    "heartbeat_at",
+                    "attempts",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    inlines = [GeneratedImageInline]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    ordering = ["-created_at"]
+
+    # A prompt is a record of a request: created through the API (which queues the work), then
+    # changed only by its worker. Operators view and delete it here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Prompt", ordering="prompt_text")
+    def short_text(self, obj: Prompt) -> str:
+        return str(obj)
+
+
+class BaseGeneratedImageAdmin(admin.ModelAdmin):
+    """Images are records of what a backend returned: viewable and deletable, not editable.
+
+    The base64 blob is never loaded for the changelist, and the change page shows a small preview
+    (images up to PREVIEW_MAX_ENCODED_CHARS) or just the size, never the base64 text.
+    """
+
+    list_display = [
+        "id",
+        "media_generation_id",
+        "user",
+        "prompt_id",
+        "model_name_type",
+        "aspect_ratio",
+        "mime_type",
+        "created_at",
+    ]
+    list_filter = [ImageModelFilter, ImageAspectRatioFilter, MimeTypeFilter, "created_at"]
+    search_fields = ["=media_generation_id", "=workflow_id", "user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user", "prompt"]
+    exclude = ["encoded_image"]
+    fields = IMAGE_FIELDS
+    readonly_fields = IMAGE_FIELDS
+    show_full_result_count = False
+    ordering = ["-created_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("encoded_image")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def _encoded_length(self, obj) -> int:
+        if not hasattr(obj, "_encoded_length"):
+            obj._encoded_length = (
+                type(obj)
+                .objects.filter(pk=obj.pk)
+                .annotate(n=Length("encoded_image"))
+                .values_list("n", flat=True)
+                .first()
+                or 0
+            )
+        return obj._encoded_length
+
+    @admin.display(description="Size")
+    def image_size(self, obj) -> str:
+        length = self._encoded_length(obj)
+        return f"{filesizeformat(length * 3 // 4)} ({length:,} base64 characters)"
+
+    @admin.display(description="Preview")
+    def image_preview(self, obj) -> str:
+        length = self._encoded_length(obj)
+        if not length:
+            return "—"
+        if length > PREVIEW_MAX_ENCODED_CHARS:
+            return "Too large to preview here."
+        if obj.mime_type not in PREVIEW_MIME_TYPES:
+            return f"No preview for {obj.mime_type}."
+        return format_html(
+            '<img src="data:{};base64,{}" alt="preview" style="max-width:256px;max-height:256px">',
+            obj.mime_type,
+            obj.encoded_image,
+        )
+
+
+@admin.register(GeneratedImage)
+class GeneratedImageAdmin(BaseGeneratedImageAdmin):
+    pass
+
+
+@admin.register(GeneratedImageArchive)
+class GeneratedImageArchiveAdmin(BaseGeneratedImageAdmin):
+    list_display = [*BaseGeneratedImageAdmin.list_display, "archived_at"]
+    fields = [*IMAGE_FIELDS, "archived_at"]
+    readonly_fields = fields
+
+
+class GeneratedPersonaInline(admin.TabularInline):
+    model = GeneratedPersona
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = ["position", "full_name", "gender", "age", "job_title", "current_city", "image_count"]
+    readonly_fields = fields
+    ordering = ["position"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .only(
+                "id",
+                "task_id",
+                "position",
+                "first_name",
+                "last_name",
+                "gender",
+                "age",
+                "job_title",
+                "current_city",
+                "images",
+            )
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Images")
+    def image_count(self, obj: GeneratedPersona) -> int:
+        return len(obj.images or [])
+
+
+@admin.register(GenerationTask)
+class GenerationTaskAdmin(admin.ModelAdmin):
+    list_display = [
+        "task_id",
+        "user",
+        "status",
+        "persona_progress",
+        "image_progress",
+        "bio_language",
+        "created_at",
+        "completed_at",
+    ]
+    list_filter = ["status", "images_per_persona", "created_at"]
+    search_fields = ["=task_id", "user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+    readonly_fields = [
+        "task_id",
+        "status",
+        "persona_progress",
+        "image_progress",
+        "error_log",
+        "started_at",
+        "completed_at",
+        "heartbeat_at",
+        "attempts",
+        "created_at",
+        "updated_at",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "task_id",
+                    "user",
+                    "persona_description",
+                    "bio_language",
+                    "number_to_generate",
+                    "images_per_persona",
+                ]
+            },
+        ),
+        ("Progress", {"fields": ["status", "persona_progress", "image_progress", "error_log"]}),
+        (
+            "Worker",
+            {
+                "fields": [
+                    "started_at",
+                    "completed_at",
+                    "heartbeat_at",
+                    "attempts",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+    inlines = [GeneratedPersonaInline]
+    date_hierarchy = "created_at"
+    ordering = ["-created_at"]
+
+    # Tasks are created through the API (which issues task_id and queues the work) and then
+    # changed only by their worker. Operators view and delete them here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Personas")
+    def persona_progress(self, obj: GenerationTask) -> str:
+        if obj.number_to_generate is None:
+            return "—"
+        return f"{obj.personas_generated} / {obj.number_to_generate}"
+
+    @admin.display(description="Images")
+    def image_progress(self, obj: GenerationTask) -> str:
+        if obj.number_to_generate is None or obj.images_per_persona is None:
+            return "—"
+        return f"{obj.images_generated} / {obj.images_expected}"
+
+
+@admin.register(GeneratedPersona)
+class GeneratedPersonaAdmin(admin.ModelAdmin):
+    list_display = [
+        "full_name",
+        "task",
+        "position",
+        "gender",
+        "age",
+        "job_title",
+        "current_city",
+        "created_at",
+    ]
+    list_filter = ["created_at"]
+    search_fields = ["first_name", "last_name", "job_title", "workplace", "=task__task_id"]
+    list_select_related = ["task"]
+    raw_id_fields = ["task"]
+    readonly_fields = ["task", "position", "images", "image_errors", "metadata", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["task", "position", "first_name", "last_name", "gender", "age", "ethnicity"]}),
+        ("Bios", {"fields": ["bio_facebook", "bio_instagram", "bio_x", "bio_tiktok", "about"]}),
+        (
+            "Work and places",
+            {
+                "fields": [
+                    "job_title",
+                    "workplace",
+                    "education",
+                    "current_city",
+                    "current_state",
+                    "previous_city",
+                    "previous_state",
+                ]
+            },
+        ),
+        ("Images", {"fields": ["images", "image_errors", "metadata", "created_at"]}),
+    ]
+    show_full_result_count = False
+    ordering = ["-task_id", "position"]
+
+    def has_add_permission(self, request):
+        # Personas are written by the generation task, one per position.
+        return False

@@ -1,0 +1,97 @@
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.db import connection
+from django_q.models import Schedule
+
+from accounts.models import AuditLog, Role, User
+
+pytestmark = pytest.mark.django_db
+
+TABLES = [
+    "auth_group",
+    "auth_group_permissions",
+    "users",
+    "users_groups",
+    "audit_logs",
+    "django_q_schedule",
+    "system_config",
+]
+
+
+def snapshot() -> dict[str, list[tuple]]:
+    rows = {}
+    with connection.cursor() as cursor:
+        for table in TABLES:
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            rows[table] = sorted(map(repr, cursor.fetchall()))
+    return rows
+
+
+def bootstrap() -> str:
+    out = StringIO()
+    call_command("bootstrap", stdout=out)
+    return out.getvalue()
+
+
+def test_running_twice_leaves_the_same_rows(settings):
+    settings.ADMIN_PASSWORD = ""
+    bootstrap()
+    first = snapshot()
+    bootstrap()
+    assert snapshot() == first
+    assert first["users"], "the operator account was created"
+    assert first["django_q_schedule"], "schedules were created"
+
+
+def test_generated_password_is_printed_once_and_works(settings):
+    settings.ADMIN_PASSWORD = ""
+    output = bootstrap()
+    password = re.search(r"Password \(shown once, write it down\): (\S+)", output).group(1)
+    assert authenticate(username="admin", password=password) is not None
+    assert "Password" not in bootstrap()
+
+
+def test_operator_from_environment_is_an_admin(settings):
+    settings.ADMIN_USERNAME = "ops"
+    settings.ADMIN_EMAIL = "Ops@Example.TEST"
+    settings.ADMIN_PASSWORD = "a long operator passphrase"
+    bootstrap()
+    operator = User.objects.get(username="ops")
+    assert operator.email == "ops@example.test"
+    assert operator.role == Role.ADMIN
+    assert operator.is_staff and operator.is_superuser
+    assert list(operator.groups.values_list("name", flat=True)) == [Role.ADMIN]
+    assert authenticate(username="ops", password="a long operator passphrase") is not None
+    assert AuditLog.objects.filter(action="user.created", resource_id=str(operator.pk)).exists()
+
+
+def test_existing_operator_password_is_never_changed(settings):
+    settings.ADMIN_PASSWORD = "first password value"
+    bootstrap()
+    settings.ADMIN_PASSWORD = "second password value"
+    bootstrap()
+    assert authenticate(username="admin", password="first password value") is not None
+
+
+def test_schedules_are_those_the_apps_declare():
+    bootstrap()
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert {"core.worker_heartbeat", "core.clear_expired_browser_sessions"} <= names
+
+
+def test_a_changed_schedule_is_updated_in_place():
+    bootstrap()
+    Schedule.objects.filter(name="core.worker_heartbeat").update(minutes=99)
+    bootstrap()
+    assert Schedule.objects.get(name="core.worker_heartbeat").minutes == 1
+    assert Schedule.objects.filter(name="core.worker_heartbeat").count() == 1
+
+
+def test_role_groups_exist_after_bootstrap():
+    bootstrap()
+    assert set(Group.objects.values_list("name", flat=True)) >= set(Role.values)

@@ -1,0 +1,100 @@
+import factory
+
+from tests.factories.accounts import UserFactory
+from workflows.models import (
+    Draft,
+    DraftSource,
+    Evaluation,
+    Platform,
+    PlatformState,
+    PlatformStatus,
+    PublishingJob,
+    PublishingStatus,
+    Resource,
+    ResourceType,
+    Workflow,
+    WorkflowCheckpoint,
+    WorkflowMode,
+    WorkflowStatus,
+)
+
+
+class WorkflowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Workflow
+
+    user = factory.SubFactory(UserFactory)
+    status = WorkflowStatus.RUNNING
+    mode = WorkflowMode.MANUAL
+    source_content = factory.LazyFunction(lambda: {"text": "We shipped the new release today.", "urls": []})
+    manual_options = factory.LazyFunction(lambda: {"tone": "friendly"})
+
+
+class DraftFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Draft
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    platform = Platform.LINKEDIN
+    content = factory.Faker("paragraph", nb_sentences=4)
+    source = DraftSource.AI
+
+
+class PlatformStateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PlatformState
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    platform = Platform.LINKEDIN
+    status = PlatformStatus.PENDING
+
+
+class EvaluationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Evaluation
+
+    draft = factory.SubFactory(DraftFactory)
+    score = 82
+    feedback = "Add a call to action."
+    criteria_scores = factory.LazyFunction(
+        lambda: {"platform_appropriateness": 85, "style_consistency": 80, "clarity": 88, "engagement": 75}
+    )
+    evaluator = "builtin"
+
+
+class ResourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Resource
+
+    user = factory.SubFactory(UserFactory)
+    type = ResourceType.STYLE_SAMPLE
+    title = factory.Sequence(lambda n: f"Sample post {n}")
+    content = factory.Faker("paragraph", nb_sentences=5)
+    metadata = factory.LazyFunction(lambda: {"platform": "linkedin", "tags": ["technical"]})
+
+
+class PublishingJobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PublishingJob
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    platform = Platform.LINKEDIN
+    draft = factory.SubFactory(
+        DraftFactory,
+        workflow=factory.SelfAttribute("..workflow"),
+        platform=factory.SelfAttribute("..platform"),
+    )
+    status = PublishingStatus.QUEUED
+    idempotency_key = factory.Sequence(lambda n: f"{n:064x}")
+
+
+class WorkflowCheckpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WorkflowCheckpoint
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    platform = Platform.LINKEDIN
+    step = "generate"
+    sequence = factory.Sequence(lambda n: n)
+    state = factory.LazyFunction(lambda: {"iteration": 0, "drafts": []})
+    metadata = factory.LazyFunction(lambda: {"source": "loop"})
