@@ -1,0 +1,106 @@
+"""`manage.py serve` runs the web server and a worker together and stops both on Ctrl-C."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from config.keys import generate_key
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def project_env(tmp_path):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "serve-test-" + "x" * 40,
+        "FIELD_ENCRYPTION_KEYS": generate_key(),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "CACHE_URL": "locmemcache://",
+        "VAR_DIR": str(tmp_path),
+        "DEBUG": "true",
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    return env
+
+
+def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> list[str]:
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if line:
+            seen.append(line)
+            if needle in line:
+                return seen
+        elif process.poll() is not None:
+            break
+    raise AssertionError(f"'{needle}' never printed; output: {''.join(seen)}")
+
+
+def children_of(pid: int) -> list[int]:
+    result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(p) for p in result.stdout.split()]
+
+
+def test_serve_prints_the_admin_url_and_ctrl_c_stops_web_and_worker(project_env):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=project_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(process, f"http://localhost:{port}/admin/", timeout=60)
+        children = children_of(process.pid)
+        assert len(children) == 2, "a web server and a worker"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
+            assert response.status == 200
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_refuses_a_port_in_use(project_env):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port)],
+            cwd=ROOT,
+            env=project_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode != 0
+    assert "already in use" in result.stderr
