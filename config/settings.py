@@ -142,6 +142,7 @@ Q_CLUSTER = {
     "catch_up": False,
     "poll": env.float("Q_POLL", default=0.5),
     "label": "Background tasks",
+    "log_level": env.str("Q_LOG_LEVEL", default="WARNING"),
 }
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be lower than Q_RETRY, or django-q2 runs tasks twice.")
@@ -160,7 +161,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django_q": {"level": env.str("Q_LOG_LEVEL", default="WARNING"), "propagate": True}},
+    # django-q2 adds a handler of its own unless its logger already has one.
+    "loggers": {"django-q": {"handlers": ["console"], "level": Q_CLUSTER["log_level"], "propagate": False}},
 }
 
 if not DEBUG:

@@ -57,6 +57,8 @@ class Command(BaseCommand):
                 if not announced and not stopping and _port_in_use(host, port):
                     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
                     self.stdout.write(self.style.SUCCESS(f"Admin:    http://{shown}:{port}/admin/"))
+                    worker = "not started (--no-worker)" if no_worker else "django-q2 cluster running"
+                    self.stdout.write(f"Worker:   {worker}")
                     self.stdout.write("Stop with Ctrl-C.")
                     announced = True
                 time.sleep(0.3)
