@@ -3,7 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from accounts.models import ApiKey, ApiRateLimit, AuditLog, User, UserSession
-from accounts.services import user_set_role
+from accounts.services.users import user_set_role
 
 
 class UserCreationForm(AdminUserCreationForm):

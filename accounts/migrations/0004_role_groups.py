@@ -33,6 +33,7 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
         ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
         ("sessions", "0001_initial"),
+        ("axes", "0010_accessattemptexpiration"),
         ("core", "0002_bio_prompt_defaults"),
         ("platforms", "0001_initial"),
         ("captions", "0001_initial"),

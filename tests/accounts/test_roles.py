@@ -3,7 +3,7 @@ from django.contrib.auth.models import Group, Permission
 
 from accounts.models import AuditLog, Role
 from accounts.roles import sync_role_groups
-from accounts.services import user_set_role
+from accounts.services.users import user_set_role
 from tests.factories.accounts import UserFactory
 
 pytestmark = pytest.mark.django_db

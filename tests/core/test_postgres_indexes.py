@@ -22,7 +22,11 @@ def declared_postgres_indexes() -> set[str]:
 
 
 def test_the_project_declares_postgres_only_indexes():
-    assert {"idx_audit_logs_details", "idx_artifacts_keywords", "idx_artifacts_tags"} <= declared_postgres_indexes()
+    assert {
+        "idx_audit_logs_details",
+        "idx_artifacts_keywords",
+        "idx_artifacts_tags",
+    } <= declared_postgres_indexes()
 
 
 @pytest.mark.postgres

@@ -8,7 +8,8 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.roles import sync_role_groups
-from accounts.services import audit_log_write, user_set_role
+from accounts.services.audit import audit_log_write
+from accounts.services.users import user_set_role
 from core.schedules import sync_schedules
 
 

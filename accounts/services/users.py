@@ -1,34 +1,11 @@
-"""Writes on accounts: roles and the audit log. (Sessions, keys and limits come with the access issue.)"""
-
-from typing import Any
+"""Writes on users: roles (and the groups and admin access that follow them)."""
 
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from accounts.models import AuditLog, Role, User
+from accounts.models import Role, User
 from accounts.roles import STAFF_ROLES
-
-
-def audit_log_write(
-    *,
-    action: str,
-    user: User | None = None,
-    resource_type: str | None = None,
-    resource_id: Any = None,
-    details: dict | None = None,
-    ip_address: str | None = None,
-    user_agent: str | None = None,
-) -> AuditLog:
-    """The one way an AuditLog row is written."""
-    return AuditLog.objects.create(
-        user=user,
-        action=action,
-        resource_type=resource_type,
-        resource_id=None if resource_id is None else str(resource_id),
-        details=details or {},
-        ip_address=ip_address,
-        user_agent=user_agent,
-    )
+from accounts.services.audit import audit_log_write
 
 
 @transaction.atomic
