@@ -81,6 +81,7 @@ def assert_isolated(endpoint: OwnedEndpoint) -> None:
     if endpoint.create is not None:
         assert as_viewer.post(endpoint.list_url, endpoint.create, format="json").status_code == 403
     if endpoint.update is not None:
-        assert as_viewer.patch(endpoint.detail_url(viewers_own), endpoint.update, format="json").status_code == 403
+        response = as_viewer.patch(endpoint.detail_url(viewers_own), endpoint.update, format="json")
+        assert response.status_code == 403
     if endpoint.deletable:
         assert as_viewer.delete(endpoint.detail_url(viewers_own)).status_code == 403
