@@ -1,5 +1,3 @@
-from contextlib import contextmanager
-
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
@@ -15,6 +13,7 @@ from captions.models import (
     ProcessingRunStatus,
     TaskStatus,
 )
+from tests.constraints import violates
 from tests.factories.accounts import UserFactory
 from tests.factories.captions import (
     CaptionGenerationTaskFactory,
@@ -29,21 +28,12 @@ from tests.factories.platforms import PlatformConnectionFactory
 pytestmark = pytest.mark.django_db
 
 
-@contextmanager
-def violates(constraint: str | None = None):
-    """Expect an IntegrityError; a named CHECK constraint must be the one the database reports."""
-    with pytest.raises(IntegrityError) as info, transaction.atomic():
-        yield
-    if constraint:
-        assert constraint in str(info.value)
-
-
 # --- posts -------------------------------------------------------------------------------------
 
 
 def test_post_id_is_unique_per_connection():
     post = PostFactory()
-    with violates():
+    with violates("uq_post_platform"):
         PostFactory(post_id=post.post_id, platform_connection=post.platform_connection)
 
 
@@ -53,7 +43,7 @@ def test_same_post_id_on_another_connection_is_fine():
 
 
 def test_post_needs_a_connection():
-    with violates():
+    with pytest.raises(IntegrityError), transaction.atomic():
         PostFactory(platform_connection=None)
 
 
@@ -83,7 +73,7 @@ def test_image_defaults():
 
 def test_image_post_id_is_unique_per_connection():
     image = ImageFactory()
-    with violates():
+    with violates("uq_image_platform"):
         ImageFactory(
             post=image.post, image_post_id=image.image_post_id, platform_connection=image.platform_connection
         )
@@ -98,23 +88,23 @@ def test_image_post_id_may_repeat_on_another_connection_and_may_be_missing():
 
 def test_image_needs_a_connection():
     post = PostFactory()
-    with violates():
+    with pytest.raises(IntegrityError), transaction.atomic():
         ImageFactory(post=post, platform_connection=None)
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "constraint"),
+    ("field", "value", "rejected_by"),
     [
-        ("status", "published", "ck_images_status"),
-        ("image_category", "selfie", "ck_images_image_category"),
-        ("caption_quality_score", 0, "ck_images_quality_score"),
-        ("caption_quality_score", 101, "ck_images_quality_score"),
-        ("attachment_index", -1, None),  # also a positive-integer column: either check may name itself
+        ("status", "published", lambda: violates("ck_images_status")),
+        ("image_category", "selfie", lambda: violates("ck_images_image_category")),
+        ("caption_quality_score", 0, lambda: violates("ck_images_quality_score")),
+        ("caption_quality_score", 101, lambda: violates("ck_images_quality_score")),
+        ("attachment_index", -1, lambda: violates("ck_images_attachment_index")),
     ],
 )
-def test_image_checks_reject_bad_values(field, value, constraint):
+def test_image_checks_reject_bad_values(field, value, rejected_by):
     post = PostFactory()
-    with violates(constraint):
+    with rejected_by():
         ImageFactory(post=post, **{field: value})
 
 
@@ -172,14 +162,14 @@ def test_task_defaults():
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "constraint"),
+    ("field", "value", "rejected_by"),
     [
-        ("status", "paused", "ck_caption_tasks_status"),
-        ("progress_percent", 101, "ck_caption_tasks_progress"),
+        ("status", "paused", lambda: violates("ck_caption_tasks_status")),
+        ("progress_percent", 101, lambda: violates("ck_caption_tasks_progress")),
     ],
 )
-def test_task_checks_reject_bad_values(field, value, constraint):
-    with violates(constraint):
+def test_task_checks_reject_bad_values(field, value, rejected_by):
+    with rejected_by():
         CaptionGenerationTaskFactory(**{field: value})
 
 
@@ -192,7 +182,7 @@ def test_task_progress_bounds_are_allowed(value):
 @pytest.mark.parametrize("second", [TaskStatus.QUEUED, TaskStatus.RUNNING])
 def test_one_active_task_per_user_and_connection(first, second):
     task = CaptionGenerationTaskFactory(status=first)
-    with violates():
+    with violates("uq_caption_task_one_active"):
         CaptionGenerationTaskFactory(
             platform_connection=task.platform_connection, user=task.user, status=second
         )
@@ -239,7 +229,7 @@ def test_processing_run_defaults():
 
 def test_batch_id_is_unique_per_connection():
     run = ProcessingRunFactory()
-    with violates():
+    with violates("uq_batch_platform"):
         ProcessingRunFactory(batch_id=run.batch_id, platform_connection=run.platform_connection)
 
 
@@ -269,7 +259,7 @@ def test_processing_run_status_is_checked():
     ],
 )
 def test_processing_run_counters_cannot_be_negative(field):
-    with violates():
+    with violates("ck_processing_runs_counters"):
         ProcessingRunFactory(**{field: -1})
 
 
@@ -296,29 +286,35 @@ def test_settings_defaults():
 
 def test_settings_are_unique_per_user_and_connection():
     settings = CaptionGenerationUserSettingsFactory()
-    with violates():
+    with violates("uq_user_platform_settings"):
         CaptionGenerationUserSettingsFactory(
             user=settings.user, platform_connection=settings.platform_connection
         )
 
 
 @pytest.mark.parametrize(
-    ("values", "constraint"),
+    ("values", "rejected_by"),
     [
-        ({"max_posts_per_run": 0}, "ck_caption_settings_max_posts"),
-        ({"max_posts_per_run": 501}, "ck_caption_settings_max_posts"),
-        ({"max_caption_length": 0}, "ck_caption_settings_max_len"),
-        ({"max_caption_length": 1501}, "ck_caption_settings_max_len"),
-        ({"optimal_min_length": 0}, "ck_caption_settings_opt_min"),
-        ({"optimal_min_length": 1501, "optimal_max_length": 1500}, "ck_caption_settings_opt_min"),
-        ({"optimal_max_length": 1501}, "ck_caption_settings_opt_max"),
-        ({"optimal_min_length": 201, "optimal_max_length": 200}, "ck_caption_settings_opt_range"),
-        ({"processing_delay": -0.5}, "ck_caption_settings_delay"),
-        ({"processing_delay": 60.5}, "ck_caption_settings_delay"),
+        ({"max_posts_per_run": 0}, lambda: violates("ck_caption_settings_max_posts")),
+        ({"max_posts_per_run": 501}, lambda: violates("ck_caption_settings_max_posts")),
+        ({"max_caption_length": 0}, lambda: violates("ck_caption_settings_max_len")),
+        ({"max_caption_length": 1501}, lambda: violates("ck_caption_settings_max_len")),
+        ({"optimal_min_length": 0}, lambda: violates("ck_caption_settings_opt_min")),
+        (
+            {"optimal_min_length": 1501, "optimal_max_length": 1500},
+            lambda: violates("ck_caption_settings_opt_min"),
+        ),
+        ({"optimal_max_length": 1501}, lambda: violates("ck_caption_settings_opt_max")),
+        (
+            {"optimal_min_length": 201, "optimal_max_length": 200},
+            lambda: violates("ck_caption_settings_opt_range"),
+        ),
+        ({"processing_delay": -0.5}, lambda: violates("ck_caption_settings_delay")),
+        ({"processing_delay": 60.5}, lambda: violates("ck_caption_settings_delay")),
     ],
 )
-def test_settings_checks_reject_bad_values(values, constraint):
-    with violates(constraint):
+def test_settings_checks_reject_bad_values(values, rejected_by):
+    with rejected_by():
         CaptionGenerationUserSettingsFactory(**values)
 
 

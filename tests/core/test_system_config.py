@@ -1,10 +1,10 @@
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
 
 from core.models import SystemConfig
 from core.selectors import config_get
 from core.services import config_set, config_set_default
+from tests.constraints import violates
 from tests.factories.core import SystemConfigFactory
 
 pytestmark = pytest.mark.django_db
@@ -12,17 +12,17 @@ pytestmark = pytest.mark.django_db
 
 def test_key_is_unique():
     SystemConfigFactory(key="threshold")
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("idx_system_config_key"):
         SystemConfigFactory(key="threshold")
 
 
 def test_type_must_be_known():
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("ck_system_config_type"):
         SystemConfigFactory(type="decimal")
 
 
 def test_sensitive_value_may_not_sit_in_the_plain_column():
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("ck_system_config_secret_not_plain"):
         SystemConfigFactory(is_sensitive=True, value="exposed")
 
 

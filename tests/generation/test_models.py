@@ -1,5 +1,5 @@
 import pytest
-from django.db import IntegrityError, connection, models, transaction
+from django.db import connection, models
 
 from generation.models import (
     AspectRatio,
@@ -13,6 +13,7 @@ from generation.models import (
     PromptStatus,
     TaskStatus,
 )
+from tests.constraints import violates
 from tests.factories.accounts import UserFactory
 from tests.factories.generation import (
     GeneratedImageArchiveFactory,
@@ -53,18 +54,18 @@ def test_prompt_defaults():
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "rejected_by"),
     [
-        ("seed", -1),
-        ("number_of_images", 0),
-        ("number_of_images", 9),
-        ("aspect_ratio", "IMAGE_ASPECT_RATIO_WIDE"),
-        ("generation_model", "IMAGEN_4"),
-        ("status", "cancelled"),
+        ("seed", -1, lambda: violates("ck_prompts_seed")),
+        ("number_of_images", 0, lambda: violates("ck_prompts_number_of_images")),
+        ("number_of_images", 9, lambda: violates("ck_prompts_number_of_images")),
+        ("aspect_ratio", "IMAGE_ASPECT_RATIO_WIDE", lambda: violates("ck_prompts_aspect_ratio")),
+        ("generation_model", "IMAGEN_4", lambda: violates("ck_prompts_generation_model")),
+        ("status", "cancelled", lambda: violates("ck_prompts_status")),
     ],
 )
-def test_prompt_check_constraints_reject(field, value):
-    with pytest.raises(IntegrityError), transaction.atomic():
+def test_prompt_check_constraints_reject(field, value, rejected_by):
+    with rejected_by():
         PromptFactory(**{field: value})
 
 
@@ -115,7 +116,7 @@ def test_generated_image_defaults():
 
 def test_media_generation_id_is_unique():
     image = GeneratedImageFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("idx_gen_images_media_gen_id"):
         GeneratedImageFactory(media_generation_id=image.media_generation_id)
 
 
@@ -156,7 +157,7 @@ def test_archive_keeps_the_given_id_and_stamps_archived_at():
 
 def test_archive_media_generation_id_is_unique():
     archived = GeneratedImageArchiveFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("idx_gen_img_arch_media_gen_id"):
         GeneratedImageArchiveFactory(media_generation_id=archived.media_generation_id)
 
 
@@ -206,24 +207,24 @@ def test_status_values_keep_the_seed_spelling():
 
 def test_task_id_is_unique():
     task = GenerationTaskFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("uq_generation_tasks_task_id"):
         GenerationTaskFactory(task_id=task.task_id)
 
 
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("field", "value", "rejected_by"),
     [
-        ("number_to_generate", 0),
-        ("number_to_generate", 301),
-        ("images_per_persona", 5),
-        ("images_per_persona", 0),
-        ("status", "cancelled"),
-        ("personas_generated", -1),
-        ("images_generated", -1),
+        ("number_to_generate", 0, lambda: violates("ck_generation_tasks_number_to_generate")),
+        ("number_to_generate", 301, lambda: violates("ck_generation_tasks_number_to_generate")),
+        ("images_per_persona", 5, lambda: violates("ck_generation_tasks_images_per_persona")),
+        ("images_per_persona", 0, lambda: violates("ck_generation_tasks_images_per_persona")),
+        ("status", "cancelled", lambda: violates("ck_generation_tasks_status")),
+        ("personas_generated", -1, lambda: violates("ck_generation_tasks_personas_generated")),
+        ("images_generated", -1, lambda: violates("ck_generation_tasks_images_generated")),
     ],
 )
-def test_generation_task_check_constraints_reject(field, value):
-    with pytest.raises(IntegrityError), transaction.atomic():
+def test_generation_task_check_constraints_reject(field, value, rejected_by):
+    with rejected_by():
         GenerationTaskFactory(**{field: value})
 
 
@@ -277,13 +278,20 @@ def test_full_name():
 def test_position_is_unique_within_a_task():
     persona = GeneratedPersonaFactory(position=3)
     GeneratedPersonaFactory(position=3)  # another task
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("uq_generated_persona_position"):
         GeneratedPersonaFactory(task=persona.task, position=3)
 
 
-@pytest.mark.parametrize(("field", "value"), [("age", 12), ("age", 121), ("position", -1)])
-def test_generated_persona_check_constraints_reject(field, value):
-    with pytest.raises(IntegrityError), transaction.atomic():
+@pytest.mark.parametrize(
+    ("field", "value", "rejected_by"),
+    [
+        ("age", 12, lambda: violates("ck_generated_personas_age")),
+        ("age", 121, lambda: violates("ck_generated_personas_age")),
+        ("position", -1, lambda: violates("ck_generated_personas_position")),
+    ],
+)
+def test_generated_persona_check_constraints_reject(field, value, rejected_by):
+    with rejected_by():
         GeneratedPersonaFactory(**{field: value})
 
 

@@ -1,7 +1,7 @@
 import pytest
-from django.db import IntegrityError, transaction
 
 from platforms.models import PlatformConnection
+from tests.constraints import violates
 from tests.factories.platforms import PlatformConnectionFactory
 
 pytestmark = pytest.mark.django_db
@@ -9,7 +9,7 @@ pytestmark = pytest.mark.django_db
 
 def test_name_is_unique_per_user():
     connection = PlatformConnectionFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("uq_user_platform_name"):
         PlatformConnectionFactory(user=connection.user, name=connection.name)
 
 
@@ -20,7 +20,7 @@ def test_same_name_for_different_users_is_fine():
 
 def test_instance_and_username_are_unique_per_user():
     connection = PlatformConnectionFactory()
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("uq_user_instance_username"):
         PlatformConnectionFactory(
             user=connection.user, instance_url=connection.instance_url, username=connection.username
         )
@@ -29,12 +29,12 @@ def test_instance_and_username_are_unique_per_user():
 def test_only_one_default_connection_per_user():
     first = PlatformConnectionFactory(is_default=True)
     PlatformConnectionFactory(user=first.user, is_default=False)
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("uq_user_default_platform"):
         PlatformConnectionFactory(user=first.user, is_default=True)
 
 
 def test_unknown_platform_type_is_rejected():
-    with pytest.raises(IntegrityError), transaction.atomic():
+    with violates("ck_platform_type"):
         PlatformConnectionFactory(platform_type="myspace")
 
 
