@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core.models import TimestampedModel
 
@@ -31,7 +32,7 @@ class User(AbstractUser):
     avatar_url = models.URLField(max_length=2048, blank=True, default="")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
     is_verified = models.BooleanField(default=False)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 
     objects = AccountManager()
@@ -87,7 +88,7 @@ class UserSession(TimestampedModel):
         blank=True,
         related_name="+",
     )
-    last_activity = models.DateTimeField(db_default=Now())
+    last_activity = models.DateTimeField(default=timezone.now, db_default=Now())
     expires_at = models.DateTimeField()
     is_active = models.BooleanField(default=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -160,7 +161,7 @@ class ApiRateLimit(models.Model):
     endpoint = models.CharField(max_length=100)
     request_count = models.PositiveIntegerField(default=0)
     window_start = models.DateTimeField()
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "api_rate_limits"
@@ -197,7 +198,7 @@ class AuditLog(models.Model):
     details = models.JSONField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.TextField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "audit_logs"

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core.models import TimestampedModel
 
@@ -242,7 +243,7 @@ class ProcessingRun(models.Model):
         related_name="processing_runs",
     )
     batch_id = models.CharField(max_length=200, null=True, blank=True)
-    started_at = models.DateTimeField(db_default=Now())
+    started_at = models.DateTimeField(default=timezone.now, db_default=Now())
     completed_at = models.DateTimeField(null=True, blank=True)
     posts_processed = models.PositiveIntegerField(default=0)
     images_processed = models.PositiveIntegerField(default=0)
@@ -371,7 +372,7 @@ class ImageCaption(models.Model):
     image_type = models.CharField(max_length=20, choices=ImageCaptionType.choices)
     caption_text = models.TextField()
     media_generation_id = models.CharField(max_length=255, null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "image_captions"

@@ -2,6 +2,7 @@ import json
 
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core import crypto
 from core.fields import EncryptedTextField
@@ -13,7 +14,7 @@ class TimestampedModel(models.Model):
     Bulk `update()` calls in services set `updated_at=timezone.now()` themselves.
     """
 
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 
     class Meta:

@@ -6,6 +6,7 @@ See docs/schema.md for the seed column -> field map and the reasons behind each 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core.models import TimestampedModel
 
@@ -128,7 +129,7 @@ def generated_image_columns(*, primary_key: models.Field, related_name: str) -> 
         workflow_id = models.CharField(max_length=255, null=True, blank=True)
         mime_type = models.CharField(max_length=50, default="image/png")
         metadata = models.JSONField(default=dict, blank=True)
-        created_at = models.DateTimeField(db_default=Now(), editable=False)
+        created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
         class Meta:
             abstract = True
@@ -173,7 +174,7 @@ class GeneratedImageArchive(
 ):
     """A generated image moved out of the live table by the archive command; keeps the live row's id."""
 
-    archived_at = models.DateTimeField(db_default=Now(), editable=False)
+    archived_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "generated_images_archive"
@@ -297,7 +298,7 @@ class GeneratedPersona(models.Model):
     images = models.JSONField(default=list, blank=True, help_text="Storage keys of the persona's images.")
     image_errors = models.JSONField(default=list, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "generated_personas"

@@ -3,6 +3,7 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core.models import TimestampedModel
 
@@ -113,7 +114,7 @@ class JobConfiguration(models.Model):
     )
     config_key = models.CharField(max_length=100)
     config_value = models.TextField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "job_configurations"
@@ -196,7 +197,7 @@ class MetadataTag(models.Model):
     tag_type = models.CharField(max_length=50)
     tag_key = models.CharField(max_length=100)
     tag_value = models.TextField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "metadata_tags"
@@ -221,7 +222,7 @@ class ContentExtraction(models.Model):
     extraction_type = models.CharField(max_length=50)
     extracted_data = models.JSONField(null=True, blank=True)
     confidence_score = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "content_extractions"

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from core.models import TimestampedModel
 
@@ -174,7 +175,7 @@ class Draft(models.Model):
         blank=True,
         related_name="authored_drafts",
     )
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "drafts"
@@ -206,7 +207,7 @@ class Evaluation(models.Model):
     feedback = models.TextField(null=True, blank=True)
     criteria_scores = models.JSONField(null=True, blank=True)
     evaluator = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "evaluations"
@@ -341,7 +342,7 @@ class WorkflowCheckpoint(models.Model):
     parent = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
     )
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "workflow_checkpoints"

@@ -4,6 +4,7 @@ import uuid
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
+import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
@@ -23,7 +24,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -97,7 +100,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -181,7 +186,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -212,7 +219,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -264,7 +273,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -407,7 +418,13 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 ("batch_id", models.CharField(blank=True, max_length=200, null=True)),
-                ("started_at", models.DateTimeField(db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "started_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                    ),
+                ),
                 ("completed_at", models.DateTimeField(blank=True, null=True)),
                 ("posts_processed", models.PositiveIntegerField(default=0)),
                 ("images_processed", models.PositiveIntegerField(default=0)),

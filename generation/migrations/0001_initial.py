@@ -6,6 +6,7 @@
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
+import django.utils.timezone
 from django.conf import settings
 from django.db import migrations, models
 
@@ -30,7 +31,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -130,7 +133,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
             ],
@@ -151,7 +156,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
@@ -262,13 +269,17 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
                 (
                     "archived_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
             ],
@@ -314,7 +325,9 @@ class Migration(migrations.Migration):
                 (
                     "created_at",
                     models.DateTimeField(
-                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
                     ),
                 ),
             ],
