@@ -1,9 +1,37 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from accounts.models import ApiKey, ApiRateLimit, AuditLog, User, UserSession
-from accounts.services.users import user_set_role
+from accounts.services.sessions import session_revoke_all
+from accounts.services.users import user_deactivate, user_set_role
+
+OVERVIEW_ROWS = 50  # rows of keys and sessions shown on a user's page; the linked lists have all
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "—"
+
+
+def _table(headers: list[str], rows: list[tuple], link: str, link_text: str):
+    if not rows:
+        return format_html('None. <a href="{}">{}</a>', link, link_text)
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "", "<tr>{}</tr>", ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows)
+    )
+    return format_html(
+        '<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+        head,
+        body,
+        link,
+        link_text,
+    )
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -35,13 +63,15 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["role", "is_active", "is_verified", "is_staff"]
     search_fields = ["username", "email", "full_name"]
     ordering = ["username"]
-    readonly_fields = ["last_login", "created_at", "updated_at"]
+    readonly_fields = ["last_login", "created_at", "updated_at", "api_keys_overview", "sessions_overview"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
         ("Profile", {"fields": ["full_name", "email", "avatar_url", "is_verified"]}),
         ("Access", {"fields": ["role", "is_active", "is_superuser"]}),
+        ("API keys and sessions", {"fields": ["api_keys_overview", "sessions_overview"]}),
         ("History", {"fields": ["last_login", "created_at", "updated_at"]}),
     ]
+    actions = ["revoke_sessions", "deactivate_users"]
     add_fieldsets = [
         (
             None,
@@ -55,9 +85,101 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request, obj, form, change):
         role_changed = "role" in form.changed_data or not change
         role = obj.role
+        deactivating = change and "is_active" in form.changed_data and not obj.is_active
+        if deactivating:
+            obj.is_active = True  # saved as it was; user_deactivate below switches it off, audited
         super().save_model(request, obj, form, change)
         if role_changed:
             user_set_role(user=obj, role=role, actor=request.user)
+        if deactivating:
+            user_deactivate(user=obj, actor=request.user, request=request)
+
+    def user_change_password(self, request, id, form_url=""):
+        """A password set by an operator ends the user's API tokens as well as their browser sessions."""
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:
+            user = self.get_object(request, unquote(id))
+            keep = getattr(request, "browser_session", None) if user.pk == request.user.pk else None
+            session_revoke_all(
+                user=user, actor=request.user, except_session=keep, request=request, reason="password_changed"
+            )
+        return response
+
+    @admin.display(description="API keys")
+    def api_keys_overview(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        keys = obj.api_keys.order_by("-created_at")[:OVERVIEW_ROWS]
+        rows = [
+            (
+                key.key_name,
+                f"{key.key_prefix}…",
+                ", ".join(key.permissions or []) or "—",
+                "yes" if key.is_active else "no",
+                _when(key.expires_at),
+                _when(key.last_used_at),
+            )
+            for key in keys
+        ]
+        link = reverse("admin:accounts_apikey_changelist") + f"?user__id__exact={obj.pk}"
+        return _table(
+            ["name", "prefix", "scopes", "active", "expires", "last used"],
+            rows,
+            link,
+            "All of this user's keys",
+        )
+
+    @admin.display(description="Active sessions")
+    def sessions_overview(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        sessions = obj.sessions.filter(is_active=True, expires_at__gt=timezone.now()).order_by(
+            "-last_activity", "-pk"
+        )[:OVERVIEW_ROWS]
+        rows = [
+            (
+                session.get_kind_display(),
+                session.ip_address or "—",
+                (session.user_agent or "—")[:80],
+                _when(session.created_at),
+                _when(session.last_activity),
+                _when(session.expires_at),
+            )
+            for session in sessions
+        ]
+        link = reverse("admin:accounts_usersession_changelist") + f"?user__id__exact={obj.pk}"
+        return _table(
+            ["kind", "IP address", "user agent", "started", "last activity", "expires"],
+            rows,
+            link,
+            "All of this user's sessions",
+        )
+
+    @admin.action(description="Revoke all sessions", permissions=["change"])
+    def revoke_sessions(self, request, queryset):
+        with transaction.atomic():
+            revoked = sum(
+                session_revoke_all(user=user, actor=request.user, request=request, reason="admin")
+                for user in queryset
+            )
+        self.message_user(
+            request, f"Revoked {revoked} session(s) of {len(queryset)} user(s).", messages.SUCCESS
+        )
+
+    @admin.action(description="Deactivate (and revoke sessions)", permissions=["change"])
+    def deactivate_users(self, request, queryset):
+        others = [user for user in queryset if user.pk != request.user.pk]
+        if len(others) != len(queryset):
+            self.message_user(
+                request, "You cannot deactivate your own account; it was skipped.", messages.WARNING
+            )
+        with transaction.atomic():
+            revoked = sum(user_deactivate(user=user, actor=request.user, request=request) for user in others)
+        self.message_user(
+            request,
+            f"Deactivated {len(others)} user(s) and revoked {revoked} session(s).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(UserSession)

@@ -18,3 +18,16 @@ def lockout_response(request, original_response=None, credentials=None):
     if seconds:
         response["Retry-After"] = str(seconds)
     return response
+
+
+def lockout_username(request, credentials=None) -> str | None:
+    """The name django-axes counts failures under: emails case-folded, so that
+    `Ada@x.test` and `ada@x.test` are one account for lockout, as they are for login."""
+    if credentials:
+        raw = credentials.get("username")
+    else:
+        raw = getattr(request, "data", request.POST).get("username")
+    if not isinstance(raw, str):
+        return None
+    raw = raw.strip()
+    return raw.lower() if "@" in raw else raw

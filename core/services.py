@@ -1,7 +1,7 @@
 import json
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from core.models import ConfigType, SystemConfig, parse_config_value
 
@@ -59,3 +59,118 @@ def config_set_default(
         return False
     config_set(key=key, value=value, value_type=value_type, description=description)
     return True
+
+
+# The API's audited writes (core.api.system_config). config_set above stays the plain primitive
+# that bootstrap, data migrations and the admin use.
+
+KEEP = object()  # config_update(value=KEEP): leave the stored value as it is
+AUDITED_VALUE_CHARS = 1000
+
+
+def _config_audit(*, entry: SystemConfig, operation: str, changed: list[str], actor, meta) -> None:
+    from accounts.services.audit import audit_log_write
+
+    details = {
+        "key": entry.key,
+        "operation": operation,
+        "type": entry.type,
+        "is_sensitive": entry.is_sensitive,
+        "changed": changed,
+    }
+    if not entry.is_sensitive and operation != "deleted" and entry.value is not None:
+        details["value"] = entry.value[:AUDITED_VALUE_CHARS]  # a sensitive value is never recorded
+    audit_log_write(
+        action="config.changed",
+        user=actor,
+        resource_type="system_config",
+        resource_id=entry.pk,
+        details=details,
+        ip_address=getattr(meta, "ip_address", None),
+        user_agent=getattr(meta, "user_agent", None) or None,
+    )
+
+
+def _conflict():
+    from core.api.errors import Conflict
+
+    return Conflict("The setting was changed by another request at the same time; reload and try again.")
+
+
+def config_create(
+    *,
+    key: str,
+    value,
+    value_type: str = ConfigType.STRING,
+    is_sensitive: bool = False,
+    description: str | None = None,
+    actor=None,
+    meta=None,
+) -> SystemConfig:
+    """Add a new setting (a key that exists is a ValidationError on `key`), audited."""
+    if SystemConfig.objects.filter(key=(key or "").strip()).exists():
+        raise ValidationError({"key": "A setting with this key exists; change it instead."})
+    try:
+        with transaction.atomic():
+            entry = config_set(
+                key=key,
+                value=value,
+                value_type=value_type,
+                is_sensitive=is_sensitive,
+                description=description,
+            )
+            _config_audit(entry=entry, operation="created", changed=[], actor=actor, meta=meta)
+    except IntegrityError:
+        raise _conflict() from None
+    return entry
+
+
+def config_update(
+    *,
+    entry: SystemConfig,
+    value=KEEP,
+    value_type: str | None = None,
+    is_sensitive: bool | None = None,
+    description: str | None = None,
+    actor=None,
+    meta=None,
+) -> SystemConfig:
+    """Change a setting's value, type, sensitivity or description; what is not given is kept.
+
+    A sensitive value is never turned into a plain one: making a setting non-sensitive needs a new value.
+    """
+    new_type = value_type or entry.type
+    new_sensitive = entry.is_sensitive if is_sensitive is None else is_sensitive
+    if value is KEEP:
+        if entry.is_sensitive and not new_sensitive:
+            message = "Give a new value when a setting stops being sensitive: a secret never becomes plain."
+            raise ValidationError({"value": message})
+        value = entry.raw_value
+        try:
+            parse_config_value(value, new_type)
+        except (ValueError, TypeError):
+            raise ValidationError(
+                {"type": f"The current value is not a valid {new_type}; send a new value with the type."}
+            ) from None
+    with transaction.atomic():
+        current = SystemConfig.objects.select_for_update().get(pk=entry.pk)
+        before = (current.raw_value, current.type, current.is_sensitive, current.description)
+        updated = config_set(
+            key=current.key,
+            value=value,
+            value_type=new_type,
+            is_sensitive=new_sensitive,
+            description=description,
+        )
+        after = (updated.raw_value, updated.type, updated.is_sensitive, updated.description)
+        names = ("value", "type", "is_sensitive", "description")
+        changed = [name for name, old, new in zip(names, before, after, strict=True) if old != new]
+        if changed:
+            _config_audit(entry=updated, operation="updated", changed=changed, actor=actor, meta=meta)
+    return updated
+
+
+@transaction.atomic
+def config_delete(*, entry: SystemConfig, actor=None, meta=None) -> None:
+    _config_audit(entry=entry, operation="deleted", changed=[], actor=actor, meta=meta)
+    SystemConfig.objects.filter(pk=entry.pk).delete()

@@ -8,7 +8,7 @@
 
 asserts: anonymous requests are 401; another user's list leaves the object out and its
 detail, update and delete are 404 (not 403); the owner sees it; a viewer, even on their own
-object, cannot create, update or delete (403).
+object, cannot create, update or delete (403) unless the endpoint says viewers may.
 """
 
 from collections.abc import Callable
@@ -28,6 +28,8 @@ class OwnedEndpoint:
     create: dict | None = None  # a valid POST body for the list URL; None when not creatable
     deletable: bool = True
     lookup: Callable = field(default=lambda obj: obj.pk)
+    # Sign-in sessions are the one owned resource viewers may change (revoke their own).
+    viewers_may_write: bool = False
     results_key: str = "results"
 
     def detail_url(self, obj) -> str:
@@ -78,6 +80,10 @@ def assert_isolated(endpoint: OwnedEndpoint) -> None:
     viewers_own = endpoint.make(viewer)
     as_viewer = client_for(viewer)
     assert as_viewer.get(endpoint.detail_url(viewers_own)).status_code == 200
+    if endpoint.viewers_may_write:
+        if endpoint.deletable:
+            assert as_viewer.delete(endpoint.detail_url(viewers_own)).status_code in {200, 204}
+        return
     if endpoint.create is not None:
         assert as_viewer.post(endpoint.list_url, endpoint.create, format="json").status_code == 403
     if endpoint.update is not None:

@@ -1,11 +1,19 @@
-"""Writes on users: roles (and the groups and admin access that follow them)."""
+"""Writes on users: roles (and the groups and admin access that follow them), profile, password,
+deactivation."""
 
 from django.contrib.auth.models import Group
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import Role, User, UserSession
+from accounts.request_meta import request_meta
 from accounts.roles import STAFF_ROLES
 from accounts.services.audit import audit_log_write
+from accounts.services.sessions import session_revoke_all
+
+PROFILE_FIELDS = ("email", "full_name", "avatar_url")
 
 
 @transaction.atomic
@@ -30,3 +38,93 @@ def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
             details={"from": previous, "to": role},
         )
     return user
+
+
+def user_update_profile(*, user: User, data: dict, request=None) -> User:
+    """Change a user's own profile: email (unique, case-insensitively), full name, avatar URL."""
+    changes = {name: data[name] for name in PROFILE_FIELDS if name in data}
+    if "email" in changes:
+        email = (changes["email"] or "").strip().lower()
+        if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+            raise ValidationError({"email": ["Another account already uses this email address."]})
+        changes["email"] = email
+    changed = [name for name, value in changes.items() if getattr(user, name) != value]
+    if not changed:
+        return user
+    for name in changed:
+        setattr(user, name, changes[name])
+    try:
+        with transaction.atomic():
+            user.save(update_fields=[*changed, "updated_at"])
+            meta = request_meta(request)
+            audit_log_write(
+                action="user.profile_updated",
+                user=user,
+                resource_type="user",
+                resource_id=user.pk,
+                details={"fields": sorted(changed)},
+                ip_address=meta.ip_address,
+                user_agent=meta.user_agent or None,
+            )
+    except IntegrityError:
+        # A concurrent request took the email between the check and the write.
+        user.refresh_from_db()
+        raise ValidationError({"email": ["Another account already uses this email address."]}) from None
+    return user
+
+
+@transaction.atomic
+def user_change_password(
+    *,
+    user: User,
+    current_password: str,
+    new_password: str,
+    keep_session: UserSession | None = None,
+    request=None,
+) -> int:
+    """Change one's own password; every other session ends. Returns how many sessions were revoked."""
+    if not user.check_password(current_password):
+        raise ValidationError({"current_password": ["The current password is not correct."]})
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from None
+    user.set_password(new_password)
+    user.save(update_fields=["password", "updated_at"])
+    revoked = session_revoke_all(
+        user=user, actor=user, except_session=keep_session, request=request, reason="password_changed"
+    )
+    meta = request_meta(request)
+    audit_log_write(
+        action="auth.password_changed",
+        user=user,
+        resource_type="user",
+        resource_id=user.pk,
+        details={"sessions_revoked": revoked},
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent or None,
+    )
+    return revoked
+
+
+@transaction.atomic
+def user_deactivate(*, user: User, actor: User | None, request=None) -> int:
+    """Deactivate an account and end all its sessions. Returns how many sessions were revoked."""
+    was_active = user.is_active
+    if was_active:
+        user.is_active = False
+        user.updated_at = timezone.now()
+        User.objects.filter(pk=user.pk).update(is_active=False, updated_at=user.updated_at)
+    revoked = session_revoke_all(user=user, actor=actor, request=request, reason="deactivated")
+    if was_active:
+        meta = request_meta(request)
+        audit_log_write(
+            action="user.deactivated",
+            user=actor,
+            resource_type="user",
+            resource_id=user.pk,
+            details={"sessions_revoked": revoked},
+            ip_address=meta.ip_address,
+            user_agent=meta.user_agent or None,
+        )
+    return revoked

@@ -9,6 +9,7 @@ present, possibly empty, on every error.
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -88,6 +89,8 @@ def api_exception_handler(exc, context):
     return response
 
 
+@csrf_exempt  # a POST to an unknown URL is a JSON 404, not CSRF's HTML 403
+@csrf_exempt
 def json_not_found(request, exception=None):
     """404 for unknown /api/ URLs in the same format (Django's handler404 serves HTML elsewhere)."""
     return JsonResponse(error_body(status_code=404, message="Not found."), status=404)

@@ -1,1 +1,8 @@
-urlpatterns = []
+from rest_framework.routers import SimpleRouter
+
+from core.api.system_config import SystemConfigViewSet
+
+router = SimpleRouter()
+router.register("system-config", SystemConfigViewSet, basename="system-config")
+
+urlpatterns = router.urls

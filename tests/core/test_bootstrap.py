@@ -80,7 +80,11 @@ def test_existing_operator_password_is_never_changed(settings):
 def test_schedules_are_those_the_apps_declare():
     bootstrap()
     names = set(Schedule.objects.values_list("name", flat=True))
-    assert {"core.worker_heartbeat", "core.clear_expired_browser_sessions"} <= names
+    assert {
+        "core.worker_heartbeat",
+        "core.clear_expired_browser_sessions",
+        "accounts.prune_rate_limit_windows",
+    } <= names
 
 
 def test_a_changed_schedule_is_updated_in_place():

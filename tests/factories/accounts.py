@@ -2,6 +2,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import ApiKey, AuditLog, Role, SessionKind, User, UserSession
+from accounts.tokens import hash_secret, new_session_token
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -50,3 +51,14 @@ class AuditLogFactory(factory.django.DjangoModelFactory):
     action = "test.action"
     resource_type = "user"
     details = factory.LazyFunction(dict)
+
+
+class BrowserSessionFactory(UserSessionFactory):
+    kind = SessionKind.BROWSER
+
+
+def bearer_token_for(user, **kwargs) -> str:
+    """A working bearer token for `user` (an API session row holding only its hash)."""
+    token = new_session_token()
+    UserSessionFactory(user=user, token_hash=hash_secret(token), **kwargs)
+    return token

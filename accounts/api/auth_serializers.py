@@ -1,0 +1,80 @@
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import User, UserSession
+
+PASSWORD_MAX_CHARS = 4096  # bounds the hashing work one request can ask for
+
+
+class LoginSerializer(serializers.Serializer):
+    username = serializers.CharField(max_length=255, help_text="Username or email address.")
+    password = serializers.CharField(
+        max_length=PASSWORD_MAX_CHARS,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(read_only=True, help_text="The bearer token; shown only here.")
+    expires_at = serializers.DateTimeField(read_only=True)
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    is_current = serializers.SerializerMethodField(help_text="True for the session making this request.")
+
+    class Meta:
+        model = UserSession
+        fields = [
+            "id",
+            "kind",
+            "ip_address",
+            "user_agent",
+            "created_at",
+            "last_activity",
+            "expires_at",
+            "is_current",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.BOOL)
+    def get_is_current(self, obj) -> bool:
+        return obj.pk == self.context.get("current_session_id")
+
+
+class MeSerializer(serializers.ModelSerializer):
+    email = serializers.EmailField(max_length=255)
+    full_name = serializers.CharField(max_length=255, allow_blank=True, required=False)
+    avatar_url = serializers.URLField(max_length=2048, allow_blank=True, required=False)
+
+    class Meta:
+        model = User
+        fields = [
+            "id",
+            "username",
+            "email",
+            "full_name",
+            "avatar_url",
+            "role",
+            "is_verified",
+            "last_login",
+            "created_at",
+        ]
+        read_only_fields = ["id", "username", "role", "is_verified", "last_login", "created_at"]
+
+
+class PasswordChangeSerializer(serializers.Serializer):
+    current_password = serializers.CharField(
+        max_length=PASSWORD_MAX_CHARS,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )
+    new_password = serializers.CharField(
+        max_length=PASSWORD_MAX_CHARS,
+        write_only=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+    )

@@ -1,0 +1,7 @@
+from core.schedules import RecurringTask
+
+SCHEDULES = [
+    RecurringTask(
+        name="accounts.prune_rate_limit_windows", func="accounts.tasks.prune_rate_limit_windows", minutes=60
+    ),
+]

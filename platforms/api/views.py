@@ -1,0 +1,118 @@
+"""/api/v1/platforms/connections/: the caller's platform connections (everyone's for moderators
+and admins). Thin: validation in serializers, every write in platforms.services."""
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.request_meta import request_meta
+from platforms import services
+from platforms.api.serializers import (
+    PlatformConnectionCreateSerializer,
+    PlatformConnectionSerializer,
+    PlatformConnectionUpdateSerializer,
+    VerifyResultSerializer,
+)
+from platforms.models import PlatformConnection
+from platforms.selectors import connection_list
+
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List platform connections"),
+    retrieve=extend_schema(summary="A platform connection"),
+    create=extend_schema(
+        summary="Add a platform connection",
+        request=PlatformConnectionCreateSerializer,
+        responses={201: PlatformConnectionSerializer},
+    ),
+    update=extend_schema(
+        summary="Replace a platform connection (credentials left out are kept)",
+        request=PlatformConnectionUpdateSerializer,
+        responses={200: PlatformConnectionSerializer},
+    ),
+    partial_update=extend_schema(
+        summary="Change a platform connection (credentials left out are kept)",
+        request=PlatformConnectionUpdateSerializer,
+        responses={200: PlatformConnectionSerializer},
+    ),
+    destroy=extend_schema(summary="Delete a platform connection"),
+)
+class PlatformConnectionViewSet(viewsets.ModelViewSet):
+    api_scope = "platforms"
+    queryset = PlatformConnection.objects.none()  # for the schema; requests use get_queryset()
+    serializer_class = PlatformConnectionSerializer
+    lookup_value_regex = r"[^/]+"  # every id reaches the view: a bad one is its JSON 404
+    filterset_fields = ["platform_type", "is_active", "is_default"]
+    ordering_fields = ["created_at", "name"]
+
+    def get_queryset(self):
+        return connection_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return PlatformConnectionCreateSerializer
+        if self.action in ("update", "partial_update"):
+            return PlatformConnectionUpdateSerializer
+        return PlatformConnectionSerializer
+
+    def _respond(self, connection, status_code=status.HTTP_200_OK) -> Response:
+        return Response(PlatformConnectionSerializer(connection).data, status=status_code)
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        connection = services.connection_create(
+            user=request.user, actor=request.user, meta=request_meta(request), **serializer.validated_data
+        )
+        return self._respond(connection, status.HTTP_201_CREATED)
+
+    def update(self, request, *args, **kwargs):
+        connection = self.get_object()
+        serializer = self.get_serializer(connection, data=request.data, partial=kwargs.get("partial", False))
+        serializer.is_valid(raise_exception=True)
+        connection = services.connection_update(
+            connection=connection,
+            data=dict(serializer.validated_data),
+            actor=request.user,
+            meta=request_meta(request),
+        )
+        return self._respond(connection)
+
+    def destroy(self, request, *args, **kwargs):
+        services.connection_delete(
+            connection=self.get_object(), actor=request.user, meta=request_meta(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Make this the default connection (the previous default is cleared)",
+        request=None,
+        responses={200: PlatformConnectionSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="set-default")
+    def set_default(self, request, *args, **kwargs):
+        connection = services.connection_set_default(
+            connection=self.get_object(), actor=request.user, meta=request_meta(request)
+        )
+        return self._respond(connection)
+
+    @extend_schema(
+        summary="Check the access token with the platform (Mastodon API verify_credentials)",
+        request=None,
+        responses={
+            200: VerifyResultSerializer,
+            502: OpenApiResponse(
+                response=ERROR_REF,
+                description="The platform timed out, failed (5xx, 429) or answered with malformed JSON.",
+            ),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request, *args, **kwargs):
+        account = services.connection_verify(
+            connection=self.get_object(), actor=request.user, meta=request_meta(request)
+        )
+        return Response(VerifyResultSerializer({"ok": True, "account": account.as_dict()}).data)

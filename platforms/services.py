@@ -1,0 +1,388 @@
+"""Every write on platform connections: create, update, delete, set default, verify.
+
+Each change is one transaction and one audit row; audit details name what changed, never a
+credential. Bad input raises django's ValidationError naming the field; a concurrent change
+that trips a database constraint raises Conflict (409).
+"""
+
+import ipaddress
+import logging
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.http import Http404
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from accounts.models import User
+from accounts.request_meta import RequestMeta
+from accounts.services.audit import audit_log_write
+from core.api.errors import Conflict
+from platforms import clients
+from platforms.models import PlatformConnection, PlatformType
+from platforms.selectors import connection_account_taken, connection_name_taken
+
+logger = logging.getLogger(__name__)
+
+UPDATABLE_FIELDS = (
+    "name",
+    "platform_type",
+    "instance_url",
+    "username",
+    "access_token",
+    "client_key",
+    "client_secret",
+    "extra",
+    "is_active",
+    "is_default",
+)
+
+
+class VerificationFailed(APIException):
+    """The platform answered and refused the credentials (400)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The platform did not accept these credentials."
+    default_code = error_code = "verification_failed"
+
+
+class VerificationUnsupported(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "Verification is available for Mastodon-compatible platforms."
+    default_code = error_code = "verification_unsupported"
+
+
+class PlatformUnavailable(APIException):
+    """The platform could not be asked: timeout, network error, 429, 5xx or a malformed answer (502)."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The platform could not be reached or gave an unusable answer; try again later."
+    default_code = error_code = "platform_unavailable"
+
+
+def _is_local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def instance_url_clean(url: str) -> str:
+    """An instance's base URL, checked and normalised: https (http only for localhost under
+    DEBUG), no credentials, query or fragment, lower-case host, no trailing slash."""
+    url = (url or "").strip()
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() not in ("https", "http") or not host:
+        raise ValidationError({"instance_url": "Enter the instance's https:// URL."})
+    if parts.scheme.lower() == "http" and not (settings.DEBUG and _is_local_host(host)):
+        raise ValidationError(
+            {"instance_url": "Use an https:// URL (plain http only for localhost while DEBUG is on)."}
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ValidationError({"instance_url": "Do not put credentials in the URL; use the token fields."})
+    if parts.query or parts.fragment:
+        raise ValidationError({"instance_url": "Give the instance's base URL, without a query or fragment."})
+    netloc = parts.netloc.lower()
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _unstorable_text(value) -> bool:
+    """NUL characters (PostgreSQL's jsonb refuses them) or lone surrogates anywhere in a JSON value."""
+    if isinstance(value, str):
+        return "\x00" in value or _not_utf8(value)
+    if isinstance(value, dict):
+        return any(_unstorable_text(key) or _unstorable_text(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_unstorable_text(item) for item in value)
+    return False
+
+
+def _not_utf8(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _check(connection: PlatformConnection) -> None:
+    """Rules on the whole row, checked before the database sees it."""
+    errors: dict[str, str] = {}
+    connection.name = (connection.name or "").strip()
+    if not connection.name:
+        errors["name"] = "A connection needs a name."
+    elif connection_name_taken(owner=connection.user, name=connection.name, exclude_pk=connection.pk):
+        errors["name"] = "You already have a connection with this name."
+    if connection.platform_type not in PlatformType.values:
+        errors["platform_type"] = f"Unknown platform; use one of {', '.join(PlatformType.values)}."
+    if not connection.access_token:
+        errors["access_token"] = "A connection needs its access token."  # noqa: S105
+    if not isinstance(connection.extra, dict):
+        errors["extra"] = "Must be a JSON object."
+    elif _unstorable_text(connection.extra):
+        errors["extra"] = "Contains characters that cannot be stored (NUL or unpaired surrogates)."
+    connection.username = (connection.username or "").strip() or None
+    if (
+        connection.username
+        and "instance_url" not in errors
+        and connection_account_taken(
+            owner=connection.user,
+            instance_url=connection.instance_url,
+            username=connection.username,
+            exclude_pk=connection.pk,
+        )
+    ):
+        errors["username"] = "You already connected this account of this instance."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _clear_default(*, owner, keep_pk: int | None) -> None:
+    """Unset the owner's current default, holding a lock on the owner so default changes queue up."""
+    User.objects.select_for_update().filter(pk=owner.pk).first()
+    others = PlatformConnection.objects.filter(user=owner, is_default=True)
+    if keep_pk is not None:
+        others = others.exclude(pk=keep_pk)
+    others.update(is_default=False, updated_at=timezone.now())
+
+
+def _locked(connection: PlatformConnection) -> PlatformConnection:
+    """The row again, locked for this transaction; gone meanwhile (a concurrent delete) is a 404."""
+    locked = PlatformConnection.objects.select_for_update().filter(pk=connection.pk).first()
+    if locked is None:
+        raise Http404("No such connection.")
+    return locked
+
+
+def _save(connection: PlatformConnection, *, update_fields: list[str] | None = None) -> None:
+    """Save in a savepoint so a constraint a concurrent request won becomes a 409, not a 500."""
+    try:
+        with transaction.atomic():
+            connection.save(update_fields=update_fields)
+    except IntegrityError:
+        raise Conflict(
+            "Another change to your connections happened at the same time (same name, account or "
+            "default); reload and try again."
+        ) from None
+
+
+def _audit(
+    *,
+    action: str,
+    connection: PlatformConnection,
+    actor: User | None,
+    details: dict[str, Any],
+    meta: RequestMeta | None,
+) -> None:
+    meta = meta or RequestMeta()
+    audit_log_write(
+        action=action,
+        user=actor,
+        resource_type="platform_connection",
+        resource_id=connection.pk,
+        details={"name": connection.name, "platform_type": connection.platform_type, **details},
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent or None,
+    )
+
+
+def connection_create(
+    *,
+    user: User,
+    name: str,
+    platform_type: str,
+    instance_url: str,
+    access_token: str,
+    username: str | None = None,
+    client_key: str | None = None,
+    client_secret: str | None = None,
+    extra: dict | None = None,
+    is_active: bool = True,
+    is_default: bool = False,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> PlatformConnection:
+    """Store a new connection for `user`; with `is_default` it replaces the previous default."""
+    connection = PlatformConnection(
+        user=user,
+        name=name,
+        platform_type=platform_type,
+        instance_url=instance_url_clean(instance_url),
+        username=username,
+        access_token=access_token,
+        client_key=client_key or None,
+        client_secret=client_secret or None,
+        extra={} if extra is None else extra,
+        is_active=is_active,
+        is_default=is_default,
+    )
+    with transaction.atomic():
+        _check(connection)
+        if is_default:
+            _clear_default(owner=user, keep_pk=None)
+        _save(connection)
+        _audit(
+            action="connection.created",
+            connection=connection,
+            actor=actor or user,
+            details={"instance_url": connection.instance_url, "is_default": is_default},
+            meta=meta,
+        )
+    return connection
+
+
+def connection_update(
+    *,
+    connection: PlatformConnection,
+    data: dict[str, Any],
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> PlatformConnection:
+    """Change the given fields (see UPDATABLE_FIELDS); absent fields, credentials included, are kept.
+
+    `client_key`/`client_secret` set to None are removed; `access_token` cannot be removed.
+    """
+    unknown = set(data) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ValidationError({field: "This field cannot be changed." for field in sorted(unknown)})
+    with transaction.atomic():
+        connection = _locked(connection)
+        changed = []
+        for field, value in data.items():
+            if field == "instance_url":
+                value = instance_url_clean(value)
+            elif field == "username":
+                value = (value or "").strip() or None
+            elif field == "name":
+                value = (value or "").strip()
+            elif field in ("client_key", "client_secret"):
+                value = value or None
+            if getattr(connection, field) != value:
+                setattr(connection, field, value)
+                changed.append(field)
+        _check(connection)
+        if not changed:
+            return connection
+        if "is_default" in changed and connection.is_default:
+            _clear_default(owner=connection.user, keep_pk=connection.pk)
+        _save(connection)
+        _audit(
+            action="connection.updated",
+            connection=connection,
+            actor=actor,
+            # Field names only: a credential's value never reaches the audit log.
+            details={"changed": sorted(changed)},
+            meta=meta,
+        )
+    return connection
+
+
+def connection_delete(
+    *,
+    connection: PlatformConnection,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> None:
+    """Delete a connection (its posts, images and caption work go with it: the seed's CASCADE)."""
+    with transaction.atomic():
+        pk = connection.pk
+        _audit(
+            action="connection.deleted",
+            connection=connection,
+            actor=actor,
+            details={"instance_url": connection.instance_url, "owner_id": connection.user_id},
+            meta=meta,
+        )
+        try:
+            with transaction.atomic():
+                connection.delete()
+        except (ProtectedError, RestrictedError):
+            raise Conflict("This connection is still in use and cannot be deleted.") from None
+        connection.pk = pk
+
+
+def connection_set_default(
+    *,
+    connection: PlatformConnection,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+) -> PlatformConnection:
+    """Make `connection` its owner's default, clearing the previous one in the same transaction."""
+    with transaction.atomic():
+        _clear_default(owner=connection.user, keep_pk=connection.pk)
+        connection = _locked(connection)
+        if not connection.is_default:
+            connection.is_default = True
+            _save(connection, update_fields=["is_default", "updated_at"])
+            _audit(
+                action="connection.default_set",
+                connection=connection,
+                actor=actor,
+                details={},
+                meta=meta,
+            )
+    return connection
+
+
+def connection_verify(
+    *,
+    connection: PlatformConnection,
+    actor: User | None = None,
+    meta: RequestMeta | None = None,
+    timeout: float | None = None,
+) -> clients.PlatformAccount:
+    """Ask the platform whom the access token belongs to; record `last_used` (and the username
+    when it was empty). Raises VerificationFailed (400) or PlatformUnavailable (502)."""
+    if not connection.uses_mastodon_api:
+        raise VerificationUnsupported(
+            "Verification is available for Mastodon-compatible platforms "
+            "(Mastodon, Pixelfed, Pleroma/Akkoma, GoToSocial)."
+        )
+    try:
+        account = clients.mastodon_verify_credentials(
+            instance_url=connection.instance_url,
+            access_token=connection.access_token,
+            timeout=clients.DEFAULT_TIMEOUT if timeout is None else timeout,
+        )
+    except clients.PlatformError as exc:
+        logger.info("Verifying connection %s failed: %s", connection.pk, exc)
+        _audit(
+            action="connection.verify_failed",
+            connection=connection,
+            actor=actor,
+            details={"reason": exc.reason, "status": exc.status},
+            meta=meta,
+        )
+        if isinstance(exc, clients.PlatformAuthError):
+            raise VerificationFailed(str(exc)) from None
+        raise PlatformUnavailable(str(exc)) from None
+
+    with transaction.atomic():
+        connection = _locked(connection)
+        connection.last_used = timezone.now()
+        fields = ["last_used", "updated_at"]
+        if not connection.username and not connection_account_taken(
+            owner=connection.user,
+            instance_url=connection.instance_url,
+            username=account.username,
+            exclude_pk=connection.pk,
+        ):
+            connection.username = account.username
+            fields.append("username")
+        _save(connection, update_fields=fields)
+        _audit(
+            action="connection.verified",
+            connection=connection,
+            actor=actor,
+            details={"account_id": account.id, "acct": account.acct},
+            meta=meta,
+        )
+    return account
