@@ -1,0 +1,17 @@
+from captions.models import CaptionGenerationUserSettings, Image
+
+DEFAULT_MAX_CAPTION_LENGTH = 500
+DEFAULT_INSTANCE_DESCRIPTION_LIMIT = 1500
+
+
+def caption_length_limit(*, image: Image) -> int:
+    """The longest caption this image may carry: the owner's setting, capped by the instance's
+    own description limit (read from the instance by the scan and kept in the connection's extra)."""
+    connection = image.platform_connection
+    own_settings = CaptionGenerationUserSettings.objects.filter(
+        user_id=connection.user_id, platform_connection=connection
+    )
+    configured = own_settings.values_list("max_caption_length", flat=True).first()
+    configured = configured or DEFAULT_MAX_CAPTION_LENGTH
+    instance_limit = (connection.extra or {}).get("description_limit") or DEFAULT_INSTANCE_DESCRIPTION_LIMIT
+    return min(int(configured), int(instance_limit))
