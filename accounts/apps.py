@@ -1,4 +1,20 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+from django.db.models.signals import post_migrate
+
+
+def _resync_role_groups(sender, using, **kwargs):
+    """After a migrate run, once every app's permissions exist (Django creates them per app in
+    post_migrate; the last app is the last to get them), give the role groups the permissions of
+    any model added since: a new model never leaves admins without access."""
+    if sender is not list(apps.get_app_configs())[-1]:
+        return
+    from django.db import connections
+
+    if not {"auth_group", "auth_permission"} <= set(connections[using].introspection.table_names()):
+        return  # migrated backwards past auth: there are no groups to sync
+    from accounts.roles import sync_role_groups
+
+    sync_role_groups()
 
 
 class AccountsConfig(AppConfig):
@@ -6,12 +22,11 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and access"
 
     def ready(self):
-        from accounts import signals
-
-        signals.connect()
-
         from django.core import checks
 
+        from accounts import signals
         from accounts.checks import check_rate_limits
 
+        signals.connect()
         checks.register(check_rate_limits)
+        post_migrate.connect(_resync_role_groups, dispatch_uid="accounts.resync_role_groups")

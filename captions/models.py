@@ -391,3 +391,33 @@ class ImageCaption(models.Model):
 
     def __str__(self) -> str:
         return f"Caption {self.pk} ({self.image_type})"
+
+
+class ScanCursor(models.Model):
+    """Where the scan of one connection's own posts stands, so each run reaches further back.
+
+    Not a seed table: Vedfolnir rescanned the newest N posts every run and never reached older
+    ones. A run first takes posts newer than `newest_post_id` (resuming inside that gap at
+    `gap_max_id` when the last run's budget ran out there), then continues the backlog of older
+    posts from `backlog_max_id` until `backlog_done`.
+    """
+
+    platform_connection = models.OneToOneField(
+        "platforms.PlatformConnection",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="caption_scan_cursor",
+    )
+    newest_post_id = models.CharField(max_length=100, null=True, blank=True)
+    gap_top_id = models.CharField(max_length=100, null=True, blank=True)
+    gap_max_id = models.CharField(max_length=100, null=True, blank=True)
+    backlog_max_id = models.CharField(max_length=100, null=True, blank=True)
+    backlog_done = models.BooleanField(default=False)
+    last_scan_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
+
+    class Meta:
+        db_table = "caption_scan_cursors"
+
+    def __str__(self) -> str:
+        return f"Scan cursor of connection {self.platform_connection_id}"

@@ -223,6 +223,17 @@ Q_CLUSTER = {
 if Q_CLUSTER["timeout"] >= Q_CLUSTER["retry"]:
     raise ImproperlyConfigured("Q_TIMEOUT must be lower than Q_RETRY, or django-q2 runs tasks twice.")
 
+# AI backends (core.ai): "builtin" is offline and rule-based; "openai" is any OpenAI-compatible
+# server (Ollama's /v1 by default). AI_API_KEY is a secret: a sensitive SystemConfig `ai_api_key`
+# takes precedence, and neither is ever logged.
+AI_BACKEND = env.str("AI_BACKEND", default="builtin")
+AI_BASE_URL = env.str("AI_BASE_URL", default="http://127.0.0.1:11434/v1")
+AI_API_KEY = env.str("AI_API_KEY", default="")
+AI_TIMEOUT = env.float("AI_TIMEOUT", default=60.0)
+AI_VISION_MODEL = env.str("AI_VISION_MODEL", default="llava:7b")
+AI_VISION_BACKUP_MODEL = env.str("AI_VISION_BACKUP_MODEL", default="llava:13b-v1.6")
+AI_TEXT_MODEL = env.str("AI_TEXT_MODEL", default="llama3.1:8b")
+
 # Bootstrap's operator account.
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")
 ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="admin@localhost")

@@ -1,0 +1,769 @@
+"""The Mastodon-compatible API the captions pipeline needs: read one's own media posts, learn the
+instance's alt-text limit, and write an image description back without losing anything else.
+
+Works with Mastodon, Pixelfed, Pleroma/Akkoma and GoToSocial. Reads go through Mastodon.py (built
+with `version_check_mode="none"`, a request timeout and `ratelimit_method="throw"`, so it never
+sleeps on its own); the status edit goes through httpx because Mastodon.py's `status_update` cannot
+send `language` or an `Idempotency-Key`, and reorders (in 2.3 even crashes on) `media_ids` combined
+with `media_attributes`.
+
+Every call is retried through `core.retry` on transient failures (timeouts, network errors, 408,
+429, 5xx, malformed bodies), honouring Retry-After (or, on a 429 without it, X-RateLimit-Reset).
+Errors come out as the classes of `platforms.clients`; each carries `status`, `retry_after`,
+`ambiguous` (the request may have taken effect) and, once retried, `retry_stats`. Statistics of
+every call add up in `MastodonApi.retry_stats`, for the `ProcessingRun`.
+
+Why the edit is so careful: the original application sent only one media id and stripped the HTML,
+so posting one caption deleted the other images of the post. Here the edit re-sends the plain
+source text, spoiler, sensitivity, language, every attachment in order with its current description,
+and the poll; then reads the status back and checks that the description landed and nothing else
+moved. A status edit is not idempotent on the server, so after an ambiguous failure the status is
+read back and the edit is sent again only if the description is not there yet.
+"""
+
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import requests
+import urllib3
+from mastodon import Mastodon
+from mastodon.errors import (
+    MastodonAPIError,
+    MastodonError,
+    MastodonNetworkError,
+    MastodonNotFoundError,
+    MastodonRatelimitError,
+)
+
+from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
+from platforms.clients import (
+    DEFAULT_TIMEOUT,
+    USER_AGENT,
+    PlatformAccount,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+    _account_from,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DESCRIPTION_LIMIT = 1500
+MAX_PAGE_SIZE = 40
+PIXELFED = "pixelfed"
+
+
+@dataclass(frozen=True)
+class StatusPage:
+    """One page of the account's own media statuses, newest first.
+
+    `next_max_id` is the id to pass as `max_id` for the next (older) page; None when this page was
+    empty or short, i.e. the end was reached.
+    """
+
+    statuses: list[dict[str, Any]]
+    next_max_id: str | None
+
+
+@dataclass(frozen=True)
+class MediaDescriptionResult:
+    """The outcome of `set_media_description`: `written` is False when the description was already
+    there (nothing was sent); `status` is the status as read back afterwards."""
+
+    status_id: str
+    media_id: str
+    written: bool
+    status: dict[str, Any]
+
+
+def description_idempotency_key(*, status_id: str, media_id: str, description: str) -> str:
+    """The Idempotency-Key of one description write: the same write always gets the same key."""
+    digest = hashlib.sha256(description.encode("utf-8")).hexdigest()
+    return "socialdesk-alt-" + hashlib.sha256(f"{status_id}:{media_id}:{digest}".encode()).hexdigest()[:40]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, PlatformUnavailableError)
+
+
+def _retry_after_of(exc: BaseException) -> float | None:
+    return getattr(exc, "retry_after", None)
+
+
+class MastodonApi:
+    """A client for one account on one Mastodon-compatible instance.
+
+    Build it with `MastodonApi.from_connection(connection)`. Constructing it makes no request.
+    Not meant to be shared between threads; close it (or use it as a context manager) when done.
+    """
+
+    def __init__(
+        self,
+        *,
+        instance_url: str,
+        access_token: str,
+        platform_type: str = "mastodon",
+        timeout: float = DEFAULT_TIMEOUT,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        account_id: str | None = None,
+    ):
+        self.instance_url = instance_url.rstrip("/")
+        self.platform_type = platform_type
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.retry_stats = RetryStats()
+        self._sleep = sleep
+        self._account_id = str(account_id) if account_id else None
+        self._last = threading.local()
+        session = requests.Session()
+        session.hooks["response"].append(self._remember_response)
+        self._client = Mastodon(
+            api_base_url=self.instance_url,
+            access_token=access_token,
+            request_timeout=timeout,
+            version_check_mode="none",
+            ratelimit_method="throw",
+            user_agent=USER_AGENT,
+            session=session,
+        )
+        self._http = httpx.Client(
+            base_url=self.instance_url,
+            timeout=timeout,
+            headers={
+                "Authorization": f"Bearer {access_token}",
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            },
+        )
+
+    @classmethod
+    def from_connection(
+        cls,
+        connection,
+        *,
+        timeout: float | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> "MastodonApi":
+        """The client for a `platforms.PlatformConnection` of a Mastodon-compatible platform."""
+        if not connection.uses_mastodon_api:
+            raise ValueError(f"{connection.platform_type!r} connections do not speak the Mastodon API.")
+        return cls(
+            instance_url=connection.instance_url,
+            access_token=connection.access_token,
+            platform_type=connection.platform_type,
+            timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
+            policy=policy,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+        self._client.session.close()
+
+    def __enter__(self) -> "MastodonApi":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # Public calls ---------------------------------------------------------------------------
+
+    def verify(self) -> PlatformAccount:
+        """GET /api/v1/accounts/verify_credentials: the account the token belongs to."""
+        not_found = (
+            PlatformAuthError,
+            f"{self.instance_url} has no Mastodon-compatible API at /api/v1/accounts/verify_credentials "
+            "(HTTP 404): check the instance URL and platform type.",
+        )
+
+        def fetch():
+            data = self._mpy(
+                "the account of the access token",
+                lambda c: c.account_verify_credentials(),
+                not_found=not_found,
+            )
+            return _account_from(data, instance_url=self.instance_url)
+
+        account = self._retrying(fetch)
+        self._account_id = account.id
+        return account
+
+    def own_media_statuses(self, *, max_id: str | None = None, limit: int = MAX_PAGE_SIZE) -> StatusPage:
+        """One page of the account's own statuses with media, older than `max_id` when given.
+
+        Asks for only_media, exclude_replies and exclude_reblogs, and filters again here for servers
+        that ignore a parameter (boosts and replies to other accounts are dropped; self-threads stay,
+        as on Mastodon). A page shorter than `limit` (at most 40) ends the listing.
+        """
+        if limit < 1:
+            raise ValueError("limit must be at least 1.")
+        limit = min(limit, MAX_PAGE_SIZE)
+        account_id = self._account_id or self.verify().id
+
+        def fetch():
+            page = self._mpy(
+                "the account's statuses",
+                lambda c: c.account_statuses(
+                    account_id,
+                    only_media=True,
+                    exclude_replies=True,
+                    exclude_reblogs=True,
+                    max_id=max_id,
+                    limit=limit,
+                ),
+            )
+            if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
+                raise self._malformed("the account's statuses", "is not a list of statuses")
+            return page
+
+        raw = self._retrying(fetch)
+        ids = [_id(item.get("id")) for item in raw if item.get("id") not in (None, "")]
+        statuses = [
+            _status_summary(item)
+            for item in raw
+            if item.get("id") not in (None, "")
+            and not item.get("reblog")
+            and item.get("in_reply_to_account_id") in (None, "", account_id)
+            and item.get("media_attachments")
+        ]
+        next_max_id = ids[-1] if ids and len(raw) >= limit else None
+        return StatusPage(statuses=statuses, next_max_id=next_max_id)
+
+    def get_status(self, *, status_id: str) -> dict[str, Any]:
+        """GET /api/v1/statuses/{id}, in the shape `own_media_statuses` uses."""
+        return _status_summary(self._read_status(str(status_id)))
+
+    def description_limit(self) -> int:
+        """The instance's maximum alt-text length.
+
+        From /api/v2/instance `configuration.media_attachments.description_limit`, else
+        /api/v1/instance (same place, or top-level `description_limit` on Pleroma/Akkoma), else 1500.
+        """
+        sources = (
+            ("/api/v2/instance", lambda c: c.instance_v2()),
+            ("/api/v1/instance", lambda c: c.instance_v1()),
+        )
+        for path, call in sources:
+            try:
+                data = self._retrying(lambda call=call, path=path: self._mpy(path, call))
+            except PlatformError as exc:
+                logger.info("No description limit from %s%s: %s", self.instance_url, path, exc)
+                continue
+            limit = _description_limit_of(data)
+            if limit is not None:
+                return limit
+        return DEFAULT_DESCRIPTION_LIMIT
+
+    def set_media_description(
+        self, *, status: str | Mapping[str, Any], media_id: str, description: str
+    ) -> MediaDescriptionResult:
+        """Set the description of one attachment of one of the account's statuses, changing nothing else.
+
+        Pixelfed: PUT /api/v1/media/{id}. Others: a status edit that re-sends everything (see the
+        module docstring). Reads the status back and raises PlatformError when the description did
+        not land or the attachments moved. Does nothing when the description is already there.
+        """
+        status_id = _id(status["id"] if isinstance(status, Mapping) else status)
+        media_id = _id(media_id)
+        before = self._read_status(status_id)
+        target = _find_media(before, media_id)
+        if target is None:
+            raise PlatformError(
+                f"Status {status_id} on {self.instance_url} has no media attachment {media_id}.", status=None
+            )
+        if _same_text(target.get("description"), description):
+            return MediaDescriptionResult(
+                status_id=status_id, media_id=media_id, written=False, status=_status_summary(before)
+            )
+        if self.platform_type == PIXELFED:
+            self._update_media(media_id=media_id, description=description)
+        else:
+            self._edit_status(status_id=status_id, media_id=media_id, description=description, before=before)
+        after = self._read_status(status_id)
+        self._check_edit(
+            status_id=status_id, media_id=media_id, description=description, before=before, after=after
+        )
+        return MediaDescriptionResult(
+            status_id=status_id, media_id=media_id, written=True, status=_status_summary(after)
+        )
+
+    # The writes -----------------------------------------------------------------------------
+
+    def _update_media(self, *, media_id: str, description: str) -> None:
+        # Setting a value is idempotent, so a lost answer can simply be retried.
+        not_found = (
+            PlatformError,
+            f"{self.instance_url} has no media {media_id} this account may change (HTTP 404).",
+        )
+        self._retrying(
+            lambda: self._mpy(
+                "the media description",
+                lambda c: c.media_update(media_id, description=description),
+                not_found=not_found,
+            )
+        )
+
+    def _edit_status(
+        self, *, status_id: str, media_id: str, description: str, before: dict[str, Any]
+    ) -> None:
+        not_found = (
+            PlatformError,
+            f"{self.instance_url} offers no /api/v1/statuses/{status_id}/source (HTTP 404), so the status "
+            "cannot be edited without losing its text.",
+        )
+        source = self._retrying(
+            lambda: self._mpy("the status source", lambda c: c.status_source(status_id), not_found=not_found)
+        )
+        if not isinstance(source, dict) or not isinstance(source.get("text"), str):
+            raise PlatformError(
+                f"{self.instance_url} gave no plain text for status {status_id}, so the status cannot be "
+                "edited without losing its text.",
+                status=None,
+            )
+        payload = _edit_payload(source=source, status=before, media_id=media_id, description=description)
+        key = description_idempotency_key(status_id=status_id, media_id=media_id, description=description)
+        uncertain = False
+
+        def attempt() -> None:
+            nonlocal uncertain
+            if uncertain and _has_description(self._read_status_once(status_id), media_id, description):
+                logger.info("Edit of status %s landed despite the lost answer; not resent", status_id)
+                return
+            try:
+                self._put_json(
+                    f"/api/v1/statuses/{status_id}",
+                    payload=payload,
+                    headers={"Idempotency-Key": key},
+                    what="the status edit",
+                )
+            except PlatformError as exc:
+                uncertain = uncertain or bool(getattr(exc, "ambiguous", False))
+                raise
+
+        try:
+            self._retrying(attempt)
+        except PlatformUnavailableError as failure:
+            # The last answer was lost too: one more look decides.
+            if not uncertain:
+                raise
+            try:
+                landed = _has_description(self._read_status(status_id), media_id, description)
+            except PlatformError:
+                raise failure from None
+            if not landed:
+                raise
+
+    def _check_edit(
+        self,
+        *,
+        status_id: str,
+        media_id: str,
+        description: str,
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        problems = []
+        if not _has_description(after, media_id, description):
+            problems.append(f"the description of media {media_id} did not change")
+        before_ids = [_id(m.get("id")) for m in before.get("media_attachments") or []]
+        after_ids = [_id(m.get("id")) for m in after.get("media_attachments") or []]
+        if before_ids != after_ids:
+            problems.append(f"the attachments changed from {before_ids} to {after_ids}")
+        else:
+            for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
+                if _id(old.get("id")) != media_id and not _same_text(
+                    old.get("description"), new.get("description")
+                ):
+                    problems.append(f"the description of media {_id(old.get('id'))} changed")
+        if problems:
+            raise PlatformError(
+                f"Writing the description to status {status_id} on {self.instance_url} failed: "
+                + "; ".join(problems)
+                + ".",
+                status=None,
+            )
+
+    # Plumbing -------------------------------------------------------------------------------
+
+    def _retrying(self, fn: Callable[[], Any]) -> Any:
+        try:
+            result, stats = call_with_retries(
+                fn,
+                policy=self.policy,
+                is_transient=_is_transient,
+                retry_after_of=_retry_after_of,
+                sleep=self._sleep,
+            )
+        except Exception as exc:
+            stats = getattr(exc, "retry_stats", None)
+            if stats is not None:
+                self.retry_stats.add(stats)
+            raise
+        self.retry_stats.add(stats)
+        return result
+
+    def _read_status(self, status_id: str) -> dict[str, Any]:
+        return self._retrying(lambda: self._read_status_once(status_id))
+
+    def _read_status_once(self, status_id: str) -> dict[str, Any]:
+        not_found = (PlatformError, f"Status {status_id} no longer exists on {self.instance_url} (HTTP 404).")
+        data = self._mpy("the status", lambda c: c.status(status_id), not_found=not_found)
+        if (
+            not isinstance(data, dict)
+            or data.get("id") in (None, "")
+            or not isinstance(data.get("media_attachments") or [], list)
+        ):
+            raise self._malformed("the status", "does not describe a status")
+        return data
+
+    def _remember_response(self, response: requests.Response, *args, **kwargs) -> None:
+        self._last.response = response
+
+    def _mpy(
+        self,
+        what: str,
+        call: Callable[[Mastodon], Any],
+        *,
+        not_found: tuple[type[PlatformError], str] | None = None,
+    ) -> Any:
+        """One Mastodon.py call, its result as plain JSON types, its failure as a PlatformError."""
+        self._last.response = None
+        try:
+            return _plain(call(self._client))
+        except MastodonError as exc:
+            raise self._mpy_error(exc, what=what, not_found=not_found) from None
+
+    def _mpy_error(
+        self, exc: MastodonError, *, what: str, not_found: tuple[type[PlatformError], str] | None
+    ) -> PlatformError:
+        response = getattr(self._last, "response", None)
+        headers = response.headers if response is not None else {}
+        if isinstance(exc, MastodonRatelimitError):
+            return self._status_error(429, what=what, headers=headers, detail=None)
+        if isinstance(exc, MastodonNetworkError):
+            cause = exc.__context__
+            if _never_sent(cause):
+                return self._unreachable(what)
+            if isinstance(cause, requests.exceptions.Timeout):
+                return self._timed_out(what)
+            return _error(
+                PlatformUnavailableError,
+                f"{self.instance_url} dropped the connection while answering {what}.",
+                ambiguous=True,
+                reason="network",
+            )
+        if isinstance(exc, MastodonNotFoundError) and not_found is not None:
+            cls, message = not_found
+            return _error(cls, message, status=404, ambiguous=False, reason="404")
+        if isinstance(exc, MastodonAPIError):
+            status = _http_status(exc)
+            if status is None:
+                return self._malformed(what, "is not JSON")
+            detail = exc.args[3] if len(exc.args) > 3 and isinstance(exc.args[3], str) else None
+            return self._status_error(status, what=what, headers=headers, detail=detail)
+        return _error(
+            PlatformError, f"{self.instance_url} could not be asked for {what} ({type(exc).__name__})."
+        )
+
+    def _put_json(self, path: str, *, payload: dict, headers: dict[str, str], what: str) -> Any:
+        try:
+            response = self._http.put(path, json=payload, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+            raise self._unreachable(what) from None
+        except httpx.TimeoutException:
+            raise self._timed_out(what) from None
+        except httpx.TransportError:
+            raise _error(
+                PlatformUnavailableError,
+                f"{self.instance_url} dropped the connection while answering {what}.",
+                ambiguous=True,
+                reason="network",
+            ) from None
+        if not response.is_success:
+            detail = None
+            try:
+                body = response.json()
+                detail = body.get("error") if isinstance(body, dict) else None
+            except ValueError:
+                pass
+            raise self._status_error(response.status_code, what=what, headers=response.headers, detail=detail)
+        try:
+            return response.json()
+        except ValueError:
+            raise self._malformed(what, "is not JSON") from None
+
+    def _status_error(self, status: int, *, what: str, headers: Mapping[str, str], detail: str | None):
+        url = self.instance_url
+        if status == 401:
+            return _error(
+                PlatformAuthError,
+                f"{url} refused the access token (HTTP 401): it is wrong, expired or revoked.",
+                status=401,
+                ambiguous=False,
+            )
+        if status == 429:
+            wait = _rate_limit_wait(headers)
+            return _error(
+                PlatformUnavailableError,
+                f"{url} is rate-limiting requests for {what} (HTTP 429); try again later.",
+                status=429,
+                retry_after=wait,
+                ambiguous=False,
+            )
+        if status == 408:
+            return _error(
+                PlatformUnavailableError,
+                f"{url} timed out waiting for the request for {what} (HTTP 408).",
+                status=408,
+                ambiguous=False,
+            )
+        if status >= 500:
+            return _error(
+                PlatformUnavailableError,
+                f"{url} answered {what} with a server error (HTTP {status}); try again later.",
+                status=status,
+                retry_after=parse_retry_after(headers.get("Retry-After")),
+                ambiguous=True,
+            )
+        if status == 403:
+            message = f"{url} refused {what} (HTTP 403): the token may lack the needed scope."
+        elif status == 404:
+            message = f"{url} has no {what} (HTTP 404)."
+        else:
+            message = f"{url} refused {what} (HTTP {status})"
+            message += f": {detail[:200]}" if detail else "."
+        return _error(PlatformAuthError, message, status=status, ambiguous=False)
+
+    def _unreachable(self, what: str) -> PlatformUnavailableError:
+        return _error(
+            PlatformUnavailableError,
+            f"{self.instance_url} could not be reached for {what} (connection failed).",
+            ambiguous=False,
+            reason="network",
+        )
+
+    def _timed_out(self, what: str) -> PlatformUnavailableError:
+        return _error(
+            PlatformUnavailableError,
+            f"{self.instance_url} did not answer {what} within {self.timeout:g} s.",
+            ambiguous=True,
+            reason="timeout",
+        )
+
+    def _malformed(self, what: str, problem: str) -> PlatformUnavailableError:
+        return _error(
+            PlatformUnavailableError,
+            f"{self.instance_url} answered {what} with a body that {problem}.",
+            ambiguous=True,
+            reason="malformed",
+        )
+
+
+# Helpers ---------------------------------------------------------------------------------------
+
+
+def _error(
+    cls: type[PlatformError],
+    message: str,
+    *,
+    status: int | None = None,
+    retry_after: float | None = None,
+    ambiguous: bool = True,
+    reason: str | None = None,
+) -> PlatformError:
+    exc = cls(message, status=status)
+    exc.retry_after = retry_after
+    exc.ambiguous = ambiguous
+    exc.retry_reason = reason or (str(status) if status is not None else cls.reason)
+    return exc
+
+
+def _http_status(exc: MastodonError) -> int | None:
+    # Mastodon.py raises HTTP errors as ('Mastodon API returned error', status, reason, message).
+    args = getattr(exc, "args", ())
+    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
+
+
+def _never_sent(cause: BaseException | None) -> bool:
+    """Whether a requests failure happened before the request reached the server."""
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
+        reason = getattr(cause.args[0], "reason", None)
+        return isinstance(reason, urllib3.exceptions.NewConnectionError)
+    return False
+
+
+def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+    """Retry-After, else Mastodon's X-RateLimit-Reset (ISO 8601, or epoch seconds on GoToSocial)."""
+    wait = parse_retry_after(headers.get("Retry-After"))
+    if wait is not None:
+        return wait
+    reset = (headers.get("X-RateLimit-Reset") or "").strip()
+    if not reset:
+        return None
+    now = datetime.now(UTC)
+    try:
+        when = datetime.fromtimestamp(float(reset), UTC)
+    except (ValueError, OverflowError, OSError):
+        try:
+            when = datetime.fromisoformat(reset)
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - now).total_seconds(), 0.0)
+
+
+def _plain(value: Any) -> Any:
+    """Mastodon.py's typed answers as plain JSON types: dicts, lists, str ids, ISO 8601 dates."""
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        return str(value)
+    return value
+
+
+def _id(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _same_text(left: str | None, right: str | None) -> bool:
+    def norm(text: str | None) -> str:
+        return (text or "").replace("\r\n", "\n").strip()
+
+    return norm(left) == norm(right)
+
+
+def _find_media(status: dict[str, Any], media_id: str) -> dict[str, Any] | None:
+    for media in status.get("media_attachments") or []:
+        if isinstance(media, dict) and _id(media.get("id")) == media_id:
+            return media
+    return None
+
+
+def _has_description(status: dict[str, Any], media_id: str, description: str) -> bool:
+    media = _find_media(status, media_id)
+    return media is not None and _same_text(media.get("description"), description)
+
+
+def _media_summary(media: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": _id(media.get("id")),
+        "type": media.get("type"),
+        "url": media.get("url") or media.get("remote_url"),
+        "preview_url": media.get("preview_url"),
+        "description": media.get("description"),
+    }
+
+
+def _status_summary(status: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": _id(status.get("id")),
+        "url": status.get("url") or status.get("uri"),
+        "content": status.get("content") or "",
+        "created_at": status.get("created_at"),
+        "language": status.get("language"),
+        "sensitive": bool(status.get("sensitive")),
+        "spoiler_text": status.get("spoiler_text") or "",
+        "media_attachments": [
+            _media_summary(media)
+            for media in status.get("media_attachments") or []
+            if isinstance(media, dict)
+        ],
+    }
+
+
+def _description_limit_of(instance: Any) -> int | None:
+    if not isinstance(instance, dict):
+        return None
+    configuration = instance.get("configuration")
+    media = configuration.get("media_attachments") if isinstance(configuration, dict) else None
+    candidates = [media.get("description_limit") if isinstance(media, dict) else None]
+    candidates.append(instance.get("description_limit"))  # Pleroma / Akkoma
+    for value in candidates:
+        if isinstance(value, bool):
+            continue
+        try:
+            limit = int(value)
+        except (TypeError, ValueError):
+            continue
+        if limit > 0:
+            return limit
+    return None
+
+
+def _edit_payload(
+    *,
+    source: dict[str, Any],
+    status: dict[str, Any],
+    media_id: str,
+    description: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The body of PUT /api/v1/statuses/{id} that keeps everything but one description.
+
+    Mastodon treats a missing field as "remove": no media_ids drops every attachment, no poll
+    deletes the poll, no spoiler_text clears the warning. So all of them are sent.
+    """
+    attachments = [m for m in status.get("media_attachments") or [] if isinstance(m, dict)]
+    attributes = []
+    for media in attachments:
+        entry: dict[str, Any] = {"id": _id(media.get("id"))}
+        current = description if entry["id"] == media_id else media.get("description")
+        if current is not None:
+            entry["description"] = current
+        attributes.append(entry)
+    payload: dict[str, Any] = {
+        "status": source.get("text") or "",
+        "spoiler_text": source.get("spoiler_text") or "",
+        "sensitive": bool(status.get("sensitive")),
+        "media_ids": [entry["id"] for entry in attributes],
+        "media_attributes": attributes,
+    }
+    if status.get("language"):
+        payload["language"] = status["language"]
+    if source.get("content_type"):  # Pleroma/Akkoma and GoToSocial keep markdown as markdown
+        payload["content_type"] = source["content_type"]
+    poll = status.get("poll")
+    if isinstance(poll, dict) and poll.get("options"):
+        payload["poll"] = _poll_payload(poll, now=now or datetime.now(UTC))
+    return payload
+
+
+def _poll_payload(poll: dict[str, Any], *, now: datetime) -> dict[str, Any]:
+    """The poll as it must be re-sent. Same options and `multiple` keep the votes on Mastodon.
+
+    `hide_totals` is not in the API's poll; it shows as option counts of null on an open poll.
+    For a poll already closed, `expires_in` comes out negative, which keeps it closed on Mastodon.
+    """
+    options = [option for option in poll["options"] if isinstance(option, dict)]
+    body: dict[str, Any] = {
+        "options": [str(option.get("title") or "") for option in options],
+        "multiple": bool(poll.get("multiple")),
+        "hide_totals": bool(
+            not poll.get("expired")
+            and options
+            and all(option.get("votes_count") is None for option in options)
+        ),
+    }
+    expires_at = poll.get("expires_at")
+    if expires_at:
+        when = datetime.fromisoformat(str(expires_at))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        body["expires_in"] = round((when - now).total_seconds())
+    return body

@@ -1,0 +1,126 @@
+import pytest
+
+from captions.models import Image, ImageStatus, Post, ScanCursor
+from captions.services.scan import scan_connection
+from platforms.mastodon import MastodonApi
+from tests.factories.platforms import PlatformConnectionFactory
+from tests.fakes.mastodon import FakeMastodon
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fake(httpserver):
+    return FakeMastodon(httpserver)
+
+
+@pytest.fixture
+def connection(fake):
+    return PlatformConnectionFactory(instance_url=fake.base_url, access_token=fake.token)
+
+
+def scan(connection, fake, max_posts, **kwargs):
+    with MastodonApi(instance_url=fake.base_url, access_token=fake.token, sleep=lambda s: None) as api:
+        return scan_connection(connection=connection, api=api, max_posts=max_posts, **kwargs)
+
+
+def scanned_post_ids():
+    return set(Post.objects.values_list("post_id", flat=True))
+
+
+def test_repeated_runs_reach_older_posts_instead_of_rescanning_the_newest(fake, connection):
+    ids = [fake.add_status(text=f"post {n}", media=[None])["id"] for n in range(5)]  # oldest first
+    first = scan(connection, fake, max_posts=3)
+    assert scanned_post_ids() == set(ids[2:])
+    assert first.images_created == 3 and not first.backlog_done
+
+    second = scan(connection, fake, max_posts=3)
+    assert scanned_post_ids() == set(ids)
+    assert second.posts_seen == 2 and second.backlog_done
+
+    third = scan(connection, fake, max_posts=3)
+    assert third.posts_seen == 0
+    assert Image.objects.count() == 5, "nothing recorded twice"
+
+
+def test_new_posts_are_picked_up_before_the_backlog(fake, connection):
+    old = [fake.add_status(text=f"old {n}", media=[None])["id"] for n in range(4)]
+    scan(connection, fake, max_posts=2)  # the newest two old posts
+    new = [fake.add_status(text=f"new {n}", media=[None])["id"] for n in range(2)]
+    result = scan(connection, fake, max_posts=2)
+    assert result.posts_seen == 2
+    assert scanned_post_ids() == set(old[2:]) | set(new)
+    scan(connection, fake, max_posts=10)
+    assert scanned_post_ids() == set(old) | set(new)
+
+
+def test_a_run_that_stops_inside_a_burst_of_new_posts_resumes_there(fake, connection):
+    first = fake.add_status(text="first", media=[None])["id"]
+    scan(connection, fake, max_posts=5)
+    burst = [fake.add_status(text=f"burst {n}", media=[None])["id"] for n in range(5)]
+    scan(connection, fake, max_posts=2)
+    assert scanned_post_ids() == {first, *burst[3:]}
+    scan(connection, fake, max_posts=2)
+    assert scanned_post_ids() == {first, *burst[1:]}
+    scan(connection, fake, max_posts=2)
+    assert scanned_post_ids() == {first, *burst}
+    cursor = ScanCursor.objects.get(platform_connection=connection)
+    assert cursor.newest_post_id == burst[-1] and cursor.gap_max_id is None
+
+
+def test_only_images_without_alt_text_are_recorded_in_their_order(fake, connection):
+    fake.add_status(
+        text="three things",
+        media=["A grey cat asleep.", None, {"type": "video", "description": None}, "🐱✨"],
+    )
+    result = scan(connection, fake, max_posts=5)
+    images = list(Image.objects.order_by("attachment_index"))
+    assert [image.attachment_index for image in images] == [1, 3]
+    assert images[1].original_caption == "🐱✨"
+    assert all(image.status == ImageStatus.PENDING for image in images)
+    assert result.images_skipped == 2
+
+
+def test_existing_alt_text_in_any_script_is_left_alone(fake, connection):
+    fake.add_status(text="haiku", media=["古い池に蛙が飛び込む", "قطة رمادية نائمة"])
+    scan(connection, fake, max_posts=5)
+    assert not Image.objects.exists()
+
+
+def test_reprocess_existing_records_captioned_images_too(fake, connection):
+    fake.add_status(text="captioned", media=["A grey cat asleep."])
+    scan(connection, fake, max_posts=5, reprocess_existing=True)
+    assert Image.objects.get().original_caption == "A grey cat asleep."
+
+
+def test_replies_to_others_and_boosts_are_not_scanned(fake, connection):
+    fake.add_status(text="reply", media=[None], in_reply_to_account_id="999")
+    fake.add_status(text="boost", media=[None], reblog=True)
+    own = fake.add_status(text="own", media=[None])["id"]
+    scan(connection, fake, max_posts=10)
+    assert scanned_post_ids() == {own}
+    listing = fake.requests_to(f"/api/v1/accounts/{fake.account['id']}/statuses")[0]
+    assert listing.arg("only_media") in {"true", "True", "1"}
+    assert listing.arg("exclude_replies") in {"true", "True", "1"}
+    assert listing.arg("exclude_reblogs") in {"true", "True", "1"}
+
+
+def test_a_rescan_never_touches_a_caption_under_review(fake, connection):
+    status = fake.add_status(text="cat", media=[None])
+    scan(connection, fake, max_posts=5)
+    image = Image.objects.get()
+    Image.objects.filter(pk=image.pk).update(
+        status=ImageStatus.APPROVED, final_caption="A grey cat.", generated_caption="A cat."
+    )
+    cursor = ScanCursor.objects.get(platform_connection=connection)
+    cursor.newest_post_id, cursor.backlog_max_id, cursor.backlog_done = None, None, False
+    cursor.save()
+    fake.status(status["id"])  # unchanged on the platform
+    scan(connection, fake, max_posts=5)
+    image.refresh_from_db()
+    assert (image.status, image.final_caption, image.generated_caption) == (
+        ImageStatus.APPROVED,
+        "A grey cat.",
+        "A cat.",
+    )
+    assert Image.objects.count() == 1

@@ -1,0 +1,288 @@
+"""The retry policy: backoff, jitter, Retry-After, idempotency and the statistics a run records."""
+
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+
+from core.retry import (
+    RetryPolicy,
+    RetryStats,
+    call_with_retries,
+    failure_reason,
+    is_ambiguous,
+    parse_retry_after,
+)
+
+
+class Transient(Exception):
+    def __init__(self, status=503, *, retry_after=None, ambiguous=True):
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class Permanent(Exception):
+    status = 401
+
+
+def is_transient(exc):
+    return isinstance(exc, Transient)
+
+
+class Script:
+    """A function that raises or returns the given outcomes in turn, counting its calls."""
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.calls = 0
+
+    def __call__(self):
+        self.calls += 1
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+
+class Sleeper:
+    def __init__(self):
+        self.waits = []
+
+    def __call__(self, seconds):
+        self.waits.append(seconds)
+
+
+def run(fn, *, policy=None, **kwargs):
+    sleeper = kwargs.pop("sleep", None) or Sleeper()
+    result = call_with_retries(
+        fn,
+        policy=policy or RetryPolicy(),
+        is_transient=is_transient,
+        retry_after_of=lambda exc: getattr(exc, "retry_after", None),
+        sleep=sleeper,
+        rand=lambda: 0.5,
+        **kwargs,
+    )
+    return result, sleeper
+
+
+# The policy -----------------------------------------------------------------------------------
+
+
+def test_defaults_are_the_originals_policy():
+    assert RetryPolicy() == RetryPolicy(attempts=3, base_delay=1.0, factor=2.0, max_delay=30.0, jitter=0.1)
+
+
+def test_delays_double_from_the_base_and_stop_at_the_cap():
+    policy = RetryPolicy(attempts=10)
+    delays = [policy.delay(retry, rand=lambda: 0.5) for retry in range(1, 8)]
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+@pytest.mark.parametrize(("rand", "expected"), [(0.0, 0.9 * 4), (1.0, 1.1 * 4), (0.25, 0.95 * 4)])
+def test_jitter_spreads_by_ten_percent(rand, expected):
+    assert RetryPolicy().delay(3, rand=lambda: rand) == pytest.approx(expected)
+
+
+def test_jitter_never_pushes_past_the_cap():
+    assert RetryPolicy().delay(9, rand=lambda: 1.0) == 30.0
+
+
+def test_real_jitter_stays_in_bounds():
+    policy = RetryPolicy()
+    for _ in range(200):
+        assert 1.8 <= policy.delay(2) <= 2.2
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(7, 7.0), (0, 0.0), (-3, 0.0), (300, 30.0)])
+def test_retry_after_wins_over_backoff_but_is_capped(retry_after, expected):
+    assert RetryPolicy().delay(1, retry_after=retry_after) == expected
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"attempts": 0},
+        {"base_delay": -1},
+        {"max_delay": -1},
+        {"factor": 0.5},
+        {"jitter": 1.0},
+        {"jitter": -0.1},
+    ],
+)
+def test_nonsense_policies_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        RetryPolicy(**kwargs)
+
+
+# Retry-After ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("120", 120.0), (" 3 ", 3.0), ("1.5", 1.5), ("-5", 0.0), ("0", 0.0), (4, 4.0)],
+)
+def test_retry_after_in_seconds(header, expected):
+    assert parse_retry_after(header) == expected
+
+
+def test_retry_after_as_http_date():
+    now = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
+    header = format_datetime(now + timedelta(seconds=90), usegmt=True)
+    assert header.endswith("GMT")
+    assert parse_retry_after(header, now=now) == 90.0
+
+
+def test_retry_after_date_in_the_past_means_now():
+    now = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 0.0
+
+
+@pytest.mark.parametrize("header", [None, "", "   ", "soon", "nan", "inf", "Mon, 99 Foo 2026"])
+def test_unreadable_retry_after_is_none(header):
+    assert parse_retry_after(header) is None
+
+
+# call_with_retries ----------------------------------------------------------------------------
+
+
+def test_first_try_success_costs_nothing():
+    (result, stats), sleeper = run(Script("ok"))
+    assert result == "ok"
+    assert stats == RetryStats(attempts=1)
+    assert sleeper.waits == []
+
+
+def test_transient_failures_are_retried_with_backoff():
+    fn = Script(Transient(503), Transient(502), "ok")
+    (result, stats), sleeper = run(fn)
+    assert result == "ok"
+    assert fn.calls == 3
+    assert sleeper.waits == [1.0, 2.0]
+    assert stats.attempts == 3
+    assert stats.retries == 2
+    assert stats.successes_after_retry == 1
+    assert stats.failures == 0
+    assert stats.total_wait_seconds == 3.0
+    assert stats.reasons == {"502": 1, "503": 1}
+
+
+def test_retry_after_is_honoured():
+    (result, stats), sleeper = run(Script(Transient(429, retry_after=12.0), "ok"))
+    assert result == "ok"
+    assert sleeper.waits == [12.0]
+    assert stats.total_wait_seconds == 12.0
+
+
+def test_retry_after_beyond_the_cap_waits_the_cap():
+    _, sleeper = run(Script(Transient(429, retry_after=3600.0), "ok"))
+    assert sleeper.waits == [30.0]
+
+
+def test_exhausted_attempts_raise_the_last_error_with_stats():
+    fn = Script(Transient(500), Transient(502), Transient(503))
+    sleeper = Sleeper()
+    with pytest.raises(Transient) as caught:
+        run(fn, sleep=sleeper)
+    assert caught.value.status == 503
+    assert fn.calls == 3
+    assert sleeper.waits == [1.0, 2.0]
+    stats = caught.value.retry_stats
+    assert (stats.attempts, stats.retries, stats.successes_after_retry, stats.failures) == (3, 2, 0, 1)
+    assert stats.total_wait_seconds == 3.0
+
+
+def test_permanent_errors_are_not_retried_and_are_not_retry_failures():
+    fn = Script(Permanent("no"))
+    with pytest.raises(Permanent) as caught:
+        run(fn)
+    assert fn.calls == 1
+    assert caught.value.retry_stats == RetryStats(attempts=1)
+
+
+def test_a_permanent_error_after_a_retry_is_a_retry_failure():
+    fn = Script(Transient(503), Permanent("no"))
+    with pytest.raises(Permanent) as caught:
+        run(fn)
+    assert caught.value.retry_stats.failures == 1
+    assert caught.value.retry_stats.retries == 1
+
+
+def test_single_attempt_policy_never_sleeps():
+    fn = Script(Transient(503))
+    sleeper = Sleeper()
+    with pytest.raises(Transient) as caught:
+        run(fn, policy=RetryPolicy(attempts=1), sleep=sleeper)
+    assert sleeper.waits == []
+    assert caught.value.retry_stats.failures == 1
+
+
+def test_non_idempotent_call_is_not_retried_after_an_ambiguous_failure():
+    fn = Script(Transient(504, ambiguous=True), "published twice")
+    with pytest.raises(Transient) as caught:
+        run(fn, idempotent=False)
+    assert fn.calls == 1
+    assert caught.value.retry_stats.failures == 1
+
+
+def test_non_idempotent_call_is_retried_when_the_request_surely_did_not_land():
+    fn = Script(Transient(429, ambiguous=False, retry_after=2.0), "ok")
+    (result, _), sleeper = run(fn, idempotent=False)
+    assert result == "ok"
+    assert sleeper.waits == [2.0]
+
+
+def test_unknown_failures_count_as_ambiguous():
+    class Opaque(Exception):
+        pass
+
+    assert is_ambiguous(Opaque())
+    fn = Script(Opaque(), "ok")
+    with pytest.raises(Opaque):
+        call_with_retries(
+            fn, policy=RetryPolicy(), is_transient=lambda exc: True, sleep=Sleeper(), idempotent=False
+        )
+    assert fn.calls == 1
+
+
+def test_zero_wait_does_not_call_sleep():
+    (result, stats), sleeper = run(Script(Transient(503, retry_after=0), "ok"))
+    assert result == "ok"
+    assert sleeper.waits == []
+    assert stats.retries == 1
+
+
+def test_failure_reason_prefers_the_label_then_the_status_then_the_class():
+    labelled = Transient(503)
+    labelled.retry_reason = "timeout"
+    assert failure_reason(labelled) == "timeout"
+    assert failure_reason(Transient(429)) == "429"
+    assert failure_reason(ValueError()) == "ValueError"
+
+
+def test_stats_add_up_for_a_run_and_fill_the_run_columns():
+    total = RetryStats()
+    total.add(
+        RetryStats(attempts=3, retries=2, successes_after_retry=1, total_wait_seconds=3.0, reasons={"503": 2})
+    )
+    total.add(
+        RetryStats(attempts=3, retries=2, failures=1, total_wait_seconds=31.4, reasons={"503": 1, "429": 2})
+    )
+    total.add(RetryStats(attempts=1))
+    assert total.as_dict() == {
+        "attempts": 7,
+        "retries": 4,
+        "successes_after_retry": 1,
+        "failures": 1,
+        "total_wait_seconds": 34.4,
+        "reasons": {"429": 2, "503": 3},
+    }
+    assert total.as_run_fields() == {
+        "retry_attempts": 4,
+        "retry_successes": 1,
+        "retry_failures": 1,
+        "retry_total_time": 34,
+        "retry_stats": total.as_dict(),
+    }

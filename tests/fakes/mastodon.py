@@ -1,0 +1,723 @@
+"""A small stateful Mastodon (or Pixelfed) instance for tests, served by pytest-httpserver.
+
+    from tests.fakes.mastodon import FakeMastodon
+
+    def test_something(httpserver):
+        fake = FakeMastodon(httpserver)                       # flavor="pixelfed" for Pixelfed
+        post = fake.add_status(text="Three cats", media=["A grey cat", None, "A black cat"])
+        api = MastodonApi(instance_url=fake.base_url, access_token=fake.token)
+        ...
+        assert fake.status(post["id"])["media_attachments"][1]["description"] == "..."
+        assert fake.count("PUT", f"/api/v1/statuses/{post['id']}") == 1
+
+It speaks the wire format (JSON entities shaped like Mastodon 4.x's) and keeps state, so what a
+client writes can be read back, and it applies edits with Mastodon's own lossy rules, so a client
+that forgets a field loses it here as it would on a real server.
+
+Constructor: `FakeMastodon(httpserver, *, flavor="mastodon", token=DEFAULT_TOKEN,
+username="alttext", description_limit=1500)`. It registers permanent handlers for `/api/...` and
+`/media/...`; one-shot handlers a test adds itself (`httpserver.expect_oneshot_request`) still win.
+
+Building state (each returns the entity as the API would render it):
+- `add_status(*, text, spoiler_text="", sensitive=False, language="en", visibility="public",
+  media=(None,), poll=None, in_reply_to_account_id=None, reblog=False, account_id=None)`.
+  `media` items: a description (str or None) for an image, or a dict of media fields
+  (e.g. `{"type": "video", "description": None}`). `poll`: `{"options": [...], "votes": [...],
+  "multiple": False, "hide_totals": False, "expires_in": 86400}`. `reblog=True` makes a boost of
+  another account's post; `in_reply_to_account_id` a reply. Newer statuses get larger ids.
+- `fake.account` (the token's account entity), `fake.description_limit` (enforced on writes: longer
+  descriptions get 422), `fake.instance_v2` / `fake.instance_v1` (the instance documents; set one
+  to None to make the endpoint answer 404, or edit its dict), `fake.files[media_id] = bytes`
+  (what `/media/{id}/original` serves; a tiny PNG by default).
+
+Reading state: `fake.status(id)` (rendered entity, a copy), `fake.source(id)`, `fake.media(id)`;
+`fake.other_account` is the account boosts and replies point at.
+
+Extending: `fake.route("POST", r"/api/v1/statuses", handler)` serves another endpoint with
+`handler(fake, request, match, body) -> werkzeug.Response` (after the token check, with the
+failure knobs and the request log).
+
+Endpoints (all but the instance documents and `/media/...` need `Authorization: Bearer <token>`,
+else 401):
+- GET  /api/v1/accounts/verify_credentials
+- GET  /api/v1/accounts/{id}/statuses: only_media, exclude_replies, exclude_reblogs, pinned
+  (nothing is pinned), max_id, since_id, min_id, limit (default 20, at most 40); newest first;
+  a Link header with rel="next" (max_id) and rel="prev" (min_id) when the page is not empty.
+- GET  /api/v2/instance, /api/v1/instance (description limit under
+  `configuration.media_attachments.description_limit` in both)
+- GET  /api/v1/statuses/{id}; GET /api/v1/statuses/{id}/source (Mastodon flavour only)
+- PUT  /api/v1/statuses/{id} (Mastodon flavour only): a JSON body (or a flat form) with status,
+  spoiler_text, sensitive, language, media_ids, media_attributes [{id, description, focus}], poll
+  {options, expires_in, multiple, hide_totals}. Stricter than Mastodon in one way: it answers 422
+  without an `Idempotency-Key` header. Mastodon's rules: no media_ids drops every attachment, no
+  poll deletes the poll, no spoiler_text clears it; changed poll options or `multiple` reset the
+  votes; more than 4 media ids is 422. Media and a poll together are accepted (Mastodon >= 4.6).
+- PUT  /api/v1/media/{id} with `description` (form or JSON): Pixelfed updates any of the account's
+  media; Mastodon flavour answers 404 for media already attached to a status, as Mastodon does.
+- GET  /media/{id}/original and /media/{id}/small (the media `url` and `preview_url`): the bytes.
+Unknown paths answer 404 `{"error": "Record not found"}`.
+
+Failures, for the next `times` requests to a path (exact path, trailing slash ignored; optionally
+one method):
+- `rate_limit_next(path, retry_after="1", reset_in=None)`: 429 with Retry-After (seconds or an
+  HTTP-date; None sends none) and X-RateLimit-* headers (X-RateLimit-Reset when `reset_in` is set).
+- `error_next(path, status=500, apply=False)`: that status with a JSON error.
+- `hang_next(path, seconds=..., apply=False)`: sleep, then answer normally (a write is applied
+  after the sleep; with `apply=True` before it, so only the answer is late).
+- `malformed_next(path, apply=False)`: 200 with truncated JSON.
+- `fail_next(path, ...)` is the general form. `apply=True` makes a write take effect although the
+  client sees the failure: the lost-response case.
+
+Request log: `fake.requests` (RecordedRequest: method, path, query, headers, json, form),
+`fake.requests_to(path, method=None)`, `fake.count(method, path)`.
+
+Threads: state changes hold a lock and sleeping does not, so the fake also works on a threaded
+`pytest_httpserver.HTTPServer(threaded=True)`, where a hanging request does not block the next one.
+A test module gets one by overriding pytest-httpserver's `make_httpserver` fixture:
+
+    @pytest.fixture(scope="module")
+    def make_httpserver():
+        server = HTTPServer(threaded=True)
+        server.start()
+        yield server
+        server.clear()
+        server.stop()
+"""
+
+import html
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from werkzeug import Request, Response
+
+DEFAULT_TOKEN = "fake-mastodon-token-0123456789"
+TRUTHY = {"1", "true", "t", "on", "yes"}
+
+# An 8x8 grey PNG: what /media/{id}/original serves unless a test sets fake.files[id].
+TINY_PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000080000000808020000004b6d29dc000000154944415478da636c"
+    "686860c00698187080c129010030170190d47b15c60000000049454e44ae426082"
+)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    json: Any = None
+    form: dict[str, list[str]] = field(default_factory=dict)
+
+    def arg(self, name: str) -> str | None:
+        """The first value of a query parameter."""
+        values = self.query.get(name)
+        return values[0] if values else None
+
+
+@dataclass
+class _Failure:
+    path: str
+    method: str | None
+    remaining: int
+    status: int | None = None
+    retry_after: str | None = None
+    reset_in: float | None = None
+    hang: float | None = None
+    malformed: bool = False
+    apply: bool = False
+
+
+@dataclass
+class _Poll:
+    id: str
+    options: list[str]
+    votes: list[int]
+    multiple: bool
+    hide_totals: bool
+    expires_at: datetime
+
+
+@dataclass
+class _Status:
+    id: str
+    account: dict[str, Any]
+    text: str
+    spoiler_text: str
+    sensitive: bool
+    language: str | None
+    visibility: str
+    created_at: datetime
+    media_ids: list[str]
+    poll: _Poll | None = None
+    in_reply_to_id: str | None = None
+    in_reply_to_account_id: str | None = None
+    reblog_of: "_Status | None" = None
+    edited_at: datetime | None = None
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in TRUTHY if value is not None else False
+
+
+def _norm(path: str) -> str:
+    return path.rstrip("/") or "/"
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def _error(message: str, status: int) -> Response:
+    return _json({"error": message}, status)
+
+
+class FakeMastodon:
+    """A stateful Mastodon-compatible instance on a pytest-httpserver (see the module docstring)."""
+
+    def __init__(
+        self,
+        httpserver,
+        *,
+        flavor: str = "mastodon",
+        token: str = DEFAULT_TOKEN,
+        username: str = "alttext",
+        description_limit: int = 1500,
+    ):
+        if flavor not in ("mastodon", "pixelfed"):
+            raise ValueError("flavor is 'mastodon' or 'pixelfed'")
+        self.httpserver = httpserver
+        self.flavor = flavor
+        self.token = token
+        self.description_limit = description_limit
+        self.base_url = httpserver.url_for("/").rstrip("/")
+        self.requests: list[RecordedRequest] = []
+        self.files: dict[str, bytes] = {}
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._clock = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+        self._statuses: dict[str, _Status] = {}
+        self._media: dict[str, dict[str, Any]] = {}
+        self._failures: list[_Failure] = []
+        self._extra_routes: list[tuple[str, re.Pattern[str], Any]] = []
+        self.account = self._account_entity(self._new_id(), username)
+        self.other_account = self._account_entity(self._new_id(), "someone")
+        configuration = {
+            "statuses": {"max_characters": 500, "max_media_attachments": 4},
+            "media_attachments": {
+                "description_limit": description_limit,
+                "image_size_limit": 16777216,
+                "supported_mime_types": ["image/jpeg", "image/png", "image/webp", "image/gif"],
+            },
+            "polls": {"max_options": 4, "min_expiration": 300, "max_expiration": 2629746},
+        }
+        version = "4.4.0" if flavor == "mastodon" else "3.5.3 (compatible; Pixelfed 0.12.4)"
+        domain = "fake.example"
+        self.instance_v2: dict[str, Any] | None = {
+            "domain": domain,
+            "title": f"Fake {flavor}",
+            "version": version,
+            "configuration": json.loads(json.dumps(configuration)),
+        }
+        self.instance_v1: dict[str, Any] | None = {
+            "uri": domain,
+            "title": f"Fake {flavor}",
+            "version": version,
+            "configuration": json.loads(json.dumps(configuration)),
+        }
+        httpserver.expect_request(re.compile(r"^/(api|media)/")).respond_with_handler(self._handle)
+
+    # Building state ---------------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        # Snowflake-like: numeric strings that grow with time.
+        return str(110_000_000_000_000_000 + next(self._ids))
+
+    def _tick(self) -> datetime:
+        self._clock += timedelta(minutes=1)
+        return self._clock
+
+    def _account_entity(self, account_id: str, username: str) -> dict[str, Any]:
+        return {
+            "id": account_id,
+            "username": username,
+            "acct": username,
+            "display_name": username.title(),
+            "locked": False,
+            "bot": False,
+            "created_at": "2025-01-01T00:00:00.000Z",
+            "note": "",
+            "url": f"{self.base_url}/@{username}",
+            "avatar": f"{self.base_url}/avatars/original/missing.png",
+            "followers_count": 0,
+            "following_count": 0,
+            "statuses_count": 0,
+            "emojis": [],
+            "fields": [],
+        }
+
+    def _new_media(self, spec: Any) -> str:
+        media_id = self._new_id()
+        entity = {
+            "id": media_id,
+            "type": "image",
+            "url": f"{self.base_url}/media/{media_id}/original",
+            "preview_url": f"{self.base_url}/media/{media_id}/small",
+            "remote_url": None,
+            "preview_remote_url": None,
+            "text_url": None,
+            "meta": {"original": {"width": 8, "height": 8, "size": "8x8", "aspect": 1.0}},
+            "description": None,
+            "blurhash": None,
+        }
+        if isinstance(spec, dict):
+            entity.update(spec)
+            entity["id"] = media_id
+        else:
+            entity["description"] = spec
+        self._media[media_id] = entity
+        return media_id
+
+    def add_status(
+        self,
+        *,
+        text: str = "A post with a picture",
+        spoiler_text: str = "",
+        sensitive: bool = False,
+        language: str | None = "en",
+        visibility: str = "public",
+        media: list | tuple = (None,),
+        poll: dict[str, Any] | None = None,
+        in_reply_to_account_id: str | None = None,
+        reblog: bool = False,
+        account_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Add a status of the account (newer than every earlier one) and return its entity."""
+        with self._lock:
+            reblog_of = None
+            if reblog:
+                reblog_of = _Status(
+                    id=self._new_id(),
+                    account=self.other_account,
+                    text="Someone else's picture",
+                    spoiler_text="",
+                    sensitive=False,
+                    language="en",
+                    visibility="public",
+                    created_at=self._tick(),
+                    media_ids=[self._new_media(None)],
+                )
+                self._statuses[reblog_of.id] = reblog_of
+            account = self.account
+            if account_id is not None and account_id != self.account["id"]:
+                account = self.other_account
+            status = _Status(
+                id=self._new_id(),
+                account=account,
+                text="" if reblog else text,
+                spoiler_text=spoiler_text,
+                sensitive=sensitive or bool(spoiler_text),
+                language=language,
+                visibility=visibility,
+                created_at=self._tick(),
+                media_ids=[] if reblog else [self._new_media(spec) for spec in media],
+                in_reply_to_id=self._new_id() if in_reply_to_account_id else None,
+                in_reply_to_account_id=in_reply_to_account_id,
+                reblog_of=reblog_of,
+            )
+            if poll is not None:
+                options = list(poll["options"])
+                status.poll = _Poll(
+                    id=self._new_id(),
+                    options=options,
+                    votes=list(poll.get("votes") or [0] * len(options)),
+                    multiple=bool(poll.get("multiple", False)),
+                    hide_totals=bool(poll.get("hide_totals", False)),
+                    expires_at=datetime.now(UTC) + timedelta(seconds=poll.get("expires_in", 86400)),
+                )
+            self._statuses[status.id] = status
+            return self._render(status)
+
+    # Reading state ----------------------------------------------------------------------------
+
+    def status(self, status_id: str) -> dict[str, Any]:
+        with self._lock:
+            return self._render(self._statuses[str(status_id)])
+
+    def source(self, status_id: str) -> dict[str, Any]:
+        with self._lock:
+            status = self._statuses[str(status_id)]
+            return {"id": status.id, "text": status.text, "spoiler_text": status.spoiler_text}
+
+    def media(self, media_id: str) -> dict[str, Any]:
+        with self._lock:
+            return json.loads(json.dumps(self._media[str(media_id)]))
+
+    def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
+        path = _norm(path)
+        with self._lock:
+            return [
+                r for r in self.requests if r.path == path and (method is None or r.method == method.upper())
+            ]
+
+    def count(self, method: str, path: str) -> int:
+        return len(self.requests_to(path, method))
+
+    def route(self, method: str, pattern: str, handler) -> None:
+        """Serve another endpoint: `handler(fake, request, match, body) -> werkzeug Response` for
+        requests whose path fully matches the regex `pattern`. Checked before the built-in routes,
+        after authentication (so it gets the failure knobs and the request log for free)."""
+        self._extra_routes.append((method.upper(), re.compile(pattern), handler))
+
+    # Failure knobs ----------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        path: str,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        status: int | None = None,
+        retry_after: str | None = None,
+        reset_in: float | None = None,
+        hang: float | None = None,
+        malformed: bool = False,
+        apply: bool = False,
+    ) -> None:
+        if status is None and hang is None and not malformed:
+            raise ValueError("Say how to fail: status, hang or malformed.")
+        with self._lock:
+            self._failures.append(
+                _Failure(
+                    path=_norm(path),
+                    method=method.upper() if method else None,
+                    remaining=times,
+                    status=status,
+                    retry_after=retry_after,
+                    reset_in=reset_in,
+                    hang=hang,
+                    malformed=malformed,
+                    apply=apply,
+                )
+            )
+
+    def rate_limit_next(
+        self,
+        path: str,
+        *,
+        retry_after: str | None = "1",
+        reset_in: float | None = None,
+        times: int = 1,
+        method: str | None = None,
+    ) -> None:
+        self.fail_next(
+            path, method=method, times=times, status=429, retry_after=retry_after, reset_in=reset_in
+        )
+
+    def error_next(
+        self, path: str, *, status: int = 500, times: int = 1, method: str | None = None, apply: bool = False
+    ) -> None:
+        self.fail_next(path, method=method, times=times, status=status, apply=apply)
+
+    def hang_next(
+        self, path: str, *, seconds: float, times: int = 1, method: str | None = None, apply: bool = False
+    ) -> None:
+        self.fail_next(path, method=method, times=times, hang=seconds, apply=apply)
+
+    def malformed_next(
+        self, path: str, *, times: int = 1, method: str | None = None, apply: bool = False
+    ) -> None:
+        self.fail_next(path, method=method, times=times, malformed=True, apply=apply)
+
+    def _take_failure(self, method: str, path: str) -> _Failure | None:
+        for failure in self._failures:
+            if failure.remaining > 0 and failure.path == path and failure.method in (None, method):
+                failure.remaining -= 1
+                return failure
+        return None
+
+    # Serving ----------------------------------------------------------------------------------
+
+    def _handle(self, request: Request) -> Response:
+        path = _norm(request.path)
+        method = request.method.upper()
+        body_json, bad_json = None, False
+        if request.mimetype == "application/json" and request.get_data():
+            try:
+                body_json = json.loads(request.get_data(as_text=True))
+            except ValueError:
+                bad_json = True
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    method=method,
+                    path=path,
+                    query={key: request.args.getlist(key) for key in request.args},
+                    headers=dict(request.headers),
+                    json=body_json,
+                    form={key: request.form.getlist(key) for key in request.form},
+                )
+            )
+            failure = self._take_failure(method, path)
+        if bad_json:
+            return _error("Invalid JSON", 400)
+        if failure is None:
+            return self._route(request, method, path, body_json)
+        if failure.hang is not None and failure.status is None and not failure.malformed:
+            if failure.apply:
+                response = self._route(request, method, path, body_json)
+                time.sleep(failure.hang)
+                return response
+            time.sleep(failure.hang)
+            return self._route(request, method, path, body_json)
+        if failure.apply:
+            self._route(request, method, path, body_json)
+        if failure.hang:
+            time.sleep(failure.hang)
+        if failure.malformed:
+            return Response('{"id": "1", "media_attachments": [{"id": ', content_type="application/json")
+        return self._failure_response(failure)
+
+    def _failure_response(self, failure: _Failure) -> Response:
+        headers: dict[str, str] = {}
+        if failure.retry_after is not None:
+            headers["Retry-After"] = str(failure.retry_after)
+        if failure.status == 429:
+            headers["X-RateLimit-Limit"] = "300"
+            headers["X-RateLimit-Remaining"] = "0"
+            if failure.reset_in is not None:
+                headers["X-RateLimit-Reset"] = _iso(datetime.now(UTC) + timedelta(seconds=failure.reset_in))
+            return _json({"error": "Too many requests"}, 429, headers)
+        return _json({"error": f"Fake failure (HTTP {failure.status})"}, failure.status or 500, headers)
+
+    def _authorised(self, request: Request) -> bool:
+        return request.headers.get("Authorization") == f"Bearer {self.token}"
+
+    def _route(self, request: Request, method: str, path: str, body: Any) -> Response:
+        if path.startswith("/media/"):
+            match = re.fullmatch(r"/media/([^/]+)/(original|small)", path)
+            if method == "GET" and match and match.group(1) in self._media:
+                return Response(self.files.get(match.group(1), TINY_PNG), content_type="image/png")
+            return _error("Record not found", 404)
+        if method == "GET" and path == "/api/v2/instance":
+            return _json(self.instance_v2) if self.instance_v2 is not None else _error("Not found", 404)
+        if method == "GET" and path == "/api/v1/instance":
+            return _json(self.instance_v1) if self.instance_v1 is not None else _error("Not found", 404)
+        if not self._authorised(request):
+            return _error("The access token is invalid", 401)
+        for route_method, pattern, handler in self._extra_routes:
+            match = pattern.fullmatch(path)
+            if match and route_method == method:
+                return handler(self, request, match, body)
+        if method == "GET" and path == "/api/v1/accounts/verify_credentials":
+            return _json(self.account)
+        match = re.fullmatch(r"/api/v1/accounts/([^/]+)/statuses", path)
+        if method == "GET" and match:
+            return self._list_statuses(request, match.group(1))
+        match = re.fullmatch(r"/api/v1/statuses/([^/]+)(/source)?", path)
+        if match:
+            status_id, source = match.group(1), bool(match.group(2))
+            with self._lock:
+                status = self._statuses.get(status_id)
+                if status is None:
+                    return _error("Record not found", 404)
+                if method == "GET" and not source:
+                    return _json(self._render(status))
+                if self.flavor != "mastodon":
+                    return _error("Record not found", 404)
+                if method == "GET" and source:
+                    return _json(self.source(status_id))
+                if method == "PUT" and not source:
+                    return self._edit_status(request, status, body)
+        match = re.fullmatch(r"/api/v1/media/([^/]+)", path)
+        if method == "PUT" and match:
+            return self._update_media(request, match.group(1), body)
+        return _error("Record not found", 404)
+
+    def _list_statuses(self, request: Request, account_id: str) -> Response:
+        if account_id != self.account["id"]:
+            return _error("Record not found", 404)
+        args = request.args
+        try:
+            limit = min(max(int(args.get("limit", 20)), 1), 40)
+        except ValueError:
+            return _error("limit must be a number", 422)
+        with self._lock:
+            found = [s for s in self._statuses.values() if s.account is self.account]
+            if _truthy(args.get("pinned")):
+                found = []
+            if _truthy(args.get("only_media")):
+                found = [s for s in found if s.media_ids]
+            if _truthy(args.get("exclude_reblogs")):
+                found = [s for s in found if s.reblog_of is None]
+            if _truthy(args.get("exclude_replies")):
+                found = [s for s in found if s.in_reply_to_account_id in (None, self.account["id"])]
+            if args.get("max_id"):
+                found = [s for s in found if int(s.id) < int(args["max_id"])]
+            if args.get("since_id"):
+                found = [s for s in found if int(s.id) > int(args["since_id"])]
+            if args.get("min_id"):
+                found = sorted((s for s in found if int(s.id) > int(args["min_id"])), key=lambda s: int(s.id))
+                found = list(reversed(found[:limit]))
+            found.sort(key=lambda s: int(s.id), reverse=True)
+            page = found[:limit]
+            rendered = [self._render(s) for s in page]
+        headers = {}
+        if page:
+            kept = {k: v for k, v in args.items() if k not in ("max_id", "min_id", "since_id")}
+            url = f"{self.base_url}/api/v1/accounts/{account_id}/statuses"
+            next_url = f"{url}?{urlencode({**kept, 'max_id': page[-1].id})}"
+            prev_url = f"{url}?{urlencode({**kept, 'min_id': page[0].id})}"
+            headers["Link"] = f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+        return _json(rendered, headers=headers)
+
+    def _edit_status(self, request: Request, status: _Status, body: Any) -> Response:
+        if status.account is not self.account:
+            return _error("This action is not allowed", 403)
+        if not request.headers.get("Idempotency-Key"):
+            return _error("FakeMastodon requires an Idempotency-Key header on status edits", 422)
+        params = body if isinstance(body, dict) else self._flat_form(request)
+        media_ids = [str(m) for m in params.get("media_ids") or []]
+        if len(media_ids) > 4:
+            return _error("You can't attach more than 4 files", 422)
+        media_ids = [m for m in media_ids if m in status.media_ids or self._unattached(m)]
+        attributes = {
+            str(a.get("id")): a for a in params.get("media_attributes") or [] if isinstance(a, dict)
+        }
+        for media_id, attrs in attributes.items():
+            described = attrs.get("description")
+            if media_id in media_ids and described and len(described) > self.description_limit:
+                return _error(
+                    "Validation failed: Description is too long "
+                    f"(maximum is {self.description_limit} characters)",
+                    422,
+                )
+        # Apply, with Mastodon's rules for what is absent.
+        for media_id in media_ids:
+            attrs = attributes.get(media_id)
+            if attrs is None:
+                continue
+            if "description" in attrs:
+                self._media[media_id]["description"] = attrs["description"]
+            if "focus" in attrs:
+                self._media[media_id].setdefault("meta", {})["focus"] = attrs["focus"]
+        status.media_ids = media_ids
+        poll = params.get("poll")
+        if isinstance(poll, dict) and poll.get("options"):
+            options = [str(o) for o in poll["options"]]
+            multiple = _truthy(poll.get("multiple"))
+            previous = status.poll
+            votes = previous.votes if previous else [0] * len(options)
+            if previous is None or previous.options != options or previous.multiple != multiple:
+                votes = [0] * len(options)
+            status.poll = _Poll(
+                id=previous.id if previous else self._new_id(),
+                options=options,
+                votes=votes,
+                multiple=multiple,
+                hide_totals=_truthy(poll.get("hide_totals")),
+                expires_at=datetime.now(UTC) + timedelta(seconds=int(poll.get("expires_in") or 86400)),
+            )
+        else:
+            status.poll = None
+        text = params.get("status")
+        spoiler = params.get("spoiler_text") or ""
+        status.text = text if (text or "").strip() else spoiler
+        status.spoiler_text = spoiler
+        status.sensitive = _truthy(params.get("sensitive")) or bool(spoiler)
+        if params.get("language"):
+            status.language = params["language"]
+        status.edited_at = datetime.now(UTC)
+        return _json(self._render(status))
+
+    def _flat_form(self, request: Request) -> dict[str, Any]:
+        form = request.form
+        params: dict[str, Any] = {key: form.get(key) for key in form if not key.endswith("[]")}
+        params["media_ids"] = form.getlist("media_ids[]")
+        return params
+
+    def _unattached(self, media_id: str) -> bool:
+        return media_id in self._media and not any(media_id in s.media_ids for s in self._statuses.values())
+
+    def _update_media(self, request: Request, media_id: str, body: Any) -> Response:
+        with self._lock:
+            if media_id not in self._media:
+                return _error("Record not found", 404)
+            if self.flavor == "mastodon" and not self._unattached(media_id):
+                return _error("Record not found", 404)
+            params = body if isinstance(body, dict) else request.form
+            if "description" in params:
+                described = params.get("description")
+                if described and len(described) > self.description_limit:
+                    return _error(
+                        f"The description may not be greater than {self.description_limit} characters.", 422
+                    )
+                self._media[media_id]["description"] = described
+            return _json(self._media[media_id])
+
+    # Rendering --------------------------------------------------------------------------------
+
+    def _render(self, status: _Status) -> dict[str, Any]:
+        text = html.escape(status.text).replace("\n", "<br />")
+        content = "" if status.reblog_of else f"<p>{text}</p>"
+        return json.loads(
+            json.dumps(
+                {
+                    "id": status.id,
+                    "created_at": _iso(status.created_at),
+                    "in_reply_to_id": status.in_reply_to_id,
+                    "in_reply_to_account_id": status.in_reply_to_account_id,
+                    "sensitive": status.sensitive,
+                    "spoiler_text": status.spoiler_text,
+                    "visibility": status.visibility,
+                    "language": status.language,
+                    "uri": f"{self.base_url}/users/{status.account['username']}/statuses/{status.id}",
+                    "url": f"{self.base_url}/@{status.account['username']}/{status.id}",
+                    "replies_count": 0,
+                    "reblogs_count": 0,
+                    "favourites_count": 0,
+                    "edited_at": _iso(status.edited_at) if status.edited_at else None,
+                    "content": content,
+                    "reblog": self._render(status.reblog_of) if status.reblog_of else None,
+                    "account": status.account,
+                    "media_attachments": [self._media[m] for m in status.media_ids],
+                    "mentions": [],
+                    "tags": [],
+                    "emojis": [],
+                    "card": None,
+                    "poll": self._render_poll(status.poll) if status.poll else None,
+                }
+            )
+        )
+
+    def _render_poll(self, poll: _Poll) -> dict[str, Any]:
+        expired = poll.expires_at <= datetime.now(UTC)
+        show = expired or not poll.hide_totals
+        return {
+            "id": poll.id,
+            "expires_at": _iso(poll.expires_at),
+            "expired": expired,
+            "multiple": poll.multiple,
+            "votes_count": sum(poll.votes),
+            "voters_count": sum(poll.votes),
+            "options": [
+                {"title": title, "votes_count": votes if show else None}
+                for title, votes in zip(poll.options, poll.votes, strict=True)
+            ],
+            "emojis": [],
+            "voted": True,
+            "own_votes": [],
+        }
