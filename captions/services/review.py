@@ -43,7 +43,7 @@ def _locked(image: Image) -> Image:
     return Image.objects.select_for_update().select_related("platform_connection").get(pk=image.pk)
 
 
-def _allow(image: Image, target: str) -> None:
+def ensure_transition(image: Image, target: str) -> None:
     if target not in TRANSITIONS[image.status]:
         current = image.get_status_display().lower()
         raise InvalidTransition(f"A caption that is {current} cannot become {target}.")
@@ -59,7 +59,9 @@ def _clean_caption(*, image: Image, text: str | None, field: str) -> str:
     return text
 
 
-def _audit(*, action: str, actor: User | None, image: Image, meta: RequestMeta | None, details: dict) -> None:
+def audit_image_change(
+    *, action: str, actor: User | None, image: Image, meta: RequestMeta | None, details: dict
+) -> None:
     meta = meta or RequestMeta()
     audit_log_write(
         action=action,
@@ -76,13 +78,15 @@ def _audit(*, action: str, actor: User | None, image: Image, meta: RequestMeta |
 def caption_edit(*, image: Image, editor: User, text: str, meta: RequestMeta | None = None) -> Image:
     """Store a reviewer's wording; the caption becomes `reviewed` (approve it to post)."""
     image = _locked(image)
-    _allow(image, S.REVIEWED)
+    ensure_transition(image, S.REVIEWED)
     previous = image.status
     image.reviewed_caption = _clean_caption(image=image, text=text, field="reviewed_caption")
     image.status = S.REVIEWED
     image.reviewed_by = editor
     image.save(update_fields=["reviewed_caption", "status", "reviewed_by", "updated_at"])
-    _audit(action="caption.edited", actor=editor, image=image, meta=meta, details={"from": previous})
+    audit_image_change(
+        action="caption.edited", actor=editor, image=image, meta=meta, details={"from": previous}
+    )
     return image
 
 
@@ -93,7 +97,7 @@ def caption_approve(
     """Approve the caption for posting: `final_caption` is the given text, else the reviewed,
     else the generated caption."""
     image = _locked(image)
-    _allow(image, S.APPROVED)
+    ensure_transition(image, S.APPROVED)
     previous = image.status
     chosen = text if text is not None else (image.reviewed_caption or image.generated_caption)
     image.final_caption = _clean_caption(image=image, text=chosen, field="final_caption")
@@ -114,7 +118,9 @@ def caption_approve(
             "updated_at",
         ]
     )
-    _audit(action="caption.approved", actor=reviewer, image=image, meta=meta, details={"from": previous})
+    audit_image_change(
+        action="caption.approved", actor=reviewer, image=image, meta=meta, details={"from": previous}
+    )
     return image
 
 
@@ -123,7 +129,7 @@ def caption_reject(
     *, image: Image, reviewer: User, notes: str | None = None, meta: RequestMeta | None = None
 ) -> Image:
     image = _locked(image)
-    _allow(image, S.REJECTED)
+    ensure_transition(image, S.REJECTED)
     previous = image.status
     image.status = S.REJECTED
     image.reviewed_by = reviewer
@@ -131,7 +137,9 @@ def caption_reject(
     if notes:
         image.reviewer_notes = notes.strip()
     image.save(update_fields=["status", "reviewed_by", "reviewed_at", "reviewer_notes", "updated_at"])
-    _audit(action="caption.rejected", actor=reviewer, image=image, meta=meta, details={"from": previous})
+    audit_image_change(
+        action="caption.rejected", actor=reviewer, image=image, meta=meta, details={"from": previous}
+    )
     return image
 
 
