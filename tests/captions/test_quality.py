@@ -1,0 +1,560 @@
+# ruff: noqa: RUF001 -- captions use typographic quotes, dashes and signs on purpose.
+"""Caption quality rules (each moves the score by its documented points) and caption_fit."""
+
+import pytest
+
+from captions.quality import PENALTY, QualityReport, caption_fit, caption_quality, quality_level
+
+WIDE = {"optimal_min": 1, "optimal_max": 1000, "limit": 1000}
+USUAL = {"optimal_min": 50, "optimal_max": 200, "limit": 500}
+
+GOOD = "A tabby cat sleeps curled up on a sunlit windowsill beside a potted basil plant and a blue mug."
+
+WORDS = (  # noqa: SIM905 -- a word list reads better as text
+    "alder birch cedar dune elm fern grove heath iris juniper kelp larch moss nettle oak pine quince "
+    "reed sedge thistle umber violet willow yarrow zinnia amber basalt coral delta ember flint garnet "
+    "harbor inlet jasper knoll lagoon marsh nectar orchid pebble quartz"
+).split()
+
+
+def quality(text: str, **limits) -> QualityReport:
+    return caption_quality(text=text, **(limits or USUAL))
+
+
+def sized(length: int) -> str:
+    """A clean caption of exactly `length` characters: distinct words, short sentences."""
+    sentences, words = [], iter(WORDS)
+    text = ""
+    while len(text) < length:
+        sentence = " ".join(next(words) for _ in range(5))
+        sentences.append(sentence[0].upper() + sentence[1:] + ".")
+        text = " ".join(sentences)
+    text = text[: length - 1].rstrip(" .")
+    text = text + "x" * (length - 1 - len(text)) + "."
+    assert len(text) == length
+    return text
+
+
+def points(*rules: str) -> int:
+    return 100 - sum(PENALTY[rule] for rule in rules)
+
+
+# --- clean captions ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        GOOD,
+        "Eine getigerte Katze schläft zusammengerollt auf einer sonnigen Fensterbank neben Basilikum.",
+        "Un chat tigré dort en boule sur le rebord ensoleillé d'une fenêtre, près d'un pot de basilic.",
+        "Un gato atigrado duerme acurrucado en el alféizar soleado de una ventana, junto a una albahaca.",
+        "3 kayaks in red, yellow and green lie on a pebble beach under a grey sky.",
+        'A hand-painted shop sign above the door of a bakery reads "Open all night."',
+    ],
+)
+def test_a_clean_caption_scores_100(text):
+    report = quality(text)
+    assert report == QualityReport(score=100, level="excellent", issues=[], needs_special_review=False)
+    assert report.reviewer_notes == ""
+
+
+def test_caseless_scripts_pass_the_shape_rules():
+    report = quality(
+        "夕焼けに染まる富士山と、湖面に映る逆さ富士。手前には桜の枝が揺れている。",
+        optimal_min=10,
+        optimal_max=200,
+        limit=500,
+    )
+    assert report.score == 100
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\U0001f431\U0001f308", "...", None])
+def test_empty_caption_scores_1_and_needs_review(text):
+    report = caption_quality(text=text, **USUAL)
+    assert report.score == 1
+    assert report.level == "poor"
+    assert report.rules == ("empty",)
+    assert report.needs_special_review is True
+    assert report.issues == ["The caption is empty: it has no words."]
+
+
+# --- length --------------------------------------------------------------------------------------
+
+SMALL = {"optimal_min": 20, "optimal_max": 40, "limit": 60}
+
+
+@pytest.mark.parametrize(
+    ("length", "rule"),
+    [
+        (5, "too_short"),
+        (9, "too_short"),  # 9 < 20 / 2
+        (10, "short"),  # exactly half is merely short
+        (19, "short"),
+        (20, None),
+        (40, None),
+        (41, "long"),
+        (60, "long"),  # at the limit: long, not over
+        (61, "over_limit"),
+    ],
+)
+def test_length_against_the_optimal_range_and_the_limit(length, rule):
+    report = quality(sized(length), **SMALL)
+    assert report.rules == ((rule,) if rule else ())
+    assert report.score == (points(rule) if rule else 100)
+
+
+def test_length_issues_say_the_numbers():
+    assert quality(sized(61), **SMALL).issues == [
+        "The caption has 61 characters, over the instance limit of 60; it would be cut."
+    ]
+    assert quality(sized(15), **SMALL).issues == [
+        "The caption has 15 characters, below the optimal range of 20–40."
+    ]
+
+
+@pytest.mark.parametrize(("rule", "serious"), [("too_short", True), ("short", False), ("long", False)])
+def test_length_seriousness(rule, serious):
+    length = {"too_short": 5, "short": 15, "long": 50}[rule]
+    report = quality(sized(length), **SMALL)
+    assert report.rules == (rule,)
+    assert report.needs_special_review is serious
+
+
+def test_over_limit_is_serious():
+    report = quality(sized(61), **SMALL)
+    assert report.score == 60
+    assert report.needs_special_review is True
+
+
+def test_an_optimal_max_above_the_limit_is_read_as_the_limit():
+    limits = {"optimal_min": 20, "optimal_max": 100, "limit": 50}
+    assert quality(sized(50), **limits).rules == ()
+    assert quality(sized(51), **limits).rules == ("over_limit",)
+
+
+def test_length_counts_collapsed_whitespace():
+    spaced = sized(20).replace(" ", "   \n ")
+    assert quality(spaced, **SMALL).rules == ()
+
+
+@pytest.mark.parametrize(
+    "limits",
+    [
+        {"optimal_min": 10, "optimal_max": 5, "limit": 100},
+        {"optimal_min": -1, "optimal_max": 5, "limit": 100},
+        {"optimal_min": 1, "optimal_max": 5, "limit": 0},
+    ],
+)
+def test_inconsistent_limits_are_refused(limits):
+    with pytest.raises(ValueError):
+        caption_quality(text=GOOD, **limits)
+
+
+# --- phrases -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This image shows a tabby cat asleep on a sunlit windowsill beside a basil plant.",
+        "THIS IMAGE SHOWS a tabby cat asleep on a sunlit windowsill beside a basil plant.",
+        "The image depicts a tabby cat asleep on a sunlit windowsill beside a basil plant.",
+        "An image of a tabby cat asleep on a sunlit windowsill beside a potted basil plant.",
+        "Picture of a tabby cat asleep on a sunlit windowsill beside a potted basil plant.",
+        "This is a photo of a tabby cat asleep on a sunlit windowsill beside a basil plant.",
+        "In this picture, a tabby cat sleeps on a sunlit windowsill beside a basil plant.",
+        "Dieses Bild zeigt eine getigerte Katze, die auf einer sonnigen Fensterbank schläft.",
+        "Auf dem Foto schläft eine getigerte Katze auf einer sonnigen Fensterbank am Fenster.",
+        "Cette image montre un chat tigré endormi sur le rebord ensoleillé d'une fenêtre.",
+        "L’image montre un chat tigré endormi sur le rebord ensoleillé d'une fenêtre ouverte.",
+        "Une photo d'un chat tigré endormi sur le rebord ensoleillé d'une fenêtre ouverte.",
+        "Esta imagen muestra un gato atigrado dormido en el alféizar soleado de una ventana.",
+        "Una foto de un gato atigrado dormido en el alféizar soleado de una ventana abierta.",
+    ],
+)
+def test_generic_openings_cost_15(text):
+    report = quality(text)
+    assert report.rules == ("generic_opening",)
+    assert report.score == 85
+    assert report.needs_special_review is False
+    assert "generic phrase" in report.issues[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A framed picture of a ship hangs above a fireplace with two brass candlesticks on it.",
+        "Photographer Ana Ruiz kneels in tall grass with a camera aimed at a distant heron.",
+        "Imagery from a weather satellite: a spiral of cloud over the Bay of Biscay at dawn.",
+    ],
+)
+def test_the_same_words_later_or_inside_other_words_are_not_generic_openings(text):
+    assert "generic_opening" not in quality(text).rules
+
+
+def test_a_generic_opening_behind_a_label_still_counts():
+    report = quality("Alt text: This image shows a tabby cat asleep on a sunlit windowsill by basil.")
+    assert report.rules == ("preamble", "generic_opening")
+    assert report.score == points("preamble", "generic_opening")
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases"),
+    [
+        ("A cat appears to sleep on a sunlit windowsill beside a potted basil plant.", 1),
+        ("A cat, possibly a tabby, sleeps on a sunlit windowsill beside a potted basil plant.", 1),
+        ("It seems a cat is asleep on a sunlit windowsill beside a potted basil plant.", 1),
+        ("A cat sleeps on a windowsill; the plant might be basil, the pot possibly clay.", 2),
+        ("Maybe a cat, perhaps a tabby, possibly asleep on a windowsill beside a basil plant.", 3),
+        ("A cat appears to sleep; a dog appears to watch it from a sunny windowsill nearby.", 1),
+        ("Eine Katze schläft vielleicht auf einer sonnigen Fensterbank neben einem Basilikum.", 1),
+        ("Un chat semble dormir sur le rebord ensoleillé d'une fenêtre, près d'un basilic.", 1),
+        ("Un gato parece dormir en el alféizar soleado de una ventana, junto a una albahaca.", 1),
+    ],
+)
+def test_hedging_costs_10_per_distinct_phrase_at_most_20(text, phrases):
+    report = quality(text)
+    assert report.rules == ("hedging",)
+    assert report.score == 100 - min(20, 10 * phrases)
+    assert report.needs_special_review is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I think a cat is sleeping on a sunlit windowsill beside a potted basil plant.",
+        "I'm not sure, but a cat sleeps on a sunlit windowsill beside a potted basil plant.",
+        "I’m not sure, but a cat sleeps on a sunlit windowsill beside a potted basil plant.",
+        "A cat sleeps on a windowsill; what the plant beside it is remains unclear to me.",
+        "A cat sleeps on a windowsill. It is hard to tell what the green plant beside it is.",
+        "Eine Katze schläft auf der Fensterbank, ich bin mir nicht sicher, welche Pflanze das ist.",
+        "Un chat dort sur le rebord, mais la plante à côté n'est pas claire, je pense au basilic.",
+        "Un gato duerme en la ventana; no está claro qué planta hay junto a él en la maceta.",
+    ],
+)
+def test_doubt_costs_25_and_is_serious(text):
+    report = quality(text)
+    assert report.rules == ("doubt",)
+    assert report.score == 75
+    assert report.level == "good"
+    assert report.needs_special_review is True
+    assert "a person should check" in report.issues[0]
+
+
+def test_doubt_issue_quotes_the_phrases_as_written():
+    report = quality("I'm Not Sure, but I Think a cat sleeps on a sunlit windowsill beside some basil.")
+    assert report.issues == [
+        'The caption expresses doubt ("I\'m Not Sure", "I Think"); a person should check what the '
+        "image shows."
+    ]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm sorry, but I can't help with identifying people in images like this one here.",
+        "I cannot describe this image because it may contain sensitive personal content here.",
+        "As an AI, I do not see images the way people do, but there is a cat on a windowsill.",
+        "Lo siento, no puedo describir esta imagen porque podría contener contenido sensible.",
+    ],
+)
+def test_refusals_cost_40_and_are_serious(text):
+    report = quality(text)
+    assert "refusal" in report.rules
+    assert report.needs_special_review is True
+    assert report.score <= 60
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Alt text: A tabby cat sleeps curled up on a sunlit windowsill beside a basil plant.",
+        "Caption: A tabby cat sleeps curled up on a sunlit windowsill beside a basil plant.",
+        "Here is the alt text: A tabby cat sleeps curled up on a sunlit windowsill by basil.",
+        "Sure! A tabby cat sleeps curled up on a sunlit windowsill beside a potted basil plant.",
+        "Bildbeschreibung: Eine Katze schläft zusammengerollt auf einer sonnigen Fensterbank.",
+    ],
+)
+def test_a_label_or_preamble_costs_10(text):
+    report = quality(text)
+    assert report.rules == ("preamble",)
+    assert report.score == 90
+
+
+# --- repetition ----------------------------------------------------------------------------------
+
+
+def test_a_word_used_three_times_costs_10():
+    report = quality("Tulips in a vase, tulips on the table and tulips strewn across a wooden floor.")
+    assert report.rules == ("repeated_word",)
+    assert report.score == 90
+    assert report.issues == ['The caption repeats words ("tulips" 3×); vary or remove them.']
+
+
+def test_function_words_and_short_words_may_repeat():
+    text = "A cat with a toy, a dog with a ball and a bird with a seed on the old red rug there."
+    assert quality(text).rules == ()
+
+
+def test_a_repeated_three_word_phrase_costs_15():
+    report = quality("A red bicycle leans on a brick wall while a red bicycle bell lies in the grass.")
+    assert report.rules == ("repeated_phrase",)
+    assert report.score == 85
+    assert report.needs_special_review is False
+    assert report.issues == ['The caption repeats the phrase "a red bicycle".']
+
+
+def test_a_phrase_repeated_three_times_is_a_serious_loop():
+    report = quality("A red car parked, a red car waiting, a red car and a red car on the quiet street.")
+    assert report.rules == ("looping",)
+    assert report.score == 65
+    assert report.needs_special_review is True
+    assert report.issues == ['The caption loops: "a red car" appears 4 times.']
+
+
+def test_common_spatial_phrases_do_not_count_as_repetition():
+    text = "A man stands in front of a shop and a woman waits in front of a bakery across the road."
+    assert quality(text).rules == ()
+
+
+# --- sentence shape ------------------------------------------------------------------------------
+
+
+def test_a_lower_case_start_costs_5():
+    report = quality(GOOD[0].lower() + GOOD[1:])
+    assert report.rules == ("no_capital",)
+    assert report.score == 95
+
+
+def test_a_missing_full_stop_costs_5():
+    report = quality(GOOD[:-1])
+    assert report.rules == ("no_terminal",)
+    assert report.score == 95
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        GOOD.replace(".", "!"),
+        GOOD.replace(".", "?"),
+        GOOD.replace(".", "…"),
+        'A handwritten sign in a shop window says "Back in five minutes."',
+        "A cat on a windowsill (a tabby, asleep beside a potted basil plant).",
+    ],
+)
+def test_other_terminal_punctuation_passes(text):
+    assert "no_terminal" not in quality(text).rules
+
+
+def test_a_run_on_sentence_costs_10():
+    forty = "W0 " + " ".join(f"w{number}" for number in range(1, 40)) + "."
+    assert len(forty.split()) == 40
+    assert len(forty) < 250
+    assert quality(forty, **WIDE).rules == ()
+    run_on = "W0 " + " ".join(f"w{number}" for number in range(1, 41)) + "."
+    report = quality(run_on, **WIDE)
+    assert report.rules == ("run_on",)
+    assert report.score == 90
+    assert report.issues[0].startswith("One sentence runs on for 41 words")
+
+
+def test_a_sentence_over_250_characters_runs_on():
+    text = " ".join(word + "land" for word in WORDS[:30]).capitalize() + "."
+    assert len(text.split()) == 30
+    assert len(text) > 250
+    assert quality(text, **WIDE).rules == ("run_on",)
+
+
+def test_the_same_words_in_sentences_do_not_run_on():
+    text = " ".join(" ".join(WORDS[i : i + 8]).capitalize() + "." for i in range(0, 40, 8))
+    assert quality(text, **WIDE).rules == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        GOOD + " (AI-generated)",
+        GOOD + " [AI generated]",
+        GOOD + " #AIgenerated",
+        GOOD + " Generated by AI.",
+        "Eine Katze schläft auf einer sonnigen Fensterbank neben Basilikum. (KI-generiert)",
+    ],
+)
+def test_an_ai_marker_costs_15_and_nothing_else(text):
+    report = quality(text)
+    assert report.rules == ("ai_marker",)
+    assert report.score == 85
+
+
+@pytest.mark.parametrize("quote", ['"{}"', "“{}”", "«{}»", "„{}“", "'{}'"])
+def test_a_caption_wrapped_in_quotes_costs_10(quote):
+    report = quality(quote.format(GOOD))
+    assert report.rules == ("quoted",)
+    assert report.score == 90
+
+
+def test_quotes_inside_the_caption_are_not_wrapping():
+    text = '"Stop" is painted on a red sign at a crossroads, and below it someone wrote "now".'
+    assert "quoted" not in quality(text).rules
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**A tabby cat** sleeps curled up on a sunlit windowsill beside a potted basil plant.",
+        "A tabby cat sleeps on a `windowsill` beside a potted basil plant and a blue mug.",
+        "# Cat\nA tabby cat sleeps curled up on a sunlit windowsill beside a basil plant.",
+        "- A tabby cat sleeps curled up on a sunlit windowsill beside a potted basil plant.",
+        "A tabby cat sleeps on a [windowsill](https://x.example) beside a potted basil plant.",
+        "A tabby cat sleeps on a sunlit windowsill.<br>A potted basil plant stands beside it.",
+    ],
+)
+def test_markdown_or_html_costs_10(text):
+    report = quality(text)
+    assert report.rules == ("markup",)
+    assert report.score == 90
+
+
+# --- totals, levels and review -------------------------------------------------------------------
+
+
+def test_deductions_add_up_and_stop_at_1():
+    text = (
+        "**i'm sorry, i think this image shows a red car a red car a red car, possibly, maybe, "
+        "perhaps** (AI-generated)"
+    )
+    report = quality(text)
+    assert report.score == 1
+    assert report.level == "poor"
+    assert len(report.issues) == len(report.rules) >= 6
+    assert report.reviewer_notes == "\n".join(report.issues)
+
+
+@pytest.mark.parametrize(
+    ("score", "level"),
+    [(100, "excellent"), (90, "excellent"), (89, "good"), (70, "good"), (69, "fair"), (40, "fair"),
+     (39, "poor"), (1, "poor")],
+)  # fmt: skip
+def test_levels_at_the_boundaries(score, level):
+    assert quality_level(score) == level
+
+
+@pytest.mark.parametrize(
+    ("text", "score", "level", "review"),
+    [
+        # preamble -10 -> 90
+        ("Alt text: A tabby cat sleeps curled up on a sunlit windowsill beside a basil plant.", 90,
+         "excellent", False),
+        # generic opening -15, hedging -10, no capital -5 -> 70: good, no serious rule
+        ("picture of a cat that appears to sleep on a sunlit windowsill beside a basil plant.", 70,
+         "good", False),
+        # generic -15, hedging -20 -> 65: under 70
+        ("Picture of a cat that appears to sleep, possibly on a sunlit windowsill beside basil.", 65,
+         "fair", True),
+        # generic -15, hedging -20, markup -10, AI marker -15 -> 40; and no capital -5 -> 35
+        ("Picture of a cat that appears to sleep, possibly on a `windowsill` by basil. (AI-generated)",
+         40, "fair", True),
+        ("picture of a cat that appears to sleep, possibly on a `windowsill` by basil. (AI-generated)",
+         35, "poor", True),
+    ],
+)  # fmt: skip
+def test_levels_and_review_from_real_captions(text, score, level, review):
+    report = quality(text)
+    assert (report.score, report.level, report.needs_special_review) == (score, level, review)
+
+
+# --- caption_fit ---------------------------------------------------------------------------------
+
+LONG = "A tabby cat sleeps on a windowsill. A basil plant grows in a clay pot beside it. Rain falls outside."
+
+
+def test_text_that_fits_is_returned_with_whitespace_collapsed():
+    assert caption_fit(text="  A   cat\n\tsleeps.  ", max_length=100) == "A cat sleeps."
+
+
+def test_text_of_exactly_the_limit_is_kept_whole():
+    assert caption_fit(text=LONG, max_length=len(LONG)) == LONG
+
+
+def test_cuts_at_the_last_sentence_boundary_that_fits():
+    assert caption_fit(text=LONG, max_length=len(LONG) - 1) == (
+        "A tabby cat sleeps on a windowsill. A basil plant grows in a clay pot beside it."
+    )
+    assert caption_fit(text=LONG, max_length=60) == "A tabby cat sleeps on a windowsill."
+
+
+def test_a_sentence_cut_that_keeps_under_half_gives_way_to_a_word_cut():
+    text = "A cat. " + "The windowsill holds a basil plant in a clay pot with a chipped rim and moss."
+    fitted = caption_fit(text=text, max_length=40)
+    assert fitted == "A cat. The windowsill holds a basil…"
+    assert len(fitted) <= 40
+
+
+def test_without_a_sentence_boundary_cuts_at_a_word_with_an_ellipsis():
+    text = "A tabby cat sleeps on a windowsill beside a basil plant, a clay pot and a blue mug"
+    fitted = caption_fit(text=text, max_length=60)
+    assert fitted == "A tabby cat sleeps on a windowsill beside a basil plant, a…"
+    assert len(fitted) == 59
+
+
+def test_a_word_cut_drops_the_trailing_comma():
+    text = "A tabby cat sleeps on a windowsill beside a basil plant, a clay pot and a blue mug"
+    assert caption_fit(text=text, max_length=57) == "A tabby cat sleeps on a windowsill beside a basil plant…"
+
+
+def test_the_ellipsis_counts_in_the_length():
+    text = "one two three four five six"
+    # "one two three four" is 18 characters; with the ellipsis 19 > 18, so one word goes.
+    assert caption_fit(text=text, max_length=18) == "one two three…"
+    assert caption_fit(text=text, max_length=19) == "one two three four…"
+
+
+def test_an_abbreviation_is_not_a_sentence_boundary():
+    text = "A cat, e.g. a tabby, sleeps on a windowsill beside a potted basil plant today."
+    # Were "e.g." a boundary, "A cat, e.g." (11 of 21 characters) would be the sentence cut.
+    assert caption_fit(text=text, max_length=21) == "A cat, e.g. a tabby…"
+
+
+def test_one_long_word_is_cut_hard_rather_than_returning_nothing():
+    fitted = caption_fit(text="Pneumonoultramicroscopicsilicovolcanoconiosis", max_length=10)
+    assert fitted == "Pneumonou…"
+    assert len(fitted) == 10
+
+
+def test_cjk_without_spaces_cuts_at_a_sentence_end_or_between_characters():
+    text = "夕焼けに染まる富士山と、湖面に映る逆さ富士。手前には桜の枝が揺れている。"
+    assert caption_fit(text=text, max_length=25) == "夕焼けに染まる富士山と、湖面に映る逆さ富士。"
+    fitted = caption_fit(text=text, max_length=10)
+    assert fitted == "夕焼けに染まる富士…"
+    assert len(fitted) == 10
+
+
+def test_korean_is_cut_between_words_not_syllables():
+    assert caption_fit(text="키보드 위에서 자는 고양이", max_length=9) == "키보드 위에서…"
+
+
+def test_emoji_sequences_are_not_split():
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # 5 code points
+    fitted = caption_fit(text=family * 3, max_length=8)
+    assert fitted == family + "…"
+    flags = "\U0001f1ef\U0001f1f5" * 4
+    assert caption_fit(text=flags, max_length=4) == "\U0001f1ef\U0001f1f5…"
+
+
+@pytest.mark.parametrize("max_length", range(1, 90))
+def test_never_mid_word_never_empty_never_too_long(max_length):
+    text = "A tabby cat sleeps, curled up, on a sunlit windowsill. A basil plant grows beside it"
+    fitted = caption_fit(text=text, max_length=max_length)
+    assert 0 < len(fitted) <= max_length
+    body = fitted.removesuffix("…")
+    assert text.startswith(body)
+    first_word = len(text.split()[0])
+    if max_length > first_word + 1:
+        assert len(body) == len(text) or text[len(body)] in " ,."
+
+
+def test_empty_input_stays_empty_and_a_zero_limit_is_refused():
+    assert caption_fit(text="   ", max_length=5) == ""
+    with pytest.raises(ValueError):
+        caption_fit(text="A cat.", max_length=0)
