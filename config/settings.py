@@ -233,6 +233,9 @@ AI_TIMEOUT = env.float("AI_TIMEOUT", default=60.0)
 AI_VISION_MODEL = env.str("AI_VISION_MODEL", default="llava:7b")
 AI_VISION_BACKUP_MODEL = env.str("AI_VISION_BACKUP_MODEL", default="llava:13b-v1.6")
 AI_TEXT_MODEL = env.str("AI_TEXT_MODEL", default="llama3.1:8b")
+# Caption tasks: images captioned at once per task; a running task silent this long is failed.
+CAPTION_CONCURRENCY = env.int("CAPTION_CONCURRENCY", default=4)
+CAPTION_TASK_TIMEOUT_MINUTES = env.int("CAPTION_TASK_TIMEOUT_MINUTES", default=60)
 
 # Bootstrap's operator account.
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")

@@ -1,0 +1,665 @@
+"""Caption tasks: scan one connection for images without alt text and caption them in the background.
+
+A task's life: `caption_task_create` (queued; one active task per owner and connection; a snapshot of
+the owner's settings; handed to django-q once the transaction commits) → `caption_task_run` in a
+worker → completed, failed or cancelled. `caption_task_cancel` flips the status; a running task
+notices before its next image. `caption_task_fail_stale` fails tasks whose worker went silent.
+
+Why it is built this way:
+- django-q delivers at least once, so the run claims its row with a conditional UPDATE
+  (queued → running): a redelivered message, or a second worker, finds nothing to claim and returns.
+- The platform is read in the task's own thread (`MastodonApi` is not thread-safe); only captioning
+  fans out, to at most `settings.CAPTION_CONCURRENCY` threads, each closing its database connection
+  when done. With a concurrency of 1 the images are captioned in the task's thread.
+- Progress, heartbeat and counters are small UPDATEs of their own columns, made only while the task is
+  still `running`: a cancellation that arrives meanwhile is never overwritten, and the same UPDATE
+  tells the task to stop. The final status is set only if the task is still running.
+- Whatever goes wrong, the task ends failed with a readable `error_message` and its `ProcessingRun`
+  closed with the counters so far: never left running.
+"""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
+from django.db.models import F, Q
+from django.http import Http404
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.models import User
+from accounts.request_meta import RequestMeta
+from accounts.selectors import visible_to
+from accounts.services.audit import audit_log_write
+from captions.models import (
+    ACTIVE_TASK_STATUSES,
+    CaptionGenerationTask,
+    CaptionGenerationUserSettings,
+    Image,
+    ImageStatus,
+    ProcessingRun,
+    ProcessingRunStatus,
+    TaskStatus,
+)
+from captions.services.scan import scan_connection
+from core.ai import get_backend
+from core.api.errors import Conflict
+from core.retry import RetryStats
+from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.mastodon import MastodonApi
+from platforms.models import PlatformConnection
+
+logger = logging.getLogger(__name__)
+
+Captioner = Callable[..., Image]
+ApiFactory = Callable[..., MastodonApi]
+
+SNAPSHOT_FIELDS = (
+    "max_posts_per_run",
+    "max_caption_length",
+    "optimal_min_length",
+    "optimal_max_length",
+    "reprocess_existing",
+    "processing_delay",
+    "language",
+)
+MAX_POSTS_RANGE = (1, 500)
+DELAY_RANGE = (0.0, 60.0)
+# How often a task waiting on its workers refreshes its heartbeat and looks for a cancellation.
+POLL_SECONDS = 15.0
+# Progress: 0-10 % for credentials, limit and scan; 10-99 % for the images; 100 % when done.
+SCAN_DONE_PERCENT = 10
+RUN_TASK = "captions.tasks.run_caption_task"
+
+
+class TaskAlreadyActive(Conflict):
+    default_detail = "A caption task for this connection is already queued or running."
+    error_code = "task_active"
+
+
+class TaskNotCancellable(Conflict):
+    default_detail = "Only a queued or running caption task can be cancelled."
+    error_code = "task_finished"
+
+
+# Creating and cancelling ------------------------------------------------------------------------
+
+
+def caption_settings_snapshot(*, user: User, connection: PlatformConnection) -> dict[str, Any]:
+    """The owner's caption settings for the connection (model defaults where none are saved), as JSON.
+
+    A task runs with the settings of the moment it was started, even if they change while it waits.
+    """
+    saved = CaptionGenerationUserSettings.objects.filter(user=user, platform_connection=connection).first()
+    fields = CaptionGenerationUserSettings._meta
+    return {
+        name: getattr(saved, name) if saved is not None else fields.get_field(name).get_default()
+        for name in SNAPSHOT_FIELDS
+    }
+
+
+def _audit_task(*, action: str, actor: User | None, task: CaptionGenerationTask, meta, details: dict) -> None:
+    meta = meta or RequestMeta()
+    audit_log_write(
+        action=action,
+        user=actor,
+        resource_type="caption_task",
+        resource_id=task.pk,
+        details=details,
+        ip_address=meta.ip_address,
+        user_agent=meta.user_agent or None,
+    )
+
+
+def _queue_run(task_id: UUID) -> None:
+    async_task(
+        RUN_TASK,
+        str(task_id),
+        task_name=f"caption-task-{task_id}",
+        group="captions",
+        # The cluster's default timeout (minutes) would kill a long scan; the claim makes a
+        # redelivery of a task still running harmless.
+        timeout=int(settings.CAPTION_TASK_TIMEOUT_MINUTES) * 60,
+    )
+
+
+def caption_task_create(
+    *, user: User, connection: PlatformConnection, meta: RequestMeta | None = None
+) -> CaptionGenerationTask:
+    """Queue a scan-and-caption task for a connection the user may see.
+
+    The task belongs to the connection's owner (their settings are snapshotted, their active task
+    blocks another), so a moderator starting one for someone cannot run it twice alongside theirs.
+    Raises Http404 for a connection the user may not see, ValidationError for one that cannot be
+    scanned, TaskAlreadyActive (409) while a task for the connection is queued or running.
+    """
+    visible = visible_to(PlatformConnection.objects.filter(pk=connection.pk), user=user).first()
+    if visible is None:
+        raise Http404("No such connection.")
+    connection = visible
+    if not connection.uses_mastodon_api:
+        raise ValidationError(
+            {"platform_connection": f"{connection.get_platform_type_display()} connections have no captions."}
+        )
+    if not connection.is_active:
+        raise ValidationError({"platform_connection": "The connection is disabled; enable it first."})
+    owner = connection.user
+    active = CaptionGenerationTask.objects.filter(
+        user=owner, platform_connection=connection, status__in=ACTIVE_TASK_STATUSES
+    )
+    try:
+        with transaction.atomic():
+            if active.exists():
+                raise TaskAlreadyActive()
+            task = CaptionGenerationTask.objects.create(
+                user=owner,
+                platform_connection=connection,
+                status=TaskStatus.QUEUED,
+                settings_json=caption_settings_snapshot(user=owner, connection=connection),
+                current_step="queued",
+            )
+            _audit_task(
+                action="caption_task.created",
+                actor=user,
+                task=task,
+                meta=meta,
+                details={"platform_connection": connection.pk, "owner": owner.pk},
+            )
+            # robust: a broker failure must not turn a committed task into a 500; the task stays
+            # queued and can be cancelled.
+            transaction.on_commit(lambda: _queue_run(task.pk), robust=True)
+    except IntegrityError:
+        # Two requests raced past the check: uq_caption_task_one_active let one of them in.
+        raise TaskAlreadyActive() from None
+    return task
+
+
+def caption_task_cancel(
+    *, task: CaptionGenerationTask, actor: User, meta: RequestMeta | None = None
+) -> CaptionGenerationTask:
+    """Cancel a queued or running task. A running one finishes the images in progress and starts no
+    other. Cancelling a cancelled task changes nothing; a finished one is TaskNotCancellable (409)."""
+    if not visible_to(CaptionGenerationTask.objects.filter(pk=task.pk), user=actor).exists():
+        raise Http404("No such caption task.")
+    with transaction.atomic():
+        task = CaptionGenerationTask.objects.select_for_update().get(pk=task.pk)
+        if task.status == TaskStatus.CANCELLED:
+            return task
+        if task.status not in ACTIVE_TASK_STATUSES:
+            raise TaskNotCancellable(
+                f"The task is {task.get_status_display().lower()}; it cannot be cancelled."
+            )
+        previous = task.status
+        task.status = TaskStatus.CANCELLED
+        task.completed_at = timezone.now()
+        task.current_step = "cancelled" if previous == TaskStatus.QUEUED else "cancelling"
+        task.save(update_fields=["status", "completed_at", "current_step", "updated_at"])
+        _audit_task(
+            action="caption_task.cancelled", actor=actor, task=task, meta=meta, details={"from": previous}
+        )
+    return task
+
+
+# Running ----------------------------------------------------------------------------------------
+
+
+def _caption_generate(*, image: Image, backend=None) -> Image:
+    # Imported when first used: the task module does not need the caption pipeline to load.
+    from captions.services.generation import caption_generate
+
+    return caption_generate(image=image, backend=backend)
+
+
+def caption_task_run(
+    *,
+    task_id: UUID | str,
+    captioner: Captioner | None = None,
+    api_factory: ApiFactory = MastodonApi.from_connection,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Run a queued task: verify the account, read the instance's description limit, scan, caption.
+
+    Safe to call twice: only a queued task is claimed. `captioner(image=..., backend=...)` captions
+    one image and returns its fresh row (default: `captions.services.generation.caption_generate`);
+    `api_factory(connection)` builds the platform client; `sleep` paces images (tests inject these).
+    """
+    now = timezone.now()
+    claimed = CaptionGenerationTask.objects.filter(pk=task_id, status=TaskStatus.QUEUED).update(
+        status=TaskStatus.RUNNING,
+        started_at=now,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        progress_percent=0,
+        current_step="starting",
+        error_message=None,
+        updated_at=now,
+    )
+    if not claimed:
+        logger.info("Caption task %s is not queued (claimed, cancelled or finished): nothing to do", task_id)
+        return
+    task = CaptionGenerationTask.objects.select_related("user", "platform_connection").get(pk=task_id)
+    _TaskRunner(
+        task=task, captioner=captioner or _caption_generate, api_factory=api_factory, sleep=sleep
+    ).run()
+
+
+@dataclass
+class _Summary:
+    """A task's `results_json`. `skipped`: media the scan passed over (alt text present, not an
+    image) and images someone else captioned or reviewed before their turn; `remaining`: images left
+    uncaptioned by a cancellation."""
+
+    posts_seen: int = 0
+    images_found: int = 0
+    images_processed: int = 0
+    captions_generated: int = 0
+    errors: int = 0
+    skipped: int = 0
+    remaining: int = 0
+    backlog_done: bool = False
+    description_limit: int | None = None
+
+    def as_results(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What happened to one image; `started` is False when a cancellation came first."""
+
+    started: bool
+    captioned: bool = False
+    error: bool = False
+    retry_stats: RetryStats | None = None
+
+
+def _clamp(value: Any, low: float, high: float, default: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return min(max(number, low), high)
+
+
+def _auth_message(exc: PlatformAuthError) -> str:
+    advice = (
+        "Update the connection's access token, then start a new task."
+        if exc.status == 401
+        else "Check the connection's instance, platform type and token scopes, then start a new task."
+    )
+    return f"{exc} {advice}"
+
+
+def _unavailable_message(exc: PlatformUnavailableError) -> str:
+    stats = getattr(exc, "retry_stats", None)
+    attempts = getattr(stats, "attempts", 0)
+    return f"{exc} Gave up after {attempts} attempts." if attempts > 1 else str(exc)
+
+
+def _store_description_limit(connection: PlatformConnection, limit: int) -> None:
+    """Keep the instance's limit in `connection.extra`, touching only that column (a full save could
+    write back stale encrypted fields)."""
+    with transaction.atomic():
+        extra = (
+            PlatformConnection.objects.select_for_update()
+            .filter(pk=connection.pk)
+            .values_list("extra", flat=True)
+            .first()
+        )
+        extra = dict(extra or {})
+        if extra.get("description_limit") != limit:
+            extra["description_limit"] = limit
+            PlatformConnection.objects.filter(pk=connection.pk).update(extra=extra, updated_at=timezone.now())
+    connection.extra = extra
+
+
+class _TaskRunner:
+    """One claimed task, run to its end. Counters are touched by the task's thread only."""
+
+    def __init__(
+        self,
+        *,
+        task: CaptionGenerationTask,
+        captioner: Captioner,
+        api_factory: ApiFactory,
+        sleep: Callable[[float], None],
+    ):
+        self.task = task
+        self.connection: PlatformConnection = task.platform_connection
+        self.captioner = captioner
+        self.api_factory = api_factory
+        self.sleep = sleep
+        snapshot = task.settings_json or {}
+        self.max_posts = int(_clamp(snapshot.get("max_posts_per_run"), *MAX_POSTS_RANGE, default=50))
+        self.reprocess = bool(snapshot.get("reprocess_existing", False))
+        self.delay = _clamp(snapshot.get("processing_delay"), *DELAY_RANGE, default=1.0)
+        self.summary = _Summary()
+        self.retry = RetryStats()
+        self.run_row: ProcessingRun | None = None
+        self.backend = None
+        self._total = 0
+        self._finished = 0
+        self._stop = threading.Event()
+        self._pace = threading.local()
+
+    # The whole run ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        outcome, error = ProcessingRunStatus.FAILED, None
+        try:
+            self.run_row = self._open_run()
+            outcome = self._work()
+        except PlatformAuthError as exc:
+            error = _auth_message(exc)
+            logger.warning("Caption task %s: the platform refused: %s", self.task.pk, exc)
+        except PlatformUnavailableError as exc:
+            error = _unavailable_message(exc)
+            logger.warning("Caption task %s: the platform is unavailable: %s", self.task.pk, exc)
+        except PlatformError as exc:
+            error = str(exc)
+            logger.warning("Caption task %s: platform error: %s", self.task.pk, exc)
+        except Exception as exc:
+            logger.exception("Caption task %s failed unexpectedly", self.task.pk)
+            error = str(exc) or type(exc).__name__
+        except SystemExit:  # django-q's timeout: record it, then let the worker go
+            self._finish_safely(
+                ProcessingRunStatus.FAILED,
+                f"The task ran longer than {settings.CAPTION_TASK_TIMEOUT_MINUTES} minutes and was stopped.",
+            )
+            raise
+        self._finish_safely(outcome, error)
+
+    def _work(self) -> str:
+        api = self.api_factory(self.connection)
+        try:
+            if not self._advance("verifying credentials", 0):
+                return ProcessingRunStatus.CANCELLED
+            api.verify()
+            if not self._advance("reading the instance's description limit", 2):
+                return ProcessingRunStatus.CANCELLED
+            limit = api.description_limit()
+            self.summary.description_limit = limit
+            _store_description_limit(self.connection, limit)
+            if not self._advance("scanning posts", 5):
+                return ProcessingRunStatus.CANCELLED
+            scanned = scan_connection(
+                connection=self.connection,
+                api=api,
+                max_posts=self.max_posts,
+                reprocess_existing=self.reprocess,
+            )
+        finally:
+            self.retry.add(api.retry_stats)
+            api.close()
+        PlatformConnection.objects.filter(pk=self.connection.pk).update(last_used=timezone.now())
+        self.summary.posts_seen = scanned.posts_seen
+        self.summary.skipped = scanned.images_skipped
+        self.summary.backlog_done = scanned.backlog_done
+        self._save_counters()
+        return self._caption_all()
+
+    # Captioning -------------------------------------------------------------------------------
+
+    def _to_caption(self) -> Q:
+        return Q(platform_connection=self.connection, status=ImageStatus.PENDING) & (
+            Q(generated_caption__isnull=True) | Q(generated_caption="")
+        )
+
+    def _load(self, image_id: int) -> Image | None:
+        """The image as it is now, or None when someone captioned or reviewed it meanwhile."""
+        return (
+            Image.objects.filter(self._to_caption(), pk=image_id)
+            .select_related("post", "platform_connection")
+            .first()
+        )
+
+    def _caption_all(self) -> str:
+        ids = list(
+            Image.objects.filter(self._to_caption()).order_by("created_at", "pk").values_list("pk", flat=True)
+        )
+        self._total = self.summary.images_found = len(ids)
+        if ids:
+            self.backend = get_backend()
+        concurrency = max(1, int(settings.CAPTION_CONCURRENCY))
+        if concurrency == 1 or len(ids) == 1:
+            self._caption_inline(ids)
+        else:
+            self._caption_pooled(ids, concurrency)
+        self.summary.remaining = len(ids) - self._finished
+        return ProcessingRunStatus.COMPLETED if self.summary.remaining == 0 else ProcessingRunStatus.CANCELLED
+
+    def _next_image(self, position: int, image_id: int) -> tuple[bool, Image | None]:
+        """(still running?, the image to caption or None to skip it)."""
+        if not self._advance(f"captioning {position} of {self._total}", self._percent()):
+            self._stop.set()
+            return False, None
+        return True, self._load(image_id)
+
+    def _caption_inline(self, ids: list[int]) -> None:
+        for position, image_id in enumerate(ids, start=1):
+            running, image = self._next_image(position, image_id)
+            if not running:
+                break
+            self._record(self._caption_one(image) if image is not None else None)
+
+    def _caption_pooled(self, ids: list[int], concurrency: int) -> None:
+        """At most `concurrency` images in flight; the next is submitted (after the status check)
+        only when one finishes, so a cancellation stops the flow at once."""
+        queue = iter(enumerate(ids, start=1))
+        in_flight: set[Future] = set()
+        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"caption-{self.task.pk}")
+        try:
+            while True:
+                while not self._stop.is_set() and len(in_flight) < concurrency:
+                    following = next(queue, None)
+                    if following is None:
+                        break
+                    running, image = self._next_image(*following)
+                    if not running:
+                        break
+                    if image is None:
+                        self._record(None)
+                        continue
+                    in_flight.add(pool.submit(self._caption_in_thread, image))
+                if not in_flight:
+                    break
+                done, in_flight = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._record(future.result())
+                if not done and not self._advance(None, None):
+                    self._stop.set()
+        except BaseException:
+            self._stop.set()  # images still waiting out their pause are not started
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _caption_in_thread(self, image: Image) -> _Outcome:
+        try:
+            return self._caption_one(image)
+        finally:
+            db_connection.close()  # this thread's own connection, not the task's
+
+    def _caption_one(self, image: Image) -> _Outcome:
+        if self.delay > 0:
+            last = getattr(self._pace, "last_start", None)
+            if last is not None:
+                pause = last + self.delay - time.monotonic()
+                if pause > 0:
+                    self.sleep(pause)
+            if self._stop.is_set():
+                return _Outcome(started=False)
+        self._pace.last_start = time.monotonic()
+        try:
+            result = self.captioner(image=image, backend=self.backend)
+        except Exception as exc:
+            # caption_generate turns image failures into status `error` itself; this is a bug's path.
+            logger.exception("Captioning image %s of task %s raised", image.pk, self.task.pk)
+            Image.objects.filter(pk=image.pk, status=ImageStatus.PENDING).update(
+                status=ImageStatus.ERROR,
+                processing_error=f"Captioning failed unexpectedly: {exc or type(exc).__name__}",
+                updated_at=timezone.now(),
+            )
+            return _Outcome(started=True, error=True)
+        failed = result.status == ImageStatus.ERROR
+        return _Outcome(
+            started=True,
+            captioned=bool(result.generated_caption) and not failed,
+            error=failed,
+            retry_stats=getattr(result, "retry_stats", None),
+        )
+
+    def _record(self, outcome: _Outcome | None) -> None:
+        """Count one image's outcome (None: skipped, someone else took it) and show the progress."""
+        if outcome is not None and not outcome.started:
+            return
+        if outcome is None:
+            self.summary.skipped += 1
+        else:
+            self.summary.images_processed += 1
+            self.summary.captions_generated += int(outcome.captioned)
+            self.summary.errors += int(outcome.error)
+            if isinstance(outcome.retry_stats, RetryStats):
+                self.retry.add(outcome.retry_stats)
+        self._finished += 1
+        self._advance(None, self._percent())
+        self._save_counters()
+
+    def _percent(self) -> int:
+        if not self._total:
+            return SCAN_DONE_PERCENT
+        return SCAN_DONE_PERCENT + (99 - SCAN_DONE_PERCENT) * self._finished // self._total
+
+    # Rows -------------------------------------------------------------------------------------
+
+    def _open_run(self) -> ProcessingRun:
+        connection = self.connection
+        run, _ = ProcessingRun.objects.update_or_create(
+            batch_id=str(self.task.pk),
+            platform_connection=connection,
+            defaults={
+                "user": self.task.user,
+                "task": self.task,
+                "status": ProcessingRunStatus.RUNNING,
+                "started_at": timezone.now(),
+                "completed_at": None,
+                "platform_type": connection.platform_type,
+                "instance_url": connection.instance_url,
+                "posts_processed": 0,
+                "images_processed": 0,
+                "captions_generated": 0,
+                "errors_count": 0,
+                **RetryStats().as_run_fields(),
+            },
+        )
+        return run
+
+    def _advance(self, step: str | None, percent: int | None) -> bool:
+        """Write the step, progress and heartbeat; False when the task is no longer running (the
+        same UPDATE reads the status, so a cancellation is seen before the next image)."""
+        now = timezone.now()
+        fields: dict[str, Any] = {"heartbeat_at": now, "updated_at": now}
+        if step is not None:
+            fields["current_step"] = step
+        if percent is not None:
+            fields["progress_percent"] = percent
+        running = CaptionGenerationTask.objects.filter(pk=self.task.pk, status=TaskStatus.RUNNING)
+        return bool(running.update(**fields))
+
+    def _run_counters(self) -> dict[str, Any]:
+        return {
+            "posts_processed": self.summary.posts_seen,
+            "images_processed": self.summary.images_processed,
+            "captions_generated": self.summary.captions_generated,
+            "errors_count": self.summary.errors,
+            **self.retry.as_run_fields(),
+        }
+
+    def _save_counters(self) -> None:
+        if self.run_row is not None:
+            ProcessingRun.objects.filter(pk=self.run_row.pk).update(**self._run_counters())
+
+    def _finish_safely(self, outcome: str, error: str | None) -> None:
+        try:
+            self._finish(outcome, error)
+        except Exception:
+            # The database itself failed; the stale-task check will fail the task later.
+            logger.exception("Caption task %s could not record its end", self.task.pk)
+
+    def _finish(self, outcome: str, error: str | None) -> None:
+        now = timezone.now()
+        results = self.summary.as_results()
+        task_rows = CaptionGenerationTask.objects.filter(pk=self.task.pk)
+        ended = {"results_json": results, "completed_at": now, "heartbeat_at": now, "updated_at": now}
+        changed = 0
+        if outcome == ProcessingRunStatus.COMPLETED:
+            changed = task_rows.filter(status=TaskStatus.RUNNING).update(
+                **ended,
+                status=TaskStatus.COMPLETED,
+                progress_percent=100,
+                current_step="done",
+                error_message=None,
+            )
+        elif outcome == ProcessingRunStatus.FAILED:
+            changed = task_rows.filter(status=TaskStatus.RUNNING).update(
+                **ended, status=TaskStatus.FAILED, current_step="failed", error_message=error
+            )
+        if not changed:
+            # Cancelled (or failed by the stale check) while it ran: keep that status, add the results.
+            status = task_rows.values_list("status", flat=True).first()
+            extra = {"current_step": "cancelled"} if status == TaskStatus.CANCELLED else {}
+            task_rows.update(**ended, **extra)
+            if outcome != ProcessingRunStatus.FAILED:
+                outcome = (
+                    ProcessingRunStatus.CANCELLED
+                    if status == TaskStatus.CANCELLED
+                    else ProcessingRunStatus.FAILED
+                )
+        if self.run_row is not None:
+            ProcessingRun.objects.filter(pk=self.run_row.pk).update(
+                status=outcome, completed_at=now, **self._run_counters()
+            )
+        logger.info("Caption task %s ended %s: %s", self.task.pk, outcome, results)
+
+
+# The stale-task check ---------------------------------------------------------------------------
+
+
+def caption_task_fail_stale(*, now: datetime | None = None) -> int:
+    """Fail running tasks whose heartbeat is older than CAPTION_TASK_TIMEOUT_MINUTES (their worker
+    died or was killed), with their processing runs. Returns how many were failed."""
+    now = now or timezone.now()
+    minutes = int(settings.CAPTION_TASK_TIMEOUT_MINUTES)
+    cutoff = now - timedelta(minutes=minutes)
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
+    stale = CaptionGenerationTask.objects.filter(silent, status=TaskStatus.RUNNING)
+    failed = 0
+    for task_id in stale.values_list("pk", flat=True):
+        with transaction.atomic():
+            changed = CaptionGenerationTask.objects.filter(
+                silent, pk=task_id, status=TaskStatus.RUNNING
+            ).update(
+                status=TaskStatus.FAILED,
+                current_step="failed",
+                error_message=f"The worker stopped responding (no heartbeat for {minutes} minutes).",
+                completed_at=now,
+                updated_at=now,
+            )
+            if changed:
+                ProcessingRun.objects.filter(task_id=task_id, status=ProcessingRunStatus.RUNNING).update(
+                    status=ProcessingRunStatus.FAILED, completed_at=now
+                )
+                failed += 1
+    if failed:
+        logger.warning("Failed %d caption task(s) whose worker went silent", failed)
+    return failed
