@@ -1,20 +1,56 @@
 """The moderators' operator UI for captions. Platform credentials are never shown here:
-connections appear only by their name and platform type."""
+connections appear only by their name and platform type.
 
-from django.contrib import admin
-from django.utils.html import format_html
+The image changelist is the review queue: a thumbnail (served by an admin-only view from the stored
+copy, never from public media), the original, generated and reviewed captions, the character count
+against the image's limit, the score with its level, and flags. Bulk approve and reject need
+`captions.review_image`, posting `captions.post_image_caption`; every change goes through the
+services (captions.services.*), so it is validated, locked and audited as in the API. A page costs
+the same few queries at any size: the caption limit comes as a subquery annotation.
+"""
+
+import io
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
+from django.http import Http404, HttpResponse, HttpResponseNotModified
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
+from PIL import Image as PILImage
+from rest_framework.exceptions import APIException
 
+from accounts.request_meta import request_meta
+from captions.api.serializers import character_count, length_limit, with_length_limit
+from captions.api.views import CONNECTION_SECRETS, stored_key_ok
 from captions.models import (
+    ACTIVE_TASK_STATUSES,
     CaptionGenerationTask,
     CaptionGenerationUserSettings,
     Image,
     ImageCaption,
+    ImageStatus,
     Post,
     ProcessingRun,
 )
+from captions.quality import LEVEL_EXCELLENT, LEVEL_FAIR, LEVEL_GOOD, quality_level
+from captions.services.posting import caption_post
+from captions.services.review import (
+    caption_bulk_approve,
+    caption_bulk_reject,
+    caption_edit,
+    ensure_transition,
+)
+from captions.services.tasks import caption_task_cancel
 
 CAPTION_PREVIEW_CHARS = 80
+THUMBNAIL_SIZE = 96
+LIST_THUMBNAIL_SIZE = 64
+# Posting talks to the platform once per image inside the request; more are left for another run.
+ADMIN_POST_LIMIT = 25
 
 
 def _preview(text: str | None) -> str:
@@ -64,33 +100,105 @@ class PostAdmin(admin.ModelAdmin):
     show_full_result_count = False
 
 
+class QualityLevelFilter(admin.SimpleListFilter):
+    title = "quality"
+    parameter_name = "quality"
+    RANGES = {
+        "excellent": (LEVEL_EXCELLENT, 100),
+        "good": (LEVEL_GOOD, LEVEL_EXCELLENT - 1),
+        "fair": (LEVEL_FAIR, LEVEL_GOOD - 1),
+        "poor": (1, LEVEL_FAIR - 1),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(name, f"{name} ({low}-{high})") for name, (low, high) in self.RANGES.items()] + [
+            ("unscored", "unscored")
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "unscored":
+            return queryset.filter(caption_quality_score__isnull=True)
+        if value in self.RANGES:
+            low, high = self.RANGES[value]
+            return queryset.filter(caption_quality_score__gte=low, caption_quality_score__lte=high)
+        return queryset
+
+
+class ImageReviewForm(forms.ModelForm):
+    """Only the reviewed caption is edited here; it is checked as the review service checks it."""
+
+    class Meta:
+        model = Image
+        fields = ["reviewed_caption"]
+
+    def clean_reviewed_caption(self):
+        text = " ".join((self.cleaned_data.get("reviewed_caption") or "").split())
+        if "reviewed_caption" not in self.changed_data:
+            return self.instance.reviewed_caption
+        if not text:
+            raise ValidationError("The caption is empty.")
+        limit = length_limit(self.instance)
+        if len(text) > limit:
+            raise ValidationError(f"The caption has {len(text)} characters; this image allows {limit}.")
+        try:
+            ensure_transition(self.instance, ImageStatus.REVIEWED)
+        except APIException as exc:
+            raise ValidationError(str(exc.detail)) from None
+        return text
+
+
+def _thumbnail_bytes(key: str) -> tuple[bytes, str]:
+    """A small PNG/JPEG of a stored image; OSError when it is missing or unreadable."""
+    with default_storage.open(key, "rb") as handle, PILImage.open(handle) as picture:
+        picture.draft("RGB", (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2))
+        picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        output = io.BytesIO()
+        if picture.mode in ("RGBA", "LA", "P"):
+            picture.convert("RGBA").save(output, "PNG", optimize=True)
+            return output.getvalue(), "image/png"
+        picture.convert("RGB").save(output, "JPEG", quality=80)
+        return output.getvalue(), "image/jpeg"
+
+
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
 
+    form = ImageReviewForm
     list_display = [
         "id",
+        "thumbnail",
         "post",
         "platform_connection",
         "attachment_index",
         "status",
-        "caption_preview",
-        "caption_quality_score",
-        "needs_special_review",
+        "original_preview",
+        "generated_preview",
+        "reviewed_preview",
+        "characters",
+        "score",
+        "flags",
         "created_at",
     ]
     list_display_links = ["id"]
-    list_filter = ["status", "needs_special_review", "image_category", "platform_connection__platform_type"]
+    list_filter = [
+        "status",
+        "needs_special_review",
+        QualityLevelFilter,
+        "image_category",
+        "platform_connection__platform_type",
+    ]
     search_fields = ["image_post_id", "generated_caption", "reviewed_caption", "post__post_id"]
     search_help_text = "Platform media id, post id, or words of the generated or reviewed caption."
     list_select_related = ["post", "platform_connection"]
     raw_id_fields = ["post", "platform_connection"]
-    readonly_fields = ["reviewed_by", "reviewed_at", "posted_at", "created_at", "updated_at"]
     fieldsets = [
         (
             None,
             {
                 "fields": [
+                    "thumbnail_large",
                     "post",
                     "platform_connection",
                     "attachment_index",
@@ -110,9 +218,10 @@ class ImageAdmin(admin.ModelAdmin):
                     "original_caption",
                     "generated_caption",
                     "reviewed_caption",
+                    "characters",
                     "final_caption",
                     "image_category",
-                    "caption_quality_score",
+                    "score",
                     "needs_special_review",
                     "reviewer_notes",
                 ]
@@ -123,13 +232,198 @@ class ImageAdmin(admin.ModelAdmin):
         ("Legacy", {"fields": ["platform_type", "instance_url"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
+    actions = ["approve_selected", "reject_selected", "post_selected"]
     ordering = ["-created_at"]
     list_per_page = 50
     show_full_result_count = False
 
-    @admin.display(description="Caption")
-    def caption_preview(self, obj: Image) -> str:
-        return _preview(obj.reviewed_caption or obj.generated_caption)
+    # --- rows, read-only fields, urls ---------------------------------------------------------
+
+    def get_queryset(self, request):
+        return with_length_limit(super().get_queryset(request).defer(*CONNECTION_SECRETS))
+
+    def get_readonly_fields(self, request, obj=None):
+        shown = [name for _, options in self.fieldsets for name in options["fields"]]
+        return [name for name in shown if name != "reviewed_caption"]
+
+    def has_add_permission(self, request):
+        return False  # images come from scans
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("captions.review_image")
+
+    def has_post_permission(self, request) -> bool:
+        return request.user.has_perm("captions.post_image_caption")
+
+    def get_urls(self):
+        thumbnail = self.admin_site.admin_view(self.thumbnail_view)
+        return [
+            path("<path:object_id>/thumbnail/", thumbnail, name="captions_image_thumbnail"),
+            *super().get_urls(),
+        ]
+
+    def thumbnail_view(self, request, object_id):
+        """A small copy of the stored image, for staff who may view this image; never public."""
+        image = self.get_object(request, unquote(object_id))
+        if image is None:
+            raise Http404("No such image.")
+        if not self.has_view_permission(request, image):
+            raise PermissionDenied
+        key = image.local_path
+        if not stored_key_ok(key):
+            raise Http404("No stored copy.")
+        etag = f'"thumb{THUMBNAIL_SIZE}-' + key.rsplit("/", 1)[-1].split(".")[0] + '"'
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            response = HttpResponseNotModified()
+        else:
+            try:
+                data, content_type = _thumbnail_bytes(key)
+            except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
+                raise Http404("The stored copy is missing or unreadable.") from None
+            response = HttpResponse(data, content_type=content_type)
+        response["ETag"] = etag
+        response["Cache-Control"] = "private, max-age=86400"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    # --- columns ------------------------------------------------------------------------------
+
+    def _thumbnail(self, obj: Image, size: int) -> str:
+        if not obj.local_path:
+            return "—"
+        url = reverse("admin:captions_image_thumbnail", args=[obj.pk])
+        return format_html(
+            '<img src="{}" alt="Image {}" loading="lazy" style="max-width:{}px;max-height:{}px">',
+            url,
+            obj.pk,
+            size,
+            size,
+        )
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Image) -> str:
+        return self._thumbnail(obj, LIST_THUMBNAIL_SIZE)
+
+    @admin.display(description="Image")
+    def thumbnail_large(self, obj: Image) -> str:
+        return self._thumbnail(obj, THUMBNAIL_SIZE)
+
+    @admin.display(description="Original")
+    def original_preview(self, obj: Image) -> str:
+        return _preview(obj.original_caption)
+
+    @admin.display(description="Generated")
+    def generated_preview(self, obj: Image) -> str:
+        return _preview(obj.generated_caption)
+
+    @admin.display(description="Reviewed")
+    def reviewed_preview(self, obj: Image) -> str:
+        return _preview(obj.reviewed_caption)
+
+    @admin.display(description="Characters")
+    def characters(self, obj: Image) -> str:
+        count, limit = character_count(obj.current_caption), length_limit(obj)
+        if count > limit:
+            return format_html('<strong style="color:#ba2121">{} / {}</strong>', count, limit)
+        return format_html("{} / {}", count, limit)
+
+    @admin.display(description="Score", ordering="caption_quality_score")
+    def score(self, obj: Image) -> str:
+        if obj.caption_quality_score is None:
+            return "—"
+        level = quality_level(obj.caption_quality_score)
+        return format_html('<span title="{}">{}</span> {}', level, obj.caption_quality_score, level)
+
+    @admin.display(description="Flags")
+    def flags(self, obj: Image) -> str:
+        flags = []
+        if obj.needs_special_review:
+            flags.append(("needs review", obj.reviewer_notes or "Flagged for a closer look."))
+        if obj.processing_error:
+            flags.append(("error", obj.processing_error))
+        if not obj.current_caption.strip():
+            flags.append(("no caption", "No caption yet."))
+        elif character_count(obj.current_caption) > length_limit(obj):
+            flags.append(("over limit", "Longer than this image's limit."))
+        if not flags:
+            return "—"
+        return format_html_join(" ", '<span title="{}">⚑ {}</span>', ((tip, name) for name, tip in flags))
+
+    # --- saving and actions -------------------------------------------------------------------
+
+    def save_model(self, request, obj, form, change):
+        if change and "reviewed_caption" in form.changed_data:
+            caption_edit(
+                image=obj,
+                editor=request.user,
+                text=form.cleaned_data["reviewed_caption"],
+                meta=request_meta(request),
+            )
+
+    def save_related(self, request, form, formsets, change):
+        """Nothing related is edited here (the form has no many-to-many fields)."""
+
+    @staticmethod
+    def _plain(queryset):
+        """The selected rows without joins or annotations, so the services lock image rows only."""
+        return Image.objects.filter(pk__in=queryset.values("pk"))
+
+    @admin.action(description="Approve selected captions", permissions=["review"])
+    def approve_selected(self, request, queryset):
+        changed = caption_bulk_approve(
+            images=self._plain(queryset), reviewer=request.user, meta=request_meta(request)
+        )
+        self.message_user(
+            request,
+            f"{changed} caption(s) approved; the others were not pending, reviewed or in error, "
+            "or had no caption.",
+            messages.SUCCESS if changed else messages.WARNING,
+        )
+
+    @admin.action(description="Reject selected captions", permissions=["review"])
+    def reject_selected(self, request, queryset):
+        changed = caption_bulk_reject(
+            images=self._plain(queryset), reviewer=request.user, meta=request_meta(request)
+        )
+        self.message_user(
+            request,
+            f"{changed} caption(s) rejected; the others were already rejected, posted or in error.",
+            messages.SUCCESS if changed else messages.WARNING,
+        )
+
+    @admin.action(description="Post selected approved captions to their platform", permissions=["post"])
+    def post_selected(self, request, queryset):
+        approved = list(
+            self._plain(queryset)
+            .filter(status=ImageStatus.APPROVED)
+            .select_related("post", "platform_connection")
+            .order_by("pk")[: ADMIN_POST_LIMIT + 1]
+        )
+        more = len(approved) > ADMIN_POST_LIMIT
+        posted = failed = skipped = 0
+        meta = request_meta(request)
+        for image in approved[:ADMIN_POST_LIMIT]:
+            if not image.platform_connection.uses_mastodon_api:
+                skipped += 1
+                continue
+            try:
+                result = caption_post(image=image, actor=request.user, meta=meta)
+            except APIException:  # a concurrent change moved it out of `approved`
+                skipped += 1
+                continue
+            if result.status == ImageStatus.POSTED:
+                posted += 1
+            else:
+                failed += 1
+        text = f"{posted} caption(s) posted"
+        if failed:
+            text += f", {failed} failed (see their processing error)"
+        if skipped:
+            text += f", {skipped} skipped"
+        text += ". Only approved captions are posted."
+        if more:
+            text += f" At most {ADMIN_POST_LIMIT} are posted at a time: run the action again for the rest."
+        self.message_user(request, text, messages.ERROR if failed else messages.SUCCESS)
 
 
 class ProcessingRunInline(admin.TabularInline):
@@ -172,16 +466,23 @@ class CaptionGenerationTaskAdmin(admin.ModelAdmin):
     raw_id_fields = ["user", "platform_connection"]
     readonly_fields = [
         "id",
+        "user",
+        "platform_connection",
+        "status",
         "progress",
         "progress_percent",
         "current_step",
         "attempts",
         "heartbeat_at",
+        "error_message",
+        "settings_json",
+        "results_json",
         "started_at",
         "completed_at",
         "created_at",
         "updated_at",
     ]
+    actions = ["cancel_selected"]
     fieldsets = [
         (None, {"fields": ["id", "user", "platform_connection", "status"]}),
         ("Progress", {"fields": ["progress", "current_step", "attempts", "heartbeat_at", "error_message"]}),
@@ -191,6 +492,25 @@ class CaptionGenerationTaskAdmin(admin.ModelAdmin):
     inlines = [ProcessingRunInline]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
+
+    def has_add_permission(self, request):
+        return False  # tasks start through the API (one active per connection, queued on commit)
+
+    @admin.action(description="Cancel selected tasks (running ones stop before their next image)")
+    def cancel_selected(self, request, queryset):
+        cancelled = skipped = 0
+        meta = request_meta(request)
+        for task in queryset.filter(status__in=ACTIVE_TASK_STATUSES).order_by("pk"):
+            try:
+                caption_task_cancel(task=task, actor=request.user, meta=meta)
+            except (APIException, Http404):  # finished meanwhile, or not the actor's to cancel
+                skipped += 1
+                continue
+            cancelled += 1
+        text = f"{cancelled} task(s) cancelled; only queued or running tasks can be cancelled."
+        if skipped:
+            text += f" {skipped} could not be cancelled."
+        self.message_user(request, text, messages.SUCCESS if cancelled else messages.WARNING)
 
     @admin.display(description="Task", ordering="id")
     def short_id(self, obj: CaptionGenerationTask) -> str:

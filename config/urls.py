@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("core.api.urls")),
     path("platforms/", include("platforms.api.urls")),
+    path("captions/", include("captions.api.urls")),
 ]
 
 urlpatterns = [

@@ -6,27 +6,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('captions', '0001_initial'),
-        ('platforms', '0001_initial'),
+        ("captions", "0001_initial"),
+        ("platforms", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ScanCursor',
+            name="ScanCursor",
             fields=[
-                ('platform_connection', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='caption_scan_cursor', serialize=False, to='platforms.platformconnection')),
-                ('newest_post_id', models.CharField(blank=True, max_length=100, null=True)),
-                ('gap_top_id', models.CharField(blank=True, max_length=100, null=True)),
-                ('gap_max_id', models.CharField(blank=True, max_length=100, null=True)),
-                ('backlog_max_id', models.CharField(blank=True, max_length=100, null=True)),
-                ('backlog_done', models.BooleanField(default=False)),
-                ('last_scan_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now())),
+                (
+                    "platform_connection",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="caption_scan_cursor",
+                        serialize=False,
+                        to="platforms.platformconnection",
+                    ),
+                ),
+                ("newest_post_id", models.CharField(blank=True, max_length=100, null=True)),
+                ("gap_top_id", models.CharField(blank=True, max_length=100, null=True)),
+                ("gap_max_id", models.CharField(blank=True, max_length=100, null=True)),
+                ("backlog_max_id", models.CharField(blank=True, max_length=100, null=True)),
+                ("backlog_done", models.BooleanField(default=False)),
+                ("last_scan_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "updated_at",
+                    models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now()),
+                ),
             ],
             options={
-                'db_table': 'caption_scan_cursors',
+                "db_table": "caption_scan_cursors",
             },
         ),
     ]

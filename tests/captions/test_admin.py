@@ -74,9 +74,18 @@ def test_changelist_search_and_change_page(admin_client, rows, model):
     _assert_no_secrets(response)
 
 
-@pytest.mark.parametrize("model", list(SEARCHES))
+# Images come from scans and tasks start through the API (one active per connection): no add page.
+NO_ADD = {"image", "captiongenerationtask"}
+
+
+@pytest.mark.parametrize("model", [model for model in SEARCHES if model not in NO_ADD])
 def test_add_page_renders(admin_client, model):
     assert admin_client.get(reverse(f"admin:captions_{model}_add")).status_code == 200
+
+
+@pytest.mark.parametrize("model", sorted(NO_ADD))
+def test_no_add_page_where_rows_come_from_services(admin_client, model):
+    assert admin_client.get(reverse(f"admin:captions_{model}_add")).status_code == 403
 
 
 def test_image_review_queue_shows_the_columns_moderators_need(admin_client, image):
@@ -87,7 +96,9 @@ def test_image_review_queue_shows_the_columns_moderators_need(admin_client, imag
     assert "with reeds behind it " * 10 not in html  # truncated
     assert image.platform_connection.name in html
     assert image.post.post_id in html
-    assert ">72<" in html
+    assert ">72<" in html and "good" in html
+    assert "needs review" in html
+    assert f"{len(' '.join(image.generated_caption.split()))} / 500" in html
     assert not response.context["cl"].show_full_result_count
 
 
@@ -126,3 +137,251 @@ def test_task_admin_shows_progress(admin_client, rows):
     html = response.content.decode()
     assert '<progress value="42" max="100"' in html
     assert "captioning image 3 of 7" in html
+
+
+# --- the review queue (issue 4) ----------------------------------------------------------------
+
+
+def staff(role):
+    from accounts.services.users import user_set_role
+    from tests.factories.accounts import UserFactory
+
+    return user_set_role(user=UserFactory(), role=role)
+
+
+def client_of(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def stored_image(image):
+    import io
+
+    from PIL import Image as PILImage
+
+    from captions.images import store_image
+    from captions.models import Image
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (400, 300), (20, 140, 60)).save(buffer, "JPEG")
+    key = store_image(data=buffer.getvalue(), mime_type="image/jpeg", key_prefix="admin-tests")
+    Image.objects.filter(pk=image.pk).update(local_path=key)
+    image.local_path = key
+    return image
+
+
+def changelist():
+    return reverse("admin:captions_image_changelist")
+
+
+def thumbnail(image):
+    return reverse("admin:captions_image_thumbnail", args=[image.pk])
+
+
+def test_the_queue_shows_a_thumbnail_from_the_admin_only_view(admin_client, stored_image):
+    html = admin_client.get(changelist()).content.decode()
+    assert f'src="{thumbnail(stored_image)}"' in html
+    assert "/media/" not in html
+
+
+def test_the_thumbnail_view_serves_a_small_copy_to_staff_only(admin_client, client, stored_image):
+    import io
+
+    from PIL import Image as PILImage
+
+    from accounts.models import Role
+
+    response = admin_client.get(thumbnail(stored_image))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["Cache-Control"].startswith("private")
+    assert max(PILImage.open(io.BytesIO(response.content)).size) <= 96
+    assert admin_client.get(thumbnail(stored_image), HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+    anonymous = client.get(thumbnail(stored_image))
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
+    assert client_of(staff(Role.USER)).get(thumbnail(stored_image)).status_code == 302  # not staff
+    assert client_of(staff(Role.REVIEWER)).get(thumbnail(stored_image)).status_code == 200
+
+
+def test_a_staff_member_without_view_permission_gets_no_thumbnail(stored_image):
+    from tests.factories.accounts import UserFactory
+
+    bare = UserFactory(is_staff=True)
+    assert client_of(bare).get(thumbnail(stored_image)).status_code == 403
+
+
+@pytest.mark.parametrize("local_path", ["", "captions/nowhere/missing.jpg", "../secret.png"])
+def test_no_thumbnail_without_a_stored_copy(admin_client, image, local_path):
+    from captions.models import Image
+
+    Image.objects.filter(pk=image.pk).update(local_path=local_path)
+    assert admin_client.get(thumbnail(image)).status_code == 404
+
+
+def test_characters_over_the_limit_are_marked(admin_client, image):
+    connection = image.platform_connection
+    connection.extra = {"description_limit": 50}
+    connection.save(update_fields=["extra"])
+    html = admin_client.get(changelist()).content.decode()
+    assert f"{len(' '.join(image.generated_caption.split()))} / 50</strong>" in html
+    assert "over limit" in html
+
+
+@pytest.mark.parametrize(("quality", "expected"), [("good", 1), ("poor", 0), ("unscored", 1)])
+def test_quality_filter(admin_client, image, quality, expected):
+    response = admin_client.get(changelist(), {"quality": quality})
+    assert len(response.context["cl"].result_list) == expected
+
+
+def test_a_queue_page_costs_the_same_queries_at_any_size(admin_client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories.platforms import PlatformConnectionFactory
+
+    def add(count):
+        for _ in range(count):
+            connection_row = PlatformConnectionFactory()
+            CaptionGenerationUserSettingsFactory(platform_connection=connection_row, max_caption_length=90)
+            ImageFactory(post__platform_connection=connection_row, local_path="captions/x/abc.jpg")
+
+    def measure():
+        with CaptureQueriesContext(connection) as queries:
+            response = admin_client.get(changelist())
+        assert "/ 90" in response.content.decode()
+        return len(response.context["cl"].result_list), len(queries.captured_queries)
+
+    add(2)
+    admin_client.get(changelist())  # warm the session and content-type caches
+    small = measure()
+    add(30)
+    large = measure()
+    assert (small[0], large[0]) == (2, 32)
+    assert small[1] == large[1], (small, large)
+
+
+def _act(client, action, images):
+    return client.post(
+        changelist(), {"action": action, "_selected_action": [image.pk for image in images]}, follow=True
+    )
+
+
+def test_reviewers_approve_and_reject_in_bulk_through_the_services(image):
+    from accounts.models import AuditLog, Role
+    from captions.models import Image
+
+    reviewer = staff(Role.REVIEWER)
+    other = ImageFactory(generated_caption="Another caption.")
+    response = _act(client_of(reviewer), "approve_selected", [image, other])
+    assert "2 caption(s) approved" in response.content.decode()
+    assert set(Image.objects.filter(pk__in=[image.pk, other.pk]).values_list("status", flat=True)) == {
+        "approved"
+    }
+    assert AuditLog.objects.filter(action="caption.bulk_approved", user=reviewer).exists()
+    response = _act(client_of(reviewer), "reject_selected", [image])
+    assert Image.objects.get(pk=image.pk).status == "rejected"
+
+
+def test_review_actions_need_the_review_permission(image):
+    from django.contrib.auth.models import Permission
+
+    from captions.models import Image
+    from tests.factories.accounts import UserFactory
+
+    viewer_staff = UserFactory(is_staff=True)
+    viewer_staff.user_permissions.add(Permission.objects.get(codename="view_image"))
+    client = client_of(viewer_staff)
+    page = client.get(changelist()).content.decode()
+    assert "approve_selected" not in page
+    _act(client, "approve_selected", [image])
+    assert Image.objects.get(pk=image.pk).status == ImageStatus.PENDING
+
+
+def test_posting_needs_its_own_permission(image):
+    from accounts.models import Role
+
+    reviewer_page = client_of(staff(Role.REVIEWER)).get(changelist()).content.decode()
+    assert "approve_selected" in reviewer_page and "post_selected" not in reviewer_page
+    assert "post_selected" in client_of(staff(Role.MODERATOR)).get(changelist()).content.decode()
+
+
+def test_moderators_post_approved_captions_to_the_platform(httpserver):
+    from accounts.models import Role
+    from captions.models import Image
+    from tests.factories.captions import PostFactory
+    from tests.factories.platforms import PlatformConnectionFactory
+    from tests.fakes.mastodon import FakeMastodon
+
+    fake = FakeMastodon(httpserver)
+    status = fake.add_status(text="Two birds", media=["A crow.", None])
+    connection = PlatformConnectionFactory(instance_url=fake.base_url, access_token=fake.token)
+    post = PostFactory(platform_connection=connection, post_id=status["id"])
+    approved = ImageFactory(
+        post=post,
+        image_post_id=status["media_attachments"][1]["id"],
+        attachment_index=1,
+        status=ImageStatus.APPROVED,
+        final_caption="A magpie on a fence.",
+    )
+    pending = ImageFactory(post=post, image_post_id="999", attachment_index=0)
+    response = _act(client_of(staff(Role.MODERATOR)), "post_selected", [approved, pending])
+    assert "1 caption(s) posted" in response.content.decode()
+    assert Image.objects.get(pk=approved.pk).status == ImageStatus.POSTED
+    assert Image.objects.get(pk=pending.pk).status == ImageStatus.PENDING
+    after = fake.status(status["id"])
+    assert [m["description"] for m in after["media_attachments"]] == ["A crow.", "A magpie on a fence."]
+
+
+def test_the_change_form_edits_the_reviewed_caption_through_the_service(admin_client, image):
+    from accounts.models import AuditLog
+    from captions.models import Image
+
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="reviewed_caption"' in page
+    assert 'name="status"' not in page and 'name="final_caption"' not in page
+    response = admin_client.post(url, {"reviewed_caption": "  A heron   at dusk. "})
+    assert response.status_code == 302
+    image = Image.objects.get(pk=image.pk)
+    assert (image.reviewed_caption, image.status) == ("A heron at dusk.", ImageStatus.REVIEWED)
+    assert AuditLog.objects.filter(action="caption.edited", resource_id=str(image.pk)).exists()
+
+
+def test_the_change_form_refuses_a_caption_over_the_limit(admin_client, image):
+    from captions.models import Image
+
+    connection = image.platform_connection
+    connection.extra = {"description_limit": 10}
+    connection.save(update_fields=["extra"])
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    response = admin_client.post(url, {"reviewed_caption": "Much longer than ten."})
+    assert response.status_code == 200
+    assert "this image allows 10" in response.content.decode()
+    assert Image.objects.get(pk=image.pk).status == ImageStatus.PENDING
+
+
+def test_the_task_cancel_action(admin_client, rows):
+    from captions.models import CaptionGenerationTask, TaskStatus
+
+    queued = rows["captiongenerationtask"]
+    done = CaptionGenerationTaskFactory(status=TaskStatus.COMPLETED)
+    response = admin_client.post(
+        reverse("admin:captions_captiongenerationtask_changelist"),
+        {"action": "cancel_selected", "_selected_action": [queued.pk, done.pk]},
+        follow=True,
+    )
+    assert "1 task(s) cancelled" in response.content.decode()
+    assert CaptionGenerationTask.objects.get(pk=queued.pk).status == TaskStatus.CANCELLED
+    assert CaptionGenerationTask.objects.get(pk=done.pk).status == TaskStatus.COMPLETED
+
+
+def test_the_task_change_page_is_read_only(admin_client, rows):
+    task = rows["captiongenerationtask"]
+    page = admin_client.get(reverse("admin:captions_captiongenerationtask_change", args=[task.pk]))
+    html = page.content.decode()
+    assert 'name="status"' not in html and 'name="settings_json"' not in html
