@@ -235,6 +235,9 @@ AI_VISION_MODEL = env.str("AI_VISION_MODEL", default="llava:7b")
 AI_VISION_BACKUP_MODEL = env.str("AI_VISION_BACKUP_MODEL", default="llava:13b-v1.6")
 AI_TEXT_MODEL = env.str("AI_TEXT_MODEL", default="llama3.1:8b")
 # Caption tasks: images captioned at once per task; a running task silent this long is failed.
+# Requests a second to one fediverse instance (or its media host), shared by all caption workers
+# of a process; a Retry-After from the host pauses them all.
+PLATFORM_REQUESTS_PER_SECOND = env.float("PLATFORM_REQUESTS_PER_SECOND", default=5.0)
 CAPTION_CONCURRENCY = env.int("CAPTION_CONCURRENCY", default=4)
 CAPTION_TASK_TIMEOUT_MINUTES = env.int("CAPTION_TASK_TIMEOUT_MINUTES", default=60)
 

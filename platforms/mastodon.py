@@ -42,6 +42,7 @@ from mastodon.errors import (
     MastodonRatelimitError,
 )
 
+from core.outbound import HostThrottle, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from platforms.clients import (
     DEFAULT_TIMEOUT,
@@ -114,6 +115,7 @@ class MastodonApi:
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         account_id: str | None = None,
+        throttle: HostThrottle | None = None,
     ):
         self.instance_url = instance_url.rstrip("/")
         self.platform_type = platform_type
@@ -121,6 +123,7 @@ class MastodonApi:
         self.policy = policy or RetryPolicy()
         self.retry_stats = RetryStats()
         self._sleep = sleep
+        self._throttle = throttle or platform_throttle()
         self._account_id = str(account_id) if account_id else None
         self._last = threading.local()
         session = requests.Session()
@@ -395,9 +398,13 @@ class MastodonApi:
     # Plumbing -------------------------------------------------------------------------------
 
     def _retrying(self, fn: Callable[[], Any]) -> Any:
+        # Every attempt takes its turn with the instance, shared by all threads of the process.
+        def in_turn():
+            return self._throttle.call(self.instance_url, fn, retry_after_of=_retry_after_of)
+
         try:
             result, stats = call_with_retries(
-                fn,
+                in_turn,
                 policy=self.policy,
                 is_transient=_is_transient,
                 retry_after_of=_retry_after_of,

@@ -27,3 +27,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_ROOT = tempfile.mkdtemp(prefix="socialdesk-test-static-")
+# Outbound pacing is tested with its own throttles; the shared one must not slow the suite.
+PLATFORM_REQUESTS_PER_SECOND = 10_000.0

@@ -59,6 +59,7 @@ from core.ai import (
     ImageInput,
     get_backend,
 )
+from core.outbound import platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries
 
 __all__ = [
@@ -150,7 +151,11 @@ def _load_image(image: Image, *, stats: RetryStats, sleep: Callable[[float], Non
         return _Loaded(picture=stored)
     try:
         downloaded, download_stats = call_with_retries(
-            lambda: download_image(url=image.image_url),
+            lambda: platform_throttle().call(
+                image.image_url,
+                lambda: download_image(url=image.image_url),
+                retry_after_of=lambda exc: getattr(exc, "retry_after", None),
+            ),
             policy=DOWNLOAD_POLICY,
             is_transient=lambda exc: isinstance(exc, ImageUnavailable) and exc.transient,
             retry_after_of=lambda exc: getattr(exc, "retry_after", None),

@@ -1,0 +1,83 @@
+"""Pacing of outbound requests per host, shared by every thread of the process.
+
+Caption tasks talk to one instance from several worker threads at once. Each thread retrying on
+its own would keep hammering a host that asked everyone to wait, so requests to a host take
+turns at most `rate` a second, and a Retry-After from the host pauses every thread's next
+request to it, not only the thread that received it.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+T = TypeVar("T")
+
+
+class HostThrottle:
+    def __init__(
+        self,
+        *,
+        rate: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if rate <= 0:
+            raise ValueError("rate must be positive (requests a second).")
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot: dict[str, float] = {}
+
+    def wait(self, host: str) -> float:
+        """Block until `host` may be sent the next request; returns the seconds waited."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next_slot.get(host, now))
+            self._next_slot[host] = slot + self.interval
+        delay = slot - now
+        if delay > 0:
+            self._sleep(delay)
+        return delay
+
+    def pause(self, host: str, seconds: float) -> None:
+        """The host asked to wait (Retry-After): nobody sends to it for `seconds`."""
+        if seconds <= 0:
+            return
+        with self._lock:
+            until = self._clock() + seconds
+            self._next_slot[host] = max(self._next_slot.get(host, until), until)
+
+    def call(
+        self,
+        url_or_host: str,
+        fn: Callable[[], T],
+        *,
+        retry_after_of: Callable[[BaseException], float | None],
+    ) -> T:
+        """Run `fn` in `host`'s turn; a failure carrying a Retry-After pauses the host for everyone."""
+        host = host_of(url_or_host)
+        self.wait(host)
+        try:
+            return fn()
+        except Exception as exc:
+            retry_after = retry_after_of(exc)
+            if retry_after:
+                self.pause(host, retry_after)
+            raise
+
+
+def host_of(url_or_host: str) -> str:
+    parts = urlsplit(url_or_host if "//" in url_or_host else f"//{url_or_host}")
+    return (parts.hostname or url_or_host).lower() + (f":{parts.port}" if parts.port else "")
+
+
+@lru_cache(maxsize=1)
+def platform_throttle() -> HostThrottle:
+    """The process-wide throttle for fediverse instances and their media hosts."""
+    return HostThrottle(rate=float(settings.PLATFORM_REQUESTS_PER_SECOND))
