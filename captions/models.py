@@ -30,6 +30,9 @@ class Post(TimestampedModel):
     )
     platform_type = models.CharField(max_length=50, null=True, blank=True, help_text="Legacy copy.")
     instance_url = models.CharField(max_length=500, null=True, blank=True, help_text="Legacy copy.")
+    language = models.CharField(
+        max_length=16, null=True, blank=True, help_text="The post's language as the platform reports it."
+    )
 
     class Meta:
         db_table = "posts"

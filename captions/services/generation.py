@@ -274,7 +274,8 @@ def _caption_fields(image: Image, picture: ImageInput, backend: AIBackend, stats
     ).first()
     optimal_min = own.optimal_min_length if own else DEFAULT_OPTIMAL_MIN
     optimal_max = own.optimal_max_length if own else DEFAULT_OPTIMAL_MAX
-    language = ((own.language if own else None) or "").strip() or DEFAULT_LANGUAGE
+    # The user's chosen language first, else the language the post itself was written in.
+    language = ((own.language if own else None) or image.post.language or "").strip() or DEFAULT_LANGUAGE
     limit = caption_length_limit(image=image)
 
     category, classify_note = _classify(backend, picture, stats=stats)

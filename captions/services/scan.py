@@ -53,6 +53,7 @@ def _record_status(
             "post_content": status.get("content") or "",
             "platform_type": connection.platform_type,
             "instance_url": connection.instance_url,
+            "language": (status.get("language") or "")[:16] or None,
         },
     )
     result.posts_seen += 1

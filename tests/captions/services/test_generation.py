@@ -14,7 +14,7 @@ from werkzeug import Response
 
 from accounts.models import AuditLog, Role
 from captions.images import ImageRejected, normalise_image
-from captions.models import Image, ImageCategory, ImageStatus
+from captions.models import Image, ImageCategory, ImageStatus, Post
 from captions.prompts import CATEGORY_PROMPTS, FALLBACK_PROMPT, caption_prompt
 from captions.quality import REVIEW_BELOW, caption_quality
 from captions.services.generation import caption_generate, caption_regenerate
@@ -245,6 +245,21 @@ def test_a_backend_that_ignores_prompts_is_asked_once_even_for_a_low_score(built
     assert result.caption_quality_score < REVIEW_BELOW
     assert len(spy.requests) == 1, "its metadata says prompt_used False: another prompt changes nothing"
     assert result.status == S.PENDING and result.needs_special_review
+
+
+def test_without_a_chosen_language_the_posts_own_language_is_used(builtin, image):
+    Post.objects.filter(pk=image.post_id).update(language="es")
+    spy = CountingBuiltin()
+    result = caption_generate(image=Image.objects.get(pk=image.pk), backend=spy)
+    assert "in Spanish" in result.prompt_used
+    assert spy.requests[0].language == "es"
+
+
+def test_the_users_language_wins_over_the_posts(builtin, image):
+    Post.objects.filter(pk=image.post_id).update(language="es")
+    CaptionGenerationUserSettingsFactory(platform_connection=image.platform_connection, language="de")
+    result = caption_generate(image=Image.objects.get(pk=image.pk), backend=CountingBuiltin())
+    assert "in German" in result.prompt_used
 
 
 def test_the_users_language_is_named_and_requested(builtin, image):

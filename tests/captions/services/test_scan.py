@@ -124,3 +124,9 @@ def test_a_rescan_never_touches_a_caption_under_review(fake, connection):
         "A cat.",
     )
     assert Image.objects.count() == 1
+
+
+def test_the_posts_language_is_kept(fake, connection):
+    fake.add_status(text="Ein grauer Reiher", language="de", media=[None])
+    scan(connection, fake, max_posts=5)
+    assert Post.objects.get().language == "de"
