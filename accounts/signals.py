@@ -86,8 +86,7 @@ def on_user_login_failed(sender, credentials, request=None, **kwargs):
             "user_agent": meta.user_agent,
             "locked_out": bool(getattr(request, "axes_locked_out", False)),
         },
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 
@@ -106,8 +105,7 @@ def on_user_locked_out(sender, request=None, username=None, ip_address=None, **k
             "user_agent": meta.user_agent,
             "failures": getattr(request, "axes_failures_since_start", None),
         },
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 

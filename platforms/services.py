@@ -189,8 +189,7 @@ def _audit(
         resource_type="platform_connection",
         resource_id=connection.pk,
         details={"name": connection.name, "platform_type": connection.platform_type, **details},
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 

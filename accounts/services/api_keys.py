@@ -43,8 +43,7 @@ def _audit(*, action: str, api_key: ApiKey, actor: User | None, request, details
         resource_type="api_key",
         resource_id=api_key.pk,
         details=details,
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 

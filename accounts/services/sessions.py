@@ -25,8 +25,7 @@ def _audit(*, action: str, actor: User | None, session: UserSession | None, meta
         resource_type="user_session" if session is not None else "user",
         resource_id=session.pk if session is not None else details.get("user_id"),
         details=details,
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 

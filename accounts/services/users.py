@@ -63,8 +63,7 @@ def user_update_profile(*, user: User, data: dict, request=None) -> User:
                 resource_type="user",
                 resource_id=user.pk,
                 details={"fields": sorted(changed)},
-                ip_address=meta.ip_address,
-                user_agent=meta.user_agent or None,
+                meta=meta,
             )
     except IntegrityError:
         # A concurrent request took the email between the check and the write.
@@ -101,8 +100,7 @@ def user_change_password(
         resource_type="user",
         resource_id=user.pk,
         details={"sessions_revoked": revoked},
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
     return revoked
 
@@ -124,7 +122,6 @@ def user_deactivate(*, user: User, actor: User | None, request=None) -> int:
             resource_type="user",
             resource_id=user.pk,
             details={"sessions_revoked": revoked},
-            ip_address=meta.ip_address,
-            user_agent=meta.user_agent or None,
+            meta=meta,
         )
     return revoked

@@ -331,8 +331,7 @@ def image_caption_create(
             resource_type="image_caption",
             resource_id=caption.pk,
             details={"image_type": detected.image_type, "size": len(data), **metadata},
-            ip_address=meta.ip_address,
-            user_agent=meta.user_agent or None,
+            meta=meta,
         )
     return caption
 
@@ -354,8 +353,7 @@ def image_caption_delete(
             resource_type="image_caption",
             resource_id=caption.pk,
             details={"owner": caption.user_id},
-            ip_address=meta.ip_address,
-            user_agent=meta.user_agent or None,
+            meta=meta,
         )
         if key.startswith("captions/uploads/") and not ImageCaption.objects.filter(image_path=key).exists():
             transaction.on_commit(lambda: default_storage.delete(key))

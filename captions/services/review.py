@@ -69,8 +69,7 @@ def audit_image_change(
         resource_type="image",
         resource_id=image.pk,
         details=details,
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 
@@ -153,8 +152,7 @@ def _bulk(*, images: QuerySet, eligible: Iterable[str], changes: dict, action: s
                 user=actor,
                 resource_type="image",
                 details={"count": changed, "ids": ids[:1000]},
-                ip_address=(meta or RequestMeta()).ip_address,
-                user_agent=(meta or RequestMeta()).user_agent or None,
+                meta=meta,
             )
     return changed
 

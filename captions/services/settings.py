@@ -186,8 +186,7 @@ def caption_settings_upsert(
                         "platform_connection": connection.pk,
                         "changed": {name: cleaned[name] for name in changed},
                     },
-                    ip_address=meta.ip_address,
-                    user_agent=meta.user_agent or None,
+                    meta=meta,
                 )
     except IntegrityError:
         raise Conflict(

@@ -116,8 +116,7 @@ def _audit_task(*, action: str, actor: User | None, task: CaptionGenerationTask,
         resource_type="caption_task",
         resource_id=task.pk,
         details=details,
-        ip_address=meta.ip_address,
-        user_agent=meta.user_agent or None,
+        meta=meta,
     )
 
 
