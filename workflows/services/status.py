@@ -1,0 +1,63 @@
+"""The workflow's status follows from its platforms; this is the one place that derives and writes it.
+
+Rules (issue 5): `running` while any platform is pending, generating or evaluating; otherwise
+`awaiting_review` while any awaits review; `completed` when every platform is accepted, rejected or
+published; `failed` when nothing is left to do and a platform failed (the workflow's
+`error_message` then names the failed platforms and why). `cancelled` is a user's decision and
+`archived` the archive command's; a refresh never leaves either.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from workflows.models import PlatformStatus, Workflow, WorkflowStatus
+
+WORKING = frozenset({PlatformStatus.PENDING, PlatformStatus.GENERATING, PlatformStatus.EVALUATING})
+SETTLED = frozenset({PlatformStatus.ACCEPTED, PlatformStatus.REJECTED, PlatformStatus.PUBLISHED})
+# A refresh never moves a workflow out of these: someone decided them, not the platforms.
+STICKY = frozenset({WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED})
+
+
+def derived_status(platform_statuses: list[str]) -> str | None:
+    """The status the platforms imply, or None when there are no platforms."""
+    statuses = set(platform_statuses)
+    if not statuses:
+        return None
+    if statuses & WORKING:
+        return WorkflowStatus.RUNNING
+    if PlatformStatus.AWAITING_REVIEW in statuses:
+        return WorkflowStatus.AWAITING_REVIEW
+    if statuses <= SETTLED:
+        return WorkflowStatus.COMPLETED
+    if PlatformStatus.FAILED in statuses:
+        return WorkflowStatus.FAILED
+    return None
+
+
+def workflow_refresh_status(*, workflow: Workflow) -> Workflow:
+    """Re-derive and save the workflow's status from its platform states (under a row lock)."""
+    with transaction.atomic():
+        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        if locked.status in STICKY:
+            return locked
+        states = list(locked.platform_states.values_list("platform", "status", "error_message"))
+        target = derived_status([status for _, status, _ in states])
+        error = _failure_summary(states) if target == WorkflowStatus.FAILED else None
+        if target is None or (target == locked.status and error == locked.error_message):
+            return locked
+        now = timezone.now()
+        locked.status = target
+        locked.error_message = error
+        locked.completed_at = now if target == WorkflowStatus.COMPLETED else None
+        locked.updated_at = now
+        locked.save(update_fields=["status", "error_message", "completed_at", "updated_at"])
+    return locked
+
+
+def _failure_summary(states: list[tuple[str, str, str | None]]) -> str:
+    failed = [
+        f"{platform}: {error or 'failed without a recorded reason'}"
+        for platform, status, error in states
+        if status == PlatformStatus.FAILED
+    ]
+    return "; ".join(failed)
