@@ -7,6 +7,7 @@ that trips a database constraint raises Conflict (409).
 
 import ipaddress
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,7 @@ from accounts.services.audit import audit_log_write
 from core.api.errors import Conflict
 from platforms import clients
 from platforms.models import PlatformConnection, PlatformType
+from platforms.publishers import publisher_for
 from platforms.selectors import connection_account_taken, connection_name_taken
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ class VerificationFailed(APIException):
 
 class VerificationUnsupported(APIException):
     status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Verification is available for Mastodon-compatible platforms."
+    default_detail = "Verification is available for Mastodon-compatible platforms, X, LinkedIn and WordPress."
     default_code = error_code = "verification_unsupported"
 
 
@@ -113,6 +115,43 @@ def _not_utf8(value: str) -> bool:
     return False
 
 
+LINKEDIN_AUTHOR_URN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
+LINKEDIN_VERSION = re.compile(r"^\d{6}$")
+MASTODON_VISIBILITIES = ("public", "unlisted", "private", "direct")
+VERIFIABLE_PUBLISHERS = frozenset({PlatformType.X, PlatformType.LINKEDIN, PlatformType.WORDPRESS})
+
+
+def _check_platform_rules(connection: PlatformConnection, errors: dict[str, str]) -> None:
+    """Per-platform rules for publishing. LinkedIn's author URN may be left out: verifying the
+    connection learns the member's (urn:li:person:{sub}), and publishing without one fails with a
+    clear message; an organization page must be given."""
+    extra = connection.extra if isinstance(connection.extra, dict) else {}
+    platform_type = connection.platform_type
+    if platform_type == PlatformType.LINKEDIN:
+        urn = extra.get("author_urn")
+        if urn is not None and not (isinstance(urn, str) and LINKEDIN_AUTHOR_URN.match(urn)):
+            errors["extra"] = (
+                "author_urn must look like urn:li:person:<id> or urn:li:organization:<id> "
+                "(leave it out to learn the member's by verifying)."
+            )
+        version = extra.get("linkedin_version")
+        if version is not None and not (isinstance(version, str) and LINKEDIN_VERSION.match(version)):
+            errors["extra"] = "linkedin_version is a LinkedIn API version like 202411 (YYYYMM)."
+    elif platform_type == PlatformType.WORDPRESS and not (connection.username or "").strip():
+        errors["username"] = (
+            "A WordPress connection needs the WordPress user name of the application password."
+        )
+    elif connection.uses_mastodon_api:
+        visibility = extra.get("visibility")
+        if visibility is not None and visibility not in MASTODON_VISIBILITIES:
+            errors["extra"] = f"visibility must be one of {', '.join(MASTODON_VISIBILITIES)}."
+    timeout = extra.get("timeout")
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300
+    ):
+        errors["extra"] = "timeout is a number of seconds between 0 and 300."
+
+
 def _check(connection: PlatformConnection) -> None:
     """Rules on the whole row, checked before the database sees it."""
     errors: dict[str, str] = {}
@@ -141,6 +180,8 @@ def _check(connection: PlatformConnection) -> None:
         )
     ):
         errors["username"] = "You already connected this account of this instance."
+    if "extra" not in errors and "platform_type" not in errors:
+        _check_platform_rules(connection, errors)
     if errors:
         raise ValidationError(errors)
 
@@ -339,18 +380,26 @@ def connection_verify(
     timeout: float | None = None,
 ) -> clients.PlatformAccount:
     """Ask the platform whom the access token belongs to; record `last_used` (and the username
-    when it was empty). Raises VerificationFailed (400) or PlatformUnavailable (502)."""
-    if not connection.uses_mastodon_api:
+    when it was empty; for LinkedIn the member's author URN in `extra["author_urn"]` when absent).
+    Mastodon-compatible platforms: verify_credentials; X: GET /2/users/me; LinkedIn: GET
+    /v2/userinfo (OpenID); WordPress: GET /wp-json/wp/v2/users/me. Webhooks and ImageFX cannot be
+    asked. Raises VerificationUnsupported (400), VerificationFailed (400) or PlatformUnavailable (502)."""
+    if not connection.uses_mastodon_api and connection.platform_type not in VERIFIABLE_PUBLISHERS:
         raise VerificationUnsupported(
-            "Verification is available for Mastodon-compatible platforms "
-            "(Mastodon, Pixelfed, Pleroma/Akkoma, GoToSocial)."
+            f"{connection.get_platform_type_display()} connections cannot be verified (there is no "
+            "account to ask about). Verification is available for Mastodon-compatible platforms "
+            "(Mastodon, Pixelfed, Pleroma/Akkoma, GoToSocial), X, LinkedIn and WordPress."
         )
+    timeout = clients.DEFAULT_TIMEOUT if timeout is None else timeout
     try:
-        account = clients.mastodon_verify_credentials(
-            instance_url=connection.instance_url,
-            access_token=connection.access_token,
-            timeout=clients.DEFAULT_TIMEOUT if timeout is None else timeout,
-        )
+        if connection.uses_mastodon_api:
+            account = clients.mastodon_verify_credentials(
+                instance_url=connection.instance_url,
+                access_token=connection.access_token,
+                timeout=timeout,
+            )
+        else:
+            account = _publisher_account(connection, timeout=timeout)
     except clients.PlatformError as exc:
         logger.info("Verifying connection %s failed: %s", connection.pk, exc)
         _audit(
@@ -376,6 +425,10 @@ def connection_verify(
         ):
             connection.username = account.username
             fields.append("username")
+        extra = connection.extra if isinstance(connection.extra, dict) else {}
+        if connection.platform_type == PlatformType.LINKEDIN and not extra.get("author_urn"):
+            connection.extra = {**extra, "author_urn": account.acct}
+            fields.append("extra")
         _save(connection, update_fields=fields)
         _audit(
             action="connection.verified",
@@ -385,3 +438,9 @@ def connection_verify(
             meta=meta,
         )
     return account
+
+
+def _publisher_account(connection: PlatformConnection, *, timeout: float) -> clients.PlatformAccount:
+    """One request (no retry, no wait: this runs inside a web request) through the publisher."""
+    with publisher_for(connection, timeout=timeout) as publisher:
+        return publisher.account()

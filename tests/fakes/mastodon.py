@@ -55,6 +55,10 @@ else 401):
 - PUT  /api/v1/media/{id} with `description` (form or JSON): Pixelfed updates any of the account's
   media; Mastodon flavour answers 404 for media already attached to a status, as Mastodon does.
 - GET  /media/{id}/original and /media/{id}/small (the media `url` and `preview_url`): the bytes.
+- POST /api/v1/statuses with status, visibility, language, spoiler_text, sensitive (JSON or form):
+  creates a text status (422 when blank or over 500 characters); a repeated `Idempotency-Key`
+  answers the status that key created, without a second one. `fake.statuses_created()` lists them;
+  `accept_then_hang_next(seconds=...)` makes the next POST land and its answer come late.
 Unknown paths answer 404 `{"error": "Record not found"}`.
 
 Failures, for the next `times` requests to a path (exact path, trailing slash ignored; optionally
@@ -213,6 +217,8 @@ class FakeMastodon:
         self._media: dict[str, dict[str, Any]] = {}
         self._failures: list[_Failure] = []
         self._extra_routes: list[tuple[str, re.Pattern[str], Any]] = []
+        self._idempotency: dict[str, str] = {}  # Idempotency-Key -> the status it created
+        self._created: list[str] = []  # ids of the statuses POST /api/v1/statuses created
         self.account = self._account_entity(self._new_id(), username)
         self.other_account = self._account_entity(self._new_id(), "someone")
         configuration = {
@@ -442,6 +448,18 @@ class FakeMastodon:
     ) -> None:
         self.fail_next(path, method=method, times=times, malformed=True, apply=apply)
 
+    def accept_then_hang_next(
+        self, path: str = "/api/v1/statuses", *, seconds: float, times: int = 1
+    ) -> None:
+        """The next POST to `path` takes effect, then the answer comes `seconds` late (the
+        lost-answer case: a client with a shorter timeout sees a timeout)."""
+        self.fail_next(path, method="POST", times=times, hang=seconds, apply=True)
+
+    def statuses_created(self) -> list[dict[str, Any]]:
+        """The statuses created through POST /api/v1/statuses, oldest first."""
+        with self._lock:
+            return [self._render(self._statuses[status_id]) for status_id in self._created]
+
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:
             if failure.remaining > 0 and failure.path == path and failure.method in (None, method):
@@ -522,6 +540,8 @@ class FakeMastodon:
             match = pattern.fullmatch(path)
             if match and route_method == method:
                 return handler(self, request, match, body)
+        if method == "POST" and path == "/api/v1/statuses":
+            return self._create_status(request, body)
         if method == "GET" and path == "/api/v1/accounts/verify_credentials":
             return _json(self.account)
         match = re.fullmatch(r"/api/v1/accounts/([^/]+)/statuses", path)
@@ -583,6 +603,38 @@ class FakeMastodon:
             prev_url = f"{url}?{urlencode({**kept, 'min_id': page[0].id})}"
             headers["Link"] = f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
         return _json(rendered, headers=headers)
+
+    def _create_status(self, request: Request, body: Any) -> Response:
+        # Mastodon keeps an Idempotency-Key for an hour: the same key gives back the same status.
+        params = body if isinstance(body, dict) else {key: request.form.get(key) for key in request.form}
+        text = params.get("status")
+        if not isinstance(text, str) or not text.strip():
+            return _error("Validation failed: Text can't be blank", 422)
+        if len(text) > 500:
+            return _error("Validation failed: Text character limit of 500 exceeded", 422)
+        visibility = params.get("visibility") or "public"
+        if visibility not in ("public", "unlisted", "private", "direct"):
+            return _error("Validation failed: Visibility is not included in the list", 422)
+        key = request.headers.get("Idempotency-Key")
+        with self._lock:
+            if key and key in self._idempotency:
+                return _json(self._render(self._statuses[self._idempotency[key]]))
+            status = _Status(
+                id=self._new_id(),
+                account=self.account,
+                text=text,
+                spoiler_text=params.get("spoiler_text") or "",
+                sensitive=_truthy(params.get("sensitive")),
+                language=params.get("language") or None,
+                visibility=visibility,
+                created_at=self._tick(),
+                media_ids=[],
+            )
+            self._statuses[status.id] = status
+            self._created.append(status.id)
+            if key:
+                self._idempotency[key] = status.id
+            return _json(self._render(status))
 
     def _edit_status(self, request: Request, status: _Status, body: Any) -> Response:
         if status.account is not self.account:

@@ -545,8 +545,8 @@ def test_verify_timeout_is_a_502(api, instance, httpserver, monkeypatch):
     assert response.json()["error"]["code"] == "platform_unavailable"
 
 
-def test_verify_of_a_non_mastodon_platform_is_a_400(api, user):
-    connection = PlatformConnectionFactory(user=user, platform_type=PlatformType.LINKEDIN)
+def test_verify_of_a_platform_without_an_account_to_ask_is_a_400(api, user):
+    connection = PlatformConnectionFactory(user=user, platform_type=PlatformType.WEBHOOK)
     response = verify(api, connection)
     assert response.status_code == 400
     assert "Mastodon-compatible" in response.json()["error"]["message"]
