@@ -4,6 +4,10 @@ Caption tasks talk to one instance from several worker threads at once. Each thr
 its own would keep hammering a host that asked everyone to wait, so requests to a host take
 turns at most `rate` a second, and a Retry-After from the host pauses every thread's next
 request to it, not only the thread that received it.
+
+A pause is capped at `max_pause` (30 s, the retry policy's longest wait): a worker does not sleep
+for minutes inside a task whose timeout is a few minutes. A caller whose retries run out with a
+longer Retry-After reschedules its work for then instead (publishing jobs do).
 """
 
 import threading
@@ -23,12 +27,14 @@ class HostThrottle:
         self,
         *,
         rate: float,
+        max_pause: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
         if rate <= 0:
             raise ValueError("rate must be positive (requests a second).")
         self.interval = 1.0 / rate
+        self.max_pause = max_pause
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -49,6 +55,7 @@ class HostThrottle:
         """The host asked to wait (Retry-After): nobody sends to it for `seconds`."""
         if seconds <= 0:
             return
+        seconds = min(seconds, self.max_pause)
         with self._lock:
             until = self._clock() + seconds
             self._next_slot[host] = max(self._next_slot.get(host, until), until)

@@ -96,3 +96,10 @@ def test_a_429_seen_by_one_client_pauses_another_client_of_the_same_instance(htt
     assert clock.slept and clock.slept[0] == pytest.approx(7, abs=0.01)
     first.close()
     second.close()
+
+
+def test_a_pause_is_capped_so_no_worker_sleeps_for_minutes():
+    clock = FakeClock()
+    limiter = HostThrottle(rate=1000, max_pause=30, clock=clock, sleep=clock.sleep)
+    limiter.pause("social.example", 600)
+    assert limiter.wait("social.example") == pytest.approx(30)
