@@ -139,3 +139,42 @@ def _account_from(data, *, instance_url: str) -> PlatformAccount:
         display_name=text("display_name"),
         url=text("url"),
     )
+
+
+def mastodon_status_limit(
+    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
+) -> int | None:
+    """The longest status the instance accepts, in characters, or None when it does not say.
+
+    From /api/v2/instance `configuration.statuses.max_characters`, else /api/v1/instance (same
+    place, or Pleroma/Akkoma's top-level `max_toot_chars`). Failures are not errors here: the
+    caller falls back to Mastodon's 500.
+    """
+    client = mastodon_client(instance_url=instance_url, access_token=access_token, timeout=timeout)
+    for ask in (client.instance_v2, client.instance_v1):
+        try:
+            limit = _status_limit_of(ask())
+        except MastodonError:
+            continue
+        if limit is not None:
+            return limit
+    return None
+
+
+def _status_limit_of(instance) -> int | None:
+    if not isinstance(instance, dict):
+        return None
+    configuration = instance.get("configuration")
+    statuses = configuration.get("statuses") if isinstance(configuration, dict) else None
+    candidates = [statuses.get("max_characters") if isinstance(statuses, dict) else None]
+    candidates.append(instance.get("max_toot_chars"))  # Pleroma / Akkoma
+    for value in candidates:
+        if isinstance(value, bool):
+            continue
+        try:
+            limit = int(value)
+        except (TypeError, ValueError):
+            continue
+        if limit > 0:
+            return limit
+    return None

@@ -380,7 +380,8 @@ def connection_verify(
     timeout: float | None = None,
 ) -> clients.PlatformAccount:
     """Ask the platform whom the access token belongs to; record `last_used` (and the username
-    when it was empty; for LinkedIn the member's author URN in `extra["author_urn"]` when absent).
+    when it was empty; for LinkedIn the member's author URN in `extra["author_urn"]` when absent;
+    for Mastodon-compatible instances their status length limit in `extra["max_characters"]`).
     Mastodon-compatible platforms: verify_credentials; X: GET /2/users/me; LinkedIn: GET
     /v2/userinfo (OpenID); WordPress: GET /wp-json/wp/v2/users/me. Webhooks and ImageFX cannot be
     asked. Raises VerificationUnsupported (400), VerificationFailed (400) or PlatformUnavailable (502)."""
@@ -398,8 +399,14 @@ def connection_verify(
                 access_token=connection.access_token,
                 timeout=timeout,
             )
+            status_limit = clients.mastodon_status_limit(
+                instance_url=connection.instance_url,
+                access_token=connection.access_token,
+                timeout=timeout,
+            )
         else:
             account = _publisher_account(connection, timeout=timeout)
+            status_limit = None
     except clients.PlatformError as exc:
         logger.info("Verifying connection %s failed: %s", connection.pk, exc)
         _audit(
@@ -428,6 +435,10 @@ def connection_verify(
         extra = connection.extra if isinstance(connection.extra, dict) else {}
         if connection.platform_type == PlatformType.LINKEDIN and not extra.get("author_urn"):
             connection.extra = {**extra, "author_urn": account.acct}
+            fields.append("extra")
+        if status_limit is not None and extra.get("max_characters") != status_limit:
+            # The workflow writer keeps Mastodon drafts within the instance's own limit.
+            connection.extra = {**connection.extra, "max_characters": status_limit}
             fields.append("extra")
         _save(connection, update_fields=fields)
         _audit(

@@ -1,6 +1,7 @@
 """/api/v1/platforms/connections/: CRUD for the owner, write-only credentials, one default, verify."""
 
 import json
+import re
 import time
 
 import pytest
@@ -483,6 +484,29 @@ def test_verify_success_records_last_used_and_username(api, instance, httpserver
     assert instance.last_used is not None
     assert instance.username == "alice"
     assert AuditLog.objects.filter(action="connection.verified", resource_id=str(instance.pk)).exists()
+
+
+@pytest.mark.parametrize(
+    ("v2", "v1", "stored"),
+    [
+        ({"configuration": {"statuses": {"max_characters": 5000}}}, None, 5000),
+        (None, {"max_toot_chars": 2000}, 2000),  # Pleroma / Akkoma
+        (None, None, None),  # the instance does not say: the writer falls back to 500
+    ],
+)
+def test_verify_records_the_instances_status_limit(api, instance, httpserver, v2, v1, stored):
+    httpserver.expect_request(VERIFY_PATH).respond_with_json(ACCOUNT)
+    for version, document in (("v2", v2), ("v1", v1)):
+        path = re.compile(rf"^/api/{version}/instance/?$")  # Mastodon.py adds a slash
+        if document is None:
+            httpserver.expect_request(path).respond_with_json({"error": "Not found"}, status=404)
+        else:
+            httpserver.expect_request(path).respond_with_json(document)
+
+    assert verify(api, instance).status_code == 200
+
+    instance.refresh_from_db()
+    assert instance.extra.get("max_characters") == stored
 
 
 def test_verify_keeps_an_existing_username(api, instance, httpserver):
