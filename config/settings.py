@@ -240,6 +240,16 @@ AI_TEXT_MODEL = env.str("AI_TEXT_MODEL", default="llama3.1:8b")
 PLATFORM_REQUESTS_PER_SECOND = env.float("PLATFORM_REQUESTS_PER_SECOND", default=5.0)
 CAPTION_CONCURRENCY = env.int("CAPTION_CONCURRENCY", default=4)
 CAPTION_TASK_TIMEOUT_MINUTES = env.int("CAPTION_TASK_TIMEOUT_MINUTES", default=60)
+# Publishing jobs: attempts before a job fails for good (transient failures wait and retry); a job
+# left publishing with no heartbeat for this many seconds is taken back (its worker died).
+PUBLISHING_MAX_ATTEMPTS = env.int("PUBLISHING_MAX_ATTEMPTS", default=3)
+PUBLISHING_JOB_TIMEOUT = env.int("PUBLISHING_JOB_TIMEOUT", default=300)
+# Workflow engine steps: a platform claimed by a worker that sent no heartbeat for this many
+# seconds is free to be taken up again (the worker died or its step raised).
+WORKFLOW_STEP_TIMEOUT = env.int("WORKFLOW_STEP_TIMEOUT", default=300)
+# Fetching user-supplied URLs (core.pages): hosts on private, loopback or link-local networks are
+# refused (SSRF) unless this is true, e.g. for an intranet installation.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
 
 # Bootstrap's operator account.
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")

@@ -29,3 +29,5 @@ STORAGES = {
 STATIC_ROOT = tempfile.mkdtemp(prefix="socialdesk-test-static-")
 # Outbound pacing is tested with its own throttles; the shared one must not slow the suite.
 PLATFORM_REQUESTS_PER_SECOND = 10_000.0
+# Tests fetch pages from local servers (pytest-httpserver on 127.0.0.1).
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = True

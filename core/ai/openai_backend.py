@@ -18,6 +18,8 @@ Why it is built this way:
   `settings.AI_API_KEY`; it is never logged, never put in a message (server messages are scrubbed of
   it), and never read from the SDK's OPENAI_API_KEY environment variable.
 - The model's text is kept whole: stripped, whitespace collapsed. Length limits are the caller's.
+  `complete_text` also puts the answer with its line breaks (stripped only) in
+  `metadata["raw_text"]`, for text whose layout matters (markdown, paragraphs of a post).
 """
 
 from __future__ import annotations
@@ -148,6 +150,7 @@ class _Answer:
     finish_reason: str | None
     usage: dict[str, Any] | None
     retry: RetryStats
+    raw_text: str = ""
 
 
 class OpenAIBackend:
@@ -230,12 +233,9 @@ class OpenAIBackend:
             messages=[{"role": "system", "content": system}, {"role": "user", "content": prompt}],
             max_tokens=max_tokens,
         )
-        return TextResult(
-            text=answer.text,
-            model=answer.model,
-            backend=self.name,
-            metadata=self._metadata(answer, requested_model=model),
-        )
+        metadata = self._metadata(answer, requested_model=model)
+        metadata["raw_text"] = answer.raw_text
+        return TextResult(text=answer.text, model=answer.model, backend=self.name, metadata=metadata)
 
     # -- the wire -----------------------------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class OpenAIBackend:
     def _chat(self, *, model: str, messages: list[dict[str, Any]], max_tokens: int) -> _Answer:
         client = self._client_for_call()
 
-        def once() -> tuple[str, str, str | None, dict | None]:
+        def once() -> tuple[str, str, str | None, dict | None, str]:
             logger.debug("AI chat completion: server=%s model=%s", self.server, model)
             try:
                 raw = client.chat.completions.with_raw_response.create(
@@ -293,7 +293,7 @@ class OpenAIBackend:
             return self._parse(raw.http_response, model=model)
 
         try:
-            (text, used_model, finish, usage), stats = call_with_retries(
+            (text, used_model, finish, usage, raw_text), stats = call_with_retries(
                 once,
                 policy=self.policy,
                 is_transient=lambda exc: isinstance(exc, AIUnavailable),
@@ -303,9 +303,13 @@ class OpenAIBackend:
         except AIError as exc:
             logger.info("AI chat completion failed: server=%s model=%s: %s", self.server, model, exc)
             raise
-        return _Answer(text=text, model=used_model, finish_reason=finish, usage=usage, retry=stats)
+        return _Answer(
+            text=text, model=used_model, finish_reason=finish, usage=usage, retry=stats, raw_text=raw_text
+        )
 
-    def _parse(self, response: httpx.Response, *, model: str) -> tuple[str, str, str | None, dict | None]:
+    def _parse(
+        self, response: httpx.Response, *, model: str
+    ) -> tuple[str, str, str | None, dict | None, str]:
         status = response.status_code
 
         def malformed(what: str) -> AIUnavailable:
@@ -357,7 +361,7 @@ class OpenAIBackend:
             )
         used_model = body.get("model") if isinstance(body.get("model"), str) and body.get("model") else model
         usage = body.get("usage") if isinstance(body.get("usage"), dict) else None
-        return text, used_model, finish if isinstance(finish, str) else None, usage
+        return text, used_model, finish if isinstance(finish, str) else None, usage, content.strip()
 
     def _status_error(self, exc: openai.APIStatusError, *, model: str) -> AIError:
         status = exc.status_code
