@@ -1,0 +1,545 @@
+"""The workflow engine: one step per task, the state in the database.
+
+Per platform the loop is generate -> evaluate -> (score >= threshold: awaiting_review | attempts
+left: regenerate with the evaluator's feedback and the earlier drafts | none left: awaiting_review
+anyway). Platforms run independently; each step is one django-q task (`run_platform_step`) that
+queues the next.
+
+Semantics:
+- `PlatformState.iteration` counts regenerations: the first AI draft of a loop is iteration 0.
+  After an evaluation below the threshold the loop regenerates while `iteration + 1 <
+  max_iterations`, where `max_iterations` (SystemConfig, default 3) is the most AI drafts one loop
+  writes. So 60 then 80 ends awaiting review at iteration 1 with two drafts and two evaluations;
+  three low scores end awaiting review at iteration 2 with three drafts. A reviewer's
+  edit_and_refine starts a new loop at iteration 0 from their draft and feedback.
+- The step is chosen by status: pending or generating -> generate; evaluating -> evaluate.
+- Claim: a conditional UPDATE moves pending -> generating, sets `heartbeat_at` and adds one to
+  `attempts`, only when no live worker holds the row (no heartbeat, or one older than
+  `settings.WORKFLOW_STEP_TIMEOUT`). A second delivery while the first runs does nothing.
+- The AI call runs outside any transaction. Its result is written in ONE transaction that locks
+  the state row and re-checks that the latest `WorkflowCheckpoint` of the platform is still the one
+  the step started from; it inserts the Draft or Evaluation, updates the state (heartbeat cleared,
+  attempts back to 0) and inserts the next checkpoint (sequence + 1, a JSON snapshot of the state,
+  parent = the previous checkpoint). A racing duplicate finds the sequence moved on, or breaks
+  `uq_workflow_checkpoint_seq` and rolls back: either way it is discarded quietly.
+- Resume: a worker killed mid-step leaves the database at the last checkpoint. Once its heartbeat
+  is stale, the next delivery (or `platform_steps_resume_stale`, the reaper) runs the step again;
+  nothing of the lost run was written, so no draft is duplicated.
+- Failures: `AIUnavailable` is transient: while `attempts < step_max_attempts` the claim is released,
+  the state's `error_message` notes the retry and the step is queued again after a backoff (a
+  one-off django-q Schedule). Exhausted attempts, `AIRefused` and other `AIError`s fail the
+  platform (status failed, a readable error_message, a "failed" checkpoint, audit
+  "workflow.platform_failed"). Any other exception propagates and writes nothing; the reaper takes
+  the step up again later, and fails it once its attempts are used up.
+- A cancelled or archived workflow, or a platform that is not working, makes the step a no-op.
+- Steps are not audited (too chatty); failures are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.services.audit import audit_log_write
+from core.ai import AIError, AIUnavailable
+from platforms.models import MASTODON_API_PLATFORMS, PlatformConnection
+from workflows.config import WorkflowSettings, workflow_settings
+from workflows.models import (
+    Draft,
+    DraftSource,
+    Evaluation,
+    Platform,
+    PlatformState,
+    PlatformStatus,
+    Resource,
+    ResourceType,
+    Workflow,
+    WorkflowCheckpoint,
+)
+from workflows.services.status import STICKY, WORKING, workflow_refresh_status
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "workflows.tasks.run_platform_step"
+STEP_GENERATE = "generate"
+STEP_EVALUATE = "evaluate"
+STEP_FAILED = "failed"
+# Prompt context bounds: a long history or a book-length sample must not blow the model's window.
+MAX_PREVIOUS_DRAFTS = 5
+MAX_STYLE_SAMPLES = 5
+MAX_RESOURCE_CHARS = 5_000
+# Transient AI failures: wait BACKOFF_BASE_SECONDS, doubling per attempt, at most BACKOFF_MAX_SECONDS.
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 240
+MAX_ERROR_CHARS = 1_000
+
+
+# --- queueing ----------------------------------------------------------------------------------
+
+
+def _enqueue(state_id) -> None:
+    async_task(RUN_TASK, str(state_id), task_name=f"workflow-step-{state_id}", group="workflows")
+
+
+def platform_step_queue(*, state_id) -> None:
+    """Queue the platform's next step once the current transaction commits.
+
+    robust: a broker failure must not undo the committed change; the reaper picks the state up."""
+    transaction.on_commit(lambda: _enqueue(state_id), robust=True)
+
+
+def _schedule_retry(*, state_id, delay: float, attempt: int) -> None:
+    from django_q.models import Schedule
+
+    Schedule.objects.create(
+        name=f"workflow-step-retry-{state_id}-{attempt}"[:100],
+        func=RUN_TASK,
+        args=repr(str(state_id)),
+        schedule_type=Schedule.ONCE,
+        repeats=-1,
+        next_run=timezone.now() + timedelta(seconds=delay),
+    )
+
+
+def step_timeout() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "WORKFLOW_STEP_TIMEOUT", 300)))
+
+
+# --- the step ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Claim:
+    state_id: Any
+    workflow_id: Any
+    platform: str
+    status: str  # the status the step runs in (generating or evaluating)
+    attempts: int
+    base_sequence: int  # the latest checkpoint's sequence when the step started (0: none)
+    base_checkpoint: WorkflowCheckpoint | None
+
+
+def _latest_checkpoint(*, workflow_id, platform: str) -> WorkflowCheckpoint | None:
+    return (
+        WorkflowCheckpoint.objects.filter(workflow_id=workflow_id, platform=platform)
+        .order_by("-sequence")
+        .first()
+    )
+
+
+def _claim(state_id) -> _Claim | None:
+    state = PlatformState.objects.select_related("workflow").filter(pk=state_id).first()
+    if state is None or state.status not in WORKING or state.workflow.status in STICKY:
+        return None
+    now = timezone.now()
+    target = PlatformStatus.GENERATING if state.status == PlatformStatus.PENDING else state.status
+    # Only this row's own columns in the WHERE: a filter through the workflow would make Django
+    # write `id IN (SELECT ...)`, which PostgreSQL does not re-check after waiting on a concurrent
+    # claim, so every waiter would win. A workflow cancelled meanwhile is caught at the write.
+    claimed = (
+        PlatformState.objects.filter(pk=state.pk, status=state.status)
+        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - step_timeout()))
+        .update(status=target, heartbeat_at=now, attempts=F("attempts") + 1, updated_at=now)
+    )
+    if not claimed:
+        return None
+    # pending -> generating leaves the workflow running: no status refresh is needed.
+    checkpoint = _latest_checkpoint(workflow_id=state.workflow_id, platform=state.platform)
+    return _Claim(
+        state_id=state.pk,
+        workflow_id=state.workflow_id,
+        platform=state.platform,
+        status=target,
+        attempts=state.attempts + 1,
+        base_sequence=checkpoint.sequence if checkpoint else 0,
+        base_checkpoint=checkpoint,
+    )
+
+
+def platform_step_run(*, state_id) -> None:
+    """Run one engine step of one platform (see the module docstring); the task calls it."""
+    from workflows.writing import draft_score, draft_write
+
+    claim = _claim(state_id)
+    if claim is None:
+        return
+    config = workflow_settings()
+    state = PlatformState.objects.select_related("workflow__user", "active_draft").get(pk=claim.state_id)
+    workflow = state.workflow
+    try:
+        if claim.status == PlatformStatus.GENERATING:
+            written = draft_write(_writing_brief(state=state, workflow=workflow))
+            _write_draft(claim=claim, written=written)
+        else:
+            if state.active_draft is None:
+                _fail(claim=claim, message="There is no draft to evaluate.")
+                return
+            context = _context(workflow=workflow, platform=state.platform)
+            evaluation = draft_score(
+                platform=state.platform,
+                content=state.active_draft.content,
+                style_samples=context.style_samples,
+                char_limit=context.char_limit,
+                options=dict(workflow.manual_options or {}),
+            )
+            _write_evaluation(claim=claim, evaluation=evaluation, config=config)
+    except AIUnavailable as exc:
+        _retry_later(claim=claim, exc=exc, config=config)
+    except AIError as exc:
+        _fail(claim=claim, message=f"The AI could not {_verb(claim)} the draft: {_safe(exc)}")
+
+
+def _verb(claim: _Claim) -> str:
+    return "write" if claim.status == PlatformStatus.GENERATING else "evaluate"
+
+
+def _safe(exc: Exception) -> str:
+    # AI errors name the server and the HTTP status, never a credential (core.ai.base).
+    return (str(exc) or exc.__class__.__name__)[:MAX_ERROR_CHARS]
+
+
+# --- inputs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    style_samples: tuple[str, ...]
+    references: tuple[str, ...]
+    char_limit: int | None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_RESOURCE_CHARS else text[:MAX_RESOURCE_CHARS]
+
+
+def _context(*, workflow: Workflow, platform: str) -> _Context:
+    """Style samples and references: the workflow's chosen resources if any, else the user's newest
+    style samples. Resources deleted since the workflow started are skipped."""
+    chosen = (workflow.source_content or {}).get("resource_ids") or []
+    owned = Resource.objects.filter(user_id=workflow.user_id).order_by("-created_at", "-pk")
+    samples: list[str] = []
+    references: list[str] = []
+    if chosen:
+        for resource in owned.filter(pk__in=chosen):
+            if resource.type == ResourceType.STYLE_SAMPLE:
+                samples.append(_clip(resource.content))
+            elif resource.type == ResourceType.IMAGE:
+                references.append(_clip(f"Image: {resource.content}"))
+            else:
+                references.append(_clip(resource.content))
+    else:
+        samples = [
+            _clip(text)
+            for text in owned.filter(type=ResourceType.STYLE_SAMPLE).values_list("content", flat=True)[
+                :MAX_STYLE_SAMPLES
+            ]
+        ]
+    char_limit = mastodon_char_limit(user_id=workflow.user_id) if platform == Platform.MASTODON else None
+    return _Context(style_samples=tuple(samples), references=tuple(references), char_limit=char_limit)
+
+
+def mastodon_char_limit(*, user_id) -> int | None:
+    """The instance's post limit from the user's Mastodon-API connection (the default one first), when
+    a verification stored it in `extra["max_characters"]`; None when unknown."""
+    extras = (
+        PlatformConnection.objects.filter(
+            user_id=user_id, platform_type__in=MASTODON_API_PLATFORMS, is_active=True
+        )
+        .order_by("-is_default", "-updated_at")
+        .values_list("extra", flat=True)  # no credential is decrypted
+    )
+    for extra in extras:
+        limit = (extra or {}).get("max_characters") if isinstance(extra, dict) else None
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            return limit
+    return None
+
+
+def _writing_brief(*, state: PlatformState, workflow: Workflow):
+    from workflows.writing import SourceMaterial, WritingBrief
+
+    source = workflow.source_content or {}
+    context = _context(workflow=workflow, platform=state.platform)
+    previous = list(
+        Draft.objects.filter(workflow_id=workflow.pk, platform=state.platform)
+        .order_by("-created_at", "-pk")
+        .values_list("content", flat=True)[:MAX_PREVIOUS_DRAFTS]
+    )
+    return WritingBrief(
+        platform=state.platform,
+        source=SourceMaterial(
+            text=source.get("text") or "",
+            title=source.get("title") or "",
+            urls=tuple(source.get("urls") or ()),
+        ),
+        options=dict(workflow.manual_options or {}),
+        style_samples=context.style_samples,
+        references=context.references,
+        previous_drafts=tuple(reversed(previous)),
+        feedback=state.last_feedback or None,
+        char_limit=context.char_limit,
+    )
+
+
+# --- writes ------------------------------------------------------------------------------------
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def checkpoint_write(
+    *,
+    state: PlatformState,
+    step: str,
+    previous: WorkflowCheckpoint | None,
+    new_draft_id=None,
+    evaluation: Evaluation | None = None,
+    metadata: dict | None = None,
+) -> WorkflowCheckpoint:
+    """Insert the next checkpoint of a platform: a snapshot of its state after `step`. Call it inside
+    the transaction that made the change; a duplicate sequence raises IntegrityError."""
+    before = previous.state if previous is not None else {}
+    draft_ids = list(before.get("draft_ids") or [])
+    if new_draft_id is not None:
+        draft_ids.append(str(new_draft_id))
+    snapshot = {
+        "status": state.status,
+        "iteration": state.iteration,
+        "active_draft_id": str(state.active_draft_id) if state.active_draft_id else None,
+        "last_feedback": state.last_feedback,
+        "draft_ids": draft_ids,
+        "evaluation_id": str(evaluation.pk) if evaluation is not None else before.get("evaluation_id"),
+        "score": evaluation.score if evaluation is not None else before.get("score"),
+    }
+    return WorkflowCheckpoint.objects.create(
+        workflow_id=state.workflow_id,
+        platform=state.platform,
+        step=step,
+        sequence=(previous.sequence if previous is not None else 0) + 1,
+        state=snapshot,
+        metadata=_json_safe(metadata) if metadata else None,
+        parent=previous,
+    )
+
+
+def _locked_if_current(claim: _Claim) -> PlatformState | None:
+    """The state row, locked, if nothing moved it on since the claim; else None (discard)."""
+    state = PlatformState.objects.select_for_update().get(pk=claim.state_id)
+    latest = _latest_checkpoint(workflow_id=claim.workflow_id, platform=claim.platform)
+    current = latest.sequence if latest else 0
+    if current != claim.base_sequence or state.status != claim.status:
+        return None
+    if Workflow.objects.filter(pk=claim.workflow_id, status__in=STICKY).exists():
+        return None
+    return state
+
+
+def _commit_step(claim: _Claim, apply) -> bool:
+    """Run `apply(state)` in one transaction if the claim is still current; False when discarded."""
+    try:
+        with transaction.atomic():
+            state = _locked_if_current(claim)
+            if state is None:
+                logger.info("Discarding a stale %s step of platform state %s.", claim.status, claim.state_id)
+                return False
+            apply(state)
+            if state.status in WORKING:
+                platform_step_queue(state_id=state.pk)
+            workflow_refresh_status(workflow=state.workflow)
+    except IntegrityError:
+        # Another run of the same step wrote this checkpoint sequence first.
+        logger.info("Discarding a duplicate %s step of platform state %s.", claim.status, claim.state_id)
+        return False
+    return True
+
+
+def _reset_claim(state: PlatformState) -> None:
+    state.heartbeat_at = None
+    state.attempts = 0
+    state.error_message = None
+
+
+def _write_draft(*, claim: _Claim, written) -> bool:
+    def apply(state: PlatformState) -> None:
+        draft = Draft.objects.create(
+            workflow_id=state.workflow_id,
+            platform=state.platform,
+            content=written.content,
+            source=DraftSource.AI,
+            based_on_id=state.active_draft_id,
+        )
+        state.active_draft = draft
+        state.status = PlatformStatus.EVALUATING
+        _reset_claim(state)
+        state.save(
+            update_fields=[
+                "active_draft",
+                "status",
+                "heartbeat_at",
+                "attempts",
+                "error_message",
+                "updated_at",
+            ]
+        )
+        checkpoint_write(
+            state=state,
+            step=STEP_GENERATE,
+            previous=claim.base_checkpoint,
+            new_draft_id=draft.pk,
+            metadata={"backend": written.backend, "model": written.model, "details": written.metadata},
+        )
+
+    return _commit_step(claim, apply)
+
+
+def _write_evaluation(*, claim: _Claim, evaluation, config: WorkflowSettings) -> bool:
+    def apply(state: PlatformState) -> None:
+        row = Evaluation.objects.create(
+            draft_id=state.active_draft_id,
+            score=max(0, min(100, int(evaluation.score))),
+            feedback=evaluation.feedback,
+            criteria_scores=_json_safe(evaluation.criteria_scores),
+            evaluator=(evaluation.evaluator or "")[:255],
+        )
+        state.last_feedback = evaluation.feedback or None
+        if row.score >= config.score_threshold or state.iteration + 1 >= config.max_iterations:
+            state.status = PlatformStatus.AWAITING_REVIEW
+        else:
+            state.status = PlatformStatus.GENERATING
+            state.iteration += 1
+        _reset_claim(state)
+        state.save(
+            update_fields=[
+                "status",
+                "iteration",
+                "last_feedback",
+                "heartbeat_at",
+                "attempts",
+                "error_message",
+                "updated_at",
+            ]
+        )
+        checkpoint_write(
+            state=state,
+            step=STEP_EVALUATE,
+            previous=claim.base_checkpoint,
+            evaluation=row,
+            metadata={
+                "evaluator": row.evaluator,
+                "threshold": config.score_threshold,
+                "max_iterations": config.max_iterations,
+                "details": evaluation.metadata,
+            },
+        )
+
+    return _commit_step(claim, apply)
+
+
+def _fail(*, claim: _Claim, message: str) -> bool:
+    def apply(state: PlatformState) -> None:
+        state.status = PlatformStatus.FAILED
+        state.error_message = message
+        state.heartbeat_at = None
+        state.save(update_fields=["status", "error_message", "heartbeat_at", "updated_at"])
+        checkpoint_write(
+            state=state,
+            step=STEP_FAILED,
+            previous=claim.base_checkpoint,
+            metadata={"error": message, "attempts": state.attempts},
+        )
+        audit_log_write(
+            action="workflow.platform_failed",
+            resource_type="workflow",
+            resource_id=state.workflow_id,
+            details={"platform": state.platform, "step": _step_name(claim), "error": message},
+        )
+
+    return _commit_step(claim, apply)
+
+
+def _step_name(claim: _Claim) -> str:
+    return STEP_GENERATE if claim.status == PlatformStatus.GENERATING else STEP_EVALUATE
+
+
+def retry_delay(*, attempt: int, retry_after: float | None) -> float:
+    """Seconds before the next attempt: the server's Retry-After when given, else 30 s doubling."""
+    ceiling = min(BACKOFF_MAX_SECONDS, step_timeout().total_seconds())
+    delay = BACKOFF_BASE_SECONDS * 2 ** max(0, attempt - 1)
+    if retry_after and retry_after > 0:
+        delay = retry_after
+    return max(1.0, min(float(delay), ceiling))
+
+
+def _retry_later(*, claim: _Claim, exc: AIUnavailable, config: WorkflowSettings) -> None:
+    if claim.attempts >= config.step_max_attempts:
+        _fail(
+            claim=claim,
+            message=(
+                f"The AI stayed unavailable after {claim.attempts} attempts to {_verb(claim)} the draft: "
+                f"{_safe(exc)}"
+            ),
+        )
+        return
+    delay = retry_delay(attempt=claim.attempts, retry_after=exc.retry_after)
+    note = (
+        f"Attempt {claim.attempts} of {config.step_max_attempts} failed, trying again in {int(delay)} s: "
+        f"{_safe(exc)}"
+    )[:MAX_ERROR_CHARS]
+    with transaction.atomic():
+        released = PlatformState.objects.filter(
+            pk=claim.state_id, status=claim.status, attempts=claim.attempts, heartbeat_at__isnull=False
+        ).update(heartbeat_at=None, error_message=note, updated_at=timezone.now())
+        if released:
+            _schedule_retry(state_id=claim.state_id, delay=delay, attempt=claim.attempts)
+
+
+# --- the reaper --------------------------------------------------------------------------------
+
+
+def platform_steps_resume_stale(*, now: datetime | None = None, limit: int = 100) -> int:
+    """Take up platforms whose step stalled: a worker died or raised (heartbeat older than the step
+    timeout), or a queued message was lost (working, unclaimed, untouched for that long). They are
+    queued again, or failed once their attempts are used up. Returns how many were handled."""
+    now = now or timezone.now()
+    stale_before = now - step_timeout()
+    config = workflow_settings()
+    stalled = list(
+        PlatformState.objects.filter(status__in=WORKING)
+        .exclude(workflow__status__in=STICKY)
+        .annotate(last_seen=Coalesce("heartbeat_at", "updated_at"))
+        .filter(last_seen__lt=stale_before)
+        .order_by("last_seen")
+        .values_list("pk", "workflow_id", "platform", "status", "attempts")[:limit]
+    )
+    for state_id, workflow_id, platform, status, attempts in stalled:
+        if attempts >= config.step_max_attempts:
+            checkpoint = _latest_checkpoint(workflow_id=workflow_id, platform=platform)
+            claim = _Claim(
+                state_id=state_id,
+                workflow_id=workflow_id,
+                platform=platform,
+                status=status,
+                attempts=attempts,
+                base_sequence=checkpoint.sequence if checkpoint else 0,
+                base_checkpoint=checkpoint,
+            )
+            _fail(
+                claim=claim,
+                message=f"The {_step_name(claim)} step stopped without finishing {attempts} times; gave up.",
+            )
+        else:
+            # Touch the row so the next round waits a full timeout before queueing it again.
+            PlatformState.objects.filter(pk=state_id, status=status).update(updated_at=now)
+            _enqueue(state_id)
+    return len(stalled)

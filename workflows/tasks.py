@@ -1,0 +1,33 @@
+"""django-q2 entry points of the workflows app: take ids, call a service."""
+
+
+def run_platform_step(state_id: str) -> None:
+    """One engine step of one platform (`workflows.services.engine.platform_step_run`). Safe to
+    deliver twice: the step claims its row, so a second delivery while the first runs does nothing,
+    and one after it finished runs the platform's next step, if any."""
+    from workflows.services.engine import platform_step_run
+
+    platform_step_run(state_id=state_id)
+
+
+def resume_stale_platform_steps() -> int:
+    """Queue again (or fail, once their attempts are used up) engine steps whose worker died or raised."""
+    from workflows.services.engine import platform_steps_resume_stale
+
+    return platform_steps_resume_stale()
+
+
+def publish_job(job_id: str) -> str | None:
+    """Publish a queued job (`workflows.services.publishing.publishing_job_publish`); a no-op when it
+    is not queued any more, so a redelivered message does nothing. Returns the job's status."""
+    from workflows.services.publishing import publishing_job_publish
+
+    job = publishing_job_publish(job_id=job_id)
+    return job.status if job is not None else None
+
+
+def dispatch_due_publishing_jobs() -> int:
+    """Every minute: take back stale jobs, then claim and publish due ones. Returns how many ran."""
+    from workflows.services.publishing import publishing_jobs_dispatch_due
+
+    return publishing_jobs_dispatch_due()
