@@ -98,3 +98,14 @@ class WorkflowCheckpointFactory(factory.django.DjangoModelFactory):
     sequence = factory.Sequence(lambda n: n)
     state = factory.LazyFunction(lambda: {"iteration": 0, "drafts": []})
     metadata = factory.LazyFunction(lambda: {"source": "loop"})
+
+
+class AcceptedPlatformStateFactory(PlatformStateFactory):
+    """An accepted platform with an active draft of its own: what a publishing job needs."""
+
+    status = PlatformStatus.ACCEPTED
+    active_draft = factory.SubFactory(
+        DraftFactory,
+        workflow=factory.SelfAttribute("..workflow"),
+        platform=factory.SelfAttribute("..platform"),
+    )
