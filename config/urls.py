@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("core.api.urls")),
     path("platforms/", include("platforms.api.urls")),
     path("captions/", include("captions.api.urls")),
+    path("workflows/", include("workflows.api.urls")),
 ]
 
 urlpatterns = [

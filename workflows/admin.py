@@ -4,19 +4,36 @@ Drafts, evaluations and checkpoints are records of what happened, so they are re
 state changes (review, publish, cancel) go through `workflows.services`.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch
 from django.db.models.functions import Substr
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
+from rest_framework.exceptions import APIException
 
+from accounts.request_meta import request_meta
 from workflows.models import (
     Draft,
     Evaluation,
     PlatformState,
+    PlatformStatus,
     PublishingJob,
+    PublishingStatus,
     Resource,
     Workflow,
     WorkflowCheckpoint,
+    WorkflowStatus,
 )
+from workflows.services.publishing import publishing_job_cancel, publishing_job_retry
+from workflows.services.review import workflow_review
+from workflows.services.workflows import workflow_cancel
+from workflows.writing import CRITERIA, platform_char_limit
 
 PREVIEW_CHARS = 80
 CONNECTION_SECRETS = ("access_token", "client_key", "client_secret")
@@ -38,10 +55,29 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
+def _review_link(state: PlatformState) -> str:
+    url = reverse("admin:workflows_platformstate_review", args=[state.pk])
+    label = "Review" if state.status == PlatformStatus.AWAITING_REVIEW else "Drafts"
+    return format_html('<a href="{}">{}</a>', url, label)
+
+
 class PlatformStateInline(ReadOnlyInline):
     model = PlatformState
-    fields = ("platform", "status", "iteration", "active_draft", "attempts", "heartbeat_at", "updated_at")
+    fields = (
+        "platform",
+        "status",
+        "iteration",
+        "active_draft",
+        "review",
+        "attempts",
+        "error_message",
+        "updated_at",
+    )
     readonly_fields = fields
+
+    @admin.display(description="review")
+    def review(self, obj):
+        return _review_link(obj) if obj.pk else "—"
 
 
 @admin.register(Workflow)
@@ -56,18 +92,172 @@ class WorkflowAdmin(admin.ModelAdmin):
     ordering = ("-created_at",)
     show_full_result_count = False
     inlines = [PlatformStateInline]
+    actions = ["cancel_selected"]
+
+    def has_add_permission(self, request):
+        return False  # workflows start through the API, which validates the source and queues the engine
+
+    @admin.action(description="Cancel selected workflows", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        cancelled = skipped = 0
+        meta = request_meta(request)
+        for workflow in queryset.filter(status__in=(WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)):
+            try:
+                workflow_cancel(workflow=workflow, actor=request.user, meta=meta)
+            except APIException:  # moved on meanwhile
+                skipped += 1
+                continue
+            cancelled += 1
+        self.message_user(
+            request,
+            f"{cancelled} workflow(s) cancelled; only running or awaiting-review workflows can be.",
+            messages.SUCCESS if cancelled else messages.WARNING,
+        )
+
+
+class ReviewForm(forms.Form):
+    content = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 14, "cols": 80}),
+        required=False,
+        strip=False,
+        help_text="Needed for the two edit actions: it becomes a new human draft.",
+    )
+    feedback = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        required=False,
+        help_text="For “edit and refine”: what the next AI draft should change.",
+    )
+
+
+REVIEW_ACTIONS = (
+    ("accept", "Accept"),
+    ("reject", "Reject"),
+    ("edit_and_refine", "Edit and refine"),
+    ("edit_and_publish", "Edit and accept for publishing"),
+)
+REVIEWABLE = (PlatformStatus.AWAITING_REVIEW, PlatformStatus.ACCEPTED)
 
 
 @admin.register(PlatformState)
 class PlatformStateAdmin(admin.ModelAdmin):
-    list_display = ("id", "workflow", "platform", "status", "iteration", "attempts", "updated_at")
+    """Platform states; each has a review page (draft, evaluation and history side by side)."""
+
+    list_display = ("id", "workflow", "platform", "status", "iteration", "review", "attempts", "updated_at")
     list_filter = ("platform", "status")
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)
     raw_id_fields = ("workflow", "active_draft")
-    readonly_fields = ("id", "created_at", "updated_at", "heartbeat_at")
+    readonly_fields = (
+        "id",
+        "workflow",
+        "platform",
+        "status",
+        "active_draft",
+        "iteration",
+        "last_feedback",
+        "error_message",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "heartbeat_at",
+    )
     ordering = ("workflow_id", "platform")
     show_full_result_count = False
+
+    # States change only through the engine and the review page's service calls.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("workflows.review_platformstate")
+
+    @admin.display(description="review")
+    def review(self, obj):
+        return _review_link(obj)
+
+    def get_urls(self):
+        review = self.admin_site.admin_view(self.review_view)
+        return [
+            path("<path:object_id>/review/", review, name="workflows_platformstate_review"),
+            *super().get_urls(),
+        ]
+
+    def review_view(self, request, object_id):
+        state = self.get_object(request, unquote(object_id))
+        if state is None:
+            raise Http404("No such platform state.")
+        if not self.has_view_permission(request, state):
+            raise PermissionDenied
+        may_review = self.has_review_permission(request) and state.status in REVIEWABLE
+        active = state.active_draft
+        form = ReviewForm(initial={"content": active.content if active else ""})
+        if request.method == "POST":
+            if not self.has_review_permission(request):
+                raise PermissionDenied
+            form = ReviewForm(request.POST)
+            action = request.POST.get("action", "")
+            if form.is_valid() and self._review(request, state=state, action=action, form=form):
+                return HttpResponseRedirect(request.path)
+        return TemplateResponse(
+            request,
+            "admin/workflows/platformstate/review.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.model._meta,
+                "title": f"Review {state.get_platform_display()} of workflow {str(state.workflow_id)[:8]}",
+                "state": state,
+                "workflow": state.workflow,
+                "active": active,
+                "evaluation": _newest(active),
+                "criteria": CRITERIA,
+                "limit": platform_char_limit(state.platform),
+                "history": _history(state),
+                "form": form,
+                "may_review": may_review,
+                "actions": REVIEW_ACTIONS,
+            },
+        )
+
+    def _review(self, request, *, state: PlatformState, action: str, form: ReviewForm) -> bool:
+        data = form.cleaned_data
+        try:
+            workflow_review(
+                workflow=state.workflow,
+                platform=state.platform,
+                action=action,
+                reviewer=request.user,
+                content=data["content"] if action.startswith("edit_") else None,
+                feedback=data["feedback"] or None,
+                meta=request_meta(request),
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return False
+        except APIException as exc:
+            self.message_user(request, str(exc.detail), messages.ERROR)
+            return False
+        self.message_user(request, f"Done: {dict(REVIEW_ACTIONS).get(action, action)}.", messages.SUCCESS)
+        return True
+
+
+def _newest(draft: Draft | None) -> Evaluation | None:
+    if draft is None:
+        return None
+    return draft.evaluations.order_by("-created_at", "-id").first()
+
+
+def _history(state: PlatformState) -> list[Draft]:
+    """This platform's drafts, oldest first, each with its evaluations (two queries)."""
+    return list(
+        Draft.objects.filter(workflow_id=state.workflow_id, platform=state.platform)
+        .select_related("created_by")
+        .prefetch_related(Prefetch("evaluations", queryset=Evaluation.objects.order_by("-created_at", "-id")))
+        .order_by("created_at", "id")
+    )
 
 
 class EvaluationInline(ReadOnlyInline):
@@ -190,6 +380,52 @@ class PublishingJobAdmin(admin.ModelAdmin):
     date_hierarchy = "scheduled_for"
     ordering = ("-created_at",)
     show_full_result_count = False
+    actions = ["cancel_selected", "retry_selected"]
+
+    # Jobs are made by publishing an accepted draft (API) and changed by the actions below.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_publish_permission(self, request) -> bool:
+        return request.user.has_perm("workflows.change_publishingjob")
+
+    def _each(self, request, queryset, service, *, statuses, done: str, rule: str) -> None:
+        changed = 0
+        meta = request_meta(request)
+        for job in queryset.filter(status__in=statuses):
+            try:
+                service(job=job, actor=request.user, meta=meta)
+            except (APIException, ValidationError):
+                continue
+            changed += 1
+        self.message_user(
+            request, f"{changed} job(s) {done}; {rule}", messages.SUCCESS if changed else messages.WARNING
+        )
+
+    @admin.action(description="Cancel selected queued or scheduled jobs", permissions=["publish"])
+    def cancel_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            publishing_job_cancel,
+            statuses=(PublishingStatus.QUEUED, PublishingStatus.SCHEDULED),
+            done="cancelled",
+            rule="only queued or scheduled jobs can be.",
+        )
+
+    @admin.action(description="Retry selected failed jobs", permissions=["publish"])
+    def retry_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            publishing_job_retry,
+            statuses=(PublishingStatus.FAILED,),
+            done="queued again",
+            rule="only failed jobs without another live job for the same platform can be.",
+        )
 
     def get_queryset(self, request):
         # The connection is shown by name only: never load (and decrypt) its credentials.

@@ -21,7 +21,9 @@ from schemathesis.specs.openapi.checks import (
 from accounts.models import Role
 from accounts.tokens import hash_secret, new_session_token
 from config.wsgi import application
+from core import pages
 from platforms import clients
+from platforms import services as platform_services
 from tests.factories.accounts import UserFactory, UserSessionFactory
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -57,6 +59,19 @@ def platforms_answer_from_loopback(httpserver, monkeypatch):
         return real_client(instance_url=httpserver.url_for("/"), access_token=access_token, timeout=timeout)
 
     monkeypatch.setattr(clients, "mastodon_client", loopback_client)
+    # X, LinkedIn and WordPress are verified through their publishers; resources fetch web pages.
+    monkeypatch.setattr(
+        platform_services,
+        "_publisher_account",
+        lambda connection, *, timeout: clients.PlatformAccount(
+            id="1", username="fuzz", acct="fuzz", display_name="Fuzz", url=httpserver.url_for("/@fuzz")
+        ),
+    )
+    monkeypatch.setattr(
+        pages,
+        "page_main_text",
+        lambda url, **kwargs: pages.PageText(url=url, title="Fuzz", text="A fuzzed page.", language="en"),
+    )
 
 
 @pytest.fixture
