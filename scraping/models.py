@@ -132,6 +132,56 @@ class JobConfiguration(models.Model):
         return self.config_key
 
 
+class ItemStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    STORED = "stored", "Stored"
+    DUPLICATE = "duplicate", "Duplicate of an existing artifact"
+    BLOCKED = "blocked", "Not fetched (robots.txt, domain or type not allowed)"
+    FAILED = "failed", "Failed"
+
+
+class ScrapingJobItem(TimestampedModel):
+    """One URL a job found and what became of it; a retry re-runs only the failed ones.
+
+    Not in the seed: the original kept no per-URL record, so it could neither resume nor retry
+    only what failed. `metadata` holds what the source already knew (a paper's authors, DOI,
+    dates; a feed entry's title) and is merged into the artifact's tags.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(ScrapingJob, on_delete=models.CASCADE, related_name="items", db_index=False)
+    url = models.TextField()
+    url_hash = models.CharField(max_length=64, help_text="SHA-256 of the normalised URL.")
+    source = models.CharField(max_length=50, help_text="Which source found it: search, sitemap, feed, ...")
+    depth = models.PositiveSmallIntegerField(default=0)
+    keyword = models.CharField(max_length=100, null=True, blank=True)
+    status = models.CharField(max_length=20, choices=ItemStatus.choices, default=ItemStatus.PENDING)
+    artifact = models.ForeignKey(
+        "Artifact", on_delete=models.SET_NULL, null=True, blank=True, related_name="job_items"
+    )
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_message = models.TextField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "scraping_job_items"
+        verbose_name = "job item"
+        ordering = ["job_id", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "url_hash"], name="uq_scraping_job_items_job_url"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=ItemStatus.values), name="ck_scraping_job_items_status"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["job", "status"], name="idx_scraping_items_job_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} ({self.get_status_display()})"
+
+
 class Artifact(TimestampedModel):
     """A stored piece of scraped or uploaded content.
 

@@ -6,10 +6,12 @@ from scraping.models import (
     Artifact,
     ArtifactType,
     ContentExtraction,
+    ItemStatus,
     JobConfiguration,
     JobType,
     MetadataTag,
     ScrapingJob,
+    ScrapingJobItem,
 )
 from tests.factories.accounts import UserFactory
 
@@ -77,3 +79,14 @@ class ContentExtractionFactory(factory.django.DjangoModelFactory):
     extraction_type = "content_analysis"
     extracted_data = factory.LazyFunction(lambda: {"language": "en", "topics": ["energy"], "quality": 7})
     confidence_score = "0.80"
+
+
+class ScrapingJobItemFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ScrapingJobItem
+
+    job = factory.SubFactory(ScrapingJobFactory)
+    url = factory.Sequence(lambda n: f"https://example.org/page-{n}")
+    url_hash = factory.LazyAttribute(lambda item: hashlib.sha256(item.url.encode()).hexdigest())
+    source = "url_list"
+    status = ItemStatus.PENDING

@@ -12,6 +12,7 @@ from scraping.models import (
     JobType,
     MetadataTag,
     ScrapingJob,
+    ScrapingJobItem,
 )
 from tests.constraints import drop_column_check, violates
 from tests.factories.accounts import UserFactory
@@ -21,11 +22,12 @@ from tests.factories.scraping import (
     JobConfigurationFactory,
     MetadataTagFactory,
     ScrapingJobFactory,
+    ScrapingJobItemFactory,
 )
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [ScrapingJob, JobConfiguration, Artifact, MetadataTag, ContentExtraction]
+MODELS = [ScrapingJob, JobConfiguration, Artifact, MetadataTag, ContentExtraction, ScrapingJobItem]
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
@@ -309,3 +311,18 @@ def test_deleting_artifact_deletes_its_extractions():
     extraction = ContentExtractionFactory()
     extraction.artifact.delete()
     assert not ContentExtraction.objects.filter(pk=extraction.pk).exists()
+
+
+# ScrapingJobItem
+
+
+def test_a_job_holds_each_url_once():
+    item = ScrapingJobItemFactory()
+    with violates("uq_scraping_job_items_job_url"):
+        ScrapingJobItemFactory(job=item.job, url=item.url)
+    ScrapingJobItemFactory(url=item.url)  # another job may hold it
+
+
+def test_item_status_is_checked():
+    with violates("ck_scraping_job_items_status"):
+        ScrapingJobItemFactory(status="lost")
