@@ -13,6 +13,7 @@ from rest_framework.settings import api_settings
 
 from accounts.models import AuditLog
 from accounts.permissions import IsModeratorOrAdmin
+from core.api.filters import UtcIsoDateTimeFilter
 
 
 class AuditLogSerializer(serializers.ModelSerializer):
@@ -51,10 +52,10 @@ class AuditLogFilter(filters.FilterSet):
     user = IntegerFilter(field_name="user_id", help_text="The acting user's id.")
     resource_type = filters.CharFilter()
     resource_id = filters.CharFilter()
-    created_after = filters.IsoDateTimeFilter(
+    created_after = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="ISO 8601; entries at or after this time."
     )
-    created_before = filters.IsoDateTimeFilter(
+    created_before = UtcIsoDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="ISO 8601; entries before this time."
     )
 

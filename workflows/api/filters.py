@@ -2,6 +2,7 @@
 
 from django_filters import rest_framework as filters
 
+from core.api.filters import UtcIsoDateTimeFilter
 from workflows.models import (
     Draft,
     DraftSource,
@@ -29,8 +30,8 @@ class WorkflowFilter(filters.FilterSet):
         distinct=True,
         help_text="Workflows with at least one platform in this status (e.g. awaiting_review).",
     )
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Workflow
@@ -59,8 +60,8 @@ class PublishingJobFilter(filters.FilterSet):
     workflow = filters.UUIDFilter(field_name="workflow_id")
     platform = filters.ChoiceFilter(choices=Platform.choices)
     status = filters.MultipleChoiceFilter(choices=PublishingStatus.choices)
-    scheduled_after = filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
-    scheduled_before = filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
+    scheduled_after = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_before = UtcIsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
 
     class Meta:
         model = PublishingJob

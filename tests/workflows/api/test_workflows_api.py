@@ -278,3 +278,19 @@ def test_stats_count_only_what_the_caller_sees(api, user):
     data = api.get(f"{URL}stats/").json()
     assert data["workflows"]["awaiting_review"] == 1
     assert data["platforms_awaiting_review"] == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ("2026-01-01T00:00:00-22:18", 200),  # Python accepts the offset, PostgreSQL would not
+        ("0001-01-01T00:00:00+05:00", 400),  # before year 1 once in UTC
+        ("yesterday", 400),
+    ],
+)
+def test_date_filters_take_any_iso_offset_without_a_database_error(api, user, value, status):
+    WorkflowFactory(user=user)
+    response = api.get(URL, {"created_after": value})
+    assert response.status_code == status, response.content
+    if status == 400:
+        assert "created_after" in error_fields(response)
