@@ -73,11 +73,15 @@ class PageFetchError(Exception):
         status: int | None = None,
         transient: bool = False,
         retry_after: float | None = None,
+        reason: str | None = None,
     ):
         super().__init__(message)
         self.status = status
         self.transient = transient
         self.retry_after = retry_after
+        # Set by the URL guard (invalid_url, unresolvable, private_address) so callers with their
+        # own error vocabulary (scraping.fetching) need not parse messages.
+        self.reason = reason
 
 
 def _host_label(url: str) -> str:
@@ -87,7 +91,9 @@ def _host_label(url: str) -> str:
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PageFetchError("Only http and https URLs with a host name can be fetched.")
+        raise PageFetchError(
+            "Only http and https URLs with a host name can be fetched.", reason="invalid_url"
+        )
     if getattr(settings, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", False):
         return
     host = parts.hostname
@@ -95,15 +101,21 @@ def _check_url(url: str) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError, ValueError):
-        raise PageFetchError(f"The host {host} could not be found.") from None
+        raise PageFetchError(f"The host {host} could not be found.", reason="unresolvable") from None
     for info in infos:
         address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
         if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
             address = address.ipv4_mapped
         if not address.is_global or address.is_multicast:
             raise PageFetchError(
-                f"The host {host} is on a private or local network; fetching such addresses is not allowed."
+                f"The host {host} is on a private or local network; fetching such addresses is not allowed.",
+                reason="private_address",
             )
+
+
+# The SSRF guard, public for other fetchers (scraping.fetching): raises PageFetchError (with
+# `reason`) unless the URL is http(s) with a host that resolves only to global addresses.
+outbound_url_check = _check_url
 
 
 def _content_type(response: httpx.Response) -> tuple[str, str | None]:

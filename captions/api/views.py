@@ -31,7 +31,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import MultiPartParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -62,6 +61,7 @@ from captions.services.settings import caption_settings_upsert
 from captions.services.tasks import caption_task_cancel, caption_task_create
 from core.ai import AIError, AIInvalidImage, AIRefused, AIUnavailable
 from core.api.errors import Conflict
+from core.api.negotiation import IgnoreClientNegotiation
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 CONNECTION_OWNER = "platform_connection__user"
@@ -99,17 +99,6 @@ class CaptionBackendFailed(exceptions.APIException):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_detail = "The caption backend failed."
     default_code = error_code = "ai_failed"
-
-
-class IgnoreClientNegotiation(BaseContentNegotiation):
-    """For the file endpoint: its success is a FileResponse (not rendered), its errors JSON,
-    whatever the client's Accept header asks for (an <img> sends image/*)."""
-
-    def select_parser(self, request, parsers):
-        return parsers[0] if parsers else None
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 def _validated(serializer_class, request, **kwargs) -> dict:
