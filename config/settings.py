@@ -234,6 +234,20 @@ AI_TIMEOUT = env.float("AI_TIMEOUT", default=60.0)
 AI_VISION_MODEL = env.str("AI_VISION_MODEL", default="llava:7b")
 AI_VISION_BACKUP_MODEL = env.str("AI_VISION_BACKUP_MODEL", default="llava:13b-v1.6")
 AI_TEXT_MODEL = env.str("AI_TEXT_MODEL", default="llama3.1:8b")
+# Image backends (generation.backends): "builtin" draws a deterministic, marked-synthetic picture
+# offline; "openai" is an OpenAI-compatible /images/generations server at AI_BASE_URL (key as
+# above); "imagefx" is Google ImageFX with the user's labs.google cookie (an `imagefx` platform
+# connection). The two ImageFX base URLs are settings so tests point them at local fakes.
+IMAGE_BACKEND = env.str("IMAGE_BACKEND", default="builtin")
+IMAGE_TIMEOUT = env.float("IMAGE_TIMEOUT", default=120.0)
+IMAGE_OPENAI_MODEL = env.str("IMAGE_OPENAI_MODEL", default="gpt-image-1")
+# Variations of a reference image through /images/edits (not every compatible server has it);
+# false: the prompt alone is sent, and the result's metadata says the reference was not used.
+IMAGE_OPENAI_EDITS = env.bool("IMAGE_OPENAI_EDITS", default=False)
+IMAGEFX_LABS_URL = env.str("IMAGEFX_LABS_URL", default="https://labs.google/fx")
+IMAGEFX_API_URL = env.str("IMAGEFX_API_URL", default="https://aisandbox-pa.googleapis.com")
+# Prompt generation: transient backend failures are retried by re-queueing, this many times at most.
+IMAGE_GENERATION_MAX_ATTEMPTS = env.int("IMAGE_GENERATION_MAX_ATTEMPTS", default=3)
 # Caption tasks: images captioned at once per task; a running task silent this long is failed.
 # Requests a second to one fediverse instance (or its media host), shared by all caption workers
 # of a process; a Retry-After from the host pauses them all.
@@ -247,9 +261,37 @@ PUBLISHING_JOB_TIMEOUT = env.int("PUBLISHING_JOB_TIMEOUT", default=300)
 # Workflow engine steps: a platform claimed by a worker that sent no heartbeat for this many
 # seconds is free to be taken up again (the worker died or its step raised).
 WORKFLOW_STEP_TIMEOUT = env.int("WORKFLOW_STEP_TIMEOUT", default=300)
+# Persona datasets (generation.personas): a task in generating-data or generating-images whose
+# heartbeat is older than AVATAR_TASK_TIMEOUT seconds is taken back by the reaper (every 5 minutes)
+# and queued again, at most AVATAR_TASK_MAX_ATTEMPTS runs in all, then failed. A run may take up to
+# AVATAR_TASK_RUN_TIMEOUT seconds before django-q stops it (the next run resumes where it stopped).
+AVATAR_TASK_TIMEOUT = env.int("AVATAR_TASK_TIMEOUT", default=900)
+AVATAR_TASK_MAX_ATTEMPTS = env.int("AVATAR_TASK_MAX_ATTEMPTS", default=3)
+AVATAR_TASK_RUN_TIMEOUT = env.int("AVATAR_TASK_RUN_TIMEOUT", default=3600)
 # Fetching user-supplied URLs (core.pages): hosts on private, loopback or link-local networks are
 # refused (SSRF) unless this is true, e.g. for an intranet installation.
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+# Scraping fetcher (scraping.fetching): seconds between the starts of two requests to one host,
+# requests in flight to one host at once, the largest body read (bytes), and the User-Agent sent
+# (robots.txt rules are matched against its product token, the part before "/"; operators should
+# add a contact, e.g. "socialdesk-scraper/1 (+https://example.org/bot)").
+SCRAPING_POLITENESS_DELAY = env.float("SCRAPING_POLITENESS_DELAY", default=1.0)
+SCRAPING_PER_HOST_CONCURRENCY = env.int("SCRAPING_PER_HOST_CONCURRENCY", default=2)
+SCRAPING_MAX_BYTES = env.int("SCRAPING_MAX_BYTES", default=20_000_000)
+SCRAPING_USER_AGENT = env.str("SCRAPING_USER_AGENT", default="socialdesk-scraper/1")
+# Scraping sources (scraping.sources): a SearXNG-compatible search server for web_page jobs (its
+# base URL; a SystemConfig `scraping_search_url` overrides it; empty: web_page jobs fail with a
+# clear message), the arXiv and CrossRef APIs for paper jobs, and the contact address CrossRef
+# asks polite clients to send (`mailto`; requests with one go to its faster "polite" pool).
+SCRAPING_SEARCH_URL = env.str("SCRAPING_SEARCH_URL", default="")
+ARXIV_API_URL = env.str("ARXIV_API_URL", default="https://export.arxiv.org")
+CROSSREF_API_URL = env.str("CROSSREF_API_URL", default="https://api.crossref.org")
+CROSSREF_MAILTO = env.str("CROSSREF_MAILTO", default="")
+# Scraping jobs (scraping.services): a running job with no heartbeat for this many seconds is
+# resumed by the reaper (or failed after 3 attempts); one task works for at most half of it, then
+# hands over to a new task. Pages one job fetches at once (threads; 1: one after the other).
+SCRAPING_JOB_TIMEOUT = env.int("SCRAPING_JOB_TIMEOUT", default=600)
+SCRAPING_CONCURRENCY = env.int("SCRAPING_CONCURRENCY", default=4)
 
 # Bootstrap's operator account.
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")

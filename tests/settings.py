@@ -31,3 +31,5 @@ STATIC_ROOT = tempfile.mkdtemp(prefix="socialdesk-test-static-")
 PLATFORM_REQUESTS_PER_SECOND = 10_000.0
 # Tests fetch pages from local servers (pytest-httpserver on 127.0.0.1).
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
+# The scraper's politeness delay is tested with an injected clock; other tests must not wait.
+SCRAPING_POLITENESS_DELAY = 0.0
