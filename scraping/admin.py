@@ -1,15 +1,32 @@
 import uuid
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Case, IntegerField, Value, When
 from django.db.models.functions import Length, Substr
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import APIException
 
-from scraping.models import Artifact, ContentExtraction, JobConfiguration, MetadataTag, ScrapingJob
+from accounts.request_meta import request_meta
+from scraping.models import (
+    Artifact,
+    ContentExtraction,
+    ItemStatus,
+    JobConfiguration,
+    JobStatus,
+    MetadataTag,
+    ScrapingJob,
+    ScrapingJobItem,
+)
+from scraping.services.artifacts import artifact_delete
+from scraping.services.jobs import scraping_job_cancel, scraping_job_delete, scraping_job_retry
 
 CONTENT_PREVIEW_CHARS = 2000
 RECENT_JOBS_IN_FILTER = 20
+# A job can find 10 000 URLs: its page shows the most telling ones and links to the rest.
+ITEMS_INLINE_LIMIT = 50
 
 
 class JobConfigurationInline(admin.TabularInline):
@@ -19,6 +36,48 @@ class JobConfigurationInline(admin.TabularInline):
     readonly_fields = ("created_at",)
 
 
+class JobItemInline(admin.TabularInline):
+    """Read-only: items are the runner's record. Failed ones first, at most ITEMS_INLINE_LIMIT."""
+
+    model = ScrapingJobItem
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    fields = ("url", "source", "depth", "keyword", "status", "http_status", "error_message", "artifact")
+    readonly_fields = fields
+    verbose_name_plural = _("job items (failed first, at most %(limit)d)") % {"limit": ITEMS_INLINE_LIMIT}
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request).select_related("artifact").defer("artifact__content_text")
+        job_id = (request.resolver_match.kwargs.get("object_id") if request.resolver_match else None) or ""
+        try:
+            job_id = uuid.UUID(job_id)
+        except ValueError:
+            return queryset.none()
+        # The formset filters by job itself, so the limit is a subquery, not a slice.
+        shown = (
+            ScrapingJobItem.objects.filter(job_id=job_id)
+            .annotate(failed_first=_failed_first())
+            .order_by("failed_first", "created_at", "id")
+            .values("pk")[:ITEMS_INLINE_LIMIT]
+        )
+        return queryset.filter(pk__in=shown).order_by("status", "created_at")
+
+
+def _failed_first():
+    return Case(When(status=ItemStatus.FAILED, then=Value(0)), default=Value(1), output_field=IntegerField())
+
+
 @admin.register(ScrapingJob)
 class ScrapingJobAdmin(admin.ModelAdmin):
     list_display = (
@@ -26,7 +85,7 @@ class ScrapingJobAdmin(admin.ModelAdmin):
         "user",
         "job_type",
         "status",
-        "progress",
+        "progress_bar",
         "total_items",
         "processed_items",
         "skipped_items",
@@ -41,12 +100,27 @@ class ScrapingJobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
     show_full_result_count = False
-    inlines = [JobConfigurationInline]
-    # Worker-managed state: operators request cancellation, the worker does the rest.
+    inlines = [JobConfigurationInline, JobItemInline]
+    actions = ["cancel_selected", "retry_selected"]
+
+    def has_add_permission(self, request):
+        return False  # jobs start through the API, which validates them and queues the run
+
+    def delete_model(self, request, obj):
+        scraping_job_delete(job=obj, actor=request.user, meta=request_meta(request))
+
+    def delete_queryset(self, request, queryset):
+        meta = request_meta(request)
+        for job in queryset.exclude(status=JobStatus.RUNNING):
+            scraping_job_delete(job=job, actor=request.user, meta=meta)
+
+    # Worker-managed state: operators cancel and retry through the actions, the worker does the rest.
     readonly_fields = (
         "id",
         "status",
-        "progress",
+        "cancel_requested",
+        "progress_bar",
+        "items_link",
         "total_items",
         "processed_items",
         "skipped_items",
@@ -70,8 +144,9 @@ class ScrapingJobAdmin(admin.ModelAdmin):
                 "fields": (
                     "status",
                     "cancel_requested",
-                    "progress",
+                    "progress_bar",
                     ("total_items", "processed_items", "skipped_items", "failed_items"),
+                    "items_link",
                     "error_message",
                 )
             },
@@ -95,6 +170,82 @@ class ScrapingJobAdmin(admin.ModelAdmin):
     def artifacts_link(self, obj):
         url = reverse("admin:scraping_artifact_changelist")
         return format_html('<a href="{}?job={}">{}</a>', url, obj.pk, _("artifacts"))
+
+    @admin.display(description=_("progress"), ordering="progress")
+    def progress_bar(self, obj):
+        progress = max(0, min(100, obj.progress or 0))
+        return format_html('<progress value="{p}" max="100">{p}%</progress> {p}%', p=progress)
+
+    @admin.display(description=_("items"))
+    def items_link(self, obj):
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:scraping_scrapingjobitem_changelist")
+        every = f"{url}?job__id__exact={obj.pk}"
+        return format_html(
+            '<a href="{}">{}</a> &middot; <a href="{}">{}</a>',
+            every,
+            _("all items"),
+            f"{every}&status__exact={ItemStatus.FAILED}",
+            _("failed items"),
+        )
+
+    def _each(self, request, queryset, service, *, statuses, done: str, rule: str) -> None:
+        changed = 0
+        meta = request_meta(request)
+        for job in queryset.filter(status__in=statuses):
+            try:
+                service(job=job, actor=request.user, meta=meta)
+            except (APIException, ValidationError):  # moved on meanwhile, or nothing to retry
+                continue
+            changed += 1
+        self.message_user(
+            request, f"{changed} job(s) {done}; {rule}", messages.SUCCESS if changed else messages.WARNING
+        )
+
+    @admin.action(description=_("Cancel selected pending or running jobs"), permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            scraping_job_cancel,
+            statuses=(JobStatus.PENDING, JobStatus.RUNNING),
+            done="cancelled (running ones stop at their next item)",
+            rule="only pending or running jobs can be.",
+        )
+
+    @admin.action(description=_("Retry the failed items of selected finished jobs"), permissions=["change"])
+    def retry_selected(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            scraping_job_retry,
+            statuses=(JobStatus.COMPLETED, JobStatus.FAILED),
+            done="queued again",
+            rule="only completed or failed jobs with failed items can be.",
+        )
+
+
+@admin.register(ScrapingJobItem)
+class ScrapingJobItemAdmin(admin.ModelAdmin):
+    """Read-only: what each job found and what became of it (the runner writes these)."""
+
+    list_display = ("url", "job", "source", "depth", "status", "http_status", "attempts", "created_at")
+    list_filter = ("status", "source")
+    search_fields = ("url",)
+    list_select_related = ("job",)
+    raw_id_fields = ("job", "artifact")
+    ordering = ("-created_at",)
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("job__description")
 
 
 @admin.register(JobConfiguration)
@@ -161,6 +312,7 @@ class ArtifactAdmin(admin.ModelAdmin):
         "artifact_type",
         "user",
         "job",
+        "tag_list",
         "mime_type",
         "file_size",
         "is_public",
@@ -200,6 +352,19 @@ class ArtifactAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         # Artifacts come from scraping jobs and uploads, which store the file and hash it.
         return False
+
+    # Deleting goes through the service, which removes the stored file too (once committed).
+    def delete_model(self, request, obj):
+        artifact_delete(artifact=obj, actor=request.user, meta=request_meta(request))
+
+    def delete_queryset(self, request, queryset):
+        meta = request_meta(request)
+        for artifact in queryset:
+            artifact_delete(artifact=artifact, actor=request.user, meta=meta)
+
+    @admin.display(description=_("tags"))
+    def tag_list(self, obj):
+        return ", ".join(obj.tags or []) or "-"
 
     @admin.display(description=_("title"), ordering="title")
     def title_or_url(self, obj):

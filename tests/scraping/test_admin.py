@@ -118,5 +118,6 @@ def test_job_changelist_links_to_its_artifacts_and_filters(admin_client, artifac
     assert str(artifact.job_id) in response.content.decode()
 
 
-def test_job_add_page(admin_client):
-    assert admin_client.get(reverse("admin:scraping_scrapingjob_add")).status_code == 200
+def test_jobs_are_not_added_by_hand(admin_client):
+    # The API validates a job's configuration and queues its run; a bare admin row would never run.
+    assert admin_client.get(reverse("admin:scraping_scrapingjob_add")).status_code == 403
