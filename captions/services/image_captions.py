@@ -47,6 +47,7 @@ __all__ = [
     "detect_image_type",
     "image_caption_create",
     "image_caption_delete",
+    "image_caption_store",
     "max_upload_bytes",
     "svg_description",
 ]
@@ -357,3 +358,43 @@ def image_caption_delete(
         )
         if key.startswith("captions/uploads/") and not ImageCaption.objects.filter(image_path=key).exists():
             transaction.on_commit(lambda: default_storage.delete(key))
+
+
+def image_caption_store(
+    *,
+    user: User,
+    caption_text: str,
+    image_path: str,
+    image_type: str,
+    media_generation_id: str | None = None,
+    details: dict | None = None,
+    meta: RequestMeta | None = None,
+) -> ImageCaption:
+    """Keep a caption written elsewhere (e.g. of a generated image, by an image backend).
+
+    Additive to `image_caption_create` for images that are already stored somewhere else:
+    `image_path` names where (for generated images `generation/images/<id>`, not a storage key,
+    so `image_caption_delete` leaves it alone). The text is fitted to the caption limit.
+    """
+    if image_type not in ImageCaptionType.values:
+        raise ValidationError({"image_type": f"Unknown image type {image_type!r}."})
+    text = caption_fit(text=caption_text, max_length=CAPTION_MAX_LENGTH)
+    if not text:
+        raise _refuse("The caption backend returned an empty caption for this image.")
+    with transaction.atomic():
+        caption = ImageCaption.objects.create(
+            user=user,
+            image_path=image_path,
+            image_type=image_type,
+            caption_text=text,
+            media_generation_id=media_generation_id,
+        )
+        audit_log_write(
+            action="image_caption.created",
+            user=user,
+            resource_type="image_caption",
+            resource_id=caption.pk,
+            details={"image_type": image_type, "media_generation_id": media_generation_id, **(details or {})},
+            meta=meta or RequestMeta(),
+        )
+    return caption
