@@ -10,6 +10,8 @@ api_v1 = [
     path("platforms/", include("platforms.api.urls")),
     path("captions/", include("captions.api.urls")),
     path("workflows/", include("workflows.api.urls")),
+    path("scraping/", include("scraping.api.urls")),
+    path("generation/", include("generation.api.urls")),
 ]
 
 urlpatterns = [

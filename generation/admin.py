@@ -1,7 +1,9 @@
 from django.contrib import admin
 from django.db.models.functions import Length
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 
 from generation.models import (
     AspectRatio,
@@ -63,7 +65,7 @@ class GeneratedImageInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["media_generation_id", "model_name_type", "aspect_ratio", "seed", "created_at"]
+    fields = ["thumbnail", "media_generation_id", "model_name_type", "aspect_ratio", "seed", "created_at"]
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -71,6 +73,18 @@ class GeneratedImageInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: GeneratedImage) -> str:
+        # The browser fetches each image from the API's content view (the admin session
+        # authenticates it), so this page never loads the base64 blobs itself.
+        if not obj.pk:
+            return "—"
+        return format_html(
+            '<img src="{}" alt="generated image {}" loading="lazy" style="max-width:96px;max-height:96px">',
+            reverse("generated-image-content", kwargs={"pk": obj.pk}),
+            obj.pk,
+        )
 
 
 @admin.register(Prompt)
@@ -284,6 +298,7 @@ class GenerationTaskAdmin(admin.ModelAdmin):
     readonly_fields = [
         "task_id",
         "status",
+        "bio_prompts",
         "persona_progress",
         "image_progress",
         "error_log",
@@ -310,6 +325,16 @@ class GenerationTaskAdmin(admin.ModelAdmin):
         ),
         ("Progress", {"fields": ["status", "persona_progress", "image_progress", "error_log"]}),
         (
+            "Bio prompts",
+            {
+                "fields": ["bio_prompts"],
+                "description": (
+                    "Personas' bios are written with the four bio_prompt_* system settings and the "
+                    "task's language; change them under System settings."
+                ),
+            },
+        ),
+        (
             "Worker",
             {
                 "fields": [
@@ -334,6 +359,16 @@ class GenerationTaskAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="Bio prompts")
+    def bio_prompts(self, obj: GenerationTask | None = None) -> str:
+        url = reverse("admin:core_systemconfig_changelist") + "?" + urlencode({"q": "bio_prompt_"})
+        return format_html(
+            '<a href="{}">Edit the Facebook, Instagram, X and TikTok bio prompts</a> '
+            "(system settings bio_prompt_facebook, bio_prompt_instagram, bio_prompt_x, "
+            "bio_prompt_tiktok; placeholders {{language}} and {{persona}}).",
+            url,
+        )
 
     @admin.display(description="Personas")
     def persona_progress(self, obj: GenerationTask) -> str:

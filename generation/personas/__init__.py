@@ -1,0 +1,1 @@
+"""Persona datasets (seed 004): data writers, the image step, exports."""

@@ -1,0 +1,463 @@
+"""Persona dataset tasks ("avatar tasks", seed 004): create, run, retry, delete, recover.
+
+A task's life: `avatar_task_create` (pending, an 8-character `task_id`, queued once the
+transaction commits) → `avatar_task_run` in a worker: generating-data (personas written batch by
+batch) → data-generated → generating-images (a base image and its variations per persona) →
+completed; any failure → failed with `error_log`. `completed_at` is set at either end.
+
+Why it is built this way:
+- django-q delivers at least once, so a run claims its step with a conditional UPDATE on the task
+  row alone (pending → generating-data, data-generated → generating-images): a second delivery, or
+  a second worker, claims nothing and returns.
+- Nothing is generated twice. Personas are written batch by batch with unique positions per task,
+  and a run starts from the count already present; images are recorded per persona after each call
+  (generation.personas.images). So a run stopped anywhere (crash, timeout kill, the reaper, a retry)
+  resumes where it stopped.
+- Heartbeat and counters are small UPDATEs made only while the task is in the step's status: the
+  same UPDATE tells the run to stop when the task was failed, deleted or taken back meanwhile.
+- `avatar_task_recover_stale` (every 5 minutes) takes back tasks whose heartbeat is older than
+  AVATAR_TASK_TIMEOUT seconds and queues them again, up to AVATAR_TASK_MAX_ATTEMPTS runs; then it
+  fails them. Queued tasks whose message was lost are queued again (a duplicate claims nothing).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import DateTimeField, F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from accounts.models import User
+from accounts.request_meta import RequestMeta
+from accounts.services.audit import audit_log_write
+from core.ai import AIError
+from core.api.errors import Conflict
+from generation.backends.base import ImageBackendError
+from generation.models import (
+    MAX_PERSONAS_PER_TASK,
+    GeneratedPersona,
+    GenerationTask,
+    ImagesPerPersona,
+    TaskStatus,
+)
+from generation.personas.data import MAX_BATCH, PersonaWriter, persona_writer_for
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "generation.tasks.run_avatar_task"
+TASK_ID_LENGTH = 8
+DESCRIPTION_MAX_CHARS = 5000
+LANGUAGE_MAX_CHARS = 100
+# Consecutive answers without one usable persona before the data step gives up.
+MAX_UNUSABLE_ANSWERS = 3
+ERROR_LOG_MAX_CHARS = 4000
+RUNNING_STATUSES = (TaskStatus.GENERATING_DATA, TaskStatus.GENERATING_IMAGES)
+# Where a task taken back from a dead worker resumes.
+RESUME_STATUS = {
+    TaskStatus.GENERATING_DATA: TaskStatus.PENDING,
+    TaskStatus.GENERATING_IMAGES: TaskStatus.DATA_GENERATED,
+}
+
+
+class AvatarTaskNotRetryable(Conflict):
+    default_detail = "Only a failed persona task can be retried."
+    error_code = "task_not_failed"
+
+
+class AvatarTaskRunning(Conflict):
+    default_detail = "The persona task is running; wait until it completes or fails."
+    error_code = "task_running"
+
+
+class _Stopped(Exception):
+    """The task left the step's status meanwhile (failed by the reaper, deleted): stop quietly."""
+
+
+# --- creating ------------------------------------------------------------------------------------
+
+
+def avatar_task_id_new() -> str:
+    return uuid.uuid4().hex[:TASK_ID_LENGTH]
+
+
+def avatar_task_validate(
+    *, persona_description: Any, bio_language: Any, number_to_generate: Any, images_per_persona: Any
+) -> dict[str, Any]:
+    """The cleaned fields, or ValidationError naming every bad one."""
+    errors: dict[str, str] = {}
+    description = persona_description.strip() if isinstance(persona_description, str) else ""
+    if not description:
+        errors["persona_description"] = "Describe the personas (1 to 5000 characters)."
+    elif len(description) > DESCRIPTION_MAX_CHARS:
+        errors["persona_description"] = f"At most {DESCRIPTION_MAX_CHARS} characters."
+    language = " ".join(bio_language.split()) if isinstance(bio_language, str) else ""
+    if not language:
+        errors["bio_language"] = "Name the language of the bios (e.g. English or de)."
+    elif len(language) > LANGUAGE_MAX_CHARS:
+        errors["bio_language"] = f"At most {LANGUAGE_MAX_CHARS} characters."
+    if isinstance(number_to_generate, bool) or not isinstance(number_to_generate, int):
+        errors["number_to_generate"] = "A whole number from 1 to 300."
+    elif not 1 <= number_to_generate <= MAX_PERSONAS_PER_TASK:
+        errors["number_to_generate"] = f"Between 1 and {MAX_PERSONAS_PER_TASK} personas."
+    if isinstance(images_per_persona, bool) or images_per_persona not in ImagesPerPersona.values:
+        errors["images_per_persona"] = "4 or 8 images per persona."
+    if errors:
+        raise ValidationError(errors)
+    return {
+        "persona_description": description,
+        "bio_language": language,
+        "number_to_generate": number_to_generate,
+        "images_per_persona": images_per_persona,
+    }
+
+
+def _audit(*, action: str, actor: User | None, task: GenerationTask, meta, details: dict) -> None:
+    audit_log_write(
+        action=action,
+        user=actor,
+        resource_type="avatar_task",
+        resource_id=task.task_id,
+        details=details,
+        meta=meta or RequestMeta(),
+    )
+
+
+def _queue(task_id: str) -> None:
+    async_task(
+        RUN_TASK,
+        task_id,
+        task_name=f"avatar-task-{task_id}",
+        group="generation",
+        # The cluster's default timeout would kill a long image step; the claim makes a redelivery
+        # of a task still running harmless, and a killed run resumes.
+        timeout=int(settings.AVATAR_TASK_RUN_TIMEOUT),
+    )
+
+
+def _queue_on_commit(task_id: str) -> None:
+    # robust: a broker failure must not turn a committed task into a 500; the reaper queues it again.
+    transaction.on_commit(lambda: _queue(task_id), robust=True)
+
+
+def avatar_task_create(
+    *,
+    user: User,
+    persona_description: str,
+    bio_language: str,
+    number_to_generate: int,
+    images_per_persona: int,
+    meta: RequestMeta | None = None,
+) -> GenerationTask:
+    """Queue a persona dataset task for `user`. ValidationError names each bad field."""
+    fields = avatar_task_validate(
+        persona_description=persona_description,
+        bio_language=bio_language,
+        number_to_generate=number_to_generate,
+        images_per_persona=images_per_persona,
+    )
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                task = GenerationTask.objects.create(
+                    task_id=avatar_task_id_new(), user=user, status=TaskStatus.PENDING, **fields
+                )
+                _audit(
+                    action="avatar_task.created",
+                    actor=user,
+                    task=task,
+                    meta=meta,
+                    details={
+                        "number_to_generate": task.number_to_generate,
+                        "images_per_persona": task.images_per_persona,
+                        "bio_language": task.bio_language,
+                    },
+                )
+                _queue_on_commit(task.task_id)
+            return task
+        except IntegrityError:
+            # Another task drew the same 8 characters (1 in 4 billion): draw again.
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+# --- retrying and deleting -----------------------------------------------------------------------
+
+
+def avatar_task_retry(
+    *, task: GenerationTask, actor: User, meta: RequestMeta | None = None
+) -> GenerationTask:
+    """Queue a failed task again; it resumes after what was already generated (409 otherwise)."""
+    with transaction.atomic():
+        task = GenerationTask.objects.select_for_update().get(pk=task.pk)
+        if task.status != TaskStatus.FAILED:
+            raise AvatarTaskNotRetryable(
+                f"The task is {task.get_status_display().lower()}; only a failed task can be retried."
+            )
+        personas = GeneratedPersona.objects.filter(task=task).count()
+        resume = TaskStatus.PENDING if personas < task.number_to_generate else TaskStatus.DATA_GENERATED
+        now = timezone.now()
+        GenerationTask.objects.filter(pk=task.pk).update(
+            status=resume, attempts=0, completed_at=None, heartbeat_at=None, updated_at=now
+        )
+        _audit(
+            action="avatar_task.retried",
+            actor=actor,
+            task=task,
+            meta=meta,
+            details={"resume_from": resume, "previous_error": (task.error_log or "")[:200]},
+        )
+        _queue_on_commit(task.task_id)
+    task.refresh_from_db()
+    return task
+
+
+def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta | None = None) -> None:
+    """Delete a task that is not running, its personas, and (after commit) their image files."""
+    with transaction.atomic():
+        task = GenerationTask.objects.select_for_update().get(pk=task.pk)
+        if task.status in RUNNING_STATUSES:
+            raise AvatarTaskRunning()
+        keys = [
+            key
+            for images in GeneratedPersona.objects.filter(task=task).values_list("images", flat=True)
+            for key in (images or [])
+            if isinstance(key, str)
+        ]
+        _audit(
+            action="avatar_task.deleted",
+            actor=actor,
+            task=task,
+            meta=meta,
+            details={"status": task.status, "personas": task.personas_generated, "images": len(keys)},
+        )
+        task.delete()
+        transaction.on_commit(lambda: _delete_files(keys), robust=True)
+
+
+def _delete_files(keys: Sequence[str]) -> None:
+    for key in keys:
+        try:
+            default_storage.delete(key)
+        except Exception:  # a file already gone or a storage hiccup must not fail the deletion
+            logger.warning("Could not delete persona image %s", key, exc_info=True)
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def _claim(task_id: str, *, source: str, target: str, count_attempt: bool) -> bool:
+    now = timezone.now()
+    fields: dict[str, Any] = {
+        "status": target,
+        "heartbeat_at": now,
+        "updated_at": now,
+        "started_at": Coalesce(F("started_at"), Value(now), output_field=DateTimeField()),
+        "completed_at": None,
+    }
+    if count_attempt:
+        fields["attempts"] = F("attempts") + 1
+    return bool(GenerationTask.objects.filter(task_id=task_id, status=source).update(**fields))
+
+
+def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_backend=None) -> str | None:
+    """Run whatever step the task is queued for: the data step when pending, then the image step.
+
+    Safe to call twice: only a pending or data-generated task is claimed. `writer` and
+    `image_backend` default to the configured ones (tests inject these). Returns the final status
+    (None when there was nothing to claim).
+    """
+    claimed_data = _claim(
+        task_id, source=TaskStatus.PENDING, target=TaskStatus.GENERATING_DATA, count_attempt=True
+    )
+    if claimed_data:
+        task = GenerationTask.objects.get(task_id=task_id)
+        if not _guarded(task, TaskStatus.GENERATING_DATA, lambda: _data_step(task, writer)):
+            return _status(task)
+        GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_DATA).update(
+            status=TaskStatus.DATA_GENERATED, updated_at=timezone.now()
+        )
+    claimed_images = _claim(
+        task_id,
+        source=TaskStatus.DATA_GENERATED,
+        target=TaskStatus.GENERATING_IMAGES,
+        count_attempt=not claimed_data,
+    )
+    if not claimed_images:
+        if not claimed_data:
+            logger.info("Avatar task %s is not queued (claimed, failed or done): nothing to do", task_id)
+            return None
+        return _status(GenerationTask.objects.filter(task_id=task_id).first())
+    task = GenerationTask.objects.get(task_id=task_id)
+    if _guarded(task, TaskStatus.GENERATING_IMAGES, lambda: _image_step(task, image_backend)):
+        now = timezone.now()
+        GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_IMAGES).update(
+            status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now
+        )
+        logger.info("Avatar task %s completed", task_id)
+    return _status(task)
+
+
+def _status(task: GenerationTask | None) -> str | None:
+    if task is None:
+        return None
+    return GenerationTask.objects.filter(pk=task.pk).values_list("status", flat=True).first()
+
+
+def _guarded(task: GenerationTask, step_status: str, step) -> bool:
+    """Run a step; True when it finished. Failures fail the task with a readable error_log."""
+    try:
+        step()
+        return True
+    except _Stopped:
+        logger.info("Avatar task %s left %s meanwhile; stopping", task.task_id, step_status)
+        return False
+    except AIError as exc:
+        message = f"Writing personas failed: {exc}"
+        logger.warning("Avatar task %s: %s", task.task_id, message)
+    except ImageBackendError as exc:
+        message = f"Generating images failed: {exc}"
+        logger.warning("Avatar task %s: %s", task.task_id, message)
+    except Exception as exc:
+        logger.exception("Avatar task %s failed unexpectedly", task.task_id)
+        message = f"Unexpected error: {exc or type(exc).__name__}"
+    _fail(task, step_status, message)
+    return False
+
+
+def _fail(task: GenerationTask, step_status: str, message: str) -> None:
+    now = timezone.now()
+    GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
+        status=TaskStatus.FAILED,
+        error_log=message[:ERROR_LOG_MAX_CHARS],
+        completed_at=now,
+        heartbeat_at=now,
+        updated_at=now,
+    )
+
+
+def _beat(task: GenerationTask, step_status: str, **fields: Any) -> None:
+    """Heartbeat (and counters); _Stopped when the task is no longer in this step."""
+    now = timezone.now()
+    alive = GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
+        heartbeat_at=now, updated_at=now, **fields
+    )
+    if not alive:
+        raise _Stopped()
+
+
+def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
+    writer = writer or persona_writer_for(seed=task.task_id)
+    personas = GeneratedPersona.objects.filter(task=task)
+    present = personas.count()
+    unusable = 0
+    while present < task.number_to_generate:
+        _beat(task, TaskStatus.GENERATING_DATA, personas_generated=present)
+        count = min(MAX_BATCH, task.number_to_generate - present)
+        names = [
+            f"{first} {last}".strip()
+            for first, last in personas.order_by("-position").values_list("first_name", "last_name")[:60]
+        ]
+        try:
+            batch = writer.write(
+                description=task.persona_description,
+                language=task.bio_language,
+                count=count,
+                start=present,
+                avoid_names=names,
+            )
+        except AIError as exc:
+            if getattr(exc, "retry_reason", None) != "malformed":
+                raise
+            unusable += 1
+            logger.info("Avatar task %s: unusable answer %d: %s", task.task_id, unusable, exc)
+            if unusable >= MAX_UNUSABLE_ANSWERS:
+                raise
+            continue
+        unusable = 0
+        rows = [
+            GeneratedPersona(task=task, position=present + offset, metadata=batch.metadata, **persona)
+            for offset, persona in enumerate(batch.personas[:count])
+        ]
+        # A position another run wrote meanwhile is kept as it is (uq_generated_persona_position).
+        GeneratedPersona.objects.bulk_create(rows, ignore_conflicts=True)
+        present = personas.count()
+    _beat(task, TaskStatus.GENERATING_DATA, personas_generated=present)
+
+
+def _image_step(task: GenerationTask, image_backend) -> None:
+    from generation.personas.images import PersonaImages, persona_images_done
+
+    if image_backend is None:
+        from generation.backends import image_backend_for
+
+        image_backend = image_backend_for(user=task.user)
+
+    def keep_going() -> bool:
+        _beat(task, TaskStatus.GENERATING_IMAGES)
+        return True
+
+    planned = int(task.images_per_persona)
+    ids = list(GeneratedPersona.objects.filter(task=task).order_by("position").values_list("pk", flat=True))
+    for persona_id in ids:
+        persona = GeneratedPersona.objects.filter(pk=persona_id).first()
+        if persona is None or persona_images_done(persona, planned=planned):
+            continue
+        PersonaImages(task=task, persona=persona, backend=image_backend, keep_going=keep_going).run()
+    _beat(task, TaskStatus.GENERATING_IMAGES)
+
+
+# --- the reaper ----------------------------------------------------------------------------------
+
+
+def avatar_task_recover_stale(*, now: datetime | None = None) -> dict[str, int]:
+    """Take back running tasks silent for AVATAR_TASK_TIMEOUT seconds: queue them again to resume,
+    or fail them after AVATAR_TASK_MAX_ATTEMPTS runs. Also queue again pending or data-generated
+    tasks nobody picked up within the timeout. Returns counts by outcome."""
+    now = now or timezone.now()
+    seconds = int(settings.AVATAR_TASK_TIMEOUT)
+    max_attempts = max(1, int(settings.AVATAR_TASK_MAX_ATTEMPTS))
+    cutoff = now - timedelta(seconds=seconds)
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
+    outcome = {"requeued": 0, "failed": 0, "resent": 0}
+    stale = GenerationTask.objects.filter(silent, status__in=RUNNING_STATUSES)
+    for pk, task_id, status, attempts in stale.values_list("pk", "task_id", "status", "attempts"):
+        rows = GenerationTask.objects.filter(silent, pk=pk, status=status)
+        with transaction.atomic():
+            if attempts >= max_attempts:
+                changed = rows.update(
+                    status=TaskStatus.FAILED,
+                    error_log=(
+                        f"The worker stopped responding (no heartbeat for {seconds} seconds) "
+                        f"after {attempts} run(s); retry the task to resume it."
+                    ),
+                    completed_at=now,
+                    updated_at=now,
+                )
+                outcome["failed"] += changed
+            else:
+                changed = rows.update(status=RESUME_STATUS[status], heartbeat_at=None, updated_at=now)
+                if changed:
+                    outcome["requeued"] += 1
+                    _queue_on_commit(task_id)
+    waiting = GenerationTask.objects.filter(
+        status__in=(TaskStatus.PENDING, TaskStatus.DATA_GENERATED), updated_at__lt=cutoff
+    )
+    for pk, task_id in waiting.values_list("pk", "task_id"):
+        # Touch it, so the next pass waits another timeout before sending it again.
+        if GenerationTask.objects.filter(pk=pk, updated_at__lt=cutoff).update(updated_at=now):
+            outcome["resent"] += 1
+            _queue(task_id)
+    if any(outcome.values()):
+        logger.warning("Recovered avatar tasks: %s", outcome)
+    return outcome
