@@ -133,6 +133,21 @@ STORAGES = {
     "default": {"BACKEND": env.str("STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# S3 or MinIO (pip install '.[s3]', STORAGE_BACKEND=storages.backends.s3.S3Storage): scraped
+# artifacts and generated persona images go to the bucket; downloads are still streamed through
+# the API, which checks who may read them.
+if STORAGES["default"]["BACKEND"].startswith("storages.backends.s3"):
+    if not env.str("S3_BUCKET", default=""):
+        raise ImproperlyConfigured("S3_BUCKET must be set when STORAGE_BACKEND is an S3 storage.")
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": env.str("S3_BUCKET"),
+        "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,  # MinIO: http://minio:9000
+        "region_name": env.str("S3_REGION", default="") or None,
+        "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+        "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+        "default_acl": None,
+        "querystring_auth": True,
+    }
 WHITENOISE_USE_FINDERS = DEBUG
 
 REST_FRAMEWORK = {

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -68,3 +69,39 @@ def test_the_project_refuses_to_start_without_valid_keys(overrides, message):
 def test_platform_encryption_key_is_accepted_as_the_seed_name():
     result = _start({"FIELD_ENCRYPTION_KEYS": "", "PLATFORM_ENCRYPTION_KEY": generate_key()})
     assert result.returncode == 0, result.stderr
+
+
+def _storage_options(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50}
+    env.setdefault("FIELD_ENCRYPTION_KEYS", generate_key())
+    env.update(env_overrides)
+    code = "import json; from django.conf import settings; print(json.dumps(settings.STORAGES['default']))"
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_s3_storage_is_configured_from_the_environment():
+    result = _storage_options(
+        {
+            "STORAGE_BACKEND": "storages.backends.s3.S3Storage",
+            "S3_BUCKET": "artifacts",
+            "S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+        }
+    )
+    assert result.returncode == 0, result.stderr
+    options = json.loads(result.stdout)["OPTIONS"]
+    assert options["bucket_name"] == "artifacts"
+    assert options["endpoint_url"] == "http://127.0.0.1:9000"
+    assert options["default_acl"] is None
+
+
+def test_s3_storage_without_a_bucket_refuses_to_start():
+    result = _storage_options({"STORAGE_BACKEND": "storages.backends.s3.S3Storage", "S3_BUCKET": ""})
+    assert result.returncode != 0
+    assert "S3_BUCKET must be set" in result.stderr
