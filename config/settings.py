@@ -308,6 +308,22 @@ CROSSREF_MAILTO = env.str("CROSSREF_MAILTO", default="")
 SCRAPING_JOB_TIMEOUT = env.int("SCRAPING_JOB_TIMEOUT", default=600)
 SCRAPING_CONCURRENCY = env.int("SCRAPING_CONCURRENCY", default=4)
 
+# Retention (manage.py cleanup; core.retention and each app's retention.py): ages in days unless
+# named otherwise. `manage.py cleanup --list` shows every policy with its setting.
+RETENTION_SESSION_DAYS = env.int("RETENTION_SESSION_DAYS", default=0)
+RETENTION_RATE_LIMIT_HOURS = env.int("RETENTION_RATE_LIMIT_HOURS", default=24)
+RETENTION_API_KEY_DAYS = env.int("RETENTION_API_KEY_DAYS", default=30)
+RETENTION_AUDIT_DAYS = env.int("RETENTION_AUDIT_DAYS", default=365)
+RETENTION_PROCESSING_RUN_DAYS = env.int("RETENTION_PROCESSING_RUN_DAYS", default=90)
+RETENTION_IMAGE_REJECTED_DAYS = env.int("RETENTION_IMAGE_REJECTED_DAYS", default=30)
+RETENTION_IMAGE_POSTED_DAYS = env.int("RETENTION_IMAGE_POSTED_DAYS", default=180)
+RETENTION_IMAGE_ERROR_DAYS = env.int("RETENTION_IMAGE_ERROR_DAYS", default=60)
+RETENTION_EMPTY_POST_DAYS = env.int("RETENTION_EMPTY_POST_DAYS", default=1)
+RETENTION_CAPTION_TASK_COMPLETED_DAYS = env.int("RETENTION_CAPTION_TASK_COMPLETED_DAYS", default=365)
+RETENTION_CAPTION_TASK_FAILED_DAYS = env.int("RETENTION_CAPTION_TASK_FAILED_DAYS", default=30)
+RETENTION_CHECKPOINT_DAYS = env.int("RETENTION_CHECKPOINT_DAYS", default=7)
+RETENTION_Q_SUCCESS_KEEP = env.int("RETENTION_Q_SUCCESS_KEEP", default=1000)
+
 # Bootstrap's operator account.
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")
 ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="admin@localhost")

@@ -122,15 +122,20 @@ def rate_limit_hit(
     )
 
 
+def rate_limit_windows_ended(*, now: datetime, min_age: timedelta = timedelta(0)):
+    """Windows that have certainly ended: older than the longest configured window (and than
+    `min_age`). Shared by `rate_limits_prune` and the `accounts.rate_limits` retention policy."""
+    longest = max(
+        (rate_for_scope(scope).window_seconds for scope in getattr(settings, "RATE_LIMITS", {}) or {}),
+        default=86400,
+    )
+    return ApiRateLimit.objects.filter(window_start__lt=now - max(timedelta(seconds=longest), min_age))
+
+
 def rate_limits_prune(*, now: datetime | None = None) -> int:
     """Delete windows that have certainly ended (older than the longest configured window).
 
     Returns how many rows went. Ended windows are never read again (a new window is a new row).
     """
-    now = now or timezone.now()
-    longest = max(
-        (rate_for_scope(scope).window_seconds for scope in getattr(settings, "RATE_LIMITS", {}) or {}),
-        default=86400,
-    )
-    deleted, _ = ApiRateLimit.objects.filter(window_start__lt=now - timedelta(seconds=longest)).delete()
+    deleted, _ = rate_limit_windows_ended(now=now or timezone.now()).delete()
     return deleted

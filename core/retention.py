@@ -1,0 +1,226 @@
+"""The retention registry: what `manage.py cleanup` removes, declared by each app.
+
+An app lists its policies in `<app>/retention.py` as `POLICIES = [RetentionPolicy(...)]` (found like
+`<app>/schedules.py`); `register()` adds one at run time. A policy either names the rows to remove
+(`rows(now=..., age=...) -> QuerySet`) or, for work that is not a plain delete, brings its own
+`run(*, batch_size, dry_run, now, progress) -> int`.
+
+Deletes are set-based and batched over the primary key: each batch reads the next `batch_size`
+primary keys after the last one seen (keyset, so the index is walked once however sparse the
+matches are), then deletes the rows of that key range that still match, in its own short
+transaction. Nothing is loaded as a model instance:
+
+- when Django's collector can fast-delete (no cascades, no signal receivers) the batch is one
+  `DELETE ... WHERE pk BETWEEN ... AND <policy filter>` through `_raw_delete`;
+- a policy whose filter or `before_delete` step guarantees there is nothing to cascade to
+  (`raw=True`: posts without images, tasks after their runs are unlinked) takes the same path,
+  unless a delete receiver is connected, because `_raw_delete` would skip it silently;
+- anything else falls back to `QuerySet.delete()`, slower but never wrong.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet, signals
+from django.db.models.deletion import Collector
+from django.utils import timezone
+
+DEFAULT_BATCH_SIZE = 5000
+
+Progress = Callable[[int], None]  # called after each batch with the rows removed so far
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    name: str
+    description: str
+    # Builds the queryset of rows to remove: rows(now=datetime, age=<setting value or None>).
+    rows: Callable[..., QuerySet] | None = None
+    # For non-delete policies: run(*, batch_size, dry_run, now, progress) -> rows affected.
+    run: Callable[..., int] | None = None
+    # The setting holding the age (days) or limit, and its default when the setting is absent.
+    setting: str | None = None
+    default: int | None = None
+    # A set-based step run inside each batch's transaction before the delete, given the batch's
+    # queryset (e.g. clearing SET_NULL references so the delete needs no collector).
+    before_delete: Callable[[QuerySet], None] | None = None
+    # The filter (with before_delete) leaves nothing for Django to cascade to: delete raw.
+    raw: bool = False
+
+    def __post_init__(self):
+        if (self.rows is None) == (self.run is None):
+            raise ValueError(f"Retention policy {self.name!r} needs exactly one of rows= or run=.")
+
+    def age(self) -> int | None:
+        """The configured age or limit of this policy (its setting, else its default)."""
+        if self.setting is None:
+            return self.default
+        return getattr(settings, self.setting, self.default)
+
+
+@dataclass(frozen=True)
+class PolicyResult:
+    rows: int
+    seconds: float
+
+
+_registered: list[RetentionPolicy] = []
+
+
+def register(policy: RetentionPolicy) -> RetentionPolicy:
+    """Add a policy beside the declared ones (names must stay unique)."""
+    if any(existing.name == policy.name for existing in policies()):
+        raise ValueError(f"Retention policy {policy.name!r} is already registered.")
+    _registered.append(policy)
+    return policy
+
+
+def unregister(name: str) -> None:
+    """Remove a policy added with `register()` (tests)."""
+    _registered[:] = [policy for policy in _registered if policy.name != name]
+
+
+def _declared() -> list[RetentionPolicy]:
+    found: list[RetentionPolicy] = []
+    for config in apps.get_app_configs():
+        module_name = f"{config.name}.retention"
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        found.extend(getattr(module, "POLICIES", []))
+    return found
+
+
+def policies() -> list[RetentionPolicy]:
+    """Every policy, in app order then registration order."""
+    found = _declared() + _registered
+    names = [policy.name for policy in found]
+    duplicates = {name for name in names if names.count(name) > 1}
+    if duplicates:
+        raise RuntimeError(f"Retention policies declared twice: {', '.join(sorted(duplicates))}")
+    return found
+
+
+def policy_get(*, name: str) -> RetentionPolicy:
+    for policy in policies():
+        if policy.name == name:
+            return policy
+    raise ValidationError({"name": f"Unknown retention policy {name!r}."})
+
+
+def policy_run(
+    *,
+    name: str,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> PolicyResult:
+    """Apply one policy. With dry_run, count the rows it would remove and change nothing."""
+    if batch_size < 1:
+        raise ValidationError({"batch_size": "Must be at least 1."})
+    policy = policy_get(name=name)
+    now = now or timezone.now()
+    started = time.monotonic()
+    if policy.run is not None:
+        rows = policy.run(batch_size=batch_size, dry_run=dry_run, now=now, progress=progress)
+    else:
+        rows = rows_delete(
+            policy.rows(now=now, age=policy.age()),
+            batch_size=batch_size,
+            dry_run=dry_run,
+            before_delete=policy.before_delete,
+            raw=policy.raw,
+            progress=progress,
+        )
+    return PolicyResult(rows=rows, seconds=time.monotonic() - started)
+
+
+def rows_delete(
+    queryset: QuerySet,
+    *,
+    batch_size: int,
+    dry_run: bool = False,
+    before_delete: Callable[[QuerySet], None] | None = None,
+    raw: bool = False,
+    progress: Progress | None = None,
+) -> int:
+    """Delete the queryset's rows in primary-key batches (see the module docstring)."""
+    queryset = queryset.order_by()
+    if dry_run:
+        return queryset.count()
+    model = queryset.model
+    using = queryset.db
+    total = 0
+    last = None
+    while True:
+        with transaction.atomic(using=using):
+            after = queryset if last is None else queryset.filter(pk__gt=last)
+            keys = list(after.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not keys:
+                break
+            # The key range re-checks the policy's filter in the DELETE itself, so a row that
+            # changed since it was read (a session refreshed) is left alone.
+            batch = queryset.filter(pk__gte=keys[0], pk__lte=keys[-1])
+            if before_delete is not None:
+                before_delete(batch)
+            total += _batch_delete(batch, model=model, using=using, raw=raw)
+        last = keys[-1]
+        if progress is not None:
+            progress(total)
+        if len(keys) < batch_size:
+            break
+    return total
+
+
+def _batch_delete(batch: QuerySet, *, model, using: str, raw: bool) -> int:
+    if Collector(using=using, origin=None).can_fast_delete(batch):
+        return batch._raw_delete(using)
+    listened = signals.pre_delete.has_listeners(model) or signals.post_delete.has_listeners(model)
+    if raw and not listened:
+        return batch._raw_delete(using)
+    _deleted, per_model = batch.delete()
+    return per_model.get(model._meta.label, 0)
+
+
+# --- core's own policies ----------------------------------------------------------------------
+
+
+def _q_success_run(*, batch_size: int, dry_run: bool, now: datetime, progress: Progress | None = None) -> int:
+    """Keep the newest RETENTION_Q_SUCCESS_KEEP django-q2 success records, delete the rest."""
+    from django.db.models import Q
+    from django_q.models import Success
+
+    keep = max(int(_Q_SUCCESS.age() or 0), 0)
+    newest = Success.objects.order_by("-stopped", "-pk").values_list("stopped", "pk")
+    boundary = next(iter(newest[keep - 1 : keep]), None) if keep else None
+    if keep and boundary is None:
+        return 0  # fewer records than the limit
+    older = Success.objects.all()
+    if boundary is not None:
+        stopped, pk = boundary
+        older = older.filter(Q(stopped__lt=stopped) | Q(stopped=stopped, pk__lt=pk))
+    return rows_delete(older, batch_size=batch_size, dry_run=dry_run, progress=progress)
+
+
+_Q_SUCCESS = RetentionPolicy(
+    name="core.q_success",
+    description="django-q2 success records beyond the newest RETENTION_Q_SUCCESS_KEEP",
+    run=_q_success_run,
+    setting="RETENTION_Q_SUCCESS_KEEP",
+    default=1000,
+)
+
+POLICIES = [_Q_SUCCESS]
