@@ -1,0 +1,90 @@
+"""Archival policies and the batch loop they share (issue 8: `manage.py archive`).
+
+A policy moves rows that have aged out of the live working set: completed workflows to
+`archived` (workflows.services.archive) and generated images into their archive table
+(generation.services.archive). Each policy's `step` moves at most one batch in one short
+transaction and returns how many rows it moved; `batches_run` calls it until a batch comes back
+short, so a run stops by itself and a re-run after a failure simply continues.
+"""
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+MAX_BATCH_SIZE = 50_000
+DEFAULT_BATCH_SIZE = 5_000
+DEFAULT_OLDER_THAN_DAYS = 90
+
+
+@dataclass
+class BatchRun:
+    """What one policy did: rows moved, batches run, total and worst-batch wall time."""
+
+    rows: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+    worst_batch_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArchivePolicy:
+    """`count(cutoff)` says how many rows are due (for --dry-run and the progress bar);
+    `step(cutoff, batch_size)` moves one batch and returns its row count."""
+
+    name: str
+    description: str
+    count: Callable[[datetime], int]
+    step: Callable[[datetime, int], int]
+
+
+def batches_run(
+    *,
+    step: Callable[[int], int],
+    batch_size: int,
+    on_batch: Callable[[BatchRun], None] | None = None,
+) -> BatchRun:
+    """Run `step(batch_size)` until it moves fewer than `batch_size` rows."""
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    run = BatchRun()
+    started = time.monotonic()
+    while True:
+        batch_started = time.monotonic()
+        moved = step(batch_size)
+        elapsed = time.monotonic() - batch_started
+        run.worst_batch_seconds = max(run.worst_batch_seconds, elapsed)
+        if moved:
+            run.rows += moved
+            run.batches += 1
+        run.seconds = time.monotonic() - started
+        if on_batch is not None and moved:
+            on_batch(run)
+        if moved < batch_size:
+            return run
+
+
+def archive_policies() -> list[ArchivePolicy]:
+    """Every archival policy, in the order the command runs them."""
+    # Imported here: core must not import the domain apps at module load (app registry order).
+    from generation.services import archive as image_archive
+    from workflows.services import archive as workflow_archive
+
+    return [
+        ArchivePolicy(
+            name="workflows",
+            description="completed workflows idle past the cutoff -> status archived",
+            count=lambda cutoff: workflow_archive.workflows_archivable_count(older_than=cutoff),
+            step=lambda cutoff, size: workflow_archive.workflows_archive_batch(
+                older_than=cutoff, batch_size=size
+            ),
+        ),
+        ArchivePolicy(
+            name="generated_images",
+            description="generated images created before the cutoff -> generated_images_archive",
+            count=lambda cutoff: image_archive.generated_images_archivable_count(older_than=cutoff),
+            step=lambda cutoff, size: image_archive.generated_images_archive_batch(
+                older_than=cutoff, batch_size=size
+            ),
+        ),
+    ]

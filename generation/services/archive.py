@@ -1,0 +1,104 @@
+"""Moving old generated images into `generated_images_archive` (`manage.py archive`).
+
+Each batch is atomic, so a row is in exactly one of the two tables at every moment, and a run
+that fails part-way can simply be run again: it continues with the rows still in the live table.
+
+- PostgreSQL: one statement per batch. The CTE picks the lowest ids past the cutoff with
+  `FOR UPDATE SKIP LOCKED` (two concurrent runs take different rows instead of waiting on each
+  other), deletes them with `RETURNING`, and the INSERT writes what was returned.
+- SQLite: INSERT ... SELECT then DELETE inside one transaction, both selecting the same batch by
+  the same subquery. The INSERT takes SQLite's single write lock (the project's connections even
+  begin IMMEDIATE), and it does not change the live table, so the DELETE sees the same rows. The
+  two row counts are compared anyway and a mismatch rolls the batch back.
+
+Columns are listed by name from the models' concrete fields (the tables share them through
+`generation.models.generated_image_columns`), never `SELECT *`: column order in a database can
+drift from the models, and the archive has `archived_at` on top.
+"""
+
+from datetime import datetime
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from generation.models import GeneratedImage, GeneratedImageArchive
+
+
+class ArchiveMismatchError(RuntimeError):
+    """A batch copied a different number of rows than it deleted; it was rolled back."""
+
+
+def generated_images_archivable_count(*, older_than: datetime) -> int:
+    """How many generated images were created before `older_than`."""
+    return GeneratedImage.objects.filter(created_at__lt=older_than).count()
+
+
+def generated_image_archive_columns() -> list[str]:
+    """The live table's columns, checked to exist in the archive too (plus its `archived_at`)."""
+    live = [field.column for field in GeneratedImage._meta.concrete_fields]
+    archive = {field.column for field in GeneratedImageArchive._meta.concrete_fields}
+    if archive != {*live, "archived_at"}:
+        raise RuntimeError(
+            "generated_images and generated_images_archive no longer share their columns: "
+            f"live only {sorted(set(live) - archive)}, "
+            f"archive only {sorted(archive - set(live) - {'archived_at'})}"
+        )
+    return live
+
+
+def generated_images_archive_batch(
+    *, older_than: datetime, batch_size: int, now: datetime | None = None
+) -> int:
+    """Move up to `batch_size` images created before `older_than`, lowest ids first.
+
+    Returns how many were moved; fewer than `batch_size` means none are left (or the rest are
+    locked by a concurrent run on PostgreSQL). `archived_at` is `now` (default: the current time).
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+    quote = connection.ops.quote_name
+    columns = generated_image_archive_columns()
+    column_list = ", ".join(quote(column) for column in columns)
+    live = quote(GeneratedImage._meta.db_table)
+    archive = quote(GeneratedImageArchive._meta.db_table)
+    pk = quote(GeneratedImage._meta.pk.column)
+    created = quote(GeneratedImage._meta.get_field("created_at").column)
+    archived_at = quote(GeneratedImageArchive._meta.get_field("archived_at").column)
+    cutoff = connection.ops.adapt_datetimefield_value(older_than)
+    stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
+
+    if connection.vendor == "postgresql":
+        sql = (
+            f"WITH batch AS (SELECT {pk} FROM {live} WHERE {created} < %s "  # noqa: S608 (names only)
+            f"ORDER BY {pk} LIMIT %s FOR UPDATE SKIP LOCKED), "
+            f"moved AS (DELETE FROM {live} WHERE {pk} IN (SELECT {pk} FROM batch) "
+            f"RETURNING {column_list}) "
+            f"INSERT INTO {archive} ({column_list}, {archived_at}) "
+            f"SELECT {column_list}, %s FROM moved"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, [cutoff, batch_size, stamp])
+            return cursor.rowcount
+
+    batch = f"SELECT {pk} FROM {live} WHERE {created} < %s ORDER BY {pk} LIMIT %s"  # noqa: S608
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {archive} ({column_list}, {archived_at}) "  # noqa: S608 (names only)
+            f"SELECT {column_list}, %s FROM {live} WHERE {pk} IN ({batch})",
+            [stamp, cutoff, batch_size],
+        )
+        copied = cursor.rowcount
+        deleted = _delete_batch(
+            cursor,
+            sql=f"DELETE FROM {live} WHERE {pk} IN ({batch})",  # noqa: S608 (names only)
+            params=[cutoff, batch_size],
+        )
+        if copied != deleted:
+            raise ArchiveMismatchError(f"copied {copied} generated images but deleted {deleted}")
+    return copied
+
+
+def _delete_batch(cursor, *, sql: str, params: list) -> int:
+    # A separate step so tests can make the second half of a batch fail.
+    cursor.execute(sql, params)
+    return cursor.rowcount

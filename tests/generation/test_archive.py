@@ -1,0 +1,186 @@
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.db import IntegrityError, connection
+from django.utils import timezone
+
+from core.archive import batches_run
+from generation.models import GeneratedImage, GeneratedImageArchive
+from generation.services import archive
+from generation.services.archive import (
+    ArchiveMismatchError,
+    generated_image_archive_columns,
+    generated_images_archivable_count,
+    generated_images_archive_batch,
+)
+from tests.factories.generation import GeneratedImageArchiveFactory, GeneratedImageFactory
+
+pytestmark = pytest.mark.django_db
+
+sqlite_only = pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="PostgreSQL moves a batch in one statement"
+)
+
+
+def image(*, age_days: float, **fields) -> GeneratedImage:
+    return GeneratedImageFactory(created_at=timezone.now() - timedelta(days=age_days), **fields)
+
+
+def columns(row) -> dict:
+    values = {field.attname: getattr(row, field.attname) for field in GeneratedImage._meta.concrete_fields}
+    return values
+
+
+def cutoff(days: int = 90):
+    return timezone.now() - timedelta(days=days)
+
+
+def assert_each_row_in_exactly_one_table(ids):
+    live = set(GeneratedImage.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    archived = set(GeneratedImageArchive.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    assert live.isdisjoint(archived)
+    assert live | archived == set(ids)
+    return live, archived
+
+
+def test_old_images_move_with_their_ids_and_columns_and_new_ones_stay():
+    old = [
+        image(age_days=91, metadata={"safety": ["ok"], "n": 1}, workflow_id="wf-1"),
+        image(age_days=400, prompt=None, seed=None, fingerprint_log_record_id="fp-9"),
+    ]
+    new = image(age_days=89)
+    expected = {row.pk: columns(row) for row in old}
+    stamp = timezone.now()
+
+    assert generated_images_archivable_count(older_than=cutoff()) == 2
+    assert generated_images_archive_batch(older_than=cutoff(), batch_size=10, now=stamp) == 2
+
+    assert list(GeneratedImage.objects.values_list("pk", flat=True)) == [new.pk]
+    archived = {row.pk: row for row in GeneratedImageArchive.objects.all()}
+    assert set(archived) == set(expected)
+    for pk, values in expected.items():
+        assert columns(archived[pk]) == values
+        assert archived[pk].archived_at == stamp
+
+
+def test_batches_take_the_lowest_ids_and_stop_when_none_are_left():
+    rows = [image(age_days=100) for _ in range(5)]
+    ids = sorted(row.pk for row in rows)
+
+    assert generated_images_archive_batch(older_than=cutoff(), batch_size=2) == 2
+    assert sorted(GeneratedImageArchive.objects.values_list("pk", flat=True)) == ids[:2]
+
+    run = batches_run(
+        step=lambda size: generated_images_archive_batch(older_than=cutoff(), batch_size=size),
+        batch_size=2,
+    )
+    assert (run.rows, run.batches) == (3, 2)
+    assert not GeneratedImage.objects.exists()
+    assert sorted(GeneratedImageArchive.objects.values_list("pk", flat=True)) == ids
+
+
+def test_nothing_due_moves_nothing():
+    kept = image(age_days=10)
+    assert generated_images_archive_batch(older_than=cutoff(), batch_size=5) == 0
+    assert list(GeneratedImage.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert not GeneratedImageArchive.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_second_batch_leaves_every_row_in_one_table_and_a_rerun_continues():
+    rows = [image(age_days=100) for _ in range(4)]
+    ids = sorted(row.pk for row in rows)
+    third = GeneratedImage.objects.get(pk=ids[2])
+    before = {row.pk: columns(row) for row in GeneratedImage.objects.all()}
+    # An archived row already holding the third image's media id: the second batch's INSERT
+    # violates the archive's unique constraint, on both databases.
+    blocker = GeneratedImageArchiveFactory(media_generation_id=third.media_generation_id)
+
+    with pytest.raises(IntegrityError):
+        batches_run(
+            step=lambda size: generated_images_archive_batch(older_than=cutoff(), batch_size=size),
+            batch_size=2,
+        )
+
+    live, archived = assert_each_row_in_exactly_one_table(ids)
+    assert archived == set(ids[:2])
+    assert live == set(ids[2:])
+
+    blocker.delete()
+    run = batches_run(
+        step=lambda size: generated_images_archive_batch(older_than=cutoff(), batch_size=size),
+        batch_size=2,
+    )
+    assert run.rows == 2
+    _, archived = assert_each_row_in_exactly_one_table(ids)
+    assert archived == set(ids)
+    assert {row.pk: columns(row) for row in GeneratedImageArchive.objects.all()} == before
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_delete_rolls_back_the_copy():
+    ids = [image(age_days=100).pk for _ in range(3)]
+
+    with (
+        mock.patch.object(archive, "_delete_batch", side_effect=RuntimeError("disk full")),
+        pytest.raises(RuntimeError, match="disk full"),
+    ):
+        generated_images_archive_batch(older_than=cutoff(), batch_size=2)
+
+    live, archived = assert_each_row_in_exactly_one_table(ids)
+    assert live == set(ids)
+    assert archived == set()
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_delete_that_removes_a_different_count_is_rolled_back():
+    ids = [image(age_days=100).pk for _ in range(3)]
+
+    with (
+        mock.patch.object(archive, "_delete_batch", return_value=1),
+        pytest.raises(ArchiveMismatchError),
+    ):
+        generated_images_archive_batch(older_than=cutoff(), batch_size=2)
+
+    assert GeneratedImage.objects.count() == 3
+    assert not GeneratedImageArchive.objects.exists()
+    assert_each_row_in_exactly_one_table(ids)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgres_skips_rows_locked_by_another_run():
+    from django.db import connections
+
+    ids = sorted(image(age_days=100).pk for _ in range(3))
+    other = connections.create_connection("default")
+    try:
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT id FROM generated_images WHERE id = %s FOR UPDATE", [ids[0]])
+
+        # Waiting on the lock instead of skipping it would fail here rather than hang.
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+        assert generated_images_archive_batch(older_than=cutoff(), batch_size=10) == 2
+        assert set(GeneratedImageArchive.objects.values_list("pk", flat=True)) == set(ids[1:])
+    finally:
+        other.rollback()
+        other.close()
+    assert generated_images_archive_batch(older_than=cutoff(), batch_size=10) == 1
+    assert_each_row_in_exactly_one_table(ids)
+
+
+def test_the_archive_shares_every_live_column():
+    assert generated_image_archive_columns() == [
+        field.column for field in GeneratedImage._meta.concrete_fields
+    ]
+    assert "archived_at" not in generated_image_archive_columns()
+
+
+def test_a_bad_batch_size_is_refused():
+    with pytest.raises(ValueError):
+        generated_images_archive_batch(older_than=cutoff(), batch_size=0)
