@@ -26,10 +26,3 @@ def generate_image_caption(image_id: int) -> str | None:
     if image.generated_caption is not None:
         return image.status
     return caption_generate(image=image).status
-
-
-def fail_stale_caption_tasks() -> int:
-    """Fail running caption tasks whose worker stopped sending heartbeats (every 5 minutes)."""
-    from captions.services.tasks import caption_task_fail_stale
-
-    return caption_task_fail_stale()

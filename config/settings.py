@@ -263,7 +263,7 @@ IMAGEFX_LABS_URL = env.str("IMAGEFX_LABS_URL", default="https://labs.google/fx")
 IMAGEFX_API_URL = env.str("IMAGEFX_API_URL", default="https://aisandbox-pa.googleapis.com")
 # Prompt generation: transient backend failures are retried by re-queueing, this many times at most.
 IMAGE_GENERATION_MAX_ATTEMPTS = env.int("IMAGE_GENERATION_MAX_ATTEMPTS", default=3)
-# Caption tasks: images captioned at once per task; a running task silent this long is failed.
+# Caption tasks: images captioned at once per task; a running task silent this long is taken back.
 # Requests a second to one fediverse instance (or its media host), shared by all caption workers
 # of a process; a Retry-After from the host pauses them all.
 PLATFORM_REQUESTS_PER_SECOND = env.float("PLATFORM_REQUESTS_PER_SECOND", default=5.0)

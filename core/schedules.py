@@ -35,9 +35,11 @@ def declared_schedules() -> list[RecurringTask]:
 
 
 def sync_schedules() -> tuple[int, int]:
-    """Create or update every declared schedule by name. Returns (created, updated)."""
+    """Create or update every declared schedule by name, and delete retired ones.
+    Returns (created, updated)."""
     from django_q.models import Schedule
 
+    Schedule.objects.filter(name__in=RETIRED_SCHEDULES).delete()
     created = updated = 0
     for task in declared_schedules():
         wanted = {
@@ -59,11 +61,26 @@ def sync_schedules() -> tuple[int, int]:
     return created, updated
 
 
+# Schedules an earlier version declared, deleted by `sync_schedules` so they stop running.
+RETIRED_SCHEDULES = (
+    # Each app's own reaper schedule, now one `core.reap_stale_work` (core.reaper).
+    "captions.fail_stale_tasks",
+    "workflows.resume_stale_platform_steps",
+    "scraping.resume_stale_jobs",
+    "generation.recover_stale_avatar_tasks",
+    "generation.recover_stale_prompts",
+)
+
+DAY = 24 * 60
+
 SCHEDULES = [
     RecurringTask(name="core.worker_heartbeat", func="core.tasks.record_worker_heartbeat", minutes=1),
+    RecurringTask(name="core.reap_stale_work", func="core.tasks.reap_stale_work", minutes=5),
+    RecurringTask(name="core.cleanup", func="core.tasks.run_cleanup", minutes=DAY),
+    RecurringTask(name="core.archive", func="core.tasks.run_archive", minutes=DAY),
     RecurringTask(
         name="core.clear_expired_browser_sessions",
         func="core.tasks.clear_expired_browser_sessions",
-        minutes=24 * 60,
+        minutes=DAY,
     ),
 ]

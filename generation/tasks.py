@@ -9,13 +9,6 @@ def run_avatar_task(task_id: str) -> str | None:
     return avatar_task_run(task_id=task_id)
 
 
-def recover_stale_avatar_tasks() -> dict:
-    """Queue again (or fail) persona tasks whose worker went silent (every 5 minutes)."""
-    from generation.services.avatar_tasks import avatar_task_recover_stale
-
-    return avatar_task_recover_stale()
-
-
 def generate_prompt_images(prompt_id: int) -> str | None:
     """Generate a queued prompt's images (`generation.services.prompts.prompt_generate`); a no-op
     when it is not queued any more, so a redelivered message does nothing. Returns the status."""
@@ -23,10 +16,3 @@ def generate_prompt_images(prompt_id: int) -> str | None:
 
     prompt = prompt_generate(prompt_id=int(prompt_id))
     return prompt.status if prompt is not None else None
-
-
-def recover_stale_prompts() -> dict:
-    """Queue again (or fail) prompts whose worker died while generating (every 5 minutes)."""
-    from generation.services.prompts import prompt_recover_stale
-
-    return prompt_recover_stale()

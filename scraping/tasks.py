@@ -9,10 +9,3 @@ def run_scraping_job(job_id: str) -> str | None:
 
     job = scraping_job_run(job_id=job_id)
     return job.status if job is not None else None
-
-
-def resume_stale_scraping_jobs() -> int:
-    """Take back running jobs whose worker went silent (every 5 minutes)."""
-    from scraping.services.jobs import scraping_jobs_resume_stale
-
-    return scraping_jobs_resume_stale()

@@ -10,13 +10,6 @@ def run_platform_step(state_id: str) -> None:
     platform_step_run(state_id=state_id)
 
 
-def resume_stale_platform_steps() -> int:
-    """Queue again (or fail, once their attempts are used up) engine steps whose worker died or raised."""
-    from workflows.services.engine import platform_steps_resume_stale
-
-    return platform_steps_resume_stale()
-
-
 def publish_job(job_id: str) -> str | None:
     """Publish a queued job (`workflows.services.publishing.publishing_job_publish`); a no-op when it
     is not queued any more, so a redelivered message does nothing. Returns the job's status."""

@@ -80,6 +80,8 @@ POLL_SECONDS = 15.0
 # Progress: 0-10 % for credentials, limit and scan; 10-99 % for the images; 100 % when done.
 SCAN_DONE_PERCENT = 10
 RUN_TASK = "captions.tasks.run_caption_task"
+# A task that went silent is queued again once; silent on its second run too, it is failed.
+STALE_MAX_ATTEMPTS = 2
 
 
 class TaskAlreadyActive(Conflict):
@@ -634,31 +636,53 @@ class _TaskRunner:
 # The stale-task check ---------------------------------------------------------------------------
 
 
-def caption_task_fail_stale(*, now: datetime | None = None) -> int:
-    """Fail running tasks whose heartbeat is older than CAPTION_TASK_TIMEOUT_MINUTES (their worker
-    died or was killed), with their processing runs. Returns how many were failed."""
+def caption_tasks_recover_stale(*, now: datetime | None = None) -> dict[str, int]:
+    """Take back running tasks whose heartbeat is older than CAPTION_TASK_TIMEOUT_MINUTES (their
+    worker died or was killed). A task on its first run is queued again, once: the scan resumes
+    from its cursor and only images still without a caption are captioned, so nothing is done
+    twice. A task that went silent on its second run is failed with the reason. Either way its
+    open processing run is closed as failed. Returns counts by outcome."""
     now = now or timezone.now()
     minutes = int(settings.CAPTION_TASK_TIMEOUT_MINUTES)
     cutoff = now - timedelta(minutes=minutes)
     silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, updated_at__lt=cutoff)
     stale = CaptionGenerationTask.objects.filter(silent, status=TaskStatus.RUNNING)
-    failed = 0
-    for task_id in stale.values_list("pk", flat=True):
+    outcome = {"requeued": 0, "failed": 0}
+    for task_id, attempts in stale.values_list("pk", "attempts"):
+        rows = CaptionGenerationTask.objects.filter(silent, pk=task_id, status=TaskStatus.RUNNING)
         with transaction.atomic():
-            changed = CaptionGenerationTask.objects.filter(
-                silent, pk=task_id, status=TaskStatus.RUNNING
-            ).update(
-                status=TaskStatus.FAILED,
-                current_step="failed",
-                error_message=f"The worker stopped responding (no heartbeat for {minutes} minutes).",
-                completed_at=now,
-                updated_at=now,
-            )
-            if changed:
-                ProcessingRun.objects.filter(task_id=task_id, status=ProcessingRunStatus.RUNNING).update(
-                    status=ProcessingRunStatus.FAILED, completed_at=now
+            if attempts < STALE_MAX_ATTEMPTS:
+                changed = rows.update(
+                    status=TaskStatus.QUEUED,
+                    current_step="queued again",
+                    error_message=(
+                        f"The worker stopped responding (no heartbeat for {minutes} minutes); "
+                        "queued again to resume."
+                    ),
+                    heartbeat_at=None,
+                    updated_at=now,
                 )
-                failed += 1
-    if failed:
-        logger.warning("Failed %d caption task(s) whose worker went silent", failed)
-    return failed
+                key = "requeued"
+            else:
+                changed = rows.update(
+                    status=TaskStatus.FAILED,
+                    current_step="failed",
+                    error_message=(
+                        f"The worker stopped responding (no heartbeat for {minutes} minutes) "
+                        f"on {attempts} runs; giving up."
+                    ),
+                    completed_at=now,
+                    updated_at=now,
+                )
+                key = "failed"
+            if not changed:
+                continue
+            ProcessingRun.objects.filter(task_id=task_id, status=ProcessingRunStatus.RUNNING).update(
+                status=ProcessingRunStatus.FAILED, completed_at=now
+            )
+            if key == "requeued":
+                transaction.on_commit(lambda pk=task_id: _queue_run(pk), robust=True)
+            outcome[key] += 1
+    if any(outcome.values()):
+        logger.warning("Took back caption tasks whose worker went silent: %s", outcome)
+    return outcome

@@ -8,10 +8,10 @@ concurrency bound is measured with a captioner that does not touch the database.
 
 import functools
 import io
-import pydoc
 import threading
 import time
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -35,11 +35,10 @@ from captions.services.tasks import (
     TaskNotCancellable,
     caption_task_cancel,
     caption_task_create,
-    caption_task_fail_stale,
     caption_task_run,
+    caption_tasks_recover_stale,
 )
-from captions.tasks import fail_stale_caption_tasks
-from core.schedules import declared_schedules
+from core.reaper import reapers
 from platforms.mastodon import MastodonApi
 from tests.factories.accounts import UserFactory
 from tests.factories.captions import CaptionGenerationTaskFactory, CaptionGenerationUserSettingsFactory
@@ -564,29 +563,72 @@ def test_a_cancellation_from_a_worker_stops_the_pool_from_starting_more(fake, co
 # Stale tasks ------------------------------------------------------------------------------------
 
 
-def test_the_stale_task_check_is_scheduled():
-    schedule = next(s for s in declared_schedules() if s.name == "captions.fail_stale_tasks")
-    assert pydoc.locate(schedule.func) is fail_stale_caption_tasks
+def test_the_stale_task_check_is_a_reaper():
+    reaper = next(r for r in reapers() if r.name == "captions.tasks")
+    assert reaper.run is caption_tasks_recover_stale
 
 
-def test_running_tasks_whose_worker_went_silent_are_failed(connection, settings):
+def _went_silent(task, *, minutes_ago: int, attempts: int = 1) -> ProcessingRun:
+    CaptionGenerationTask.objects.filter(pk=task.pk).update(
+        status=TaskStatus.RUNNING,
+        attempts=attempts,
+        heartbeat_at=timezone.now() - timedelta(minutes=minutes_ago),
+    )
+    # A run reuses its task's processing run (keyed by the task), as the runner does.
+    run, _ = ProcessingRun.objects.update_or_create(
+        batch_id=str(task.pk),
+        platform_connection=task.platform_connection,
+        defaults={"user": task.user, "task": task, "status": ProcessingRunStatus.RUNNING},
+    )
+    return run
+
+
+def test_a_silent_task_is_queued_again_once_then_failed(
+    connection, settings, django_capture_on_commit_callbacks
+):
     settings.CAPTION_TASK_TIMEOUT_MINUTES = 60
-    now = timezone.now()
     silent = queued_task(connection)
-    CaptionGenerationTask.objects.filter(pk=silent.pk).update(
-        status=TaskStatus.RUNNING, heartbeat_at=now - timedelta(minutes=61)
-    )
-    run = ProcessingRun.objects.create(
-        user=connection.user, task=silent, platform_connection=connection, batch_id=str(silent.pk)
-    )
+    first_run = _went_silent(silent, minutes_ago=61)
     alive = queued_task(PlatformConnectionFactory(user=connection.user))
-    CaptionGenerationTask.objects.filter(pk=alive.pk).update(
-        status=TaskStatus.RUNNING, heartbeat_at=now - timedelta(minutes=5)
-    )
-    assert caption_task_fail_stale(now=now) == 1
+    _went_silent(alive, minutes_ago=5)
+
+    with (
+        mock.patch.object(tasks_module, "async_task") as queue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert caption_tasks_recover_stale() == {"requeued": 1, "failed": 0}
+    assert [call.args[:2] for call in queue.call_args_list] == [(tasks_module.RUN_TASK, str(silent.pk))]
     silent.refresh_from_db()
-    assert silent.status == TaskStatus.FAILED and "stopped responding" in silent.error_message
-    run.refresh_from_db()
-    assert run.status == ProcessingRunStatus.FAILED
+    assert silent.status == TaskStatus.QUEUED and "queued again" in silent.error_message
+    first_run.refresh_from_db()
+    assert first_run.status == ProcessingRunStatus.FAILED
     assert CaptionGenerationTask.objects.get(pk=alive.pk).status == TaskStatus.RUNNING
-    assert caption_task_fail_stale(now=now) == 0
+
+    # The second run (attempts 2) goes silent as well: this time it is failed, not queued.
+    _went_silent(silent, minutes_ago=61, attempts=2)
+    with (
+        mock.patch.object(tasks_module, "async_task") as queue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert caption_tasks_recover_stale() == {"requeued": 0, "failed": 1}
+    queue.assert_not_called()
+    silent.refresh_from_db()
+    assert silent.status == TaskStatus.FAILED
+    assert "stopped responding" in silent.error_message and "2 runs" in silent.error_message
+    first_run.refresh_from_db()
+    assert first_run.status == ProcessingRunStatus.FAILED
+    assert caption_tasks_recover_stale() == {"requeued": 0, "failed": 0}
+
+
+def test_a_requeued_task_runs_again_and_completes(
+    fake, connection, three_images, settings, django_capture_on_commit_callbacks
+):
+    settings.CAPTION_TASK_TIMEOUT_MINUTES = 60
+    task = queued_task(connection)
+    _went_silent(task, minutes_ago=61)
+    with mock.patch.object(tasks_module, "async_task"), django_capture_on_commit_callbacks(execute=True):
+        caption_tasks_recover_stale()
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED and task.attempts == 2
+    assert Image.objects.filter(generated_caption__startswith="A picture").count() == 3

@@ -3,14 +3,13 @@ and the stale-job reaper. The run itself is tested in test_runner.py."""
 
 import json
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import AuditLog
-from core.schedules import declared_schedules
+from core.reaper import reapers
 from scraping.models import ItemStatus, JobConfiguration, JobStatus, JobType, ScrapingJob
 from scraping.services import jobs as jobs_module
 from scraping.services.jobs import (
@@ -21,7 +20,6 @@ from scraping.services.jobs import (
     scraping_job_retry,
     scraping_jobs_resume_stale,
 )
-from scraping.tasks import resume_stale_scraping_jobs
 from tests.factories.accounts import UserFactory
 from tests.factories.scraping import ScrapingJobFactory, ScrapingJobItemFactory
 
@@ -244,9 +242,6 @@ def test_resume_stale_requeues_pending_jobs_nobody_picked_up(
     assert fresh.pk not in [job_id for _, job_id in queued]
 
 
-def test_the_reaper_task_and_its_schedule():
-    with mock.patch("scraping.services.jobs.scraping_jobs_resume_stale", return_value=3):
-        assert resume_stale_scraping_jobs() == 3
-    names = {task.name: task for task in declared_schedules()}
-    assert names["scraping.resume_stale_jobs"].func == "scraping.tasks.resume_stale_scraping_jobs"
-    assert names["scraping.resume_stale_jobs"].minutes == 5
+def test_stale_jobs_are_taken_back_by_the_reaper():
+    reaper = next(r for r in reapers() if r.name == "scraping.jobs")
+    assert reaper.run is scraping_jobs_resume_stale

@@ -3,7 +3,6 @@
 reaper. test_engine_e2e.py runs the same engine against the builtin backend and a local
 OpenAI-compatible server."""
 
-import pydoc
 from datetime import timedelta
 from unittest import mock
 
@@ -15,7 +14,7 @@ from django_q.models import Schedule
 
 from accounts.models import AuditLog
 from core.ai import AIError, AIRefused, AIUnavailable
-from core.schedules import declared_schedules
+from core.reaper import reapers
 from core.services import config_set
 from tests.factories.accounts import UserFactory
 from tests.factories.platforms import PlatformConnectionFactory
@@ -37,7 +36,7 @@ from workflows.models import (
     WorkflowStatus,
 )
 from workflows.services import engine
-from workflows.tasks import resume_stale_platform_steps, run_platform_step
+from workflows.tasks import run_platform_step
 from workflows.writing import CRITERIA, DraftEvaluation, WrittenDraft
 
 pytestmark = pytest.mark.django_db
@@ -597,7 +596,7 @@ def test_the_reaper_queues_stalled_steps_and_fails_exhausted_ones(queued):
         heartbeat_at=stale,
     )
 
-    assert resume_stale_platform_steps() == 3
+    assert engine.platform_steps_resume_stale() == 3
 
     assert sorted(call.args[1] for call in queued.call_args_list) == sorted([str(stalled.pk), str(lost.pk)])
     exhausted.refresh_from_db()
@@ -636,7 +635,6 @@ def test_regeneration_after_a_human_draft_starts_from_it(scripted):
     assert Draft.objects.get(source=DraftSource.AI).based_on == human
 
 
-def test_the_reaper_runs_every_five_minutes():
-    schedule = next(s for s in declared_schedules() if s.name == "workflows.resume_stale_platform_steps")
-    assert schedule.minutes == 5
-    assert pydoc.locate(schedule.func) is resume_stale_platform_steps
+def test_stalled_steps_are_taken_back_by_the_reaper():
+    reaper = next(r for r in reapers() if r.name == "workflows.platform_steps")
+    assert reaper.run is engine.platform_steps_resume_stale
