@@ -324,6 +324,11 @@ RETENTION_CAPTION_TASK_FAILED_DAYS = env.int("RETENTION_CAPTION_TASK_FAILED_DAYS
 RETENTION_CHECKPOINT_DAYS = env.int("RETENTION_CHECKPOINT_DAYS", default=7)
 RETENTION_Q_SUCCESS_KEEP = env.int("RETENTION_Q_SUCCESS_KEEP", default=1000)
 
+# /health/ready (core.health): the oldest worker heartbeat that still counts as a live cluster, and
+# how long the AI backend gets to answer.
+HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=90)
+HEALTH_AI_TIMEOUT_SECONDS = env.float("HEALTH_AI_TIMEOUT_SECONDS", default=3.0)
+
 # Bootstrap's operator account.
 ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")
 ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="admin@localhost")
