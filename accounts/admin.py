@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from accounts.models import ApiKey, ApiRateLimit, AuditLog, User, UserSession
 from accounts.services.sessions import session_revoke_all
 from accounts.services.users import user_deactivate, user_set_role
+from core.admin_lists import LargeTableAdminMixin
 
 OVERVIEW_ROWS = 50  # rows of keys and sessions shown on a user's page; the linked lists have all
 
@@ -183,7 +184,7 @@ class UserAdmin(DjangoUserAdmin):
 
 
 @admin.register(UserSession)
-class UserSessionAdmin(admin.ModelAdmin):
+class UserSessionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["user", "kind", "ip_address", "created_at", "last_activity", "expires_at", "is_active"]
     list_filter = ["kind", "is_active"]
     search_fields = ["user__username", "user__email", "ip_address"]
@@ -203,7 +204,6 @@ class UserSessionAdmin(admin.ModelAdmin):
         "revoked_at",
     ]
     date_hierarchy = "created_at"
-    show_full_result_count = False
     ordering = ["-last_activity"]
 
     def has_add_permission(self, request):
@@ -226,13 +226,12 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(ApiRateLimit)
-class ApiRateLimitAdmin(admin.ModelAdmin):
+class ApiRateLimitAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["bucket", "endpoint", "request_count", "window_start", "user"]
     list_filter = ["endpoint"]
     search_fields = ["bucket", "endpoint", "user__username"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-    show_full_result_count = False
     ordering = ["-window_start"]
 
     def has_add_permission(self, request):
@@ -243,13 +242,13 @@ class ApiRateLimitAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["created_at", "action", "user", "resource_type", "resource_id", "ip_address"]
     list_filter = ["action", "resource_type"]
     search_fields = ["action", "resource_id", "user__username", "ip_address"]
     list_select_related = ["user"]
+    raw_id_fields = ["user"]
     date_hierarchy = "created_at"
-    show_full_result_count = False
     ordering = ["-created_at", "-id"]
 
     def has_add_permission(self, request):

@@ -45,6 +45,7 @@ from captions.services.review import (
     ensure_transition,
 )
 from captions.services.tasks import caption_task_cancel
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
 
 CAPTION_PREVIEW_CHARS = 80
 THUMBNAIL_SIZE = 96
@@ -80,7 +81,7 @@ class ImageInline(admin.TabularInline):
 
 
 @admin.register(Post)
-class PostAdmin(admin.ModelAdmin):
+class PostAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["post_id", "platform_connection", "platform_user_id", "post_url", "created_at"]
     list_filter = ["platform_connection__platform_type"]
     search_fields = ["post_id", "post_url", "platform_user_id"]
@@ -97,7 +98,6 @@ class PostAdmin(admin.ModelAdmin):
     ]
     inlines = [ImageInline]
     ordering = ["-created_at"]
-    show_full_result_count = False
 
 
 class QualityLevelFilter(admin.SimpleListFilter):
@@ -162,7 +162,7 @@ def _thumbnail_bytes(key: str) -> tuple[bytes, str]:
 
 
 @admin.register(Image)
-class ImageAdmin(admin.ModelAdmin):
+class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
 
     form = ImageReviewForm
@@ -235,7 +235,6 @@ class ImageAdmin(admin.ModelAdmin):
     actions = ["approve_selected", "reject_selected", "post_selected"]
     ordering = ["-created_at"]
     list_per_page = 50
-    show_full_result_count = False
 
     # --- rows, read-only fields, urls ---------------------------------------------------------
 
@@ -446,7 +445,7 @@ class ProcessingRunInline(admin.TabularInline):
 
 
 @admin.register(CaptionGenerationTask)
-class CaptionGenerationTaskAdmin(admin.ModelAdmin):
+class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_id",
         "user",
@@ -460,7 +459,7 @@ class CaptionGenerationTaskAdmin(admin.ModelAdmin):
         "completed_at",
         "heartbeat_at",
     ]
-    list_filter = ["status", "platform_connection__platform_type"]
+    list_filter = ["status", ChangedRecentlyFilter, "platform_connection__platform_type"]
     search_fields = ["user__username", "current_step", "error_message"]
     list_select_related = ["user", "platform_connection"]
     raw_id_fields = ["user", "platform_connection"]
@@ -496,7 +495,10 @@ class CaptionGenerationTaskAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # tasks start through the API (one active per connection, queued on commit)
 
-    @admin.action(description="Cancel selected tasks (running ones stop before their next image)")
+    @admin.action(
+        description="Cancel selected tasks (running ones stop before their next image)",
+        permissions=["change"],
+    )
     def cancel_selected(self, request, queryset):
         cancelled = skipped = 0
         meta = request_meta(request)
@@ -527,7 +529,7 @@ class CaptionGenerationTaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProcessingRun)
-class ProcessingRunAdmin(admin.ModelAdmin):
+class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "batch_id",
@@ -578,7 +580,6 @@ class ProcessingRunAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "started_at"
     ordering = ["-started_at"]
-    show_full_result_count = False
 
 
 @admin.register(CaptionGenerationUserSettings)
@@ -604,7 +605,7 @@ class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageCaption)
-class ImageCaptionAdmin(admin.ModelAdmin):
+class ImageCaptionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user", "image_type", "caption_preview", "media_generation_id", "created_at"]
     list_filter = ["image_type"]
     search_fields = ["caption_text", "media_generation_id", "user__username"]
@@ -613,7 +614,6 @@ class ImageCaptionAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
-    show_full_result_count = False
 
     @admin.display(description="Caption")
     def caption_preview(self, obj: ImageCaption) -> str:

@@ -33,7 +33,7 @@ except KeyConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "core.apps.AdminConfig",  # django.contrib.admin with our site (core.admin_site)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -1,7 +1,14 @@
+"""The System section of the admin, and django-q2's admin with its resubmit action gated by a
+permission."""
+
 from django import forms
 from django.contrib import admin
+from django_q import admin as django_q_admin
+from django_q.models import Failure, Success
 
 from core.admin_forms import secret_field
+from core.admin_lists import recent_filter
+from core.dashboard import STOPPED_FILTER_PARAM
 from core.models import ConfigType, SystemConfig, parse_config_value
 from core.services import config_set
 
@@ -83,3 +90,32 @@ class SystemConfigAdmin(admin.ModelAdmin):
             description=data.get("description"),
         )
         obj.pk = saved.pk
+
+
+# --- django-q2 -----------------------------------------------------------------------------------
+# Its "resubmit" action runs the selected tasks' functions again, and on failures deletes the record;
+# django-q2 offers it to anyone who can open the list. Here it needs the change permission.
+
+
+@admin.action(description="Resubmit selected tasks to the queue", permissions=["change"])
+def resubmit_selected(modeladmin, request, queryset):
+    django_q_admin.resubmit_task(modeladmin, request, queryset)
+
+
+class SuccessAdmin(django_q_admin.TaskAdmin):
+    actions = [resubmit_selected]
+
+
+class FailureAdmin(django_q_admin.FailAdmin):
+    actions = [resubmit_selected]
+    # The dashboard links to failures of the last 24 hours.
+    list_filter = (
+        recent_filter("stopped", title="stopped", parameter=STOPPED_FILTER_PARAM),
+        *django_q_admin.FailAdmin.list_filter,
+    )
+
+
+for _model, _model_admin in ((Success, SuccessAdmin), (Failure, FailureAdmin)):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
+    admin.site.register(_model, _model_admin)

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
 from generation.models import (
     AspectRatio,
     GeneratedImage,
@@ -13,7 +14,9 @@ from generation.models import (
     GenerationModel,
     GenerationTask,
     Prompt,
+    TaskStatus,
 )
+from generation.services.avatar_tasks import RUNNING_STATUSES
 
 # Inline previews only for images whose base64 text is at most this long (~150 kB decoded).
 PREVIEW_MAX_ENCODED_CHARS = 200_000
@@ -88,7 +91,7 @@ class GeneratedImageInline(admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(admin.ModelAdmin):
+class PromptAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "short_text",
@@ -100,7 +103,7 @@ class PromptAdmin(admin.ModelAdmin):
         "backend",
         "created_at",
     ]
-    list_filter = ["status", "generation_model", "aspect_ratio"]
+    list_filter = ["status", ChangedRecentlyFilter, "generation_model", "aspect_ratio"]
     search_fields = ["prompt_text", "workflow_id", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
@@ -147,7 +150,6 @@ class PromptAdmin(admin.ModelAdmin):
     ]
     inlines = [GeneratedImageInline]
     date_hierarchy = "created_at"
-    show_full_result_count = False
     ordering = ["-created_at"]
 
     # A prompt is a record of a request: created through the API (which queues the work), then
@@ -163,7 +165,7 @@ class PromptAdmin(admin.ModelAdmin):
         return str(obj)
 
 
-class BaseGeneratedImageAdmin(admin.ModelAdmin):
+class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """Images are records of what a backend returned: viewable and deletable, not editable.
 
     The base64 blob is never loaded for the changelist, and the change page shows a small preview
@@ -187,7 +189,6 @@ class BaseGeneratedImageAdmin(admin.ModelAdmin):
     exclude = ["encoded_image"]
     fields = IMAGE_FIELDS
     readonly_fields = IMAGE_FIELDS
-    show_full_result_count = False
     ordering = ["-created_at"]
 
     def get_queryset(self, request):
@@ -279,8 +280,27 @@ class GeneratedPersonaInline(admin.TabularInline):
         return len(obj.images or [])
 
 
+class TaskProgressFilter(admin.SimpleListFilter):
+    """A persona task runs in two steps, each a status of its own; this groups them."""
+
+    title = "progress"
+    parameter_name = "progress"
+    GROUPS = {
+        "running": ("running (generating data or images)", RUNNING_STATUSES),
+        "waiting": ("waiting for a worker", (TaskStatus.PENDING, TaskStatus.DATA_GENERATED)),
+        "finished": ("finished", (TaskStatus.COMPLETED, TaskStatus.FAILED)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.GROUPS.items()]
+
+    def queryset(self, request, queryset):
+        group = self.GROUPS.get(self.value() or "")
+        return queryset if group is None else queryset.filter(status__in=group[1])
+
+
 @admin.register(GenerationTask)
-class GenerationTaskAdmin(admin.ModelAdmin):
+class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "task_id",
         "user",
@@ -291,7 +311,7 @@ class GenerationTaskAdmin(admin.ModelAdmin):
         "created_at",
         "completed_at",
     ]
-    list_filter = ["status", "images_per_persona", "created_at"]
+    list_filter = [TaskProgressFilter, "status", ChangedRecentlyFilter, "images_per_persona", "created_at"]
     search_fields = ["=task_id", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
@@ -384,7 +404,7 @@ class GenerationTaskAdmin(admin.ModelAdmin):
 
 
 @admin.register(GeneratedPersona)
-class GeneratedPersonaAdmin(admin.ModelAdmin):
+class GeneratedPersonaAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "full_name",
         "task",
@@ -419,7 +439,6 @@ class GeneratedPersonaAdmin(admin.ModelAdmin):
         ),
         ("Images", {"fields": ["images", "image_errors", "metadata", "created_at"]}),
     ]
-    show_full_result_count = False
     ordering = ["-task_id", "position"]
 
     def has_add_permission(self, request):

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
 from scraping.models import (
     Artifact,
     ContentExtraction,
@@ -79,7 +80,7 @@ def _failed_first():
 
 
 @admin.register(ScrapingJob)
-class ScrapingJobAdmin(admin.ModelAdmin):
+class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "user",
@@ -93,13 +94,12 @@ class ScrapingJobAdmin(admin.ModelAdmin):
         "artifacts_link",
         "created_at",
     )
-    list_filter = ("status", "job_type", "cancel_requested")
+    list_filter = ("status", ChangedRecentlyFilter, "job_type", "cancel_requested")
     search_fields = ("title", "user__username")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    show_full_result_count = False
     inlines = [JobConfigurationInline, JobItemInline]
     actions = ["cancel_selected", "retry_selected"]
 
@@ -227,7 +227,7 @@ class ScrapingJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScrapingJobItem)
-class ScrapingJobItemAdmin(admin.ModelAdmin):
+class ScrapingJobItemAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """Read-only: what each job found and what became of it (the runner writes these)."""
 
     list_display = ("url", "job", "source", "depth", "status", "http_status", "attempts", "created_at")
@@ -236,7 +236,6 @@ class ScrapingJobItemAdmin(admin.ModelAdmin):
     list_select_related = ("job",)
     raw_id_fields = ("job", "artifact")
     ordering = ("-created_at",)
-    show_full_result_count = False
 
     def has_add_permission(self, request):
         return False
@@ -249,7 +248,7 @@ class ScrapingJobItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(JobConfiguration)
-class JobConfigurationAdmin(admin.ModelAdmin):
+class JobConfigurationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("config_key", "config_value", "job", "created_at")
     list_filter = ("config_key",)
     search_fields = ("config_key", "config_value")
@@ -257,7 +256,6 @@ class JobConfigurationAdmin(admin.ModelAdmin):
     raw_id_fields = ("job",)
     readonly_fields = ("id", "created_at")
     ordering = ("job_id", "config_key")
-    show_full_result_count = False
 
 
 class JobListFilter(admin.SimpleListFilter):
@@ -306,7 +304,7 @@ class ContentExtractionInline(admin.TabularInline):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(admin.ModelAdmin):
+class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "title_or_url",
         "artifact_type",
@@ -324,7 +322,6 @@ class ArtifactAdmin(admin.ModelAdmin):
     raw_id_fields = ("user", "job")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    show_full_result_count = False
     inlines = [MetadataTagInline, ContentExtractionInline]
     # The stored file and its hash belong together; both are set by the storing service.
     readonly_fields = (
@@ -391,7 +388,7 @@ class ArtifactAdmin(admin.ModelAdmin):
 
 
 @admin.register(MetadataTag)
-class MetadataTagAdmin(admin.ModelAdmin):
+class MetadataTagAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("tag_type", "tag_key", "tag_value", "artifact", "created_at")
     list_filter = ("tag_type",)
     search_fields = ("tag_key", "tag_value")
@@ -399,14 +396,13 @@ class MetadataTagAdmin(admin.ModelAdmin):
     raw_id_fields = ("artifact",)
     readonly_fields = ("id", "created_at")
     ordering = ("tag_type", "tag_key")
-    show_full_result_count = False
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("artifact__content_text")
 
 
 @admin.register(ContentExtraction)
-class ContentExtractionAdmin(admin.ModelAdmin):
+class ContentExtractionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("extraction_type", "confidence_score", "artifact", "created_at")
     list_filter = ("extraction_type",)
     search_fields = ("extraction_type", "=artifact__content_hash")
@@ -414,7 +410,6 @@ class ContentExtractionAdmin(admin.ModelAdmin):
     raw_id_fields = ("artifact",)
     readonly_fields = ("id", "created_at")
     ordering = ("extraction_type",)
-    show_full_result_count = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request).defer("artifact__content_text")

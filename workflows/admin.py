@@ -18,6 +18,7 @@ from django.utils.text import Truncator
 from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
 from workflows.models import (
     Draft,
     Evaluation,
@@ -81,16 +82,15 @@ class PlatformStateInline(ReadOnlyInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("id", "user", "mode", "status", "created_at", "updated_at", "completed_at")
-    list_filter = ("status", "mode")
+    list_filter = ("status", ChangedRecentlyFilter, "mode")
     search_fields = ("=id", "user__username")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     readonly_fields = ("id", "created_at", "updated_at", "completed_at")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    show_full_result_count = False
     inlines = [PlatformStateInline]
     actions = ["cancel_selected"]
 
@@ -139,7 +139,7 @@ REVIEWABLE = (PlatformStatus.AWAITING_REVIEW, PlatformStatus.ACCEPTED)
 
 
 @admin.register(PlatformState)
-class PlatformStateAdmin(admin.ModelAdmin):
+class PlatformStateAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """Platform states; each has a review page (draft, evaluation and history side by side)."""
 
     list_display = ("id", "workflow", "platform", "status", "iteration", "review", "attempts", "updated_at")
@@ -162,7 +162,6 @@ class PlatformStateAdmin(admin.ModelAdmin):
         "heartbeat_at",
     )
     ordering = ("workflow_id", "platform")
-    show_full_result_count = False
 
     # States change only through the engine and the review page's service calls.
     def has_add_permission(self, request):
@@ -267,7 +266,7 @@ class EvaluationInline(ReadOnlyInline):
 
 
 @admin.register(Draft)
-class DraftAdmin(admin.ModelAdmin):
+class DraftAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("id", "workflow", "platform", "source", "content_preview", "created_at")
     list_filter = ("platform", "source")
     search_fields = ("=id", "=workflow__id", "created_by__username")
@@ -276,7 +275,6 @@ class DraftAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "created_at")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    show_full_result_count = False
     inlines = [EvaluationInline]
 
     def get_queryset(self, request):
@@ -302,7 +300,7 @@ class DraftAdmin(admin.ModelAdmin):
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(admin.ModelAdmin):
+class EvaluationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("id", "draft", "score", "evaluator", "created_at")
     list_filter = ("evaluator",)
     search_fields = ("=id", "=draft__id", "=draft__workflow__id")
@@ -311,7 +309,6 @@ class EvaluationAdmin(admin.ModelAdmin):
     readonly_fields = ("id", "created_at")
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    show_full_result_count = False
 
     def get_queryset(self, request):
         # The listed draft is shown by its __str__, which never needs the content.
@@ -350,7 +347,7 @@ class ResourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(PublishingJob)
-class PublishingJobAdmin(admin.ModelAdmin):
+class PublishingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "workflow",
@@ -361,7 +358,7 @@ class PublishingJobAdmin(admin.ModelAdmin):
         "attempts",
         "platform_connection",
     )
-    list_filter = ("status", "platform")
+    list_filter = ("status", ChangedRecentlyFilter, "platform")
     search_fields = ("=id", "=workflow__id", "=idempotency_key")
     list_select_related = ("workflow", "platform_connection")
     raw_id_fields = ("workflow", "draft", "platform_connection")
@@ -379,7 +376,6 @@ class PublishingJobAdmin(admin.ModelAdmin):
     )
     date_hierarchy = "scheduled_for"
     ordering = ("-created_at",)
-    show_full_result_count = False
     actions = ["cancel_selected", "retry_selected"]
 
     # Jobs are made by publishing an accepted draft (API) and changed by the actions below.
@@ -434,14 +430,13 @@ class PublishingJobAdmin(admin.ModelAdmin):
 
 
 @admin.register(WorkflowCheckpoint)
-class WorkflowCheckpointAdmin(admin.ModelAdmin):
+class WorkflowCheckpointAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("id", "workflow", "platform", "sequence", "step", "created_at")
     list_filter = ("platform", "step")
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)
     raw_id_fields = ("workflow", "parent")
     ordering = ("workflow_id", "platform", "sequence")
-    show_full_result_count = False
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
