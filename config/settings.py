@@ -286,6 +286,10 @@ AVATAR_TASK_RUN_TIMEOUT = env.int("AVATAR_TASK_RUN_TIMEOUT", default=3600)
 # Fetching user-supplied URLs (core.pages): hosts on private, loopback or link-local networks are
 # refused (SSRF) unless this is true, e.g. for an intranet installation.
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+# The built-in demo Mastodon instance (`manage.py demo_instance`, started by `make run`), e.g.
+# http://127.0.0.1:8001: the SSRF guard allows exactly this origin (scheme, host, port) although
+# it is on loopback, and `bootstrap --demo` points the demo connection at it. Empty: no exception.
+DEMO_INSTANCE_URL = env.str("DEMO_INSTANCE_URL", default="")
 # Scraping fetcher (scraping.fetching): seconds between the starts of two requests to one host,
 # requests in flight to one host at once, the largest body read (bytes), and the User-Agent sent
 # (robots.txt rules are matched against its product token, the part before "/"; operators should
@@ -334,17 +338,32 @@ ADMIN_USERNAME = env.str("ADMIN_USERNAME", default="admin")
 ADMIN_EMAIL = env.str("ADMIN_EMAIL", default="admin@localhost")
 ADMIN_PASSWORD = env.str("ADMIN_PASSWORD", default="")
 
+# Logging (core.logging): one line per event on stderr, logfmt (`ts=... level=... logger=...
+# msg="..." key=value`) or JSON lines, tracebacks folded into the line. The handler's filter masks
+# credentials and the values of secret settings before anything is written.
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="logfmt").strip().lower()
+if LOG_FORMAT not in ("logfmt", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be logfmt or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "filters": {"redact_secrets": {"()": "core.logging.RedactSecrets"}},
+    "formatters": {"structured": {"()": "core.logging.StructuredFormatter", "output": LOG_FORMAT}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "structured",
+            "filters": ["redact_secrets"],
+        }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "line"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # django-q2 adds a handler of its own unless its logger already has one.
     "loggers": {
+        # Django's defaults give "django" a DEBUG-only console handler and runserver's request lines
+        # a format of their own; without them both reach the root handler, once.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # django-q2 adds a handler of its own unless its logger already has one.
         "django-q": {"handlers": ["console"], "level": Q_CLUSTER["log_level"], "propagate": False},
         "axes": {"level": env.str("AXES_LOG_LEVEL", default="WARNING")},
     },

@@ -10,7 +10,10 @@ How the fetch is guarded, and why:
   checked like the first.
 - SSRF: a user hands us URLs, and the server fetches them from inside our network. Hosts that
   resolve to a private, loopback, link-local or otherwise non-global address are refused unless
-  `settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS` is true (tests; an intranet installation). The check
+  `settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS` is true (tests; an intranet installation). One origin
+  is always allowed: `settings.DEMO_INSTANCE_URL` (scheme, host and port exactly as configured),
+  the built-in demo instance on loopback, so the demo's scraping job works; other ports of the same
+  host, and other names of it ("localhost" for "127.0.0.1"), stay refused. The check
   resolves the name before the request; a DNS answer that changes between the check and the
   connection (rebinding) is not covered: run behind an egress proxy where that matters.
 - Size: a Content-Length above `max_bytes` is refused before reading; the body is streamed and
@@ -88,13 +91,34 @@ def _host_label(url: str) -> str:
     return urlsplit(url).hostname or "the server"
 
 
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the scheme's default port filled in; None for a URL without one."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _is_demo_instance(url: str) -> bool:
+    configured = getattr(settings, "DEMO_INSTANCE_URL", "")
+    if not configured:
+        return False
+    demo = _origin(configured)
+    return demo is not None and _origin(url) == demo
+
+
 def _check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PageFetchError(
             "Only http and https URLs with a host name can be fetched.", reason="invalid_url"
         )
-    if getattr(settings, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", False):
+    if getattr(settings, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", False) or _is_demo_instance(url):
         return
     host = parts.hostname
     try:
@@ -114,7 +138,8 @@ def _check_url(url: str) -> None:
 
 
 # The SSRF guard, public for other fetchers (scraping.fetching): raises PageFetchError (with
-# `reason`) unless the URL is http(s) with a host that resolves only to global addresses.
+# `reason`) unless the URL is http(s) with a host that resolves only to global addresses (or is
+# on the origin of DEMO_INSTANCE_URL).
 outbound_url_check = _check_url
 
 

@@ -7,7 +7,8 @@ import pytest
 from django.test import override_settings
 from werkzeug import Response
 
-from core.pages import MAX_REDIRECTS, PageFetchError, PageText, page_main_text
+from core.demo.instance import DemoInstance
+from core.pages import MAX_REDIRECTS, PageFetchError, PageText, outbound_url_check, page_main_text
 from core.retry import RetryPolicy
 
 ARTICLE = """<!doctype html>
@@ -183,3 +184,47 @@ def test_private_addresses_are_refused(httpserver, host):
 def test_unresolvable_host_is_a_clear_error():
     with pytest.raises(PageFetchError, match="could not be found"):
         fetch("http://no-such-host.invalid/page")
+
+
+@pytest.fixture
+def demo_instance():
+    with DemoInstance(port=0) as instance:
+        yield instance
+
+
+def test_the_demo_instance_origin_is_allowed_and_nothing_else_on_loopback(
+    demo_instance, httpserver, settings
+):
+    # Through the `settings` fixture only: mixed with override_settings its undo order leaks.
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    article = f"{demo_instance.base_url}/site/articles/why-alt-text-matters.html"
+    httpserver.expect_request("/secret").respond_with_data("secret", content_type="text/plain")
+    other_port = httpserver.url_for("/secret").replace("localhost", "127.0.0.1", 1)
+    with pytest.raises(PageFetchError, match="private or local network"):
+        fetch(article)
+
+    settings.DEMO_INSTANCE_URL = demo_instance.base_url
+    page = fetch(article)
+    assert page.title == "Why alt text matters on social media"
+    assert "Screen readers read it aloud" in page.text
+
+    refused = [
+        other_port,  # another port of the same host
+        article.replace("127.0.0.1", "localhost", 1),  # another name of the same host
+        article.replace("http://", "https://", 1),  # another scheme
+    ]
+    for url in refused:
+        with pytest.raises(PageFetchError, match="private or local network"):
+            fetch(url)
+    assert httpserver.log == []
+
+
+def test_the_demo_instance_origin_follows_the_scheme_default_port(settings):
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    settings.DEMO_INSTANCE_URL = "http://127.0.0.1"
+    outbound_url_check("http://127.0.0.1:80/site/")
+    with pytest.raises(PageFetchError, match="private or local network"):
+        outbound_url_check("http://127.0.0.1:8080/site/")
+    settings.DEMO_INSTANCE_URL = "not a url"
+    with pytest.raises(PageFetchError, match="private or local network"):
+        outbound_url_check("http://127.0.0.1/site/")

@@ -9,6 +9,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from config.keys import generate_key
@@ -104,3 +105,63 @@ def test_serve_refuses_a_port_in_use(project_env):
         )
     assert result.returncode != 0
     assert "already in use" in result.stderr
+
+
+def test_serve_with_a_demo_instance_runs_and_stops_a_third_process(project_env):
+    port, demo_port = free_port(), free_port()
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port), "--demo-instance", str(demo_port)],
+        cwd=ROOT,
+        env=project_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for_line(process, f"http://localhost:{port}/admin/", timeout=60)
+        # serve announces the demo instance with the web server (the child says so too, earlier).
+        wait_for_line(process, f"Demo instance: http://127.0.0.1:{demo_port}", timeout=5)
+        children = children_of(process.pid)
+        assert len(children) == 3, "a web server, a worker and the demo instance"
+        answer = httpx.get(
+            f"http://127.0.0.1:{demo_port}/api/v1/accounts/verify_credentials",
+            headers={"Authorization": "Bearer demo-instance-token"},
+            timeout=10,
+        )
+        assert answer.json()["username"] == "demo"
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        for child in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(child, 0)
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", demo_port)) != 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_serve_refuses_a_demo_instance_port_in_use_or_equal_to_the_web_port(project_env):
+    port = free_port()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        busy_port = busy.getsockname()[1]
+        in_use = subprocess.run(
+            [sys.executable, "manage.py", "serve", "--port", str(port), "--demo-instance", str(busy_port)],
+            cwd=ROOT,
+            env=project_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    same = subprocess.run(
+        [sys.executable, "manage.py", "serve", "--port", str(port), "--demo-instance", str(port)],
+        cwd=ROOT,
+        env=project_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert in_use.returncode != 0 and f"127.0.0.1:{busy_port} is already in use" in in_use.stderr
+    assert same.returncode != 0 and "other than --port" in same.stderr

@@ -7,17 +7,24 @@ import time
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
+
+from core.management.base import ProjectCommand
+
+DEMO_HOST = "127.0.0.1"
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Run the web server and a django-q2 worker together; Ctrl-C stops both.\n\n"
         "Uses gunicorn when it is installed (the `server` extra), Django's runserver otherwise.\n"
         "If either process exits, the other is stopped and the command exits non-zero.\n\n"
+        "With --demo-instance PORT it also runs the built-in demo Mastodon instance on 127.0.0.1:PORT\n"
+        "(`manage.py demo_instance`) as a third process, stopped with the others.\n\n"
         "Examples:\n"
         "  python manage.py serve\n"
-        "  python manage.py serve --port 9000 --no-worker"
+        "  python manage.py serve --port 9000 --no-worker\n"
+        "  python manage.py serve --demo-instance 8001"
     )
 
     def add_arguments(self, parser):
@@ -25,14 +32,37 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="Start only the web server.")
         parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes.")
+        parser.add_argument(
+            "--demo-instance",
+            type=int,
+            metavar="PORT",
+            default=None,
+            help="Also run the built-in demo Mastodon instance on 127.0.0.1:PORT.",
+        )
 
-    def handle(self, *args, host, port, no_worker, web_workers, **options):
+    def handle(self, *args, host, port, no_worker, web_workers, demo_instance, **options):
         if not 0 < port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, not {port}.")
         if _port_in_use(host, port):
             raise CommandError(f"{host}:{port} is already in use; stop the other server or pass --port.")
+        if demo_instance is not None:
+            if not 0 < demo_instance < 65536 or demo_instance == port:
+                raise CommandError(
+                    "--demo-instance must be a port between 1 and 65535 other than --port, "
+                    f"not {demo_instance}."
+                )
+            if _port_in_use(DEMO_HOST, demo_instance):
+                raise CommandError(
+                    f"{DEMO_HOST}:{demo_instance} is already in use; stop the other server or pass "
+                    "another --demo-instance port."
+                )
 
-        processes: dict[str, subprocess.Popen] = {"web": self._start_web(host, port, web_workers)}
+        processes: dict[str, subprocess.Popen] = {}
+        if demo_instance is not None:
+            # First, so that the web server and worker find it when they start.
+            demo_command = ["manage.py", "demo_instance", "--host", DEMO_HOST, "--port", str(demo_instance)]
+            processes["demo instance"] = subprocess.Popen([sys.executable, *demo_command])
+        processes["web"] = self._start_web(host, port, web_workers)
         if not no_worker:
             processes["worker"] = subprocess.Popen([sys.executable, "manage.py", "qcluster"])
 
@@ -54,11 +84,14 @@ class Command(BaseCommand):
                         )
                         exit_code = process.returncode or 1
                         stopping = True
-                if not announced and not stopping and _port_in_use(host, port):
+                demo_ready = demo_instance is None or _port_in_use(DEMO_HOST, demo_instance)
+                if not announced and not stopping and demo_ready and _port_in_use(host, port):
                     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
                     self.stdout.write(self.style.SUCCESS(f"Admin:    http://{shown}:{port}/admin/"))
                     worker = "not started (--no-worker)" if no_worker else "django-q2 cluster running"
                     self.stdout.write(f"Worker:   {worker}")
+                    if demo_instance is not None:
+                        self.stdout.write(f"Demo instance: http://{DEMO_HOST}:{demo_instance}")
                     self.stdout.write("Stop with Ctrl-C.")
                     announced = True
                 time.sleep(0.3)
