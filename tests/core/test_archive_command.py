@@ -172,4 +172,13 @@ def test_a_terminal_gets_a_progress_bar(data):
     output = out.getvalue()
     assert "\rgenerated_images" in output
     assert "[" + "#" * 30 + "] 3/3" in output
-    assert "\r" not in archive()  # not a terminal: the summary only
+    assert "\r" not in archive()  # not a terminal: plain lines only
+
+
+def test_other_output_gets_one_plain_line_per_policy_then_the_table(data):
+    lines = archive("--batch-size", "2").splitlines()
+    assert [line.split(",")[0] for line in lines[:2]] == [
+        "workflows: 2 rows archived in 1 batches",
+        "generated_images: 3 rows archived in 2 batches",
+    ]
+    assert lines[2].split() == ["policy", "archived", "batches", "seconds"]

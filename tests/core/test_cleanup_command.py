@@ -92,17 +92,35 @@ def test_non_numeric_batch_size_exits_non_zero():
         _cleanup("--batch-size", "many")
 
 
-def test_progress_lines_only_on_a_terminal():
-    _stale()
+def test_a_terminal_gets_a_progress_line_rewritten_per_batch():
+    for _ in range(3):
+        _stale()
 
     class Terminal(StringIO):
         def isatty(self):
             return True
 
     out = Terminal()
-    call_command("cleanup", "--only", "accounts.sessions", stdout=out)
-    assert "accounts.sessions: 1 rows removed so far" in out.getvalue()
+    call_command("cleanup", "--only", "accounts.sessions", "--batch-size", "1", stdout=out)
+    output = out.getvalue()
+    updates = [part.split() for part in output.split("\r")[1:]]
+    # One rewrite per batch (the fourth finds nothing), then the policy's final line.
+    assert [words[:4] for words in updates[:3]] == [
+        ["accounts.sessions", str(n), "rows", "removed,"] for n in (1, 2, 3)
+    ]
+    assert "accounts.sessions: 3 rows removed in" in output.split("\r")[-1]
+    assert any(line.split()[:2] == ["accounts.sessions", "3"] for line in output.splitlines())
+
+
+def test_other_output_gets_one_plain_line_per_policy():
     _stale()
-    plain = _cleanup("--only", "accounts.sessions")
-    assert "rows removed so far" not in plain
-    assert any(line.split()[:2] == ["accounts.sessions", "1"] for line in plain.splitlines())
+    plain = _cleanup("--only", "accounts.sessions", "accounts.audit_logs", "--batch-size", "1")
+    assert "\r" not in plain
+    lines = plain.splitlines()
+    assert [line.split(" in ")[0] for line in lines[:2]] == [
+        "accounts.sessions: 1 rows removed",
+        "accounts.audit_logs: 1 rows removed",
+    ]
+    assert any(line.split()[:2] == ["accounts.sessions", "1"] for line in lines[2:])
+    dry = _cleanup("--only", "accounts.sessions", "--dry-run")
+    assert dry.splitlines()[0].startswith("accounts.sessions: 0 rows would go in ")

@@ -193,3 +193,39 @@ def test_a_run_is_audited_without_secrets(old_and_new):
 def test_bad_batch_size_is_refused(size):
     with pytest.raises(CommandError, match="batch-size"):
         rotate("--batch-size", size)
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_a_progress_line_per_field(old_and_new):
+    out = Terminal()
+    call_command("rotate_encryption_key", "--batch-size", "2", stdout=out)
+    updates = [part.strip() for part in out.getvalue().split("\r")[1:]]
+    access = [line for line in updates if line.startswith("platforms.PlatformConnection.access_token:")]
+    # Two batches (2 + 1 rows), then the field's final line.
+    assert [line.splitlines()[0] for line in access] == [
+        "platforms.PlatformConnection.access_token: 2 scanned, 2 re-encrypted",
+        "platforms.PlatformConnection.access_token: 3 scanned, 3 re-encrypted",
+        "platforms.PlatformConnection.access_token: 3 scanned, 3 re-encrypted",
+    ]
+
+
+def test_other_output_gets_one_plain_line_per_field(old_and_new):
+    output = rotate("--dry-run")
+    assert "\r" not in output
+    lines = output.splitlines()
+    fields = [f"{model._meta.label}.{field.name}" for model, field in encrypted_fields()]
+    assert [line.split(":")[0] for line in lines[: len(fields)]] == fields
+    assert "platforms.PlatformConnection.access_token: 3 scanned, 3 would re-encrypt" in lines
+    assert lines[len(fields)].split() == [
+        "model",
+        "field",
+        "scanned",
+        "rotated",
+        "current",
+        "unreadable",
+        "changed",
+    ]

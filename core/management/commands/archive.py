@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.services.audit import audit_log_write
@@ -12,17 +12,21 @@ from core.archive import (
     archive_policies,
     batches_run,
 )
+from core.management.base import ProjectCommand
 
 MAX_OLDER_THAN_DAYS = 36_500
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Archive what has aged out of the working set, in atomic batches; safe to re-run.\n\n"
         "Completed workflows idle (not updated) for more than --older-than days move to status\n"
         "'archived'; generated images created more than --older-than days ago move into\n"
         "generated_images_archive (same id, same columns, plus archived_at). A failed run leaves\n"
         "every row in exactly one table; running it again continues where it stopped.\n\n"
+        "A terminal gets a progress bar per policy, other output one line per policy when it is\n"
+        "done; a table (rows, batches, seconds) ends the run, and a maintenance.archive audit log\n"
+        "row records it. The schedule core.archive runs it daily.\n\n"
         "Examples:\n"
         "  python manage.py archive --dry-run\n"
         "  python manage.py archive --older-than 180 --batch-size 2000"
@@ -108,6 +112,10 @@ class Command(BaseCommand):
         )
         if tty and run.rows:
             self.stdout.write("")
+        elif not tty:
+            self.stdout.write(
+                f"{policy.name}: {run.rows} rows archived in {run.batches} batches, {run.seconds:.2f} s"
+            )
         return run
 
     def _summary(self, results: dict[str, BatchRun], *, dry_run: bool) -> None:

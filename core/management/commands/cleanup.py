@@ -1,14 +1,29 @@
 """`manage.py cleanup`: apply the retention policies (core.retention) batch by batch."""
 
-from django.core.management.base import BaseCommand, CommandError
+import time
+
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from accounts.services.audit import audit_log_write
+from core.management.base import ProjectCommand
 from core.retention import DEFAULT_BATCH_SIZE, policies, policy_run
 
 
-class Command(BaseCommand):
-    help = "Delete rows past their retention age (see --list), in batches, one transaction each."
+class Command(ProjectCommand):
+    help = (
+        "Delete rows past their retention age, policy by policy, in batches of one short\n"
+        "transaction each. Every app declares its policies; --list shows them with the setting\n"
+        "that holds each age. A terminal gets a progress line per policy, other output one line\n"
+        "per policy when it is done; a table of rows and seconds ends the run, and a\n"
+        "maintenance.cleanup audit log row records it. A failing policy does not stop the others\n"
+        "(the command then exits non-zero). The schedule core.cleanup runs it daily.\n\n"
+        "Examples:\n"
+        "  python manage.py cleanup --list\n"
+        "  python manage.py cleanup --dry-run\n"
+        "  python manage.py cleanup --only accounts.sessions captions.images_rejected\n"
+        "  python manage.py cleanup --batch-size 2000"
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--list", action="store_true", help="List the policies and exit.")
@@ -45,19 +60,22 @@ class Command(BaseCommand):
         results: dict[str, dict] = {}
         failed: list[str] = []
         for policy in selected:
+            progress = PolicyProgress(self.stdout, name=policy.name, dry_run=dry_run)
             try:
                 result = policy_run(
                     name=policy.name,
                     batch_size=batch_size,
                     dry_run=dry_run,
                     now=now,
-                    progress=self._progress(policy.name),
+                    progress=progress.update,
                 )
             except Exception as exc:  # one policy's failure must not stop the rest
+                progress.end()
                 failed.append(policy.name)
                 results[policy.name] = {"error": type(exc).__name__}
                 self.stderr.write(f"{policy.name}: failed ({type(exc).__name__}: {exc})")
                 continue
+            progress.done(rows=result.rows, seconds=result.seconds)
             results[policy.name] = {"rows": result.rows, "seconds": round(result.seconds, 3)}
 
         self._summary(results, dry_run=dry_run)
@@ -68,15 +86,6 @@ class Command(BaseCommand):
         )
         if failed:
             raise CommandError(f"{len(failed)} policies failed: {', '.join(failed)}.")
-
-    def _progress(self, name: str):
-        if not self.stdout.isatty():
-            return None
-
-        def report(rows: int) -> None:
-            self.stdout.write(f"  {name}: {rows} rows removed so far")
-
-        return report
 
     def _summary(self, results: dict[str, dict], *, dry_run: bool) -> None:
         heading = "rows (would go)" if dry_run else "rows"
@@ -89,3 +98,46 @@ class Command(BaseCommand):
             total += outcome["rows"]
             self.stdout.write(f"{name:36} {outcome['rows']:>16} {outcome['seconds']:>9.3f}")
         self.stdout.write(f"{'total':36} {total:>16}")
+
+
+class PolicyProgress:
+    """On a terminal, one line per policy rewritten after every batch (rows so far, batches, time);
+    elsewhere (cron, a log file) one plain line per policy when it is done."""
+
+    WIDTH = 79
+
+    def __init__(self, out, *, name: str, dry_run: bool):
+        self.out = out
+        self.name = name
+        self.verb = "would go" if dry_run else "removed"
+        self.tty = out.isatty()
+        self.started = time.monotonic()
+        self.batches = 0
+        self.shown = False
+
+    def update(self, rows: int) -> None:
+        self.batches += 1
+        if self.tty:
+            elapsed = time.monotonic() - self.started
+            self._rewrite(
+                f"{self.name:36} {rows:>10} rows {self.verb}, {self.batches} batches, {elapsed:.1f} s"
+            )
+
+    def done(self, *, rows: int, seconds: float) -> None:
+        line = f"{self.name}: {rows} rows {self.verb} in {seconds:.2f} s"
+        if self.tty:
+            self._rewrite(line)
+            self.end()
+        else:
+            self.out.write(line)
+
+    def end(self) -> None:
+        """Finish the terminal's progress line, so what follows starts on a line of its own."""
+        if self.shown:
+            self.out.write("")
+            self.shown = False
+
+    def _rewrite(self, line: str) -> None:
+        self.out.write("\r" + line.ljust(self.WIDTH), ending="")
+        self.out.flush()
+        self.shown = True

@@ -1,11 +1,12 @@
 """`manage.py reap_stale_work`: what the 5-minute schedule does, on demand (core.reaper)."""
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from core.management.base import ProjectCommand
 from core.reaper import reap_stale_work, reapers
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Take back background work whose worker went silent: each kind is queued again to resume,\n"
         "or failed with the reason once it has used up its runs. The schedule core.reap_stale_work\n"

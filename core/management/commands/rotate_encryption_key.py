@@ -1,10 +1,11 @@
 import argparse
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.services.audit import audit_log_write
-from core.key_rotation import DEFAULT_BATCH_SIZE, encryption_key_rotate
+from core.key_rotation import DEFAULT_BATCH_SIZE, FieldRotation, encrypted_fields, field_rotate
+from core.management.base import ProjectCommand
 
 COLUMNS = ("model", "field", "scanned", "rotated", "current", "unreadable", "changed")
 
@@ -19,12 +20,14 @@ def _positive_int(text: str) -> int:
     return value
 
 
-class Command(BaseCommand):
+class Command(ProjectCommand):
     help = (
         "Re-encrypt every encrypted field and sensitive system setting with the first key of\n"
         "FIELD_ENCRYPTION_KEYS, in batches by primary key. Safe to stop and run again: values\n"
         "already under the first key are left alone. When it reports no 'rotated' or 'unreadable'\n"
         "values left, the old keys can be removed from FIELD_ENCRYPTION_KEYS.\n\n"
+        "A terminal gets a progress line per field, other output one line per field when it is\n"
+        "done; a table of the counts per model and field ends the run.\n\n"
         "Examples:\n"
         "  FIELD_ENCRYPTION_KEYS=new,old python manage.py rotate_encryption_key --dry-run\n"
         "  FIELD_ENCRYPTION_KEYS=new,old python manage.py rotate_encryption_key --batch-size 500"
@@ -40,7 +43,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, dry_run: bool, batch_size: int, **options):
-        results = encryption_key_rotate(batch_size=batch_size, dry_run=dry_run)
+        # Field by field (not encryption_key_rotate) so each field's progress line can be finished.
+        results = [
+            self._rotate_field(model, field, batch_size=batch_size, dry_run=dry_run)
+            for model, field in encrypted_fields()
+        ]
         rows = [
             (r.model, r.field, r.scanned, r.rotated, r.current, r.unreadable, r.changed_meanwhile)
             for r in results
@@ -76,6 +83,24 @@ class Command(BaseCommand):
             self.stdout.write("Some values changed while this ran: run the command again to check them.")
         elif len(settings.FIELD_ENCRYPTION_KEYS) > 1:
             self.stdout.write("Every value now reads with the first key alone; the old keys can be removed.")
+
+    def _rotate_field(self, model, field, *, batch_size: int, dry_run: bool) -> FieldRotation:
+        label = f"{model._meta.label}.{field.name}"
+        tty = self.stdout.isatty()
+        verb = "would re-encrypt" if dry_run else "re-encrypted"
+
+        def progress(counts: FieldRotation) -> None:
+            if tty:
+                line = f"{label}: {counts.scanned} scanned, {counts.rotated} {verb}"
+                self.stdout.write("\r" + line.ljust(79), ending="")
+                self.stdout.flush()
+
+        result = field_rotate(
+            model=model, field=field, batch_size=batch_size, dry_run=dry_run, progress=progress
+        )
+        done = f"{label}: {result.scanned} scanned, {result.rotated} {verb}"
+        self.stdout.write(("\r" + done.ljust(79)) if tty else done)
+        return result
 
     def _table(self, rows: list[tuple]) -> None:
         cells = [COLUMNS, *[tuple(str(cell) for cell in row) for row in rows]]
