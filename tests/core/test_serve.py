@@ -165,3 +165,36 @@ def test_serve_refuses_a_demo_instance_port_in_use_or_equal_to_the_web_port(proj
     )
     assert in_use.returncode != 0 and f"127.0.0.1:{busy_port} is already in use" in in_use.stderr
     assert same.returncode != 0 and "other than --port" in same.stderr
+
+
+def test_the_access_log_line_leaves_the_query_string_out():
+    """gunicorn renders ACCESS_LOG_FORMAT; a token in the query string must not reach the line."""
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from core.management.commands.serve import ACCESS_LOG_FORMAT
+
+    logger = Logger(Config())
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/api/v1/captions/images/?access_token=sekrit-token",
+        "PATH_INFO": "/api/v1/captions/images/",
+        "QUERY_STRING": "access_token=sekrit-token",
+        "REMOTE_ADDR": "127.0.0.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    request = SimpleNamespace(
+        headers=[],
+        method="GET",
+        path="/api/v1/captions/images/",
+        query="access_token=sekrit-token",
+        uri=environ["RAW_URI"],
+        version=(1, 1),
+    )
+    response = SimpleNamespace(status="200 OK", status_code=200, sent=120, response_length=120, headers=[])
+    line = ACCESS_LOG_FORMAT % logger.atoms(response, request, environ, timedelta(milliseconds=12))
+    assert "sekrit" not in line
+    assert 'path="/api/v1/captions/images/"' in line and "status=200" in line and "method=GET" in line

@@ -13,6 +13,11 @@ from core.management.base import ProjectCommand
 
 DEMO_HOST = "127.0.0.1"
 
+ACCESS_LOG_FORMAT = (
+    'time="%(t)s" level=INFO logger=gunicorn.access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s '
+    "ms=%(M)s remote=%(h)s"
+)
+
 
 class Command(ProjectCommand):
     help = (
@@ -118,6 +123,10 @@ class Command(ProjectCommand):
                     str(web_workers),
                     "--access-logfile",
                     "-",
+                    # One logfmt line per request like core.logging's; the path without its query
+                    # string (%(U)s), where a token passed as ?access_token= would otherwise land.
+                    "--access-logformat",
+                    ACCESS_LOG_FORMAT,
                     "--graceful-timeout",
                     "5",
                 ]
