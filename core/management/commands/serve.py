@@ -1,4 +1,5 @@
 import importlib.util
+import os
 import signal
 import socket
 import subprocess
@@ -69,7 +70,12 @@ class Command(ProjectCommand):
             processes["demo instance"] = subprocess.Popen([sys.executable, *demo_command])
         processes["web"] = self._start_web(host, port, web_workers)
         if not no_worker:
-            processes["worker"] = subprocess.Popen([sys.executable, "manage.py", "qcluster"])
+            # A session of its own: Ctrl-C in a terminal signals the whole foreground group, and a
+            # second signal (our SIGTERM) arriving while django-q2 is already stopping can
+            # deadlock it on its stop event and orphan its worker processes. It gets ours only.
+            processes["worker"] = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"], start_new_session=True
+            )
 
         stopping = False
 
@@ -149,5 +155,16 @@ def _stop_all(processes: dict[str, subprocess.Popen]) -> None:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            process.kill()
+            _kill(process)
             process.wait()
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """SIGKILL the process, and its whole group when it leads one, so no child is orphaned."""
+    try:
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+            return
+    except ProcessLookupError:
+        return
+    process.kill()
