@@ -3,11 +3,14 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Group
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django_q.models import Schedule
 
 from accounts.models import AuditLog, Role, User
+from captions.models import Image
+from core.demo.instance import DemoInstance
+from platforms.models import PlatformConnection
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +101,43 @@ def test_a_changed_schedule_is_updated_in_place():
 def test_role_groups_exist_after_bootstrap():
     bootstrap()
     assert set(Group.objects.values_list("name", flat=True)) >= set(Role.values)
+
+
+def test_without_demo_no_demo_account_is_made():
+    output = bootstrap()
+    assert not User.objects.filter(username__startswith="demo-").exists()
+    assert "Demo" not in output
+
+
+# The demo commits like the real command: its caption workers read committed rows only.
+@pytest.mark.django_db(transaction=True)
+def test_demo_loads_against_the_configured_instance_once(settings):
+    settings.ADMIN_PASSWORD = ""
+    settings.DEBUG = True  # as in the .env `make run` writes: plain http to loopback
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    if connection.vendor == "sqlite":
+        settings.CAPTION_CONCURRENCY = 1  # the in-memory test database locks tables against threads
+    with DemoInstance(port=0) as instance:
+        url = settings.DEMO_INSTANCE_URL = instance.base_url
+        first = StringIO()
+        call_command("bootstrap", "--demo", stdout=first)
+        again = StringIO()
+        call_command("bootstrap", "--demo", stdout=again)
+
+    output = first.getvalue()
+    assert "Password (shown once, write it down)" in output, "the operator comes first, as without --demo"
+    shown = dict(re.findall(r"^\s+(demo-\S+)\s+\S+\s+role (\w+)$", output, re.MULTILINE))
+    assert shown == {"demo-user": Role.USER, "demo-reviewer": Role.REVIEWER}
+    assert f"Demo loaded against the demo instance at {url}." in output
+    assert Image.objects.filter(platform_connection__instance_url=url).count() == 7
+    assert "Demo data already loaded" in again.getvalue()
+    assert "demo-user " not in again.getvalue() and "Password" not in again.getvalue()
+
+
+def test_demo_against_something_else_is_a_clear_command_error(settings, httpserver):
+    httpserver.expect_request("/api/v1/accounts/verify_credentials").respond_with_data("no", status=404)
+    settings.DEMO_INSTANCE_URL = httpserver.url_for("").rstrip("/")
+
+    with pytest.raises(CommandError, match="not the demo instance"):
+        call_command("bootstrap", "--demo", stdout=StringIO())
+    assert not PlatformConnection.objects.exists()
