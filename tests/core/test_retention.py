@@ -92,6 +92,20 @@ def test_batches_never_exceed_the_batch_size_and_report_progress():
 
 
 @pytest.mark.django_db
+def test_matches_among_long_runs_of_kept_rows_all_go():
+    # A batch spans batch_size rows of the table, matching or not: kept rows must not end the run.
+    kept = {row.pk for row in AuditLogFactory.create_batch(9)}
+    gone = {row.pk for row in _old_audit_rows(3)}
+    kept |= {row.pk for row in AuditLogFactory.create_batch(9)}
+
+    result = policy_run(name="accounts.audit_logs", batch_size=2, now=NOW)
+
+    assert result.rows == 3
+    assert set(AuditLog.objects.values_list("pk", flat=True)) == kept
+    assert not AuditLog.objects.filter(pk__in=gone).exists()
+
+
+@pytest.mark.django_db
 def test_dry_run_counts_and_changes_nothing():
     _old_audit_rows(3)
     result = policy_run(name="accounts.audit_logs", dry_run=True, now=NOW)
