@@ -14,12 +14,11 @@ take-back a conditional UPDATE, so a worker that sends a heartbeat meanwhile kee
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.apps import apps
+from core.declarations import app_declarations, refuse_duplicate_names
 
 logger = logging.getLogger(__name__)
 
@@ -41,21 +40,7 @@ class ReaperResult:
 
 def reapers() -> list[Reaper]:
     """Every declared reaper, in app order."""
-    found: list[Reaper] = []
-    for config in apps.get_app_configs():
-        module_name = f"{config.name}.reapers"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        found.extend(getattr(module, "REAPERS", []))
-    names = [reaper.name for reaper in found]
-    duplicates = {name for name in names if names.count(name) > 1}
-    if duplicates:
-        raise RuntimeError(f"Reapers declared twice: {', '.join(sorted(duplicates))}")
-    return found
+    return refuse_duplicate_names(app_declarations(module="reapers", attribute="REAPERS"), kind="Reapers")
 
 
 def _counts(outcome: int | dict[str, int]) -> dict[str, int]:

@@ -25,19 +25,19 @@ again): a million-session purge took ~2.8x the single raw DELETE that way, ~2.1x
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import QuerySet, signals
 from django.db.models.deletion import Collector
 from django.utils import timezone
+
+from core.declarations import app_declarations, refuse_duplicate_names
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -94,28 +94,10 @@ def unregister(name: str) -> None:
     _registered[:] = [policy for policy in _registered if policy.name != name]
 
 
-def _declared() -> list[RetentionPolicy]:
-    found: list[RetentionPolicy] = []
-    for config in apps.get_app_configs():
-        module_name = f"{config.name}.retention"
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        found.extend(getattr(module, "POLICIES", []))
-    return found
-
-
 def policies() -> list[RetentionPolicy]:
     """Every policy, in app order then registration order."""
-    found = _declared() + _registered
-    names = [policy.name for policy in found]
-    duplicates = {name for name in names if names.count(name) > 1}
-    if duplicates:
-        raise RuntimeError(f"Retention policies declared twice: {', '.join(sorted(duplicates))}")
-    return found
+    found = app_declarations(module="retention", attribute="POLICIES") + _registered
+    return refuse_duplicate_names(found, kind="Retention policies")
 
 
 def policy_get(*, name: str) -> RetentionPolicy:

@@ -3,10 +3,9 @@
 An app lists its schedules in `<app>/schedules.py` as `SCHEDULES = [RecurringTask(...)]`.
 """
 
-import importlib
 from dataclasses import dataclass, field
 
-from django.apps import apps
+from core.declarations import app_declarations, refuse_duplicate_names
 
 
 @dataclass(frozen=True)
@@ -18,20 +17,8 @@ class RecurringTask:
 
 
 def declared_schedules() -> list[RecurringTask]:
-    found: list[RecurringTask] = []
-    for config in apps.get_app_configs():
-        try:
-            module = importlib.import_module(f"{config.name}.schedules")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{config.name}.schedules":
-                raise
-            continue
-        found.extend(getattr(module, "SCHEDULES", []))
-    names = [task.name for task in found]
-    duplicates = {name for name in names if names.count(name) > 1}
-    if duplicates:
-        raise RuntimeError(f"Schedules declared twice: {', '.join(sorted(duplicates))}")
-    return found
+    found = app_declarations(module="schedules", attribute="SCHEDULES")
+    return refuse_duplicate_names(found, kind="Schedules")
 
 
 def sync_schedules() -> tuple[int, int]:
