@@ -19,7 +19,6 @@ the move; both sides copy the same bytes.
 Targets: ours at most 2.5x the raw statement's time; no batch longer than 250 ms.
 """
 
-import statistics
 import time
 from datetime import timedelta
 
@@ -27,15 +26,14 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.utils import timezone
 
-from bench.report import bench_line, budget_line, spread
+from bench.batched import alternating_rounds, print_results
+from bench.report import spread
 
 POLICY = "generated_images"
 BATCH_SIZE = 5000
 USERS = 50
 PROMPTS = 500
 TEMPLATE = "bench_archive_images"
-WORST_BATCH_BUDGET_MS = 250.0
-WARM_UP_ROWS = 20_000
 TABLES = ("generated_images", "generated_images_archive")
 
 
@@ -159,30 +157,19 @@ def run(*, scale: str) -> None:
                 f"expected {expected_moved} and {expected_kept}"
             )
 
-    ours, baseline, worst = [], [], []
     with connection.cursor() as cursor:
         # Both sides leave the same dead rows behind; a vacuum that starts during one side's run
         # (batches commit as they go, the raw statement only at its end) would bill it to that side.
         for table in TABLES:
             cursor.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = off)")
     try:
-        # Untimed warm-up on a slice: the first run in a process pays for imports and query compiling.
-        _reload(limit=WARM_UP_ROWS)
-        _ours(cutoff=cutoff)
-        _reload(limit=WARM_UP_ROWS)
-        _baseline(cutoff=cutoff, now=now)
-        for round_number in range(rounds):
-            sides = ("ours", "baseline") if round_number % 2 == 0 else ("baseline", "ours")
-            for side in sides:
-                _reload()
-                if side == "ours":
-                    moved, seconds, worst_batch = _ours(cutoff=cutoff)
-                    worst.append(worst_batch)
-                    ours.append(seconds)
-                else:
-                    moved, seconds = _baseline(cutoff=cutoff, now=now)
-                    baseline.append(seconds)
-                check(side, moved)
+        timings = alternating_rounds(
+            rounds=rounds,
+            reload=_reload,
+            ours=lambda: _ours(cutoff=cutoff),
+            baseline=lambda: _baseline(cutoff=cutoff, now=now),
+            check=check,
+        )
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(TABLES)}")
@@ -192,31 +179,11 @@ def run(*, scale: str) -> None:
         Prompt.objects.filter(pk__in=[prompt.pk for prompt in prompts]).delete()
         User.objects.filter(pk__in=[user.pk for user in users]).delete()
 
-    best_ours, best_baseline = min(ours), min(baseline)
-    print(
-        bench_line(
-            name="archive",
-            ours=best_ours,
-            baseline=best_baseline,
-            unit="s",
-            ratio=best_ours / best_baseline,
-            op="<=",
-            target=2.5,
-        )
-    )
-    # The longest batch of a run, median over the rounds: one round's outlier on a shared machine
-    # says more about the machine than about the batches (every round's value is printed below).
-    print(
-        budget_line(
-            name="archive_worst_batch",
-            ours=statistics.median(worst) * 1000,
-            budget=WORST_BATCH_BUDGET_MS,
-            unit="ms",
-        )
-    )
+    print_results(name="archive", timings=timings)
     print(
         f"# archive: {expected_moved} of {rows} images moved per run, batches of {BATCH_SIZE}, "
-        f"{rounds} rounds each; best/median/worst ours {spread(ours)}, raw statement {spread(baseline)}; "
-        f"worst batch per round {', '.join(f'{w * 1000:.0f}' for w in worst)} ms; "
+        f"{rounds} rounds each; best/median/worst ours {spread(timings.ours)}, "
+        f"raw statement {spread(timings.baseline)}; "
+        f"worst batch per round {', '.join(f'{w * 1000:.0f}' for w in timings.worst)} ms; "
         f"template generated in {template_seconds:.1f} s"
     )

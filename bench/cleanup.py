@@ -17,7 +17,6 @@ concurrent login could wait on a lock the purge holds).
 """
 
 import itertools
-import statistics
 import time
 from datetime import timedelta
 
@@ -25,14 +24,13 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection
 from django.utils import timezone
 
-from bench.report import bench_line, budget_line, spread
+from bench.batched import alternating_rounds, print_results
+from bench.report import spread
 
 POLICY = "accounts.sessions"
 BATCH_SIZE = 5000
 USERS = 50
 TEMPLATE = "bench_cleanup_sessions"
-WORST_BATCH_BUDGET_MS = 250.0
-WARM_UP_ROWS = 20_000
 
 
 def _template_create(*, rows: int, now, cutoff, user_ids: list[int]) -> None:
@@ -146,31 +144,18 @@ def run(*, scale: str) -> None:
                 f"expected {expected_removed} and {expected_kept}"
             )
 
-    ours, baseline, worst = [], [], []
     with connection.cursor() as cursor:
         # Both sides leave the same dead rows behind; a vacuum that starts during one side's run
         # (batches commit as they go, the raw statement only at its end) would bill it to that side.
         cursor.execute("ALTER TABLE user_sessions SET (autovacuum_enabled = off)")
     try:
-        # Untimed warm-up on a slice: the first run in a process pays for imports and query compiling.
-        for side in ("ours", "baseline"):
-            _reload(limit=WARM_UP_ROWS)
-            if side == "ours":
-                _ours(now=now)
-            else:
-                _baseline(cutoff=cutoff)
-        for round_number in range(rounds):
-            sides = ("ours", "baseline") if round_number % 2 == 0 else ("baseline", "ours")
-            for side in sides:
-                _reload()
-                if side == "ours":
-                    removed, seconds, worst_batch = _ours(now=now)
-                    worst.append(worst_batch)
-                    ours.append(seconds)
-                else:
-                    removed, seconds = _baseline(cutoff=cutoff)
-                    baseline.append(seconds)
-                check(side, removed)
+        timings = alternating_rounds(
+            rounds=rounds,
+            reload=_reload,
+            ours=lambda: _ours(now=now),
+            baseline=lambda: _baseline(cutoff=cutoff),
+            check=check,
+        )
     finally:
         with connection.cursor() as cursor:
             cursor.execute("TRUNCATE user_sessions")
@@ -178,31 +163,11 @@ def run(*, scale: str) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {TEMPLATE}")
         User.objects.filter(pk__in=[user.pk for user in users]).delete()
 
-    best_ours, best_baseline = min(ours), min(baseline)
-    print(
-        bench_line(
-            name="cleanup",
-            ours=best_ours,
-            baseline=best_baseline,
-            unit="s",
-            ratio=best_ours / best_baseline,
-            op="<=",
-            target=2.5,
-        )
-    )
-    # The longest batch of a run, median over the rounds: one round's outlier on a shared machine
-    # says more about the machine than about the batches (every round's value is printed below).
-    print(
-        budget_line(
-            name="cleanup_worst_batch",
-            ours=statistics.median(worst) * 1000,
-            budget=WORST_BATCH_BUDGET_MS,
-            unit="ms",
-        )
-    )
+    print_results(name="cleanup", timings=timings)
     print(
         f"# cleanup: {expected_removed} of {rows} sessions removed per run, batches of {BATCH_SIZE}, "
-        f"{rounds} rounds each; best/median/worst ours {spread(ours)}, raw DELETE {spread(baseline)}; "
-        f"worst batch per round {', '.join(f'{w * 1000:.0f}' for w in worst)} ms; "
+        f"{rounds} rounds each; best/median/worst ours {spread(timings.ours)}, "
+        f"raw DELETE {spread(timings.baseline)}; "
+        f"worst batch per round {', '.join(f'{w * 1000:.0f}' for w in timings.worst)} ms; "
         f"template generated in {load_seconds:.1f} s"
     )
