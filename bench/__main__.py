@@ -7,22 +7,32 @@ one line per target:
     BENCH <name> ours=<value><unit> baseline=<value><unit> ratio=<x> target=<op><y> ok|MISS
 
 A line held to a fixed budget rather than a measured baseline (`*_worst_batch`) prints the budget
-as its baseline, ours / budget as its ratio and `target=<=1` (bench.report.budget_line).
+as its baseline, ours / budget as its ratio and `target=<=1` (bench.report.emit_budget).
 
-It exits 0 even when a target is missed: benchmarks report, they do not gate.
+The run ends with a markdown table of every line (for docs/performance.md), headed by the
+machine and the date. It exits 0 even when a target is missed: benchmarks report, they do not
+gate. A benchmark that fails outright is reported, the others still run, and the exit is 1.
 """
 
 import argparse
+import importlib
 import os
 import sys
 import time
+import traceback
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
+# In the order `all` runs them: the two that share the generated images come first, so the
+# second reuses the first's rows (bench.data).
 BENCHMARKS = {
-    "caption_pipeline": "bench.caption_pipeline",
+    "api_list": "bench.api_list",
+    "admin_changelist": "bench.admin_changelist",
     "cleanup": "bench.cleanup",
     "archive": "bench.archive",
+    "caption_pipeline": "bench.caption_pipeline",
+    "queue_drain": "bench.queue_drain",
+    "workflow_engine": "bench.workflow_engine",
 }
 
 
@@ -69,20 +79,34 @@ def main(argv: list[str]) -> int:
     from django.core.management import call_command
 
     started = time.monotonic()
+    failed: list[str] = []
     try:
         # Inside the try: a project that fails to load must not leave the scratch database behind.
         django.setup()
         call_command("migrate", verbosity=0)
-        import importlib
+        from django.db import connection
+
+        from bench.report import machine_description, results_table
 
         for name in names:
-            importlib.import_module(BENCHMARKS[name]).run(scale=args.scale)
+            print(f"# {name} ({args.scale})", flush=True)
+            try:
+                importlib.import_module(BENCHMARKS[name]).run(scale=args.scale)
+            except Exception:
+                failed.append(name)
+                print(f"# {name} FAILED:", flush=True)
+                traceback.print_exc()
+        machine = machine_description(connection)
     finally:
         drop()
+    print()
+    print(results_table(scale=args.scale, machine=machine))
+    print()
     print(
         f"# {len(names)} benchmark(s) in {time.monotonic() - started:.0f} s on database {db_name} (dropped)"
+        + (f"; failed: {', '.join(failed)}" if failed else "")
     )
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -179,7 +179,14 @@ def run(*, scale: str) -> None:
         Prompt.objects.filter(pk__in=[prompt.pk for prompt in prompts]).delete()
         User.objects.filter(pk__in=[user.pk for user in users]).delete()
 
-    print_results(name="archive", timings=timings)
+    print_results(
+        name="archive",
+        timings=timings,
+        note=(
+            f"archive policy in batches of {BATCH_SIZE} vs one raw "
+            f"`WITH moved AS (DELETE ... RETURNING) INSERT`, {rows} images"
+        ),
+    )
     print(
         f"# archive: {expected_moved} of {rows} images moved per run, batches of {BATCH_SIZE}, "
         f"{rounds} rounds each; best/median/worst ours {spread(timings.ours)}, "

@@ -6,7 +6,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench.report import bench_line, budget_line
+from bench.report import emit, emit_budget
 
 WORST_BATCH_BUDGET_MS = 250.0
 RATIO_TARGET = 2.5
@@ -51,26 +51,24 @@ def alternating_rounds(
     return timings
 
 
-def print_results(*, name: str, timings: Timings) -> None:
+def print_results(*, name: str, timings: Timings, note: str) -> None:
     """The ratio of the best runs, then the longest batch (median over the rounds: one round's
     outlier on a shared machine says more about the machine than about the batches)."""
     best_ours, best_baseline = min(timings.ours), min(timings.baseline)
-    print(
-        bench_line(
-            name=name,
-            ours=best_ours,
-            baseline=best_baseline,
-            unit="s",
-            ratio=best_ours / best_baseline,
-            op="<=",
-            target=RATIO_TARGET,
-        )
+    emit(
+        name=name,
+        ours=best_ours,
+        baseline=best_baseline,
+        unit="s",
+        ratio=best_ours / best_baseline,
+        op="<=",
+        target=RATIO_TARGET,
+        note=f"{note}, best run each",
     )
-    print(
-        budget_line(
-            name=f"{name}_worst_batch",
-            ours=statistics.median(timings.worst) * 1000,
-            budget=WORST_BATCH_BUDGET_MS,
-            unit="ms",
-        )
+    emit_budget(
+        name=f"{name}_worst_batch",
+        ours=statistics.median(timings.worst) * 1000,
+        budget=WORST_BATCH_BUDGET_MS,
+        unit="ms",
+        note="longest batch of a run, median over the rounds, against a fixed budget",
     )

@@ -163,7 +163,11 @@ def run(*, scale: str) -> None:
             cursor.execute(f"DROP TABLE IF EXISTS {TEMPLATE}")
         User.objects.filter(pk__in=[user.pk for user in users]).delete()
 
-    print_results(name="cleanup", timings=timings)
+    print_results(
+        name="cleanup",
+        timings=timings,
+        note=f"`policy_run` in batches of {BATCH_SIZE} vs one raw `DELETE`, {rows} sessions",
+    )
     print(
         f"# cleanup: {expected_removed} of {rows} sessions removed per run, batches of {BATCH_SIZE}, "
         f"{rounds} rounds each; best/median/worst ours {spread(timings.ours)}, "

@@ -1,30 +1,95 @@
-"""The one line format every benchmark prints, and the small statistics they share."""
+"""The one line format every benchmark prints, the results table the run ends with, and the small
+statistics they share."""
 
+import datetime
 import operator
+import os
 import statistics
+from dataclasses import dataclass
 
 OPS = {">=": operator.ge, "<=": operator.le}
 
 
-def bench_line(
-    *, name: str, ours: float, baseline: float, unit: str, ratio: float, op: str, target: float
-) -> str:
-    verdict = "ok" if OPS[op](ratio, target) else "MISS"
-    return (
-        f"BENCH {name} ours={ours:.2f}{unit} baseline={baseline:.2f}{unit} ratio={ratio:.2f} "
-        f"target={op}{target:g} {verdict}"
-    )
+@dataclass(frozen=True)
+class Result:
+    name: str
+    ours: float
+    baseline: float
+    unit: str
+    ratio: float
+    op: str
+    target: float
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return OPS[self.op](self.ratio, self.target)
+
+    def line(self) -> str:
+        return (
+            f"BENCH {self.name} ours={self.ours:.2f}{self.unit} baseline={self.baseline:.2f}{self.unit} "
+            f"ratio={self.ratio:.2f} target={self.op}{self.target:g} {'ok' if self.ok else 'MISS'}"
+        )
 
 
-def budget_line(*, name: str, ours: float, budget: float, unit: str) -> str:
+# Every result emitted in this process, in order, for the table printed at the end of the run.
+RESULTS: list[Result] = []
+
+
+def emit(
+    *,
+    name: str,
+    ours: float,
+    baseline: float,
+    unit: str,
+    ratio: float,
+    op: str,
+    target: float,
+    note: str = "",
+) -> Result:
+    """Print one BENCH line and keep it for the closing table. `note` says, in a few words, what
+    was compared (it goes in the table, not on the line)."""
+    result = Result(name, ours, baseline, unit, ratio, op, target, note)
+    RESULTS.append(result)
+    print(result.line(), flush=True)
+    return result
+
+
+def emit_budget(*, name: str, ours: float, budget: float, unit: str, note: str = "") -> Result:
     """A measurement against a fixed budget rather than a measured baseline (e.g. worst batch).
 
     Printed in the same shape so one parser reads every line: `baseline` is the budget, `ratio`
     is ours / budget and the target is `<=1`.
     """
-    return bench_line(
-        name=name, ours=ours, baseline=budget, unit=unit, ratio=ours / budget, op="<=", target=1
+    return emit(
+        name=name, ours=ours, baseline=budget, unit=unit, ratio=ours / budget, op="<=", target=1, note=note
     )
+
+
+def machine_description(connection) -> str:
+    """Cores, load and PostgreSQL version: what a reader needs to compare two tables."""
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        version = cursor.fetchone()[0]
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    return f"{os.cpu_count()} cores (load average {load} at the end), PostgreSQL {version}"
+
+
+def results_table(*, scale: str, machine: str, results: list[Result] | None = None) -> str:
+    """The markdown table docs/performance.md keeps, headed by the machine and the date."""
+    rows = [
+        f"Scale `{scale}`, {datetime.date.today().isoformat()}, {machine}.",
+        "",
+        "| benchmark | ours | baseline | ratio | target | result | compared |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for result in RESULTS if results is None else results:
+        rows.append(
+            f"| `{result.name}` | {result.ours:.2f} {result.unit} | {result.baseline:.2f} {result.unit} "
+            f"| {result.ratio:.2f} | {result.op} {result.target:g} | {'ok' if result.ok else '**MISS**'} "
+            f"| {result.note} |"
+        )
+    return "\n".join(rows)
 
 
 def spread(seconds: list[float]) -> str:
