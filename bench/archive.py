@@ -1,7 +1,7 @@
 """archive: old generated images moved to their archive table in batches against one raw statement.
 
 Ours is the `generated_images` policy of `manage.py archive` (core.archive.batches_run calling
-generation.services.archive.generated_images_archive_batch, 5000 rows a batch, one short
+generation.services.archive.generated_images_archive_batch, the default 2000 rows a batch, one short
 transaction each). The baseline is the single statement a DBA would type,
 `WITH moved AS (DELETE FROM generated_images WHERE created_at < %s RETURNING ...) INSERT INTO
 generated_images_archive ... SELECT ... FROM moved`, one transaction for every row. Both start
@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from bench.batched import alternating_rounds, print_results
 from bench.report import spread
+from core.archive import DEFAULT_BATCH_SIZE as BATCH_SIZE
 
 POLICY = "generated_images"
-BATCH_SIZE = 5000
 USERS = 50
 PROMPTS = 500
 TEMPLATE = "bench_archive_images"

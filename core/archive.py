@@ -13,7 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 MAX_BATCH_SIZE = 50_000
-DEFAULT_BATCH_SIZE = 5_000
+# Smaller than cleanup's 5000: an archived image is a delete plus an insert into a table with five
+# indexes, and at a million rows the batches that follow a checkpoint wrote full-page images of
+# every index page they touched. 5000 rows then took up to 460 ms holding their locks; 2000 stays
+# under 200 ms for the same total time (docs/performance.md, `archive`).
+DEFAULT_BATCH_SIZE = 2_000
 DEFAULT_OLDER_THAN_DAYS = 90
 
 
