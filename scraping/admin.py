@@ -10,7 +10,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
-from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
+from scraping.config import COMMON_KEYS, PAPER_SOURCES, TYPE_KEYS
 from scraping.models import (
     Artifact,
     ContentExtraction,
@@ -23,6 +24,8 @@ from scraping.models import (
 )
 from scraping.services.artifacts import artifact_delete
 from scraping.services.jobs import scraping_job_cancel, scraping_job_delete, scraping_job_retry
+from scraping.sources import SOURCES
+from scraping.sources.paper import PaperSource
 
 CONTENT_PREVIEW_CHARS = 2000
 RECENT_JOBS_IN_FILTER = 20
@@ -226,12 +229,33 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         )
 
 
+# The list filters below offer declared values instead of Django's SELECT DISTINCT over the table.
+# An item's source is the name of the source that found it; a paper search names the index it
+# queried (arXiv or CrossRef) rather than itself.
+ITEM_SOURCES = sorted({source.name for source in SOURCES.values()} - {PaperSource.name} | set(PAPER_SOURCES))
+# The configuration keys scraping.config accepts; rows imported from the older application may hold
+# others, which the search still finds.
+CONFIG_KEYS = sorted(COMMON_KEYS.union(*TYPE_KEYS.values()))
+# What scraping.services.runner writes: `_tags` yields these tag types; `extraction.extract` names
+# its records main_text, metadata, media_info or error, and the runner stores a record without a
+# type as "unknown". tests/scraping/test_admin_filters.py keeps these lists in step with that code.
+TAG_TYPES = ("keyword", "metadata", "source")
+EXTRACTION_TYPES = ("main_text", "metadata", "media_info", "error", "unknown")
+
+ItemSourceFilter = fixed_choices_filter("source", title="source", choices=[(s, s) for s in ITEM_SOURCES])
+ConfigKeyFilter = fixed_choices_filter("config_key", title="key", choices=[(k, k) for k in CONFIG_KEYS])
+TagTypeFilter = fixed_choices_filter("tag_type", title="tag type", choices=[(t, t) for t in TAG_TYPES])
+ExtractionTypeFilter = fixed_choices_filter(
+    "extraction_type", title="extraction type", choices=[(t, t.replace("_", " ")) for t in EXTRACTION_TYPES]
+)
+
+
 @admin.register(ScrapingJobItem)
 class ScrapingJobItemAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """Read-only: what each job found and what became of it (the runner writes these)."""
 
     list_display = ("url", "job", "source", "depth", "status", "http_status", "attempts", "created_at")
-    list_filter = ("status", "source")
+    list_filter = ("status", ItemSourceFilter)
     search_fields = ("url",)
     list_select_related = ("job",)
     raw_id_fields = ("job", "artifact")
@@ -250,7 +274,7 @@ class ScrapingJobItemAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 @admin.register(JobConfiguration)
 class JobConfigurationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("config_key", "config_value", "job", "created_at")
-    list_filter = ("config_key",)
+    list_filter = (ConfigKeyFilter,)
     search_fields = ("config_key", "config_value")
     list_select_related = ("job",)
     raw_id_fields = ("job",)
@@ -390,7 +414,7 @@ class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 @admin.register(MetadataTag)
 class MetadataTagAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("tag_type", "tag_key", "tag_value", "artifact", "created_at")
-    list_filter = ("tag_type",)
+    list_filter = (TagTypeFilter,)
     search_fields = ("tag_key", "tag_value")
     list_select_related = ("artifact",)
     raw_id_fields = ("artifact",)
@@ -404,7 +428,7 @@ class MetadataTagAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 @admin.register(ContentExtraction)
 class ContentExtractionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("extraction_type", "confidence_score", "artifact", "created_at")
-    list_filter = ("extraction_type",)
+    list_filter = (ExtractionTypeFilter,)
     search_fields = ("extraction_type", "=artifact__content_hash")
     list_select_related = ("artifact",)
     raw_id_fields = ("artifact",)

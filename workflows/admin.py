@@ -18,7 +18,12 @@ from django.utils.text import Truncator
 from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
-from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
+from core.admin_lists import (
+    ChangedRecentlyFilter,
+    LargeTableAdminMixin,
+    fixed_choices_filter,
+    recent_values_filter,
+)
 from workflows.models import (
     Draft,
     Evaluation,
@@ -31,7 +36,9 @@ from workflows.models import (
     WorkflowCheckpoint,
     WorkflowStatus,
 )
+from workflows.services.engine import STEP_EVALUATE, STEP_FAILED, STEP_GENERATE
 from workflows.services.publishing import publishing_job_cancel, publishing_job_retry
+from workflows.services.review import ACTIONS as REVIEW_ACTION_NAMES
 from workflows.services.review import workflow_review
 from workflows.services.workflows import workflow_cancel
 from workflows.writing import CRITERIA, platform_char_limit
@@ -299,10 +306,15 @@ class DraftAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         return _preview(head if head is not None else obj.content)
 
 
+# Evaluators are named by the scoring backend ("builtin-rules-1", "<backend>:<model>" for whatever
+# model is configured): an open set, so the options are the names on the newest evaluations.
+EvaluatorFilter = recent_values_filter("evaluator", title="evaluator", newest_first="-created_at")
+
+
 @admin.register(Evaluation)
 class EvaluationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("id", "draft", "score", "evaluator", "created_at")
-    list_filter = ("evaluator",)
+    list_filter = (EvaluatorFilter,)
     search_fields = ("=id", "=draft__id", "=draft__workflow__id")
     list_select_related = ("draft",)
     raw_id_fields = ("draft",)
@@ -429,10 +441,22 @@ class PublishingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         return super().get_queryset(request).defer(*secrets)
 
 
+# The engine's steps and one per review action (workflow_review writes "review_<action>").
+CHECKPOINT_STEPS = (
+    STEP_GENERATE,
+    STEP_EVALUATE,
+    STEP_FAILED,
+    *(f"review_{action}" for action in REVIEW_ACTION_NAMES),
+)
+CheckpointStepFilter = fixed_choices_filter(
+    "step", title="step", choices=[(step, step.replace("_", " ")) for step in CHECKPOINT_STEPS]
+)
+
+
 @admin.register(WorkflowCheckpoint)
 class WorkflowCheckpointAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ("id", "workflow", "platform", "sequence", "step", "created_at")
-    list_filter = ("platform", "step")
+    list_filter = ("platform", CheckpointStepFilter)
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)
     raw_id_fields = ("workflow", "parent")
