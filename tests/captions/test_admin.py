@@ -385,3 +385,27 @@ def test_the_task_change_page_is_read_only(admin_client, rows):
     page = admin_client.get(reverse("admin:captions_captiongenerationtask_change", args=[task.pk]))
     html = page.content.decode()
     assert 'name="status"' not in html and 'name="settings_json"' not in html
+
+
+@pytest.mark.parametrize("prefix", ["/", "/socialdesk/"])
+def test_thumbnail_urls_are_the_reversed_ones_under_any_script_prefix(prefix):
+    from django.test.utils import override_script_prefix
+
+    from captions.admin import _thumbnail_url
+
+    with override_script_prefix(prefix):
+        for image_id in (1, 10, 12345):
+            expected = reverse("admin:captions_image_thumbnail", args=[image_id])
+            assert _thumbnail_url(image_id=image_id) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "short", "x" * 79, "y" * 80, "z" * 81, "word " * 40, "naïve café " * 10, "e\u0301" * 90],
+)
+def test_previews_are_what_djangos_truncator_makes(text):
+    from django.utils.text import Truncator
+
+    from captions.admin import CAPTION_PREVIEW_CHARS, _preview
+
+    assert _preview(text) == (Truncator(text).chars(CAPTION_PREVIEW_CHARS) or "—")
