@@ -205,3 +205,17 @@ def test_default_backend_from_settings(fake, settings):
     fake.reply_json(GOOD)
     draft_score(platform="x", content="Post.")
     assert fake.requests[0].model == "from-settings"
+
+
+def test_backends_built_per_call_share_one_http_client_per_process(fake):
+    """The registry builds a backend per call; building an HTTP client (CA bundle, new connection)
+    per completion was a third of an engine step. Both drafts go through the same client."""
+    from core.ai.openai_backend import shared_http_client
+
+    fake.reply("First post #a", times=1)
+    fake.reply("Second post #b", times=1)
+    first, second = fake.backend(), fake.backend()
+    assert draft_write(brief(), backend=first).content == "First post #a"
+    assert draft_write(brief(), backend=second).content == "Second post #b"
+    assert first._client._client is second._client._client is shared_http_client()
+    assert second.timeout == 2.0  # each backend's own timeout still goes with its requests
