@@ -98,3 +98,11 @@ def test_a_value_that_does_not_parse_as_its_type_falls_back(caplog):
     with caplog.at_level(logging.WARNING, logger="workflows.config"):
         assert workflow_settings().max_iterations == 3
     assert "workflow_max_iterations" in caplog.text
+
+
+def test_all_settings_are_read_in_one_query(django_assert_num_queries):
+    config_set(key="workflow_score_threshold", value=85, value_type="int")
+    config_set(key="workflow_generation_model", value="writer-7b", value_type="string")
+    with django_assert_num_queries(1):
+        config = workflow_settings()
+    assert (config.score_threshold, config.generation_model) == (85, "writer-7b")
