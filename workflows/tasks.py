@@ -2,12 +2,13 @@
 
 
 def run_platform_step(state_id: str) -> None:
-    """One engine step of one platform (`workflows.services.engine.platform_step_run`). Safe to
-    deliver twice: the step claims its row, so a second delivery while the first runs does nothing,
-    and one after it finished runs the platform's next step, if any."""
-    from workflows.services.engine import platform_step_run
+    """The platform's next engine steps (`workflows.services.engine.platform_step_run`): one, and
+    the ones after it while the task is younger than `step_chain_seconds()`. Safe to deliver twice:
+    each step claims its row, so a second delivery while the first runs does nothing, and one after
+    it finished runs the platform's next step, if any."""
+    from workflows.services.engine import platform_step_run, step_chain_seconds
 
-    platform_step_run(state_id=state_id)
+    platform_step_run(state_id=state_id, chain_seconds=step_chain_seconds())
 
 
 def publish_job(job_id: str) -> str | None:

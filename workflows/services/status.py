@@ -36,8 +36,16 @@ def derived_status(platform_statuses: list[str]) -> str | None:
 
 def workflow_refresh_status(*, workflow: Workflow) -> Workflow:
     """Re-derive and save the workflow's status from its platform states (under a row lock)."""
-    with transaction.atomic():
-        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+    return workflow_refresh_status_by_id(workflow_id=workflow.pk)
+
+
+def workflow_refresh_status_by_id(*, workflow_id) -> Workflow:
+    """`workflow_refresh_status` for a caller that holds only the id (the engine's step commit):
+    no query to load the workflow first, the locking read is the only one."""
+    # No savepoint: nothing in here is caught and retried, so inside a caller's transaction a
+    # failure rolls the caller back either way; two round trips per refresh saved.
+    with transaction.atomic(savepoint=False):
+        locked = Workflow.objects.select_for_update().get(pk=workflow_id)
         if locked.status in STICKY:
             return locked
         states = list(locked.platform_states.values_list("platform", "status", "error_message"))

@@ -210,8 +210,9 @@ def test_each_step_queues_the_next_on_commit_until_review(
     state = pending_state()
     with django_capture_on_commit_callbacks(execute=True):
         engine.platform_step_run(state_id=state.pk)
+    # save=False: a step's success leaves no django-q2 record (its checkpoint is the record).
     assert queued.call_args_list == [
-        mock.call(engine.RUN_TASK, str(state.pk), task_name=mock.ANY, group="workflows")
+        mock.call(engine.RUN_TASK, str(state.pk), task_name=mock.ANY, group="workflows", save=False)
     ]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,6 +220,66 @@ def test_each_step_queues_the_next_on_commit_until_review(
     state.refresh_from_db()
     assert state.status == PlatformStatus.AWAITING_REVIEW
     assert queued.call_count == 1  # nothing left to queue
+
+
+def test_the_task_runs_the_next_steps_itself_while_young_and_queues_nothing(
+    scripted, queued, django_capture_on_commit_callbacks
+):
+    ai = scripted(scores=[60, 90])
+    state = pending_state()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_platform_step(str(state.pk))  # generate, evaluate (60), regenerate, evaluate (90)
+
+    state.refresh_from_db()
+    assert (state.status, state.iteration) == (PlatformStatus.AWAITING_REVIEW, 1)
+    assert len(ai.briefs) == 2 and len(ai.scored) == 2
+    assert queued.call_count == 0
+    # Each step still claimed and committed on its own: one checkpoint per step, in sequence.
+    assert [c.step for c in checkpoints(state)] == ["generate", "evaluate", "generate", "evaluate"]
+    state.workflow.refresh_from_db()
+    assert state.workflow.status == WorkflowStatus.AWAITING_REVIEW
+
+
+@override_settings(WORKFLOW_STEP_CHAIN_SECONDS=0)
+def test_a_task_past_its_chain_time_queues_the_next_step(
+    scripted, queued, django_capture_on_commit_callbacks
+):
+    scripted(scores=[90])
+    state = pending_state()
+    with django_capture_on_commit_callbacks(execute=True):
+        run_platform_step(str(state.pk))
+
+    state.refresh_from_db()
+    assert state.status == PlatformStatus.EVALUATING
+    assert queued.call_count == 1
+
+
+def test_a_chain_stops_at_a_step_that_did_not_commit(scripted, queued, monkeypatch):
+    scripted(scores=[90])
+    state = pending_state()
+    real = engine._locked_if_current
+    monkeypatch.setattr(engine, "_locked_if_current", lambda claim: None)  # every commit discarded
+    engine.platform_step_run(state_id=state.pk, chain_seconds=30)
+    monkeypatch.setattr(engine, "_locked_if_current", real)
+
+    assert not Draft.objects.exists()
+    assert queued.call_count == 0
+
+
+def test_a_generation_does_not_refresh_the_workflow_status(scripted, monkeypatch):
+    scripted(scores=[90])
+    state = pending_state()
+    refreshes = []
+    real = engine.workflow_refresh_status_by_id
+    monkeypatch.setattr(
+        engine, "workflow_refresh_status_by_id", lambda **kw: refreshes.append(kw) or real(**kw)
+    )
+    engine.platform_step_run(state_id=state.pk)  # generate: working -> working
+    assert refreshes == []
+    engine.platform_step_run(state_id=state.pk)  # evaluate: awaiting review
+    assert refreshes == [{"workflow_id": state.workflow_id}]
+    state.workflow.refresh_from_db()
+    assert state.workflow.status == WorkflowStatus.AWAITING_REVIEW
 
 
 def test_platforms_run_independently(scripted):
