@@ -19,6 +19,7 @@ from captions.models import (
     ProcessingRunStatus,
     TaskStatus,
 )
+from core.api.filters import StaticFormFilterSet
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -49,7 +50,7 @@ class ImageFilterForm(forms.Form):
         return data
 
 
-class ImageFilter(filters.FilterSet):
+class ImageFilter(StaticFormFilterSet):
     status = filters.ChoiceFilter(choices=ImageStatus.choices)
     # A choice, not a BooleanFilter: an unknown value is a 400 rather than silently ignored.
     needs_special_review = filters.ChoiceFilter(

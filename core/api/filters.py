@@ -26,3 +26,21 @@ class UtcIsoDateTimeField(IsoDateTimeField):
 
 class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
+
+
+class StaticFormFilterSet(filters.FilterSet):
+    """A FilterSet whose form class is built once per class rather than on every request.
+
+    django-filter builds a new form class per request, creating every filter's form field (label,
+    widget, choices) again: about a tenth of a caption images list request's time (bench
+    api_list). Only for filter sets whose fields do not depend on the request (no querysets or
+    choices computed per user); their filters are still copied per request as django-filter does.
+    """
+
+    def get_form_class(self):
+        cls = type(self)
+        form_class = cls.__dict__.get("_static_form_class")
+        if form_class is None:
+            form_class = super().get_form_class()
+            cls._static_form_class = form_class
+        return form_class
