@@ -16,8 +16,9 @@ Roles: viewers read; users, reviewers, moderators and admins act on the captions
                    exist, changes them (201 / 200); PATCH changes them.
 - image-captions/  multipart upload of an image → its caption, kept per user; list/retrieve/delete.
 
-Each list page costs a fixed number of queries: images come with their post and connection in one
-join, the caption limit as a subquery annotation; posts prefetch their images in one more query.
+Each list page costs a fixed number of queries: images are rows with their post's and connection's
+columns from one join, and their owners' caption length settings come from one more query for the
+page; posts prefetch their images in one more query.
 """
 
 import mimetypes
@@ -153,9 +154,11 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):
-        images = Image.objects.select_related("post", "platform_connection").defer(*CONNECTION_SECRETS)
         if self.action == "list":
-            images = images.defer("prompt_used", "post__post_content")
+            # Rows, not model instances: ImageSerializer represents either (serializers.image_list_rows).
+            images = visible_to(Image.objects.all(), user=self.request.user, owner_field=CONNECTION_OWNER)
+            return s.image_list_rows(images)
+        images = Image.objects.select_related("post", "platform_connection").defer(*CONNECTION_SECRETS)
         images = visible_to(images, user=self.request.user, owner_field=CONNECTION_OWNER)
         return s.with_length_limit(images)
 

@@ -166,7 +166,8 @@ def test_a_page_costs_a_fixed_number_of_queries(api, user, size, count_queries):
     response, queries = count_queries(lambda: api.get(URL, {"page_size": size}))
     assert len(response.json()["results"]) == size
     assert all(row["caption_length_limit"] == 100 for row in response.json()["results"])
-    assert queries == 2, queries  # the rate-limit counter and the page (limits in the same query)
+    # The rate-limit counter, the page, and its owners' length settings (one query for the page).
+    assert queries == 3, queries
 
 
 def test_query_count_does_not_grow_with_the_page(api, user, count_queries):
@@ -175,6 +176,20 @@ def test_query_count_does_not_grow_with_the_page(api, user, count_queries):
     _, small = count_queries(lambda: api.get(URL, {"page_size": 2}))
     _, large = count_queries(lambda: api.get(URL, {"page_size": 30}))
     assert small == large
+
+
+def test_deep_pages_cost_what_the_first_does(api, user, count_queries):
+    for _ in range(7):
+        own_image(user)
+    first, first_queries = count_queries(lambda: api.get(URL, {"page_size": 2}))
+    seen = [row["id"] for row in first.json()["results"]]
+    url = first.json()["next"]
+    while url:
+        page, queries = count_queries(lambda url=url: api.get(url))
+        assert queries == first_queries
+        seen += [row["id"] for row in page.json()["results"]]
+        url = page.json()["next"]
+    assert len(seen) == len(set(seen)) == 7
 
 
 def test_the_list_does_not_load_prompts_or_post_bodies(api, user):
@@ -547,3 +562,104 @@ def test_stored_copies_are_not_under_a_public_url(stored_png):
     key, _ = stored_png
     assert default_storage.exists(key)
     assert client_for().get(f"/media/{key}").status_code == 404
+
+
+# --- the representation, built directly ----------------------------------------------------------
+
+
+def _drf_representation(serializer_class, image, request) -> dict:
+    """DRF's own field-by-field representation, which ImageSerializer builds without its machinery."""
+    from rest_framework import serializers
+
+    return dict(
+        serializers.Serializer.to_representation(serializer_class(context={"request": request}), image)
+    )
+
+
+@pytest.fixture
+def varied_images(user, stored_png):
+    from django.utils import timezone
+
+    key, _data = stored_png
+    limited = PlatformConnectionFactory(user=user, extra={"description_limit": 40})
+    CaptionGenerationUserSettingsFactory(platform_connection=limited, max_caption_length=300)
+    reviewer = UserFactory(role=Role.REVIEWER)
+    return [
+        own_image(
+            user,
+            platform_connection=limited,
+            generated_caption="A heron standing in shallow water at dusk, reeds behind it.",
+            caption_quality_score=72,
+            needs_special_review=True,
+            local_path=key,
+            image_category=ImageCategory.choices[0][0],
+        ),
+        own_image(
+            user,
+            generated_caption=None,
+            caption_quality_score=None,
+            processing_error="Corrupt image.",
+            local_path="",
+            media_type=None,
+            image_post_id=None,
+        ),
+        own_image(
+            user,
+            reviewed_caption="  Two   cats\n on a sofa ",
+            final_caption="Two cats asleep on a sofa.",
+            status=ImageStatus.POSTED,
+            reviewed_by=reviewer,
+            reviewed_at=timezone.now(),
+            posted_at=timezone.now(),
+            original_post_date=timezone.now(),
+            reviewer_notes="Fine.",
+            original_caption="cats",
+            caption_quality_score=95,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("time_zone", ["UTC", "America/Sao_Paulo"])
+def test_the_direct_representation_equals_drfs(varied_images, rf, settings, time_zone):
+    from django.utils import timezone
+
+    from captions.api.serializers import ImageDetailSerializer, ImageSerializer, with_length_limit
+
+    settings.TIME_ZONE = time_zone
+    request = rf.get(URL)
+    with timezone.override(time_zone):
+        for image in varied_images:
+            for serializer_class in (ImageSerializer, ImageDetailSerializer):
+                fresh = with_length_limit(Image.objects.select_related("post", "platform_connection")).get(
+                    pk=image.pk
+                )
+                ours = serializer_class(fresh, context={"request": request}).data
+                drf = _drf_representation(serializer_class, fresh, request)
+                assert list(ours) == list(drf)  # same fields, same order
+                assert ours == drf
+
+
+def test_list_rows_are_represented_as_the_images_are(varied_images, rf):
+    """The list's `.values()` rows and their page-wide settings give what the images give."""
+    from captions.api.serializers import ImageSerializer, image_list_rows
+
+    request = rf.get(URL)
+    ids = [image.pk for image in varied_images]
+    rows = list(image_list_rows(Image.objects.filter(pk__in=ids).order_by("pk")))
+    listed = ImageSerializer(rows, many=True, context={"request": request}).data
+    images = Image.objects.select_related("post", "platform_connection").filter(pk__in=ids).order_by("pk")
+    assert listed == [_drf_representation(ImageSerializer, image, request) for image in images]
+    assert [row["caption_length_limit"] for row in listed] == [40, 500, 500]
+
+
+def test_length_settings_are_read_only_for_the_owner_and_connection_asked(user):
+    from captions.selectors import caption_length_settings
+
+    connection = PlatformConnectionFactory(user=user)
+    CaptionGenerationUserSettingsFactory(platform_connection=connection, max_caption_length=120)
+    stranger = UserFactory()
+    CaptionGenerationUserSettingsFactory(platform_connection=connection, user=stranger, max_caption_length=90)
+    unsettled = PlatformConnectionFactory(user=user)
+    asked = {(user.pk, connection.pk), (user.pk, unsettled.pk)}
+    assert caption_length_settings(owners_and_connections=asked) == {(user.pk, connection.pk): 120}
+    assert caption_length_settings(owners_and_connections=set()) == {}
