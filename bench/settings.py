@@ -15,3 +15,4 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 MEDIA_ROOT = tempfile.mkdtemp(prefix="socialdesk-bench-media-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": True}
+ROOT_URLCONF = "bench.urls"  # the project URLs plus the bare view of bench.api_list
