@@ -2,8 +2,10 @@
 
 A task's life: `avatar_task_create` (pending, an 8-character `task_id`, queued once the
 transaction commits) → `avatar_task_run` in a worker: generating-data (personas written batch by
-batch) → data-generated → generating-images (a base image and its variations per persona) →
-completed; any failure → failed with `error_log`. `completed_at` is set at either end.
+batch) → generating-images (a base image and its variations per persona) → completed; any failure
+→ failed with `error_log`. `completed_at` is set at either end. Data-generated is where a task
+with all its personas waits for a run that starts at the images (a retry, the reaper); a run that
+wrote the personas goes straight on.
 
 Why it is built this way:
 - django-q delivers at least once, so a run claims its step with a conditional UPDATE on the task
@@ -14,7 +16,10 @@ Why it is built this way:
   (generation.personas.images). So a run stopped anywhere (crash, timeout kill, the reaper, a retry)
   resumes where it stopped.
 - Heartbeat and counters are small UPDATEs made only while the task is in the step's status: the
-  same UPDATE tells the run to stop when the task was failed, deleted or taken back meanwhile.
+  same UPDATE tells the run to stop when the task was failed, deleted or taken back meanwhile. The
+  UPDATE that ends a step is conditional the same way and carries its last heartbeat, so a task
+  with nothing left to do costs three commits (claim, images, completed) and three reads: a queue
+  of short tasks drains at the pace of commits (benchmark `queue_drain`).
 - `avatar_task_recover_stale` (every 5 minutes) takes back tasks whose heartbeat is older than
   AVATAR_TASK_TIMEOUT seconds and queues them again, up to AVATAR_TASK_MAX_ATTEMPTS runs; then it
   fails them. Queued tasks whose message was lost are queued again (a duplicate claims nothing).
@@ -22,6 +27,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -31,9 +37,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
-from django.db.models import DateTimeField, F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -256,18 +261,35 @@ def _delete_files(keys: Sequence[str]) -> None:
 # --- running -------------------------------------------------------------------------------------
 
 
-def _claim(task_id: str, *, source: str, target: str, count_attempt: bool) -> bool:
-    now = timezone.now()
-    fields: dict[str, Any] = {
-        "status": target,
-        "heartbeat_at": now,
-        "updated_at": now,
-        "started_at": Coalesce(F("started_at"), Value(now), output_field=DateTimeField()),
-        "completed_at": None,
-    }
-    if count_attempt:
-        fields["attempts"] = F("attempts") + 1
-    return bool(GenerationTask.objects.filter(task_id=task_id, status=source).update(**fields))
+@functools.cache
+def _claim_sql() -> str:
+    quote = connection.ops.quote_name
+    table = quote(GenerationTask._meta.db_table)
+    column = {field.name: quote(field.column) for field in GenerationTask._meta.concrete_fields}
+    personas = quote(GeneratedPersona._meta.db_table)
+    task_column = quote(GeneratedPersona._meta.get_field("task").column)
+    # The model's own table and column names only; every value is a parameter.
+    return (
+        f"UPDATE {table} SET {column['status']} = %s, {column['heartbeat_at']} = %s, "  # noqa: S608
+        f"{column['updated_at']} = %s, {column['started_at']} = COALESCE({column['started_at']}, %s), "
+        f"{column['completed_at']} = NULL, {column['attempts']} = {column['attempts']} + %s "
+        f"WHERE {column['task_id']} = %s AND {column['status']} = %s "
+        f"RETURNING *, (SELECT COUNT(*) FROM {personas} "
+        f"WHERE {personas}.{task_column} = {table}.{column['id']}) AS personas_present"
+    )
+
+
+def _claim(task_id: str, *, source: str, target: str, count_attempt: bool) -> GenerationTask | None:
+    """Move the task from `source` to `target` if it is there; the claimed row, or None. The row
+    carries `personas_present`, the task's personas at the claim (where the data step starts).
+
+    One UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+) rather than an UPDATE and two SELECTs: the
+    ORM has no UPDATE that returns rows, and on a queue of short tasks every statement shows.
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    params = [target, now, now, now, int(count_attempt), task_id, source]
+    claimed = list(GenerationTask.objects.raw(_claim_sql(), params))
+    return claimed[0] if claimed else None
 
 
 def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_backend=None) -> str | None:
@@ -277,35 +299,41 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
     `image_backend` default to the configured ones (tests inject these). Returns the final status
     (None when there was nothing to claim).
     """
-    claimed_data = _claim(
-        task_id, source=TaskStatus.PENDING, target=TaskStatus.GENERATING_DATA, count_attempt=True
-    )
-    if claimed_data:
-        task = GenerationTask.objects.get(task_id=task_id)
+    task = _claim(task_id, source=TaskStatus.PENDING, target=TaskStatus.GENERATING_DATA, count_attempt=True)
+    if task is not None:
         if not _guarded(task, TaskStatus.GENERATING_DATA, lambda: _data_step(task, writer)):
             return _status(task)
-        GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_DATA).update(
-            status=TaskStatus.DATA_GENERATED, updated_at=timezone.now()
-        )
-    claimed_images = _claim(
-        task_id,
-        source=TaskStatus.DATA_GENERATED,
-        target=TaskStatus.GENERATING_IMAGES,
-        count_attempt=not claimed_data,
-    )
-    if not claimed_images:
-        if not claimed_data:
-            logger.info("Avatar task %s is not queued (claimed, failed or done): nothing to do", task_id)
-            return None
-        return _status(GenerationTask.objects.filter(task_id=task_id).first())
-    task = GenerationTask.objects.get(task_id=task_id)
-    if _guarded(task, TaskStatus.GENERATING_IMAGES, lambda: _image_step(task, image_backend)):
+        # Straight on to the images in one conditional UPDATE: the data step's last heartbeat and
+        # count, data-generated and the image step's claim (the same run keeps the task, so the
+        # attempt is not counted again). Each is a commit a queue of short tasks waits for.
         now = timezone.now()
-        GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_IMAGES).update(
-            status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now
+        moved = GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_DATA).update(
+            status=TaskStatus.GENERATING_IMAGES,
+            personas_generated=task.personas_generated,
+            heartbeat_at=now,
+            updated_at=now,
         )
-        logger.info("Avatar task %s completed", task_id)
-    return _status(task)
+        if not moved:
+            logger.info("Avatar task %s left %s meanwhile; stopping", task_id, TaskStatus.GENERATING_DATA)
+            return _status(task)
+    else:
+        task = _claim(
+            task_id, source=TaskStatus.DATA_GENERATED, target=TaskStatus.GENERATING_IMAGES, count_attempt=True
+        )
+    if task is None:
+        logger.info("Avatar task %s is not queued (claimed, failed or done): nothing to do", task_id)
+        return None
+    if not _guarded(task, TaskStatus.GENERATING_IMAGES, lambda: _image_step(task, image_backend)):
+        return _status(task)
+    # Completing is conditional on the step's status, as a heartbeat is: it doubles as the last one.
+    now = timezone.now()
+    if not GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_IMAGES).update(
+        status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now
+    ):
+        logger.info("Avatar task %s left %s meanwhile; stopping", task_id, TaskStatus.GENERATING_IMAGES)
+        return _status(task)
+    logger.info("Avatar task %s completed", task_id)
+    return TaskStatus.COMPLETED
 
 
 def _status(task: GenerationTask | None) -> str | None:
@@ -357,9 +385,16 @@ def _beat(task: GenerationTask, step_status: str, **fields: Any) -> None:
 
 
 def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
-    writer = writer or persona_writer_for(seed=task.task_id)
+    """Write the missing personas; leaves their count in `task.personas_generated` for the caller's
+    UPDATE that ends the step."""
     personas = GeneratedPersona.objects.filter(task=task)
-    present = personas.count()
+    # Counted by the claim; nothing else writes a claimed task's personas.
+    present = getattr(task, "personas_present", None)
+    if present is None:
+        present = personas.count()
+    if present < task.number_to_generate and writer is None:
+        # Only when there is something to write: the LLM writer reads four system settings.
+        writer = persona_writer_for(seed=task.task_id)
     unusable = 0
     while present < task.number_to_generate:
         _beat(task, TaskStatus.GENERATING_DATA, personas_generated=present)
@@ -392,12 +427,21 @@ def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
         # A position another run wrote meanwhile is kept as it is (uq_generated_persona_position).
         GeneratedPersona.objects.bulk_create(rows, ignore_conflicts=True)
         present = personas.count()
-    _beat(task, TaskStatus.GENERATING_DATA, personas_generated=present)
+    task.personas_generated = present
 
 
 def _image_step(task: GenerationTask, image_backend) -> None:
+    """Generate the images the personas still miss. The caller's completing UPDATE, conditional on
+    the step's status, is the step's last heartbeat."""
     from generation.personas.images import PersonaImages, persona_images_done
 
+    planned = int(task.images_per_persona)
+    # What is left, from one read of the two columns that say it: a task with nothing left (a
+    # resumed run, a redelivery) costs one query, not one per persona.
+    recorded = GeneratedPersona.objects.filter(task=task).only("pk", "images", "image_errors")
+    left = [p.pk for p in recorded.order_by("position") if not persona_images_done(p, planned=planned)]
+    if not left:
+        return
     if image_backend is None:
         from generation.backends import image_backend_for
 
@@ -407,14 +451,12 @@ def _image_step(task: GenerationTask, image_backend) -> None:
         _beat(task, TaskStatus.GENERATING_IMAGES)
         return True
 
-    planned = int(task.images_per_persona)
-    ids = list(GeneratedPersona.objects.filter(task=task).order_by("position").values_list("pk", flat=True))
-    for persona_id in ids:
+    for persona_id in left:
+        # Read fresh, whole: the prompt needs every trait.
         persona = GeneratedPersona.objects.filter(pk=persona_id).first()
         if persona is None or persona_images_done(persona, planned=planned):
             continue
         PersonaImages(task=task, persona=persona, backend=image_backend, keep_going=keep_going).run()
-    _beat(task, TaskStatus.GENERATING_IMAGES)
 
 
 # --- the reaper ----------------------------------------------------------------------------------

@@ -186,3 +186,39 @@ def test_a_recovered_task_resumes_its_images(image_backend):
     avatar_task_recover_stale()
     assert run(task, image_backend) == TaskStatus.COMPLETED
     assert len(GeneratedPersona.objects.get(task=task).images) == 4
+
+
+# --- a run with nothing left to do (benchmark queue_drain) ---------------------------------------
+
+
+def test_a_task_with_nothing_left_completes_in_three_writes_and_one_read(
+    monkeypatch, django_assert_num_queries
+):
+    def unwanted(**_kwargs):
+        raise AssertionError("nothing was left to write or draw")
+
+    monkeypatch.setattr("generation.services.avatar_tasks.persona_writer_for", unwanted)
+    monkeypatch.setattr("generation.backends.image_backend_for", unwanted)
+    task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
+    GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
+
+    # claim (UPDATE ... RETURNING the persona count), data -> images, what images are left, completed
+    with django_assert_num_queries(4):
+        assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
+
+    task.refresh_from_db()
+    assert task.attempts == 1 and task.personas_generated == 1
+    assert task.started_at is not None and task.heartbeat_at == task.completed_at
+
+
+def test_a_claim_keeps_the_first_start_and_counts_each_run(image_backend):
+    started = timezone.now() - timedelta(hours=2)
+    task = GenerationTaskFactory(
+        number_to_generate=1, status=TaskStatus.DATA_GENERATED, attempts=1, started_at=started
+    )
+    GeneratedPersonaFactory(task=task, position=0)
+
+    assert run(task, image_backend) == TaskStatus.COMPLETED
+
+    task.refresh_from_db()
+    assert task.started_at == started and task.attempts == 2 and task.error_log is None
