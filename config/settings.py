@@ -222,14 +222,25 @@ AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_USERNAME_CALLABLE = "accounts.lockout.lockout_username"
 
 # django-q2 delivers at least once: timeout < retry, bounded attempts, failures kept.
+# A queue of short tasks drains at the pace of the cluster's one monitor and one pusher, so each
+# round trip they make per task counts (benchmark `queue_drain`):
+# - save_limit 0: the monitor keeps every success record and the daily cleanup prunes them to the
+#   newest RETENTION_Q_SUCCESS_KEEP (policy `core.q_success`). With a limit N > 0 the monitor
+#   instead locks and loads all N records (pickled payloads included) in a transaction before
+#   saving each result: at the former 1000 that held a full queue to a few dozen tasks a second.
+# - bulk = workers: one SELECT locks a task for each worker. Locked tasks wait in the cluster's
+#   local queue (workers squared) plus the pusher's hand, so this keeps the few tasks a long job
+#   holds back from another cluster (and redelivered after `retry`) few.
+_q_workers = env.int("Q_WORKERS", default=2)
 Q_CLUSTER = {
     "name": "socialdesk",
     "orm": "default",
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": _q_workers,
+    "bulk": max(1, _q_workers),
     "timeout": env.int("Q_TIMEOUT", default=300),
     "retry": env.int("Q_RETRY", default=360),
     "max_attempts": env.int("Q_MAX_ATTEMPTS", default=3),
-    "save_limit": env.int("Q_SAVE_LIMIT", default=1000),
+    "save_limit": env.int("Q_SAVE_LIMIT", default=0),
     "ack_failures": True,
     "catch_up": False,
     "poll": env.float("Q_POLL", default=0.5),
