@@ -5,7 +5,8 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from accounts.models import ApiRateLimit
@@ -74,3 +75,28 @@ def test_exactly_the_limit_of_concurrent_requests_pass(settings):
     assert sorted(int(remaining) for status, remaining in results if status == 200) == list(range(LIMIT))
     row = ApiRateLimit.objects.get(bucket=f"user:{user.pk}", endpoint="api")
     assert row.request_count == N
+
+
+def _synchronous_commit() -> str:
+    with connections["default"].cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+def test_a_hit_in_autocommit_is_committed_without_waiting_and_changes_nothing_after_it():
+    now = datetime(2026, 3, 4, 5, 20, tzinfo=UTC)
+    with CaptureQueriesContext(connections["default"]) as queries:
+        assert rate_limit_hit(bucket="ip:203.0.113.8", scope="api", now=now).count == 1
+    assert rate_limit_hit(bucket="ip:203.0.113.8", scope="api", now=now).count == 2
+
+    assert "set_config('synchronous_commit', 'off', true)" in queries[0]["sql"]
+    assert _synchronous_commit() == "on"  # the setting lived as long as the statement's transaction
+
+
+def test_a_hit_inside_a_transaction_leaves_that_transaction_durable():
+    now = datetime(2026, 3, 4, 5, 20, tzinfo=UTC)
+    with transaction.atomic():
+        with CaptureQueriesContext(connections["default"]) as queries:
+            assert rate_limit_hit(bucket="ip:203.0.113.9", scope="api", now=now).count == 1
+        assert _synchronous_commit() == "on"
+    assert "set_config" not in queries[0]["sql"]
