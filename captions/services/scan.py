@@ -94,12 +94,22 @@ def _record_status(
 
 
 def scan_connection(
-    *, connection: PlatformConnection, api: MastodonApi, max_posts: int, reprocess_existing: bool = False
+    *,
+    connection: PlatformConnection,
+    api: MastodonApi,
+    max_posts: int,
+    reprocess_existing: bool = False,
+    account_id: str | None = None,
 ) -> ScanResult:
-    """Record up to `max_posts` of the account's media posts and their images lacking alt text."""
+    """Record up to `max_posts` of the account's media posts and their images lacking alt text.
+
+    `account_id`: the account `api.verify()` just returned, when the caller has verified already;
+    without it the scan verifies itself. Every platform call waits its turn with the instance
+    (`core.outbound`), so a second verification would cost a whole turn.
+    """
     if max_posts < 1:
         raise ValueError("max_posts must be at least 1.")
-    account_id = api.verify().id
+    account_id = account_id or api.verify().id
     cursor, _ = ScanCursor.objects.get_or_create(platform_connection=connection)
     result = ScanResult()
     budget = max_posts

@@ -385,7 +385,7 @@ class _TaskRunner:
         try:
             if not self._advance("verifying credentials", 0):
                 return ProcessingRunStatus.CANCELLED
-            api.verify()
+            account = api.verify()
             if not self._advance("reading the instance's description limit", 2):
                 return ProcessingRunStatus.CANCELLED
             limit = api.description_limit()
@@ -398,6 +398,7 @@ class _TaskRunner:
                 api=api,
                 max_posts=self.max_posts,
                 reprocess_existing=self.reprocess,
+                account_id=account.id,
             )
         finally:
             self.retry.add(api.retry_stats)
@@ -455,12 +456,22 @@ class _TaskRunner:
 
     def _caption_pooled(self, ids: list[int], concurrency: int) -> None:
         """At most `concurrency` images in flight; the next is submitted (after the status check)
-        only when one finishes, so a cancellation stops the flow at once."""
+        only when one finishes, so a cancellation stops the flow at once.
+
+        The pool is kept full: when images finish they are counted in memory, the free slots are
+        refilled (the status check and the image's load are the only queries between an image and
+        the next), and only then are the progress and counters written, while the workers are busy
+        again. Workers get a loaded image and need no query to start."""
         queue = iter(enumerate(ids, start=1))
         in_flight: set[Future] = set()
+        finished: set[Future] = set()
         pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"caption-{self.task.pk}")
         try:
             while True:
+                counted = bool(finished)
+                for future in finished:
+                    self._count(future.result())
+                progress_written = False
                 while not self._stop.is_set() and len(in_flight) < concurrency:
                     following = next(queue, None)
                     if following is None:
@@ -468,16 +479,19 @@ class _TaskRunner:
                     running, image = self._next_image(*following)
                     if not running:
                         break
+                    progress_written = True
                     if image is None:
-                        self._record(None)
+                        counted = self._count(None)
                         continue
                     in_flight.add(pool.submit(self._caption_in_thread, image))
+                if counted:
+                    if not progress_written:
+                        self._advance(None, self._percent())
+                    self._save_counters()
                 if not in_flight:
                     break
-                done, in_flight = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._record(future.result())
-                if not done and not self._advance(None, None):
+                finished, in_flight = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                if not finished and not self._advance(None, None):
                     self._stop.set()
         except BaseException:
             self._stop.set()  # images still waiting out their pause are not started
@@ -522,8 +536,14 @@ class _TaskRunner:
 
     def _record(self, outcome: _Outcome | None) -> None:
         """Count one image's outcome (None: skipped, someone else took it) and show the progress."""
+        if self._count(outcome):
+            self._advance(None, self._percent())
+            self._save_counters()
+
+    def _count(self, outcome: _Outcome | None) -> bool:
+        """Add one image's outcome to the counters in memory; False when it never started."""
         if outcome is not None and not outcome.started:
-            return
+            return False
         if outcome is None:
             self.summary.skipped += 1
         else:
@@ -533,8 +553,7 @@ class _TaskRunner:
             if isinstance(outcome.retry_stats, RetryStats):
                 self.retry.add(outcome.retry_stats)
         self._finished += 1
-        self._advance(None, self._percent())
-        self._save_counters()
+        return True
 
     def _percent(self) -> int:
         if not self._total:

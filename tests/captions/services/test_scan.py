@@ -130,3 +130,18 @@ def test_the_posts_language_is_kept(fake, connection):
     fake.add_status(text="Ein grauer Reiher", language="de", media=[None])
     scan(connection, fake, max_posts=5)
     assert Post.objects.get().language == "de"
+
+
+def test_a_caller_that_verified_already_spends_no_second_turn_on_it(fake, connection):
+    fake.add_status(text="a post", media=[None])
+    with MastodonApi(instance_url=fake.base_url, access_token=fake.token, sleep=lambda s: None) as api:
+        account = api.verify()
+        result = scan_connection(connection=connection, api=api, max_posts=5, account_id=account.id)
+    assert result.images_created == 1
+    assert fake.count("GET", "/api/v1/accounts/verify_credentials") == 1
+
+
+def test_without_an_account_id_the_scan_verifies_itself(fake, connection):
+    fake.add_status(text="a post", media=[None])
+    assert scan(connection, fake, max_posts=5).images_created == 1
+    assert fake.count("GET", "/api/v1/accounts/verify_credentials") == 1
