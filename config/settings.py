@@ -235,6 +235,8 @@ _q_workers = env.int("Q_WORKERS", default=2)
 Q_CLUSTER = {
     "name": "socialdesk",
     "orm": "default",
+    # django-q2's ORM broker with one statement per dequeue on PostgreSQL (core.queue_broker).
+    "broker_class": "core.queue_broker.DatabaseBroker",
     "workers": _q_workers,
     "bulk": max(1, _q_workers),
     "timeout": env.int("Q_TIMEOUT", default=300),

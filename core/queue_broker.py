@@ -1,0 +1,61 @@
+"""The django-q2 broker: its ORM broker, with one statement per dequeue on PostgreSQL.
+
+django-q2's `ORM.dequeue` reads up to `bulk` queued rows and then locks them one UPDATE at a time,
+and every statement it makes first re-checks the connection (`close_old_connections`, which with
+CONN_HEALTH_CHECKS costs a `SELECT 1`): 2 + 2 * bulk round trips to hand out `bulk` tasks. On a
+queue of short tasks the pusher spends most of its time there (benchmark `queue_drain`).
+
+On PostgreSQL `dequeue` is one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)
+RETURNING`, after one connection check: the same rows (queued for this cluster, lock expired),
+locked for the same `retry` seconds, oldest first, and two clusters never take the same row (the
+inner SELECT skips rows another pusher has locked and not yet committed). Everything else, and
+every other database, is django-q2's own code.
+"""
+
+from datetime import timedelta
+from functools import cache
+from time import sleep
+
+from django import db
+from django.db import connections, transaction
+from django.utils import timezone
+from django_q.brokers.orm import ORM
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+
+@cache
+def _dequeue_sql(vendor: str) -> str:
+    del vendor  # the cache key: the statement is quoted for one backend
+    quote = connections[Conf.ORM].ops.quote_name
+    table = quote(OrmQ._meta.db_table)
+    column = {field.name: quote(field.column) for field in OrmQ._meta.concrete_fields}
+    # The model's own table and column names only; every value is a parameter.
+    return (
+        f"UPDATE {table} SET {column['lock']} = %s WHERE {column['id']} IN ("  # noqa: S608
+        f"SELECT {column['id']} FROM {table} WHERE {column['key']} = %s AND {column['lock']} < %s "
+        f"ORDER BY {column['id']} LIMIT %s FOR UPDATE SKIP LOCKED"
+        f") RETURNING {column['id']}, {column['payload']}"
+    )
+
+
+class DatabaseBroker(ORM):
+    def dequeue(self):
+        connection = connections[Conf.ORM]
+        if connection.vendor != "postgresql":
+            return super().dequeue()
+        if transaction.get_autocommit(using=Conf.ORM):
+            db.close_old_connections()
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _dequeue_sql(connection.vendor),
+                [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK],
+            )
+            rows = cursor.fetchall()
+        if rows:
+            # RETURNING keeps no order; hand them out oldest first, as they were queued.
+            return sorted(rows)
+        # An empty queue: spare the CPU, as django-q2 does.
+        sleep(Conf.POLL)
+        return None

@@ -1,0 +1,121 @@
+"""core.queue_broker: django-q2's ORM broker with a one-statement dequeue on PostgreSQL."""
+
+import queue
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.pusher import pusher
+from django_q.signing import SignedPackage
+
+from core.queue_broker import DatabaseBroker
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    monkeypatch.setattr(Conf, "BULK", 2)
+    monkeypatch.setattr(Conf, "RETRY", 360)
+    return DatabaseBroker(list_key="socialdesk")
+
+
+def queued(*, key: str = "socialdesk", lock=None, name: str = "task") -> OrmQ:
+    task = {"id": name, "name": name, "func": "math.floor", "args": (1.5,), "kwargs": {}}
+    payload = SignedPackage.dumps(task)
+    return OrmQ.objects.create(key=key, payload=payload, lock=lock or timezone.now() - timedelta(seconds=1))
+
+
+def test_the_cluster_uses_it():
+    assert isinstance(get_broker(), DatabaseBroker)
+
+
+def test_dequeue_hands_out_the_oldest_due_rows_of_its_cluster_and_locks_them_for_the_retry_time(broker):
+    first, second, third = queued(name="first"), queued(name="second"), queued(name="third")
+    held = queued(name="held", lock=timezone.now() + timedelta(minutes=5))
+    other = queued(name="other", key="another-cluster")
+
+    before = timezone.now()
+    handed = broker.dequeue()
+
+    assert [pk for pk, _payload in handed] == [first.pk, second.pk]  # bulk 2, oldest first
+    assert [SignedPackage.loads(payload)["name"] for _pk, payload in handed] == ["first", "second"]
+    for row in (first, second):
+        row.refresh_from_db()
+        assert before + timedelta(seconds=359) < row.lock <= timezone.now() + timedelta(seconds=360)
+    for row in (third, held, other):
+        lock = row.lock
+        row.refresh_from_db()
+        assert row.lock == lock
+    # the locked rows are not handed out again until their lock expires
+    assert [pk for pk, _payload in broker.dequeue()] == [third.pk]
+
+
+def test_an_empty_queue_waits_the_poll_interval_and_hands_out_nothing(broker, monkeypatch):
+    slept = []
+    monkeypatch.setattr("core.queue_broker.sleep", slept.append)
+    monkeypatch.setattr("django_q.brokers.orm.sleep", slept.append)
+    monkeypatch.setattr(Conf, "POLL", 0.25)
+    queued(key="another-cluster")
+
+    assert not broker.dequeue()
+    assert slept == [0.25]
+
+
+def test_django_q2s_pusher_queues_what_it_hands_out(broker):
+    first, second = queued(name="first"), queued(name="second")
+    tasks = queue.Queue()
+    done = threading.Event()
+    done.set()  # one pass
+
+    pusher(tasks, done, broker=broker)
+
+    pushed = [tasks.get_nowait(), tasks.get_nowait()]
+    assert [(task["ack_id"], task["name"]) for task in pushed] == [(first.pk, "first"), (second.pk, "second")]
+    broker.acknowledge(first.pk)
+    assert list(OrmQ.objects.values_list("pk", flat=True)) == [second.pk]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_dequeue_is_one_statement_after_one_connection_check(broker):
+    queued(name="first"), queued(name="second")
+    broker.dequeue()  # the statement is built once per process
+    queued(name="third"), queued(name="fourth")
+
+    with CaptureQueriesContext(connection) as statements:
+        assert len(broker.dequeue()) == 2
+
+    assert len(statements) == 1
+    assert "FOR UPDATE SKIP LOCKED" in statements[0]["sql"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_row_another_pusher_is_locking_is_skipped_not_waited_for(broker):
+    first, second, third = queued(name="first"), queued(name="second"), queued(name="third")
+    locked, release = threading.Event(), threading.Event()
+
+    def another_pusher():
+        try:
+            with transaction.atomic():
+                OrmQ.objects.select_for_update().get(pk=first.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=another_pusher)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert [pk for pk, _payload in broker.dequeue()] == [second.pk, third.pk]
+    finally:
+        release.set()
+        thread.join(10)
+    assert [pk for pk, _payload in broker.dequeue()] == [first.pk]
