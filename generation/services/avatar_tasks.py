@@ -18,8 +18,8 @@ Why it is built this way:
 - Heartbeat and counters are small UPDATEs made only while the task is in the step's status: the
   same UPDATE tells the run to stop when the task was failed, deleted or taken back meanwhile. The
   UPDATE that ends a step is conditional the same way and carries its last heartbeat, so a task
-  with nothing left to do costs three commits (claim, images, completed) and three reads: a queue
-  of short tasks drains at the pace of commits (benchmark `queue_drain`).
+  with nothing left to do costs two commits (claim, completed) and one read: a queue of short
+  tasks drains at the pace of commits (benchmark `queue_drain`).
 - `avatar_task_recover_stale` (every 5 minutes) takes back tasks whose heartbeat is older than
   AVATAR_TASK_TIMEOUT seconds and queues them again, up to AVATAR_TASK_MAX_ATTEMPTS runs; then it
   fails them. Queued tasks whose message was lost are queued again (a duplicate claims nothing).
@@ -299,13 +299,25 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
     `image_backend` default to the configured ones (tests inject these). Returns the final status
     (None when there was nothing to claim).
     """
+    left: list[int] | None = None
     task = _claim(task_id, source=TaskStatus.PENDING, target=TaskStatus.GENERATING_DATA, count_attempt=True)
     if task is not None:
-        if not _guarded(task, TaskStatus.GENERATING_DATA, lambda: _data_step(task, writer)):
+
+        def data_step_then_plan() -> None:
+            nonlocal left
+            _data_step(task, writer)
+            left = _images_left(task)
+
+        if not _guarded(task, TaskStatus.GENERATING_DATA, data_step_then_plan):
             return _status(task)
+        if not left:
+            # Every image is recorded already (a resumed run, a redelivery): the data step's end
+            # and completion in one conditional UPDATE. Each is a commit a queue of short tasks
+            # waits for.
+            return _complete(task, TaskStatus.GENERATING_DATA, personas_generated=task.personas_generated)
         # Straight on to the images in one conditional UPDATE: the data step's last heartbeat and
-        # count, data-generated and the image step's claim (the same run keeps the task, so the
-        # attempt is not counted again). Each is a commit a queue of short tasks waits for.
+        # count, and the image step's claim (the same run keeps the task, so the attempt is not
+        # counted again).
         now = timezone.now()
         moved = GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_DATA).update(
             status=TaskStatus.GENERATING_IMAGES,
@@ -323,16 +335,20 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
     if task is None:
         logger.info("Avatar task %s is not queued (claimed, failed or done): nothing to do", task_id)
         return None
-    if not _guarded(task, TaskStatus.GENERATING_IMAGES, lambda: _image_step(task, image_backend)):
+    if not _guarded(task, TaskStatus.GENERATING_IMAGES, lambda: _image_step(task, image_backend, left=left)):
         return _status(task)
-    # Completing is conditional on the step's status, as a heartbeat is: it doubles as the last one.
+    return _complete(task, TaskStatus.GENERATING_IMAGES)
+
+
+def _complete(task: GenerationTask, step_status: str, **fields: Any) -> str | None:
+    """Completed, conditional on the step's status as a heartbeat is: it doubles as the last one."""
     now = timezone.now()
-    if not GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_IMAGES).update(
-        status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now
+    if not GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
+        status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now, **fields
     ):
-        logger.info("Avatar task %s left %s meanwhile; stopping", task_id, TaskStatus.GENERATING_IMAGES)
+        logger.info("Avatar task %s left %s meanwhile; stopping", task.task_id, step_status)
         return _status(task)
-    logger.info("Avatar task %s completed", task_id)
+    logger.info("Avatar task %s completed", task.task_id)
     return TaskStatus.COMPLETED
 
 
@@ -430,16 +446,23 @@ def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
     task.personas_generated = present
 
 
-def _image_step(task: GenerationTask, image_backend) -> None:
-    """Generate the images the personas still miss. The caller's completing UPDATE, conditional on
-    the step's status, is the step's last heartbeat."""
-    from generation.personas.images import PersonaImages, persona_images_done
+def _images_left(task: GenerationTask) -> list[int]:
+    """The personas still missing images, in order, from one read of the two columns that say it:
+    a task with nothing left (a resumed run, a redelivery) costs one query, not one per persona."""
+    from generation.personas.images import persona_images_done
 
     planned = int(task.images_per_persona)
-    # What is left, from one read of the two columns that say it: a task with nothing left (a
-    # resumed run, a redelivery) costs one query, not one per persona.
     recorded = GeneratedPersona.objects.filter(task=task).only("pk", "images", "image_errors")
-    left = [p.pk for p in recorded.order_by("position") if not persona_images_done(p, planned=planned)]
+    return [p.pk for p in recorded.order_by("position") if not persona_images_done(p, planned=planned)]
+
+
+def _image_step(task: GenerationTask, image_backend, *, left: list[int] | None = None) -> None:
+    """Generate the images the personas still miss (`left`, when the caller has just read it). The
+    caller's completing UPDATE, conditional on the step's status, is the step's last heartbeat."""
+    from generation.personas.images import PersonaImages, persona_images_done
+
+    if left is None:
+        left = _images_left(task)
     if not left:
         return
     if image_backend is None:
@@ -451,6 +474,7 @@ def _image_step(task: GenerationTask, image_backend) -> None:
         _beat(task, TaskStatus.GENERATING_IMAGES)
         return True
 
+    planned = int(task.images_per_persona)
     for persona_id in left:
         # Read fresh, whole: the prompt needs every trait.
         persona = GeneratedPersona.objects.filter(pk=persona_id).first()

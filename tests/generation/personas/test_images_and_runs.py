@@ -191,7 +191,7 @@ def test_a_recovered_task_resumes_its_images(image_backend):
 # --- a run with nothing left to do (benchmark queue_drain) ---------------------------------------
 
 
-def test_a_task_with_nothing_left_completes_in_three_writes_and_one_read(
+def test_a_task_with_nothing_left_completes_in_two_writes_and_one_read(
     monkeypatch, django_assert_num_queries
 ):
     def unwanted(**_kwargs):
@@ -202,13 +202,34 @@ def test_a_task_with_nothing_left_completes_in_three_writes_and_one_read(
     task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
     GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
 
-    # claim (UPDATE ... RETURNING the persona count), data -> images, what images are left, completed
-    with django_assert_num_queries(4):
+    # claim (UPDATE ... RETURNING the persona count), what images are left, completed
+    with django_assert_num_queries(3):
         assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
 
     task.refresh_from_db()
+    assert task.status == TaskStatus.COMPLETED and task.error_log is None
     assert task.attempts == 1 and task.personas_generated == 1
     assert task.started_at is not None and task.heartbeat_at == task.completed_at
+
+
+def test_a_task_failed_meanwhile_is_not_completed_over(monkeypatch):
+    task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
+    GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
+    from generation.services import avatar_tasks
+
+    images_left = avatar_tasks._images_left
+
+    def reaped_while_reading(task_row):
+        # The reaper fails the task between the claim and the completing UPDATE.
+        GenerationTask.objects.filter(pk=task_row.pk).update(status=TaskStatus.FAILED, error_log="reaped")
+        return images_left(task_row)
+
+    monkeypatch.setattr(avatar_tasks, "_images_left", reaped_while_reading)
+
+    assert avatar_task_run(task_id=task.task_id) == TaskStatus.FAILED
+
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED and task.error_log == "reaped" and task.completed_at is None
 
 
 def test_a_claim_keeps_the_first_start_and_counts_each_run(image_backend):
