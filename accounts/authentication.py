@@ -10,8 +10,21 @@ from rest_framework import authentication, exceptions
 
 from accounts.models import ApiKey, SessionKind, UserSession
 from accounts.tokens import hash_secret
+from core.compiled_lookup import CompiledLookup
 
 ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
+
+# On every API request: compiled once (core.compiled_lookup), each a unique hash.
+_api_session = CompiledLookup(
+    lambda token_hash: (
+        UserSession.objects.select_related("user")
+        .filter(token_hash=token_hash, kind=SessionKind.API)
+        .order_by()
+    )
+)
+_api_key = CompiledLookup(
+    lambda key_hash: ApiKey.objects.select_related("user").filter(key_hash=key_hash).order_by()
+)
 
 
 def _credential(request, keyword: str) -> str | None:
@@ -34,11 +47,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             return None
         now = timezone.now()
-        session = (
-            UserSession.objects.select_related("user")
-            .filter(token_hash=hash_secret(token), kind=SessionKind.API)
-            .first()
-        )
+        session = _api_session.first(hash_secret(token))
         if (
             session is None
             or not session.is_active
@@ -65,7 +74,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             return None
         now = timezone.now()
-        api_key = ApiKey.objects.select_related("user").filter(key_hash=hash_secret(key)).first()
+        api_key = _api_key.first(hash_secret(key))
         if (
             api_key is None
             or not api_key.is_active
