@@ -90,3 +90,50 @@ def test_a_method_filter_still_filters():
     inactive = UserFactory(is_active=False)
     assert list(ActiveByMethodFilter(QueryDict("active=true"), User.objects.all()).qs) == [active]
     assert list(ActiveByMethodFilter(QueryDict("active=false"), User.objects.all()).qs) == [inactive]
+
+
+class RoleAndActiveFilter(StaticFormFilterSet):
+    role = filters.ChoiceFilter(choices=Role.choices)
+    is_active = filters.BooleanFilter()
+
+    class Meta:
+        model = User
+        fields = []
+
+
+def test_a_bound_form_validates_only_the_filters_the_query_names():
+    admin = UserFactory(role=Role.ADMIN, is_active=True)
+    viewer = UserFactory(role=Role.VIEWER, is_active=False)
+
+    by_role = RoleAndActiveFilter(QueryDict("role=admin&unknown=1"), User.objects.all())
+    assert set(by_role.form.fields) == {"role"}
+    assert list(by_role.qs) == [admin]
+    by_both = RoleAndActiveFilter(QueryDict("role=viewer&is_active=false"), User.objects.all())
+    assert set(by_both.form.fields) == {"role", "is_active"}
+    assert list(by_both.qs) == [viewer]
+    nothing = RoleAndActiveFilter(QueryDict(""), User.objects.all())
+    assert set(nothing.form.fields) == set() and set(nothing.qs) == {admin, viewer}
+    # unbound (the browsable API, the schema): the whole form
+    assert set(RoleAndActiveFilter(None, User.objects.all()).form.fields) == {"role", "is_active"}
+
+
+def test_an_invalid_named_filter_is_still_an_error_naming_it():
+    bad = RoleAndActiveFilter(QueryDict("is_active=maybe&role=emperor"), User.objects.all())
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"role"}  # a NullBooleanField reads "maybe" as unknown: no filter
+    prefixed = RoleAndActiveFilter(QueryDict("f-role=emperor"), User.objects.all(), prefix="f")
+    assert not prefixed.is_valid() and set(prefixed.errors) == {"role"}
+
+
+def test_form_classes_are_kept_per_set_of_named_filters_up_to_a_limit(monkeypatch):
+    def form_class(query):
+        return type(RoleAndActiveFilter(QueryDict(query), User.objects.all()).form)
+
+    assert form_class("role=admin") is form_class("role=viewer")
+    assert form_class("role=admin") is not form_class("is_active=true")
+    assert form_class("role=admin&is_active=true") is RoleAndActiveFilter._static_form_class
+    monkeypatch.setattr(RoleAndActiveFilter, "_form_subsets", {})
+    monkeypatch.setattr(RoleAndActiveFilter, "FORM_SUBSETS_KEPT", 1)
+    assert form_class("role=admin") is form_class("role=admin")
+    assert form_class("is_active=true") is not form_class("is_active=true")  # past the limit
+    assert len(RoleAndActiveFilter._form_subsets) == 1
