@@ -4,12 +4,11 @@ against the same cluster draining no-op tasks.
 Baseline: N django-q2 tasks whose function is `noop` below (returns its argument), queued with
 `async_task`. Ours: N persona tasks (`generation.tasks.run_avatar_task`, queued by the service's
 own `_queue`, the path `avatar_task_create` takes after commit) whose work is already done: each
-task row is pending with one persona that already holds its images, so the run goes through every
-write the job wrapper makes (claim pending -> generating-data with attempts + 1, the data step's
-end with its heartbeat and count, the move to generating-images, completed with the last
-heartbeat) and nothing else; no writer or image backend is even built. Persona tasks are the fit
-because they are the one job that passes through two claimed steps with heartbeats in both; the
-other apps' tasks claim once and need a fake outside service to have "nothing to do". After every
+task row is pending with one persona that already holds its images, so the run goes through what
+the job wrapper does for every task (claim pending -> generating-data with attempts + 1, read what
+is left, completed with the data step's count and the last heartbeat) and nothing else; no writer
+or image backend is even built. Persona tasks are the fit because their wrapper covers two steps
+and can find both done; the other apps' tasks need a fake outside service to have "nothing to do". After every
 run all N tasks must be `completed` with their personas' images untouched (no backend was
 called), and the queue empty with no failure saved (with `ack_failures` a failed task is
 acknowledged too, so an empty queue alone proves nothing).
