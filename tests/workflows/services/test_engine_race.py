@@ -40,6 +40,12 @@ def in_threads(count, target):
     assert not errors, errors
 
 
+def passing_evaluation():
+    return DraftEvaluation(
+        score=90, feedback="Fine.", criteria_scores=dict.fromkeys(CRITERIA, 90), evaluator="e", metadata={}
+    )
+
+
 def test_concurrent_deliveries_claim_once_and_write_one_draft(monkeypatch):
     monkeypatch.setattr(engine, "async_task", mock.Mock())
     calls = []
@@ -50,15 +56,27 @@ def test_concurrent_deliveries_claim_once_and_write_one_draft(monkeypatch):
             calls.append(brief)
         return WrittenDraft(content="Draft", model="m", backend="b", metadata={})
 
+    def score(**kwargs):
+        with lock:
+            scores.append(kwargs["content"])
+        return passing_evaluation()
+
+    scores = []
     monkeypatch.setattr("workflows.writing.draft_write", write)
+    monkeypatch.setattr("workflows.writing.draft_score", score)
     state = PlatformStateFactory()
 
     in_threads(WORKERS, lambda: engine.platform_step_run(state_id=state.pk))
 
     assert len(calls) == 1
     assert Draft.objects.count() == 1
+    # A delivery that starts after the draft is written runs the step that is next by then, the
+    # evaluation, exactly as the queued successor would have; it never writes a second draft.
+    assert len(scores) <= 1
+    assert Evaluation.objects.count() == len(scores)
     state.refresh_from_db()
-    assert (state.status, state.attempts) == (PlatformStatus.EVALUATING, 0)
+    expected = PlatformStatus.AWAITING_REVIEW if scores else PlatformStatus.EVALUATING
+    assert (state.status, state.attempts) == (expected, 0)
 
 
 def test_a_step_taken_over_from_a_slow_worker_is_stored_once(monkeypatch):
@@ -72,13 +90,7 @@ def test_a_step_taken_over_from_a_slow_worker_is_stored_once(monkeypatch):
         if len(calls) == 1:
             PlatformState.objects.filter(pk=state.pk).update(heartbeat_at=timezone.now() - timedelta(hours=1))
             in_threads(1, lambda: engine.platform_step_run(state_id=state.pk))
-        return DraftEvaluation(
-            score=90,
-            feedback="Fine.",
-            criteria_scores=dict.fromkeys(CRITERIA, 90),
-            evaluator="e",
-            metadata={},
-        )
+        return passing_evaluation()
 
     monkeypatch.setattr("workflows.writing.draft_score", score)
     workflow = WorkflowFactory()
