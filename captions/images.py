@@ -32,6 +32,8 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from core.urlguard import OutboundRefused, guarded_client
+
 __all__ = [
     "DownloadedImage",
     "ImageError",
@@ -178,9 +180,9 @@ def download_image(
 ) -> DownloadedImage:
     """GET an image, following at most 5 redirects, refusing more than `max_bytes`.
 
-    `timeout` bounds each connect/read and the whole download. Pass `client` to share a connection
-    pool (its redirect setting is ignored: redirects are followed here, hop by hop, so every hop's
-    scheme is checked and counted).
+    `timeout` bounds each connect/read and the whole download. Pass `client` (from
+    `core.urlguard.guarded_client`, so every address is checked) to share a connection pool; its
+    redirect setting is ignored: redirects are followed here, hop by hop, and counted.
     """
     try:
         current = httpx.URL(url)
@@ -189,7 +191,7 @@ def download_image(
     _check_scheme(current, raw=url)
 
     owned = client is None
-    http = client or httpx.Client(headers={"User-Agent": USER_AGENT})
+    http = client or guarded_client(headers={"User-Agent": USER_AGENT})
     deadline = time.monotonic() + timeout
     try:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -219,6 +221,8 @@ def download_image(
         raise ImageUnavailable(
             f"The image URL {url} redirected more than {MAX_REDIRECTS} times.", transient=False
         )
+    except OutboundRefused as exc:
+        raise ImageRejected(f"The image URL was refused: {exc}") from None
     except httpx.TimeoutException:
         raise ImageUnavailable(
             f"The image server did not answer within {timeout:g} s ({current}).", transient=True

@@ -296,13 +296,19 @@ WORKFLOW_STEP_TIMEOUT = env.int("WORKFLOW_STEP_TIMEOUT", default=300)
 AVATAR_TASK_TIMEOUT = env.int("AVATAR_TASK_TIMEOUT", default=900)
 AVATAR_TASK_MAX_ATTEMPTS = env.int("AVATAR_TASK_MAX_ATTEMPTS", default=3)
 AVATAR_TASK_RUN_TIMEOUT = env.int("AVATAR_TASK_RUN_TIMEOUT", default=3600)
-# Fetching user-supplied URLs (core.pages): hosts on private, loopback or link-local networks are
-# refused (SSRF) unless this is true, e.g. for an intranet installation.
+# Outbound requests made on a user's behalf (core.urlguard): private and loopback addresses are
+# refused unless OUTBOUND_ALLOW_PRIVATE_NETWORKS is true (link-local and cloud metadata addresses
+# stay refused whatever it says). OUTBOUND_ALLOWED_ORIGINS is the precise way to reach intranet
+# servers: exact origins (https://wiki.corp, http://10.0.0.5:8080, comma-separated) that may be on
+# a private network, and the only ones where a connection may use plain http.
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTBOUND_ALLOWED_ORIGINS = env.list("OUTBOUND_ALLOWED_ORIGINS", default=[])
 # The built-in demo Mastodon instance (`manage.py demo_instance`, started by `make run`), e.g.
-# http://127.0.0.1:8001: the SSRF guard allows exactly this origin (scheme, host, port) although
-# it is on loopback, and `bootstrap --demo` points the demo connection at it. Empty: no exception.
+# http://127.0.0.1:8001: its origin joins OUTBOUND_ALLOWED_ORIGINS, and `bootstrap --demo` points
+# the demo connection at it. Empty: no demo instance.
 DEMO_INSTANCE_URL = env.str("DEMO_INSTANCE_URL", default="")
+if DEMO_INSTANCE_URL:
+    OUTBOUND_ALLOWED_ORIGINS = [*OUTBOUND_ALLOWED_ORIGINS, DEMO_INSTANCE_URL]
 # Scraping fetcher (scraping.fetching): seconds between the starts of two requests to one host,
 # requests in flight to one host at once, the largest body read (bytes), and the User-Agent sent
 # (robots.txt rules are matched against its product token, the part before "/"; operators should

@@ -6,6 +6,9 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "System"
 
+    def ready(self) -> None:
+        from core import checks  # noqa: F401 -- registers the system checks
+
 
 class AdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site; named in INSTALLED_APPS, never core's own config."""

@@ -8,14 +8,9 @@ show a user (it names the host and what happened, never a credential or a stack 
 How the fetch is guarded, and why:
 - Only http and https. Redirects are followed by hand, at most `MAX_REDIRECTS`, so every hop is
   checked like the first.
-- SSRF: a user hands us URLs, and the server fetches them from inside our network. Hosts that
-  resolve to a private, loopback, link-local or otherwise non-global address are refused unless
-  `settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS` is true (tests; an intranet installation). One origin
-  is always allowed: `settings.DEMO_INSTANCE_URL` (scheme, host and port exactly as configured),
-  the built-in demo instance on loopback, so the demo's scraping job works; other ports of the same
-  host, and other names of it ("localhost" for "127.0.0.1"), stay refused. The check
-  resolves the name before the request; a DNS answer that changes between the check and the
-  connection (rebinding) is not covered: run behind an egress proxy where that matters.
+- SSRF: every connection goes through `core.urlguard`'s guarded client (no loopback, private,
+  link-local or metadata address; checked at every hop, connected to as checked). The URL is also
+  checked before the first request, so a refused address fails fast with `reason` set.
 - Size: a Content-Length above `max_bytes` is refused before reading; the body is streamed and
   the read stops at `max_bytes` (decompressed bytes, so a small gzip bomb cannot get past it).
 - Time: `timeout` bounds connecting and each read, and the whole download has a deadline of
@@ -31,17 +26,15 @@ How the fetch is guarded, and why:
 
 from __future__ import annotations
 
-import ipaddress
 import re
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
 import httpx
-from django.conf import settings
 
+from core import urlguard
 from core.retry import RetryPolicy, call_with_retries, parse_retry_after
 
 MAX_REDIRECTS = 5
@@ -82,8 +75,8 @@ class PageFetchError(Exception):
         self.status = status
         self.transient = transient
         self.retry_after = retry_after
-        # Set by the URL guard (invalid_url, unresolvable, private_address) so callers with their
-        # own error vocabulary (scraping.fetching) need not parse messages.
+        # Set by the URL guard (invalid_url, private_address) so callers with their own error
+        # vocabulary need not parse messages.
         self.reason = reason
 
 
@@ -91,56 +84,16 @@ def _host_label(url: str) -> str:
     return urlsplit(url).hostname or "the server"
 
 
-def _origin(url: str) -> tuple[str, str, int] | None:
-    """(scheme, host, port) with the scheme's default port filled in; None for a URL without one."""
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https") or not parts.hostname:
-        return None
-    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
-
-
-def _is_demo_instance(url: str) -> bool:
-    configured = getattr(settings, "DEMO_INSTANCE_URL", "")
-    if not configured:
-        return False
-    demo = _origin(configured)
-    return demo is not None and _origin(url) == demo
-
-
 def _check_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise PageFetchError(
-            "Only http and https URLs with a host name can be fetched.", reason="invalid_url"
-        )
-    if getattr(settings, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", False) or _is_demo_instance(url):
-        return
-    host = parts.hostname
+    """Refuse early what the guarded client would refuse when connecting, with a PageFetchError."""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError, ValueError):
-        raise PageFetchError(f"The host {host} could not be found.", reason="unresolvable") from None
-    for info in infos:
-        address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if not address.is_global or address.is_multicast:
-            raise PageFetchError(
-                f"The host {host} is on a private or local network; fetching such addresses is not allowed.",
-                reason="private_address",
-            )
+        urlguard.check_url(url, unresolvable_ok=False)
+    except urlguard.OutboundRefused as exc:
+        raise _refused(exc) from None
 
 
-# The SSRF guard, public for other fetchers (scraping.fetching): raises PageFetchError (with
-# `reason`) unless the URL is http(s) with a host that resolves only to global addresses (or is
-# on the origin of DEMO_INSTANCE_URL).
-outbound_url_check = _check_url
+def _refused(exc: urlguard.OutboundRefused) -> PageFetchError:
+    return PageFetchError(str(exc), reason=exc.reason)
 
 
 def _content_type(response: httpx.Response) -> tuple[str, str | None]:
@@ -206,7 +159,7 @@ def _fetch_once(url: str, *, timeout: float, max_bytes: int) -> tuple[str, str, 
     """(final url, media type, body, charset) after following redirects by hand."""
     deadline = time.monotonic() + TOTAL_TIME_FACTOR * timeout
     current = url
-    with httpx.Client(
+    with urlguard.guarded_client(
         timeout=httpx.Timeout(timeout), follow_redirects=False, headers={"User-Agent": USER_AGENT}
     ) as client:
         for _hop in range(MAX_REDIRECTS + 1):
@@ -234,6 +187,8 @@ def _fetch_once(url: str, *, timeout: float, max_bytes: int) -> tuple[str, str, 
                         )
                     body = _read(response, max_bytes=max_bytes, deadline=deadline, url=current)
                     return str(response.url), media_type, body, charset
+            except urlguard.OutboundRefused as exc:
+                raise _refused(exc) from None
             except httpx.TimeoutException:
                 raise PageFetchError(
                     f"{_host_label(current)} did not answer within {timeout:g} s.", transient=True

@@ -20,6 +20,8 @@ from mastodon.errors import (
     MastodonUnauthorizedError,
 )
 
+from core.urlguard import guarded_requests_session, refusal_in
+
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "socialdesk (+Mastodon.py)"
 
@@ -67,6 +69,7 @@ def mastodon_client(*, instance_url: str, access_token: str, timeout: float = DE
         version_check_mode="none",
         ratelimit_method="throw",
         user_agent=USER_AGENT,
+        session=guarded_requests_session(),
     )
 
 
@@ -103,7 +106,10 @@ def mastodon_verify_credentials(
         raise PlatformUnavailableError(
             f"{instance_url} answered with a server error (HTTP {status}); try again later.", status=status
         ) from None
-    except MastodonNetworkError:
+    except MastodonNetworkError as exc:
+        refused = refusal_in(exc.__context__)
+        if refused is not None:
+            raise PlatformError(str(refused)) from None
         raise PlatformUnavailableError(
             f"{instance_url} could not be reached within {timeout:g} s (network error or timeout)."
         ) from None

@@ -44,6 +44,7 @@ import httpx
 from django.conf import settings
 
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
+from core.urlguard import OutboundRefused, guarded_client
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class ImageFXClient:
         self.retry_stats = RetryStats()
         self._sleep = sleep
         self._key = hashlib.sha256(f"{self.labs_url}\x00{self._cookie}".encode()).hexdigest()
-        self._http = httpx.Client(
+        self._http = guarded_client(
             timeout=self.timeout,
             headers={"User-Agent": USER_AGENT, "Origin": ORIGIN, "Referer": f"{ORIGIN}/fx/tools/image-fx"},
         )
@@ -323,6 +324,8 @@ class ImageFXClient:
             response = self._http.request(
                 method, url, headers=headers, params=params, content=content, json=json_body
             )
+        except OutboundRefused as exc:
+            raise _error(PlatformError, str(exc), ambiguous=False, reason="refused") from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise _error(
                 PlatformUnavailableError,

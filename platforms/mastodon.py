@@ -44,6 +44,7 @@ from mastodon.errors import (
 
 from core.outbound import HostThrottle, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
+from core.urlguard import OutboundRefused, guarded_client, guarded_requests_session, refusal_in
 from platforms.clients import (
     DEFAULT_TIMEOUT,
     USER_AGENT,
@@ -126,7 +127,7 @@ class MastodonApi:
         self._throttle = throttle or platform_throttle()
         self._account_id = str(account_id) if account_id else None
         self._last = threading.local()
-        session = requests.Session()
+        session = guarded_requests_session()
         session.hooks["response"].append(self._remember_response)
         self._client = Mastodon(
             api_base_url=self.instance_url,
@@ -137,7 +138,7 @@ class MastodonApi:
             user_agent=USER_AGENT,
             session=session,
         )
-        self._http = httpx.Client(
+        self._http = guarded_client(
             base_url=self.instance_url,
             timeout=timeout,
             headers={
@@ -458,6 +459,9 @@ class MastodonApi:
             return self._status_error(429, what=what, headers=headers, detail=None)
         if isinstance(exc, MastodonNetworkError):
             cause = exc.__context__
+            refused = refusal_in(cause)
+            if refused is not None:
+                return self._refused(refused)
             if _never_sent(cause):
                 return self._unreachable(what)
             if isinstance(cause, requests.exceptions.Timeout):
@@ -484,6 +488,8 @@ class MastodonApi:
     def _put_json(self, path: str, *, payload: dict, headers: dict[str, str], what: str) -> Any:
         try:
             response = self._http.put(path, json=payload, headers=headers)
+        except OutboundRefused as exc:
+            raise self._refused(exc) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise self._unreachable(what) from None
         except httpx.TimeoutException:
@@ -550,6 +556,9 @@ class MastodonApi:
             message += f": {detail[:200]}" if detail else "."
         return _error(PlatformAuthError, message, status=status, ambiguous=False)
 
+    def _refused(self, refused: OutboundRefused) -> PlatformError:
+        return _error(PlatformError, str(refused), ambiguous=False, reason="refused")
+
     def _unreachable(self, what: str) -> PlatformUnavailableError:
         return _error(
             PlatformUnavailableError,
@@ -604,6 +613,10 @@ def _never_sent(cause: BaseException | None) -> bool:
     """Whether a requests failure happened before the request reached the server."""
     if isinstance(cause, requests.exceptions.ConnectTimeout):
         return True
+    if isinstance(cause, requests.exceptions.ConnectionError) and isinstance(
+        cause.__cause__, httpx.ConnectError
+    ):
+        return True  # from core.urlguard's adapter: the connection was never made
     if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
         reason = getattr(cause.args[0], "reason", None)
         return isinstance(reason, urllib3.exceptions.NewConnectionError)

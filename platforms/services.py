@@ -5,13 +5,11 @@ credential. Bad input raises django's ValidationError naming the field; a concur
 that trips a database constraint raises Conflict (409).
 """
 
-import ipaddress
 import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
@@ -23,6 +21,7 @@ from rest_framework.exceptions import APIException
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from core import urlguard
 from core.api.errors import Conflict
 from platforms import clients
 from platforms.models import PlatformConnection, PlatformType
@@ -67,31 +66,32 @@ class PlatformUnavailable(APIException):
     default_code = error_code = "platform_unavailable"
 
 
-def _is_local_host(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def instance_url_clean(url: str) -> str:
-    """An instance's base URL, checked and normalised: https (http only for localhost under
-    DEBUG), no credentials, query or fragment, lower-case host, no trailing slash."""
+    """An instance's base URL, checked and normalised: https (plain http only for an origin in
+    OUTBOUND_ALLOWED_ORIGINS), an address the outbound guard connects to, no credentials, query or
+    fragment, lower-case host, no trailing slash."""
     url = (url or "").strip()
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError:
+        raise ValidationError({"instance_url": "Enter a valid https:// URL."}) from None
     host = (parts.hostname or "").lower()
     if parts.scheme.lower() not in ("https", "http") or not host:
         raise ValidationError({"instance_url": "Enter the instance's https:// URL."})
-    if parts.scheme.lower() == "http" and not (settings.DEBUG and _is_local_host(host)):
+    policy = urlguard.OutboundPolicy.from_settings()
+    if parts.scheme.lower() == "http" and not policy.origin_allowed(urlguard.Origin.of(url)):
         raise ValidationError(
-            {"instance_url": "Use an https:// URL (plain http only for localhost while DEBUG is on)."}
+            {"instance_url": "Use an https:// URL (plain http only for origins in OUTBOUND_ALLOWED_ORIGINS)."}
         )
     if parts.username is not None or parts.password is not None:
         raise ValidationError({"instance_url": "Do not put credentials in the URL; use the token fields."})
     if parts.query or parts.fragment:
         raise ValidationError({"instance_url": "Give the instance's base URL, without a query or fragment."})
+    try:
+        urlguard.check_url(url, policy=policy)
+    except urlguard.OutboundRefused as exc:
+        raise ValidationError({"instance_url": str(exc)}) from None
     netloc = parts.netloc.lower()
     return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
 

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
+from core import urlguard
 from scraping.models import JobType
 
 GOVERNMENT_DOMAINS_CONFIG_KEY = "scraping_government_domains"
@@ -298,10 +299,19 @@ def _domains(value: Any) -> tuple[str, ...]:
         site = site_normalise(item)
         if site is None:
             raise _Invalid(f"{item[:100]!r} is not a host name such as example.gov or an http(s) origin.")
+        _check_outbound(site if "://" in site else f"https://{site}")
         sites.append(site)
     if not sites:
         raise _Invalid("Give at least one host name.")
     return tuple(_dedupe(sites))
+
+
+def _check_outbound(url: str) -> None:
+    # Literal addresses only: names are looked up when the fetcher connects, and checked again then.
+    try:
+        urlguard.check_url(url, resolve=False)
+    except urlguard.OutboundRefused as exc:
+        raise _Invalid(str(exc)) from None
 
 
 def _urls_parser(max_len: int):
@@ -319,6 +329,7 @@ def _urls_parser(max_len: int):
                 valid = False
             if not valid:
                 raise _Invalid(f"{item[:100]!r} is not an http(s) URL with a host.")
+            _check_outbound(item)
         return tuple(items)
 
     return parse

@@ -7,8 +7,8 @@ by hand, at most `policy.max_redirects`, and every hop is checked like the first
 1. the URL: http or https with a host, else `invalid_url`;
 2. the domain: with `policy.allowed_domains` set, the host must be one of them or a subdomain
    (`example.org` allows `www.example.org`), else `domain` (blocked, not a failure);
-3. SSRF: `core.pages.outbound_url_check` refuses hosts on private, loopback or link-local
-   networks unless `settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS` (`private_address`);
+3. SSRF: `core.urlguard` refuses hosts on private, loopback, link-local or metadata addresses
+   (`private_address`), here before the request and again by the guarded client as it connects;
 4. robots.txt (with `policy.obey_robots`): fetched once per origin (scheme://host:port) and kept
    for the Fetcher's life. RFC 9309 reading: a 4xx (404, 403...) means no rules, everything is
    allowed; a 5xx, a timeout or a network failure (after retries) means the whole origin is
@@ -63,7 +63,7 @@ from urllib.robotparser import RobotFileParser
 import httpx
 from django.conf import settings
 
-from core import pages
+from core import urlguard
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from scraping.models import ArtifactType
 
@@ -272,7 +272,7 @@ class Fetcher:
         self._clock = clock
         self._sleep = sleep
         self._agent = _agent_token(policy.user_agent)
-        self._client = httpx.Client(
+        self._client = urlguard.guarded_client(
             timeout=httpx.Timeout(policy.timeout),
             follow_redirects=False,
             headers={"User-Agent": policy.user_agent},
@@ -347,8 +347,8 @@ class Fetcher:
         if check_domain and not self.policy.domain_allowed(host):
             raise FetchError(f"The host {host} is not among the allowed domains.", reason="domain", url=url)
         try:
-            pages.outbound_url_check(url)
-        except pages.PageFetchError as exc:
+            urlguard.check_url(url, unresolvable_ok=False)
+        except urlguard.OutboundRefused as exc:
             reason = exc.reason if exc.reason in ("invalid_url", "private_address") else "network"
             raise FetchError(str(exc), reason=reason, url=url) from None
         return host
@@ -527,6 +527,8 @@ class Fetcher:
                     content_type, charset = _content_type(response.headers.get("content-type", ""))
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     final = str(response.url)
+            except urlguard.OutboundRefused as exc:
+                raise FetchError(str(exc), reason=exc.reason, url=url) from None
             except httpx.TimeoutException:
                 raise FetchError(
                     f"{host} did not answer within {self.policy.timeout:g} s.",

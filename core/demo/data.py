@@ -27,7 +27,6 @@ from typing import TextIO
 from urllib.parse import urlsplit
 
 import httpx
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.exceptions import APIException
@@ -354,7 +353,8 @@ def _demo_connection(
     except ValidationError as exc:
         raise DemoLoadError(
             f"The demo connection to {instance_url} was refused: {_messages(exc)} "
-            "(plain http to loopback needs DEBUG=true, as in the .env `make run` writes)."
+            "(plain http to loopback needs the origin in OUTBOUND_ALLOWED_ORIGINS; DEMO_INSTANCE_URL "
+            "joins it when the server starts, as `make run` sets it)."
         ) from None
     # Verifying learns the account's name and the instance's post length limit, which the
     # workflow writer keeps Mastodon drafts within.
@@ -463,12 +463,7 @@ def _scraping(summary: DemoSummary, *, user: User, instance_url: str, out: TextI
     _finished(lambda: _status_of(ScrapingJob, pk=job.pk), JobStatus.RUNNING)
     job.refresh_from_db()
     if job.status != JobStatus.COMPLETED:
-        hint = ""
-        if not _same_url(settings.DEMO_INSTANCE_URL or "", instance_url):
-            hint = (
-                f" The fetcher refuses loopback addresses except DEMO_INSTANCE_URL: set it to {instance_url}."
-            )
-        raise DemoLoadError(f"The demo scraping job ended {job.status}: {job.error_message or ''}{hint}")
+        raise DemoLoadError(f"The demo scraping job ended {job.status}: {job.error_message or ''}")
     summary.created.append("scraping job")
     out.write(
         f"Demo scraping: {job.processed_items} pages stored, {job.skipped_items} duplicates, "

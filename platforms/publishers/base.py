@@ -24,6 +24,7 @@ import httpx
 
 from core.outbound import HostThrottle, host_of, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
+from core.urlguard import OutboundRefused, guarded_client
 from platforms.clients import DEFAULT_TIMEOUT, PlatformAuthError, PlatformError, PlatformUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -145,7 +146,7 @@ class HttpPublisher:
         self.retry_stats = RetryStats()
         self._sleep = sleep
         self._throttle = throttle or platform_throttle()
-        self._http = httpx.Client(
+        self._http = guarded_client(
             timeout=timeout,
             auth=auth,
             headers={"User-Agent": USER_AGENT, "Accept": "application/json", **dict(headers or {})},
@@ -308,6 +309,8 @@ class HttpPublisher:
             response = self._http.request(
                 method, url, json=json, content=content, params=params, headers=dict(headers or {})
             )
+        except OutboundRefused as exc:
+            raise platform_error(PlatformError, str(exc), reason="refused", retryable=False) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
             raise platform_error(
                 PlatformUnavailableError,

@@ -113,12 +113,12 @@ def test_without_demo_no_demo_account_is_made():
 @pytest.mark.django_db(transaction=True)
 def test_demo_loads_against_the_configured_instance_once(settings):
     settings.ADMIN_PASSWORD = ""
-    settings.DEBUG = True  # as in the .env `make run` writes: plain http to loopback
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
     if connection.vendor == "sqlite":
         settings.CAPTION_CONCURRENCY = 1  # the in-memory test database locks tables against threads
     with DemoInstance(port=0) as instance:
         url = settings.DEMO_INSTANCE_URL = instance.base_url
+        settings.OUTBOUND_ALLOWED_ORIGINS = [url]  # as DEMO_INSTANCE_URL joins them at start-up
         first = StringIO()
         call_command("bootstrap", "--demo", stdout=first)
         again = StringIO()
@@ -137,6 +137,7 @@ def test_demo_loads_against_the_configured_instance_once(settings):
 def test_demo_against_something_else_is_a_clear_command_error(settings, httpserver):
     httpserver.expect_request("/api/v1/accounts/verify_credentials").respond_with_data("no", status=404)
     settings.DEMO_INSTANCE_URL = httpserver.url_for("").rstrip("/")
+    settings.OUTBOUND_ALLOWED_ORIGINS = [settings.DEMO_INSTANCE_URL]
 
     with pytest.raises(CommandError, match="not the demo instance"):
         call_command("bootstrap", "--demo", stdout=StringIO())

@@ -59,9 +59,10 @@ TABLES = [
 
 @pytest.fixture(autouse=True)
 def _settings(settings):
-    # What the .env written by `make run` says: plain http to loopback is accepted under DEBUG,
-    # and the fetchers' SSRF guard lets exactly DEMO_INSTANCE_URL through (set per test).
+    # As `make run` starts it: DEMO_INSTANCE_URL joins OUTBOUND_ALLOWED_ORIGINS (set per test,
+    # with the helper below), the one loopback origin plain http and the outbound guard allow.
     settings.DEBUG = True
+    settings.OUTBOUND_ALLOWED_ORIGINS = []
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
     settings.AI_BACKEND = "builtin"
     settings.IMAGE_BACKEND = "builtin"
@@ -72,10 +73,16 @@ def _settings(settings):
         settings.CAPTION_CONCURRENCY = 1
 
 
+def use_demo_instance(settings, url: str) -> str:
+    settings.DEMO_INSTANCE_URL = url
+    settings.OUTBOUND_ALLOWED_ORIGINS = [url]
+    return url
+
+
 @pytest.fixture
 def instance(settings):
     with DemoInstance(port=0) as demo:
-        settings.DEMO_INSTANCE_URL = demo.base_url
+        use_demo_instance(settings, demo.base_url)
         yield demo
 
 
@@ -245,7 +252,7 @@ def test_the_printed_passwords_sign_in_and_each_role_sees_what_it_should(instanc
 
 def test_with_nothing_listening_the_instance_runs_in_process_for_the_load(settings):
     port = free_port()
-    url = settings.DEMO_INSTANCE_URL = f"http://127.0.0.1:{port}"
+    url = use_demo_instance(settings, f"http://127.0.0.1:{port}")
 
     summary, _ = load(url)
 
@@ -275,11 +282,13 @@ def test_an_interrupted_load_is_completed_by_the_next_without_new_passwords(inst
     assert Workflow.objects.get().status == WorkflowStatus.AWAITING_REVIEW
 
 
-def test_a_plain_http_instance_without_debug_is_refused_with_the_reason(instance, settings):
-    settings.DEBUG = False
+def test_a_plain_http_instance_outside_the_allowed_origins_is_refused_with_the_reason(instance, settings):
+    settings.OUTBOUND_ALLOWED_ORIGINS = []
 
-    with pytest.raises(DemoLoadError, match="DEBUG=true"):
+    with pytest.raises(DemoLoadError, match="needs the origin in OUTBOUND_ALLOWED_ORIGINS"):
         load(instance.base_url)
+    assert not PlatformConnection.objects.exists()
+    assert not ScrapingJob.objects.exists()
 
 
 def test_a_moved_instance_moves_the_connection_and_nothing_else(instance, settings):
@@ -287,7 +296,7 @@ def test_a_moved_instance_moves_the_connection_and_nothing_else(instance, settin
     before = snapshot()
 
     with DemoInstance(port=0) as moved:
-        moved_url = settings.DEMO_INSTANCE_URL = moved.base_url
+        moved_url = use_demo_instance(settings, moved.base_url)
         summary, output = load(moved_url)
 
     assert summary.created == ["connection moved"]
@@ -296,15 +305,3 @@ def test_a_moved_instance_moves_the_connection_and_nothing_else(instance, settin
     unchanged = [table for table in TABLES if table not in ("platform_connections", "audit_logs")]
     assert {table: after[table] for table in unchanged} == {table: before[table] for table in unchanged}
     assert f"moved to {moved_url}" in output
-
-
-def test_without_demo_instance_url_the_scraping_guard_refusal_says_what_to_set(instance, settings):
-    settings.DEMO_INSTANCE_URL = ""
-
-    with pytest.raises(DemoLoadError) as failure:
-        load(instance.base_url)
-
-    message = str(failure.value)
-    assert "scraping job ended failed" in message
-    assert f"set it to {instance.base_url}" in message
-    assert ScrapingJob.objects.get().status == JobStatus.FAILED

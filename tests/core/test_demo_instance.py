@@ -304,16 +304,16 @@ def test_articles_have_title_article_author_and_date_and_one_is_a_byte_for_byte_
     assert len(set(bodies.values())) == 7, "8 pages, one the duplicate of another"
 
 
-def test_the_scraping_fetcher_reaches_the_demo_site_only_as_demo_instance_url(instance, settings):
+def test_the_scraping_fetcher_reaches_the_demo_site_only_as_an_allowed_origin(instance, settings):
     settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
     article = sitemap_urls(instance)[0]
-    settings.DEMO_INSTANCE_URL = ""
+    settings.OUTBOUND_ALLOWED_ORIGINS = []
     policy = FetchPolicy(politeness_delay=0.0, retry=NO_RETRY)
     with Fetcher(policy=policy) as fetcher, pytest.raises(FetchError) as refused:
         fetcher.fetch(article)
     assert refused.value.reason == "private_address"
 
-    settings.DEMO_INSTANCE_URL = instance.base_url
+    settings.OUTBOUND_ALLOWED_ORIGINS = [instance.base_url]
     with Fetcher(policy=policy) as fetcher:
         page = fetcher.fetch(article)
         private_allowed = fetcher.robots_allowed(f"{instance.base_url}/site/private/secret.html")

@@ -127,21 +127,31 @@ def test_instance_url_must_be_https(api, url):
 
 
 @pytest.mark.parametrize(
-    "url",
-    ["http://localhost:3000", "http://127.0.0.1:8080/", "http://[::1]:3000", "http://mastodon.localhost"],
+    ("url", "origin"),
+    [
+        ("http://localhost:3000", "http://localhost:3000"),
+        ("http://127.0.0.1:8080/", "http://127.0.0.1:8080"),
+        ("http://[::1]:3000", "http://[::1]:3000"),
+        ("http://wp.intranet/blog", "http://wp.intranet:80"),
+    ],
 )
-def test_local_http_is_accepted_under_debug(api, settings, url):
-    settings.DEBUG = True
+def test_plain_http_is_accepted_for_an_allowed_origin(api, settings, url, origin):
+    settings.OUTBOUND_ALLOWED_ORIGINS = [origin]
     response = api.post(URL, body(instance_url=url), format="json")
     assert response.status_code == 201, response.content
     assert response.json()["instance_url"] == url.rstrip("/")
 
 
-def test_remote_http_is_refused_even_under_debug(api, settings):
+@pytest.mark.parametrize(
+    "url", ["http://social.example", "http://localhost:3000", "http://127.0.0.1:8081", "http://[::1]:3000"]
+)
+def test_plain_http_is_refused_outside_the_allowed_origins_even_under_debug(api, settings, url):
     settings.DEBUG = True
-    response = api.post(URL, body(instance_url="http://social.example"), format="json")
+    settings.OUTBOUND_ALLOWED_ORIGINS = ["http://127.0.0.1:8080", "https://localhost:3000"]
+    response = api.post(URL, body(instance_url=url), format="json")
     assert response.status_code == 400
-    assert "instance_url" in response.json()["error"]["fields"]
+    assert "OUTBOUND_ALLOWED_ORIGINS" in response.json()["error"]["fields"]["instance_url"][0]
+    assert not PlatformConnection.objects.exists()
 
 
 def test_instance_url_is_normalised(api):

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from core import urlguard
 from workflows.models import Resource, ResourceType
 
 MAX_CONTENT_CHARS = 100_000
@@ -76,6 +77,10 @@ def _clean_url(value) -> str:
         URLValidator(schemes=["http", "https"])(value)
     except ValidationError:
         raise ValidationError({"url": "Enter a valid http(s) URL."}) from None
+    try:
+        urlguard.check_url(value, resolve=False)
+    except urlguard.OutboundRefused as exc:
+        raise ValidationError({"url": str(exc)}) from None
     return value
 
 
