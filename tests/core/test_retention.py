@@ -260,7 +260,7 @@ def test_a_rolled_back_delete_keeps_its_files(extra_policy):
 def test_a_file_already_gone_is_counted_without_error(extra_policy, caplog):
     prefix = f"retention-test/{uuid.uuid4().hex}"
     _audit_files_policy(extra_policy, prefix=prefix)
-    present, missing = _old_audit_rows(2)
+    present, _missing = _old_audit_rows(2)
     name = _file(f"{prefix}/{present.pk}.txt")  # the other row's file was never there
 
     with caplog.at_level(logging.WARNING, logger="core.stored_files"):
