@@ -135,7 +135,10 @@ def policy_run(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> PolicyResult:
-    """Apply one policy. With dry_run, count the rows it would remove and change nothing."""
+    """Apply one policy. With dry_run, count the rows it would remove and change nothing.
+
+    `files` counts the stored files deleted as each batch committed; called inside an outer
+    transaction (a test's, say), the files go when that one commits, after this returns."""
     if batch_size < 1:
         raise ValidationError({"batch_size": "Must be at least 1."})
     policy = policy_get(name=name)
