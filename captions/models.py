@@ -135,6 +135,8 @@ class Image(TimestampedModel):
             models.Index(fields=["status", "created_at"], name="ix_images_status_created"),
             models.Index(fields=["post", "attachment_index"], name="ix_images_post_attachment"),
             models.Index(fields=["created_at"], name="ix_images_created_at"),
+            # Retention asks whether any image still names a stored copy before deleting it.
+            models.Index(fields=["local_path"], name="ix_images_local_path"),
         ]
         permissions = [
             ("review_image", "Can review, approve and reject captions"),

@@ -1,7 +1,9 @@
 """Retention policies of the captions app (run by `manage.py cleanup`, see core.retention).
 
 Images are aged from their last change (`updated_at`, which every status change sets). Their
-stored files are not touched here: deleting them would need a storage call per row.
+stored copies (`local_path`) go once each batch commits (core.retention), unless another image
+still names the same file: copies are content-addressed per connection, so the same picture in
+two posts is stored once.
 """
 
 from datetime import timedelta
@@ -21,6 +23,14 @@ def _images(status: str):
         return Image.objects.filter(status=status, updated_at__lt=now - timedelta(days=age))
 
     return rows
+
+
+def _image_files(batch: QuerySet):
+    return batch.values_list("local_path", flat=True)
+
+
+def _image_files_in_use(names: set[str]):
+    return Image.objects.filter(local_path__in=names).values_list("local_path", flat=True)
 
 
 def _empty_posts(*, now, age):
@@ -49,6 +59,8 @@ def _image_policy(status: str, days: int) -> RetentionPolicy:
         rows=_images(status),
         setting=setting,
         default=days,
+        files=_image_files,
+        files_in_use=_image_files_in_use,
     )
 
 

@@ -345,6 +345,11 @@ RETENTION_EMPTY_POST_DAYS = env.int("RETENTION_EMPTY_POST_DAYS", default=1)
 RETENTION_CAPTION_TASK_COMPLETED_DAYS = env.int("RETENTION_CAPTION_TASK_COMPLETED_DAYS", default=365)
 RETENTION_CAPTION_TASK_FAILED_DAYS = env.int("RETENTION_CAPTION_TASK_FAILED_DAYS", default=30)
 RETENTION_CHECKPOINT_DAYS = env.int("RETENTION_CHECKPOINT_DAYS", default=7)
+RETENTION_SCRAPING_ITEM_DAYS = env.int("RETENTION_SCRAPING_ITEM_DAYS", default=30)
+# Artifacts are the users' collected content: deleted (with their files) only when this is set.
+RETENTION_ARTIFACT_DAYS = env.int("RETENTION_ARTIFACT_DAYS", default=None)
+RETENTION_PROMPT_FAILED_DAYS = env.int("RETENTION_PROMPT_FAILED_DAYS", default=30)
+RETENTION_AVATAR_TASK_FAILED_DAYS = env.int("RETENTION_AVATAR_TASK_FAILED_DAYS", default=30)
 RETENTION_Q_SUCCESS_KEEP = env.int("RETENTION_Q_SUCCESS_KEEP", default=1000)
 
 # /health/ready (core.health): the oldest worker heartbeat that still counts as a live cluster, and

@@ -21,12 +21,20 @@ again): a million-session purge took ~2.8x the single raw DELETE that way, ~2.1x
   (`raw=True`: posts without images, tasks after their runs are unlinked) takes the same path,
   unless a delete receiver is connected, because `_raw_delete` would skip it silently;
 - anything else falls back to `QuerySet.delete()`, slower but never wrong.
+
+Stored files. A policy whose rows name stored files says which (`files`: the batch's rows, locked
+with SELECT ... FOR UPDATE, to the names they hold, e.g. `values_list("local_path", flat=True)`);
+they are read in the batch's transaction before its delete, and, for content-addressed files two
+rows can share, `files_in_use` drops the names rows outside the batch still hold. The rest are
+deleted through the storage API once the batch commits (core.stored_files: a file already gone
+counts as deleted, a storage failure is logged and counted, never raised). No delete signal is
+involved, so the batch stays one set-based DELETE. A policy whose setting is unset (None) is off.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -38,6 +46,7 @@ from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from core.declarations import app_declarations, refuse_duplicate_names
+from core.stored_files import FileTally, stored_files_delete_on_commit
 
 DEFAULT_BATCH_SIZE = 5000
 
@@ -60,6 +69,11 @@ class RetentionPolicy:
     before_delete: Callable[[QuerySet], None] | None = None
     # The filter (with before_delete) leaves nothing for Django to cascade to: delete raw.
     raw: bool = False
+    # The stored files the batch's rows name, given the batch locked FOR UPDATE (see the module
+    # docstring); deleted after the batch commits.
+    files: Callable[[QuerySet], Iterable[str]] | None = None
+    # Of those names, the ones rows outside the batch still hold (after its delete): kept.
+    files_in_use: Callable[[set[str]], Iterable[str]] | None = None
 
     def __post_init__(self):
         if (self.rows is None) == (self.run is None):
@@ -76,6 +90,12 @@ class RetentionPolicy:
 class PolicyResult:
     rows: int
     seconds: float
+    # Stored files deleted (or already gone) and those the storage failed to delete; None for a
+    # policy without files and for a dry run (files are not counted ahead).
+    files: int | None = None
+    files_failed: int = 0
+    # The policy's setting is unset: it removed nothing.
+    off: bool = False
 
 
 _registered: list[RetentionPolicy] = []
@@ -115,7 +135,10 @@ def policy_run(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> PolicyResult:
-    """Apply one policy. With dry_run, count the rows it would remove and change nothing."""
+    """Apply one policy. With dry_run, count the rows it would remove and change nothing.
+
+    `files` counts the stored files deleted as each batch committed; called inside an outer
+    transaction (a test's, say), the files go when that one commits, after this returns."""
     if batch_size < 1:
         raise ValidationError({"batch_size": "Must be at least 1."})
     policy = policy_get(name=name)
@@ -123,16 +146,28 @@ def policy_run(
     started = time.monotonic()
     if policy.run is not None:
         rows = policy.run(batch_size=batch_size, dry_run=dry_run, now=now, progress=progress)
-    else:
-        rows = rows_delete(
-            policy.rows(now=now, age=policy.age()),
-            batch_size=batch_size,
-            dry_run=dry_run,
-            before_delete=policy.before_delete,
-            raw=policy.raw,
-            progress=progress,
-        )
-    return PolicyResult(rows=rows, seconds=time.monotonic() - started)
+        return PolicyResult(rows=rows, seconds=time.monotonic() - started)
+    age = policy.age()
+    if policy.setting is not None and age is None:
+        return PolicyResult(rows=0, seconds=0.0, off=True)
+    tally = FileTally() if policy.files is not None and not dry_run else None
+    rows = rows_delete(
+        policy.rows(now=now, age=age),
+        batch_size=batch_size,
+        dry_run=dry_run,
+        before_delete=policy.before_delete,
+        raw=policy.raw,
+        progress=progress,
+        files=policy.files,
+        files_in_use=policy.files_in_use,
+        file_tally=tally,
+    )
+    return PolicyResult(
+        rows=rows,
+        seconds=time.monotonic() - started,
+        files=tally.deleted if tally is not None else None,
+        files_failed=tally.failed if tally is not None else 0,
+    )
 
 
 def rows_delete(
@@ -143,8 +178,12 @@ def rows_delete(
     before_delete: Callable[[QuerySet], None] | None = None,
     raw: bool = False,
     progress: Progress | None = None,
+    files: Callable[[QuerySet], Iterable[str]] | None = None,
+    files_in_use: Callable[[set[str]], Iterable[str]] | None = None,
+    file_tally: FileTally | None = None,
 ) -> int:
-    """Delete the queryset's rows in primary-key batches (see the module docstring)."""
+    """Delete the queryset's rows in primary-key batches (see the module docstring); the stored
+    files `files` names go after each batch commits, counted in `file_tally`."""
     queryset = queryset.order_by()
     if dry_run:
         return queryset.count()
@@ -161,9 +200,16 @@ def rows_delete(
             # Without a bound fewer than batch_size rows are left: this last batch takes them all.
             if bound is not None:
                 batch = batch.filter(pk__lte=bound)
+            # Read (and lock) the names first: once the rows are gone nothing says which files
+            # were theirs. The lock keeps a row from changing before the DELETE tests it again.
+            names = set() if files is None else {n for n in files(batch.select_for_update(of=("self",))) if n}
             if before_delete is not None:
                 before_delete(batch)
             removed = _batch_delete(batch, model=model, using=using, raw=raw)
+            if names and files_in_use is not None:
+                names -= set(files_in_use(names))
+            if names:
+                stored_files_delete_on_commit(names=names, tally=file_tally, using=using)
         total += removed
         if progress is not None and removed:
             progress(total)

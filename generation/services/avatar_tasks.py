@@ -30,13 +30,11 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -47,6 +45,7 @@ from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
 from core.api.errors import Conflict
+from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
 from generation.models import (
     MAX_PERSONAS_PER_TASK,
@@ -228,7 +227,9 @@ def avatar_task_retry(
 
 
 def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta | None = None) -> None:
-    """Delete a task that is not running, its personas, and (after commit) their image files."""
+    """Delete a task that is not running, its personas, and (after commit) their image files:
+    the recorded ones and anything else in the task's folder (an interrupted run's unrecorded
+    files)."""
     with transaction.atomic():
         task = GenerationTask.objects.select_for_update().get(pk=task.pk)
         if task.status in RUNNING_STATUSES:
@@ -247,15 +248,8 @@ def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta |
             details={"status": task.status, "personas": task.personas_generated, "images": len(keys)},
         )
         task.delete()
-        transaction.on_commit(lambda: _delete_files(keys), robust=True)
-
-
-def _delete_files(keys: Sequence[str]) -> None:
-    for key in keys:
-        try:
-            default_storage.delete(key)
-        except Exception:  # a file already gone or a storage hiccup must not fail the deletion
-            logger.warning("Could not delete persona image %s", key, exc_info=True)
+        # A file already gone or a storage failure must not fail the deletion (core.stored_files).
+        stored_files_delete_on_commit(names=[*keys, f"personas/{task.task_id}/"])
 
 
 # --- running -------------------------------------------------------------------------------------

@@ -184,13 +184,20 @@ def scraping_job_retry(*, job: ScrapingJob, actor: User, meta: RequestMeta | Non
     """Run a finished job's failed items again: they go back to pending, the job to pending, and
     a run is queued; stored, duplicate and blocked items are not fetched again. A job that failed
     before finding any URL (discovery failed, e.g. no search endpoint configured) runs discovery
-    again. Anything else is JobNotRetryable (409): pending, running or cancelled jobs, and finished
-    jobs with nothing failed."""
+    again. Anything else is JobNotRetryable (409): pending, running or cancelled jobs, finished
+    jobs with nothing failed, and jobs whose items retention removed."""
     with transaction.atomic():
         job = ScrapingJob.objects.select_for_update().get(pk=job.pk)
         failed = ScrapingJobItem.objects.filter(job=job, status=ItemStatus.FAILED)
         failed_count = failed.count()
-        undiscovered = job.status == JobStatus.FAILED and not ScrapingJobItem.objects.filter(job=job).exists()
+        has_items = ScrapingJobItem.objects.filter(job=job).exists()
+        undiscovered = job.status == JobStatus.FAILED and not job.total_items and not has_items
+        if job.status in (JobStatus.COMPLETED, JobStatus.FAILED) and job.total_items and not has_items:
+            # It found URLs, and retention (scraping.job_items) removed them since: discovering
+            # again would fetch everything a second time.
+            raise JobNotRetryable(
+                "The job's URL items were removed by retention; create a new job to scrape again."
+            )
         if job.status not in (JobStatus.COMPLETED, JobStatus.FAILED) or not (failed_count or undiscovered):
             raise JobNotRetryable(
                 f"The job is {job.get_status_display().lower()} with {failed_count} failed items; "

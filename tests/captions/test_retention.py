@@ -1,7 +1,10 @@
+import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -125,11 +128,17 @@ def _old_empty_post():
     _set(PostFactory(), created_at=NOW - timedelta(days=2))
 
 
+def _old_rejected_image():
+    _set(ImageFactory(status=ImageStatus.REJECTED), updated_at=NOW - timedelta(days=31))
+
+
 @pytest.mark.parametrize(
     ("make", "policy", "column"),
     [
         (_old_failed_task_with_run, "captions.tasks_failed", "settings_json"),
         (_old_empty_post, "captions.posts_without_images", "post_content"),
+        # Its stored copies' names are read, and checked against the other images, per batch.
+        (_old_rejected_image, "captions.images_rejected", "generated_caption"),
     ],
 )
 def test_deletes_are_set_based_not_per_row(make, policy, column):
@@ -137,3 +146,66 @@ def test_deletes_are_set_based_not_per_row(make, policy, column):
     few = _queries_to_delete(make, 2, policy, column)
     many = _queries_to_delete(make, 20, policy, column)
     assert few == many
+
+
+# --- stored copies ------------------------------------------------------------------------------
+
+
+def _stored_copy(name: str) -> str:
+    assert default_storage.save(name, ContentFile(b"\xff\xd8 a stored JPEG")) == name
+    return name
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_image_deleted_by_retention_takes_its_stored_copy_once_the_batch_commits():
+    folder = f"captions/{uuid.uuid4().hex}"
+    old = ImageFactory(status=ImageStatus.REJECTED, local_path=_stored_copy(f"{folder}/old.jpg"))
+    _set(old, updated_at=NOW - timedelta(days=31))
+    inside = ImageFactory(status=ImageStatus.REJECTED, local_path=_stored_copy(f"{folder}/inside.jpg"))
+    _set(inside, updated_at=NOW - timedelta(days=29))
+    never_downloaded = _set(
+        ImageFactory(status=ImageStatus.REJECTED, local_path=""), updated_at=NOW - timedelta(days=31)
+    )
+
+    result = policy_run(name="captions.images_rejected", now=NOW)
+
+    assert (result.rows, result.files, result.files_failed) == (2, 1, 0)
+    assert not default_storage.exists(old.local_path)
+    assert default_storage.exists(inside.local_path)
+    assert _left(Image, [old.pk, inside.pk, never_downloaded]) == {inside.pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_copy_another_image_still_names_stays():
+    # Copies are content-addressed per connection: the same picture in two posts is one file.
+    shared = _stored_copy(f"captions/{uuid.uuid4().hex}/same-picture.jpg")
+    posted = ImageFactory(status=ImageStatus.POSTED, local_path=shared)
+    _set(posted, updated_at=NOW - timedelta(days=181))
+    pending = ImageFactory(
+        status=ImageStatus.PENDING, local_path=shared, platform_connection=posted.platform_connection
+    )
+
+    result = policy_run(name="captions.images_posted", now=NOW)
+
+    assert (result.rows, result.files) == (1, 0)
+    assert default_storage.exists(shared)
+    Image.objects.filter(pk=pending.pk).update(
+        status=ImageStatus.POSTED, updated_at=NOW - timedelta(days=181)
+    )
+    assert policy_run(name="captions.images_posted", now=NOW).files == 1
+    assert not default_storage.exists(shared)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_image_delete_keeps_the_stored_copy():
+    old = ImageFactory(
+        status=ImageStatus.ERROR, local_path=_stored_copy(f"captions/{uuid.uuid4().hex}/e.jpg")
+    )
+    _set(old, updated_at=NOW - timedelta(days=61))
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        policy_run(name="captions.images_error", now=NOW)
+        raise RuntimeError("the surrounding work failed")
+
+    assert Image.objects.filter(pk=old.pk).exists()
+    assert default_storage.exists(old.local_path)

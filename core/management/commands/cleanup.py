@@ -13,11 +13,13 @@ from core.retention import DEFAULT_BATCH_SIZE, policies, policy_run
 class Command(ProjectCommand):
     help = (
         "Delete rows past their retention age, policy by policy, in batches of one short\n"
-        "transaction each. Every app declares its policies; --list shows them with the setting\n"
-        "that holds each age. A terminal gets a progress line per policy, other output one line\n"
-        "per policy when it is done; a table of rows and seconds ends the run, and a\n"
-        "maintenance.cleanup audit log row records it. A failing policy does not stop the others\n"
-        "(the command then exits non-zero). The schedule core.cleanup runs it daily.\n\n"
+        "transaction each, and the stored files of the deleted rows once each batch commits.\n"
+        "Every app declares its policies; --list shows them with the setting that holds each age\n"
+        "(a policy whose setting is unset is off). A terminal gets a progress line per policy,\n"
+        "other output one line per policy when it is done; a table of rows, seconds and files\n"
+        "ends the run, and a maintenance.cleanup audit log row records it. A failing policy does\n"
+        "not stop the others (the command then exits non-zero); a file the storage fails to\n"
+        "delete is logged and counted. The schedule core.cleanup runs it daily.\n\n"
         "Examples:\n"
         "  python manage.py cleanup --list\n"
         "  python manage.py cleanup --dry-run\n"
@@ -39,7 +41,8 @@ class Command(ProjectCommand):
         known = policies()
         if options["list"]:
             for policy in known:
-                limit = f"{policy.setting}={policy.age()}" if policy.setting else ""
+                age = policy.age()
+                limit = f"{policy.setting}={'off (unset)' if age is None else age}" if policy.setting else ""
                 self.stdout.write(f"{policy.name:36} {limit:42} {policy.description}")
             return
         batch_size = options["batch_size"]
@@ -75,8 +78,14 @@ class Command(ProjectCommand):
                 results[policy.name] = {"error": type(exc).__name__}
                 self.stderr.write(f"{policy.name}: failed ({type(exc).__name__}: {exc})")
                 continue
-            progress.done(rows=result.rows, seconds=result.seconds)
+            if result.off:
+                progress.off()
+                results[policy.name] = {"off": True, "rows": 0}
+                continue
+            progress.done(rows=result.rows, seconds=result.seconds, files=result.files)
             results[policy.name] = {"rows": result.rows, "seconds": round(result.seconds, 3)}
+            if result.files is not None:
+                results[policy.name].update(files=result.files, files_failed=result.files_failed)
 
         self._summary(results, dry_run=dry_run)
         audit_log_write(
@@ -89,15 +98,32 @@ class Command(ProjectCommand):
 
     def _summary(self, results: dict[str, dict], *, dry_run: bool) -> None:
         heading = "rows (would go)" if dry_run else "rows"
-        self.stdout.write(f"{'policy':36} {heading:>16} {'seconds':>9}")
-        total = 0
+        self.stdout.write(f"{'policy':36} {heading:>16} {'seconds':>9} {'files deleted':>14}")
+        total = files = failed = 0
         for name, outcome in results.items():
             if "error" in outcome:
-                self.stdout.write(f"{name:36} {'failed':>16} {'':>9}")
+                self.stdout.write(f"{name:36} {'failed':>16}")
+                continue
+            if outcome.get("off"):
+                self.stdout.write(f"{name:36} {'off':>16}")
                 continue
             total += outcome["rows"]
-            self.stdout.write(f"{name:36} {outcome['rows']:>16} {outcome['seconds']:>9.3f}")
-        self.stdout.write(f"{'total':36} {total:>16}")
+            cell = ""
+            if "files" in outcome:
+                files += outcome["files"]
+                failed += outcome["files_failed"]
+                cell = str(outcome["files"])
+                if outcome["files_failed"]:
+                    cell += f" ({outcome['files_failed']} failed)"
+            self.stdout.write(
+                f"{name:36} {outcome['rows']:>16} {outcome['seconds']:>9.3f} {cell:>14}".rstrip()
+            )
+        self.stdout.write(f"{'total':36} {total:>16} {'':>9} {files if not dry_run else '':>14}".rstrip())
+        if failed:
+            # The rows are gone: these files stay until someone removes them (their names are logged).
+            self.stderr.write(
+                f"{failed} stored files could not be deleted; their names are logged (core.stored_files)."
+            )
 
 
 class PolicyProgress:
@@ -123,8 +149,17 @@ class PolicyProgress:
                 f"{self.name:36} {rows:>10} rows {self.verb}, {self.batches} batches, {elapsed:.1f} s"
             )
 
-    def done(self, *, rows: int, seconds: float) -> None:
-        line = f"{self.name}: {rows} rows {self.verb} in {seconds:.2f} s"
+    def done(self, *, rows: int, seconds: float, files: int | None = None) -> None:
+        deleted = f", {files} files deleted" if files is not None else ""
+        line = f"{self.name}: {rows} rows {self.verb}{deleted} in {seconds:.2f} s"
+        if self.tty:
+            self._rewrite(line)
+            self.end()
+        else:
+            self.out.write(line)
+
+    def off(self) -> None:
+        line = f"{self.name}: off (its setting is unset)"
         if self.tty:
             self._rewrite(line)
             self.end()

@@ -180,6 +180,32 @@ def test_delete_removes_personas_and_files_but_not_while_running(django_capture_
     assert response.status_code == 409 and response.json()["error"]["code"] == "task_running"
 
 
+def test_delete_also_removes_files_an_interrupted_run_wrote_but_never_recorded(
+    django_capture_on_commit_callbacks,
+):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from generation.personas.images import image_key
+
+    user = UserFactory(role=Role.USER)
+    task = GenerationTaskFactory(user=user, status=TaskStatus.FAILED)
+    recorded = default_storage.save(
+        image_key(task_id=task.task_id, position=0, number=1, mime_type="image/png"), ContentFile(b"a")
+    )
+    GeneratedPersonaFactory(task=task, position=0, images=[recorded])
+    # The run stopped between storing image 2 and recording it.
+    stray = default_storage.save(
+        image_key(task_id=task.task_id, position=0, number=2, mime_type="image/png"), ContentFile(b"b")
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client_for(user).delete(f"{URL}{task.task_id}/").status_code == 204
+
+    assert not default_storage.exists(recorded)
+    assert not default_storage.exists(stray)
+
+
 def test_list_filters_by_status():
     user = UserFactory(role=Role.USER)
     done = GenerationTaskFactory(user=user, status=TaskStatus.COMPLETED)
