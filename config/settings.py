@@ -299,6 +299,9 @@ AVATAR_TASK_RUN_TIMEOUT = env.int("AVATAR_TASK_RUN_TIMEOUT", default=3600)
 # Fetching user-supplied URLs (core.pages): hosts on private, loopback or link-local networks are
 # refused (SSRF) unless this is true, e.g. for an intranet installation.
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = env.bool("OUTBOUND_ALLOW_PRIVATE_NETWORKS", default=False)
+# Exact origins (scheme://host[:port]) a connection may use although they are plain http, e.g.
+# an intranet blog: OUTBOUND_ALLOWED_ORIGINS=http://wp.intranet:8080. Everything else needs https.
+OUTBOUND_ALLOWED_ORIGINS = env.list("OUTBOUND_ALLOWED_ORIGINS", default=[])
 # The built-in demo Mastodon instance (`manage.py demo_instance`, started by `make run`), e.g.
 # http://127.0.0.1:8001: the SSRF guard allows exactly this origin (scheme, host, port) although
 # it is on loopback, and `bootstrap --demo` points the demo connection at it. Empty: no exception.

@@ -23,10 +23,12 @@ from rest_framework.exceptions import APIException
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from core.allowed_origins import origin_allow_listed
 from core.api.errors import Conflict
 from platforms import clients
 from platforms.models import PlatformConnection, PlatformType
 from platforms.publishers import publisher_for
+from platforms.publishers.wordpress import wordpress_option_errors
 from platforms.selectors import connection_account_taken, connection_name_taken
 
 logger = logging.getLogger(__name__)
@@ -77,16 +79,25 @@ def _is_local_host(host: str) -> bool:
 
 
 def instance_url_clean(url: str) -> str:
-    """An instance's base URL, checked and normalised: https (http only for localhost under
-    DEBUG), no credentials, query or fragment, lower-case host, no trailing slash."""
+    """An instance's base URL, checked and normalised: https (http only for an origin listed in
+    OUTBOUND_ALLOWED_ORIGINS, or localhost under DEBUG), no credentials, query or fragment,
+    lower-case host, no trailing slash."""
     url = (url or "").strip()
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
     if parts.scheme.lower() not in ("https", "http") or not host:
         raise ValidationError({"instance_url": "Enter the instance's https:// URL."})
-    if parts.scheme.lower() == "http" and not (settings.DEBUG and _is_local_host(host)):
+    # Plain http only where the operator named the origin (an intranet blog): core.allowed_origins.
+    if (
+        parts.scheme.lower() == "http"
+        and not (settings.DEBUG and _is_local_host(host))
+        and not origin_allow_listed(url)
+    ):
         raise ValidationError(
-            {"instance_url": "Use an https:// URL (plain http only for localhost while DEBUG is on)."}
+            {
+                "instance_url": "Use an https:// URL. Plain http works only for a site the operator "
+                "lists in OUTBOUND_ALLOWED_ORIGINS (and for localhost while DEBUG is on)."
+            }
         )
     if parts.username is not None or parts.password is not None:
         raise ValidationError({"instance_url": "Do not put credentials in the URL; use the token fields."})
@@ -137,10 +148,14 @@ def _check_platform_rules(connection: PlatformConnection, errors: dict[str, str]
         version = extra.get("linkedin_version")
         if version is not None and not (isinstance(version, str) and LINKEDIN_VERSION.match(version)):
             errors["extra"] = "linkedin_version is a LinkedIn API version like 202411 (YYYYMM)."
-    elif platform_type == PlatformType.WORDPRESS and not (connection.username or "").strip():
-        errors["username"] = (
-            "A WordPress connection needs the WordPress user name of the application password."
-        )
+    elif platform_type == PlatformType.WORDPRESS:
+        if not (connection.username or "").strip():
+            errors["username"] = (
+                "A WordPress connection needs the WordPress user name of the application password."
+            )
+        problems = wordpress_option_errors(extra)
+        if problems:
+            errors["extra"] = " ".join(problems.values())
     elif connection.uses_mastodon_api:
         visibility = extra.get("visibility")
         if visibility is not None and visibility not in MASTODON_VISIBILITIES:
