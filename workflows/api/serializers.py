@@ -140,6 +140,14 @@ class PublishingJobCreateSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
     platform_connection = OwnConnectionField(required=False, allow_null=True)
+    options = serializers.DictField(
+        required=False,
+        help_text=(
+            "WordPress only, over the connection's own: `status` (publish, draft or pending), "
+            "`category` (an id or the name of an existing category), `tags` (names; created when "
+            "missing), `hashtags_as_tags` (true: the text's hashtags become tags too)."
+        ),
+    )
 
 
 class PublishingJobRescheduleSerializer(serializers.Serializer):
@@ -317,6 +325,7 @@ class PublishingJobSerializer(serializers.ModelSerializer):
             "platform_connection",
             "status",
             "scheduled_for",
+            "options",
             "published_at",
             "response_data",
             "error_message",
