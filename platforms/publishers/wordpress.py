@@ -119,13 +119,17 @@ def _plain_letter(char: str) -> str:
 
 def wordpress_slug(title: str) -> str:
     """The title's slug as WordPress's editor makes it: accents off Latin letters, other scripts
-    kept (WordPress stores them percent-encoded), lower case, runs of anything else as one "-"."""
+    kept (WordPress stores them percent-encoded), lower case, spaces and dashes as one "-", other
+    punctuation dropped."""
     letters = []
     for char in unicodedata.normalize("NFC", title or ""):
         char = _plain_letter(char)
-        keep = all(unicodedata.category(c)[0] in "LNM" or c == "_" for c in char)
-        letters.append(char.lower() if keep else "-")
-    slug = re.sub(r"-{2,}", "-", "".join(letters)).strip("-")
+        if all(unicodedata.category(c)[0] in "LNM" or c == "_" for c in char):
+            letters.append(char.lower())
+        elif char.isspace() or char in "./" or unicodedata.category(char) == "Pd":
+            letters.append("-")
+        # Other punctuation and symbols ("don't", "&", "!") are dropped, as WordPress drops them.
+    slug = re.sub(r"-{2,}", "-", "".join(letters)).strip("-_")
     slug = slug[:SLUG_MAX_CHARS]
     while len(quote(slug, safe="-_")) > SLUG_MAX_ENCODED - 9:
         slug = slug[:-1]
@@ -269,7 +273,8 @@ class WordPressPublisher(HttpPublisher):
         names = list(options.tags)
         if options.hashtags_as_tags:
             names += hashtags_of(publication.text)
-        names = _unique(name.strip() for name in names if name.strip())[:MAX_TAGS]
+        # "#kaffee" given as a tag means the tag "kaffee".
+        names = _unique(n for n in (name.strip().lstrip("#").strip() for name in names) if n)[:MAX_TAGS]
         if names:
             payload["tags"] = [self._tag_id(name) for name in names]
         response = self._send("POST", f"{self.api}/posts", what="the new post", json=payload)

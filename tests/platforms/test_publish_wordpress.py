@@ -356,3 +356,18 @@ def test_a_check_on_a_site_that_is_down_says_the_post_may_exist(sleeper):
     assert message.startswith(f"The post may already exist on 127.0.0.1:{port}")
     assert "the site could not be reached" in message
     assert "could not be reached for" not in message
+
+
+def test_punctuation_is_dropped_and_dots_become_dashes_as_wordpress_does():
+    # sanitize_title(): "'" and "!" removed, "." and spaces to "-".
+    assert (
+        wordpress_parts(publication(title="Don't panic: v2.0 is out!"))[2]
+        == "dont-panic-v2-0-is-out-a1b2c3d4"
+    )
+
+
+def test_a_tag_given_with_its_hash_is_the_tag_without_it(fake, sleeper):
+    publisher(fake, sleeper, extra={"tags": ["#Kaffee"]}).publish(publication())
+    (tag,) = fake.tags
+    assert tag["name"] == "Kaffee"
+    assert fake.posts[0]["tags"] == [tag["id"]]
