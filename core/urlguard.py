@@ -92,7 +92,7 @@ class OutboundPolicy:
     def from_settings(cls) -> OutboundPolicy:
         return cls(
             allow_private=bool(getattr(settings, "OUTBOUND_ALLOW_PRIVATE_NETWORKS", False)),
-            allowed_origins=parse_origins(getattr(settings, "OUTBOUND_ALLOWED_ORIGINS", ())),
+            allowed_origins=parse_origins(getattr(settings, "OUTBOUND_ALLOWED_ORIGINS", ()), strict=False),
         )
 
     def origin_allowed(self, origin: Origin | None) -> bool:
@@ -103,8 +103,9 @@ class OutboundPolicy:
         return any(o.host == host and o.port == port for o in self.allowed_origins)
 
 
-def parse_origins(values: Iterable[str] | str) -> frozenset[Origin]:
-    """Origins from settings; raises ValueError naming an entry that is not scheme://host[:port]."""
+def parse_origins(values: Iterable[str] | str, *, strict: bool = True) -> frozenset[Origin]:
+    """Origins from settings; an entry that is not scheme://host[:port] raises ValueError naming
+    it, or with `strict` off is left out (it opens nothing; the system check reports it)."""
     if isinstance(values, str):
         values = [v for v in values.split(",") if v.strip()]
     origins = set()
@@ -112,7 +113,9 @@ def parse_origins(values: Iterable[str] | str) -> frozenset[Origin]:
         origin = Origin.of(value)
         parts = urlsplit(str(value).strip())
         if origin is None or parts.path not in ("", "/") or parts.query or parts.username:
-            raise ValueError(f"{value!r} is not an origin like https://host or http://host:port.")
+            if strict:
+                raise ValueError(f"{value!r} is not an origin like https://host or http://host:port.")
+            continue
         origins.add(origin)
     return frozenset(origins)
 

@@ -1,8 +1,11 @@
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
 from core.admin_forms import secret_field
-from platforms.models import PlatformConnection
+from platforms.models import PlatformConnection, PlatformType
+from platforms.publishers.wordpress import wordpress_option_errors
+from platforms.services import instance_url_clean
 
 SECRET_FIELDS = ("access_token", "client_key", "client_secret")
 
@@ -27,10 +30,22 @@ class PlatformConnectionForm(forms.ModelForm):
             "is_default",
         ]
 
+    def clean_instance_url(self):
+        # The services' rule (https; plain http only for OUTBOUND_ALLOWED_ORIGINS), as a form error.
+        try:
+            return instance_url_clean(self.cleaned_data.get("instance_url") or "")
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["instance_url"]) from None
+
     def clean(self):
         cleaned = super().clean()
         if not self.instance.pk and not cleaned.get("new_access_token"):
             self.add_error("new_access_token", "A new connection needs its access token.")
+        extra = cleaned.get("extra")
+        if cleaned.get("platform_type") == PlatformType.WORDPRESS and isinstance(extra, dict):
+            problems = wordpress_option_errors(extra)
+            if problems:
+                self.add_error("extra", " ".join(problems.values()))
         return cleaned
 
     def save(self, commit=True):

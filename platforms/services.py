@@ -26,6 +26,7 @@ from core.api.errors import Conflict
 from platforms import clients
 from platforms.models import PlatformConnection, PlatformType
 from platforms.publishers import publisher_for
+from platforms.publishers.wordpress import wordpress_option_errors
 from platforms.selectors import connection_account_taken, connection_name_taken
 
 logger = logging.getLogger(__name__)
@@ -137,10 +138,14 @@ def _check_platform_rules(connection: PlatformConnection, errors: dict[str, str]
         version = extra.get("linkedin_version")
         if version is not None and not (isinstance(version, str) and LINKEDIN_VERSION.match(version)):
             errors["extra"] = "linkedin_version is a LinkedIn API version like 202411 (YYYYMM)."
-    elif platform_type == PlatformType.WORDPRESS and not (connection.username or "").strip():
-        errors["username"] = (
-            "A WordPress connection needs the WordPress user name of the application password."
-        )
+    elif platform_type == PlatformType.WORDPRESS:
+        if not (connection.username or "").strip():
+            errors["username"] = (
+                "A WordPress connection needs the WordPress user name of the application password."
+            )
+        problems = wordpress_option_errors(extra)
+        if problems:
+            errors["extra"] = " ".join(problems.values())
     elif connection.uses_mastodon_api:
         visibility = extra.get("visibility")
         if visibility is not None and visibility not in MASTODON_VISIBILITIES:

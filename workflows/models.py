@@ -283,6 +283,9 @@ class PublishingJob(TimestampedModel):
     response_data = models.JSONField(null=True, blank=True)
     error_message = models.TextField(null=True, blank=True)
     idempotency_key = models.CharField(max_length=64, default=new_idempotency_key)
+    # This publication's platform options over its connection's (WordPress: status, category,
+    # tags, hashtags_as_tags), checked when the job is created.
+    options = models.JSONField(default=dict, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

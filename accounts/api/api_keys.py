@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from accounts.models import ApiKey
 from accounts.permissions import API_SCOPES
 from accounts.services.api_keys import KEY_NAME_MAX_CHARS, api_key_create, api_key_revoke
+from core.api.fields import at_least_one
 
 
 class ScopeListField(serializers.ListField):
@@ -58,6 +59,7 @@ class ApiKeyCreateSerializer(serializers.Serializer):
     key_name = serializers.CharField(min_length=1, max_length=KEY_NAME_MAX_CHARS)
     permissions = ScopeListField(
         allow_empty=False,
+        error_messages=at_least_one("scope"),
         help_text="Scopes `<area>:read` or `<area>:write` (write implies read).",
     )
     expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="In the future.")

@@ -45,6 +45,7 @@ from captions.services.settings import (
     LENGTH_RANGE,
     MAX_POSTS_RANGE,
 )
+from core.api.fields import at_least_one
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_list
 
@@ -444,6 +445,7 @@ class BulkIdsSerializer(serializers.Serializer):
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         allow_empty=False,
         max_length=BULK_MAX_IDS,
+        error_messages=at_least_one("image id"),
         help_text=f"Image ids, at most {BULK_MAX_IDS}. Ids of images you may not see are ignored.",
     )
 

@@ -39,6 +39,9 @@ class Publication:
     text: str
     title: str | None = None
     idempotency_key: str
+    #: This publication's platform options over the connection's (WordPress: status, category,
+    #: tags, hashtags_as_tags); validated by the service that stored them.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,8 +216,12 @@ class HttpPublisher:
             return self._recovered(found, state)
 
     def find_published(self, publication: Publication) -> Published | None:
-        """The post of this publication if the platform already has it (retried like any read)."""
-        found = self._retrying(lambda: self._find_once(publication))
+        """The post of this publication if the platform already has it (retried like any read).
+        Asked when an earlier attempt may have posted, so a failure says so in plain words."""
+        try:
+            found = self._retrying(lambda: self._find_once(publication))
+        except PlatformError as exc:
+            raise self._lookup_failed(exc) from None
         return None if found is None else _with_details(found, recovered=True)
 
     # For subclasses ---------------------------------------------------------------------------
@@ -253,21 +260,26 @@ class HttpPublisher:
         state["lookup_failed"] = False
         try:
             return self._find_once(publication)
-        except PlatformUnavailableError as exc:
-            state["lookup_failed"] = True
-            exc.ambiguous = True
-            raise
         except PlatformError as exc:
             state["lookup_failed"] = True
-            raise platform_error(
-                PlatformUnavailableError,
-                f"{self.host} may have published the post (an earlier answer was lost) and checking "
-                f"failed: {exc}",
-                status=exc.status,
-                ambiguous=True,
-                retryable=False,
-                reason="lookup",
-            ) from None
+            raise self._lookup_failed(exc) from None
+
+    def _lookup_failed(self, exc: PlatformError) -> PlatformUnavailableError:
+        """A failed check for a post that may exist, in plain words: the person reading it must
+        learn that the post may be there and that nothing is posted before it was checked. A
+        transient failure stays transient (retried, Retry-After kept); a refused one does not."""
+        transient = is_transient(exc)
+        return platform_error(
+            PlatformUnavailableError,
+            f"The post may already exist on {self.host}: an earlier attempt may have reached it "
+            f"before its answer was lost. Checking for it failed ({_plain_reason(exc)}), so nothing "
+            "was posted again; the post is looked for again before any new attempt to post.",
+            status=exc.status,
+            retry_after=retry_after_of(exc),
+            ambiguous=True,
+            retryable=transient,
+            reason=getattr(exc, "retry_reason", None) if transient else "lookup",
+        )
 
     def _recovered(self, found: Published, state: dict) -> Published:
         logger.info("%s post for %s already existed; not posted again", self.platform_type, self.host)
@@ -394,6 +406,25 @@ class HttpPublisher:
         else:
             message = f"{host} refused {what} (HTTP {status})" + (f": {detail}" if detail else ".")
         return platform_error(PlatformAuthError, message, status=status)
+
+
+def _plain_reason(exc: PlatformError) -> str:
+    """Why a request failed, without the request's own name."""
+    status = exc.status
+    reason = getattr(exc, "retry_reason", None)
+    if isinstance(exc, PlatformAuthError):
+        return f"the site refused the check, HTTP {status}" if status else "the site refused the check"
+    if status == 429:
+        return "the site is limiting requests, HTTP 429"
+    if status is not None and status >= 500:
+        return f"the site answered with a server error, HTTP {status}"
+    if reason == "timeout":
+        return "the site did not answer in time"
+    if reason == "malformed":
+        return "the site's answer could not be read"
+    if reason == "network":
+        return "the site could not be reached"
+    return f"HTTP {status}" if status else "the site could not be asked"
 
 
 def _with_details(published: Published, **details) -> Published:

@@ -7,6 +7,7 @@ import json
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import at_least_one
 from scraping.models import (
     Artifact,
     ContentExtraction,
@@ -64,6 +65,7 @@ class TagsSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=MAX_TAG_CHARS),
         min_length=1,
         max_length=MAX_TAGS_PER_REQUEST,
+        error_messages=at_least_one("tag"),
         help_text="Compared case-insensitively (stored in lower case, inner spaces collapsed).",
     )
 

@@ -85,3 +85,35 @@ def test_a_bad_url_is_a_form_error(admin_client):
     )
     assert response.status_code == 200
     assert not PlatformConnection.objects.exists()
+
+
+def test_plain_http_is_a_form_error_unless_the_origin_is_listed(admin_client, settings):
+    user = UserFactory()
+    settings.DEBUG = False
+    settings.OUTBOUND_ALLOWED_ORIGINS = []
+    add = reverse("admin:platforms_platformconnection_add")
+    data = form_data(user, instance_url="http://wp.intranet:8080", new_access_token=SECRET)
+    response = admin_client.post(add, data)
+    assert response.status_code == 200
+    assert "OUTBOUND_ALLOWED_ORIGINS" in response.content.decode()
+    assert not PlatformConnection.objects.exists()
+    settings.OUTBOUND_ALLOWED_ORIGINS = ["http://wp.intranet:8080"]
+    assert admin_client.post(add, data).status_code == 302
+    assert PlatformConnection.objects.get().instance_url == "http://wp.intranet:8080"
+
+
+def test_bad_wordpress_options_are_a_form_error(admin_client):
+    user = UserFactory()
+    response = admin_client.post(
+        reverse("admin:platforms_platformconnection_add"),
+        form_data(
+            user,
+            platform_type="wordpress",
+            username="editor",
+            extra='{"status": "private"}',
+            new_access_token=SECRET,
+        ),
+    )
+    assert response.status_code == 200
+    assert "status must be one of publish, draft, pending." in response.content.decode()
+    assert not PlatformConnection.objects.exists()

@@ -641,3 +641,57 @@ def test_concurrent_default_changes_leave_exactly_one_default():
     assert sorted(results) == sorted(c.pk for c in connections_)
     assert len(defaults(owner)) == 1
     assert AuditLog.objects.filter(action="connection.default_set").count() == len(connections_)
+
+
+# --- plain http only for the operator's listed origins ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed", "url"),
+    [
+        (["http://wp.intranet:8080"], "http://wp.intranet:8080"),
+        (["http://WP.Intranet:8080/"], "http://wp.intranet:8080/"),
+        (["http://wp.intranet"], "http://wp.intranet:80"),
+        (["https://other.example", "http://wp.intranet"], "http://wp.intranet/blog"),
+    ],
+)
+def test_plain_http_is_accepted_for_a_listed_origin(api, settings, listed, url):
+    settings.DEBUG = False
+    settings.OUTBOUND_ALLOWED_ORIGINS = listed
+    response = api.post(URL, body(instance_url=url), format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["instance_url"] == url.lower().rstrip("/")
+
+
+@pytest.mark.parametrize(
+    ("listed", "url"),
+    [
+        ([], "http://wp.intranet:8080"),
+        (["http://wp.intranet:8080"], "http://wp.intranet:8081"),
+        (["http://wp.intranet:8080"], "http://wp.intranet"),
+        (["http://wp.intranet:8080"], "http://blog.wp.intranet:8080"),
+        (["https://wp.intranet"], "http://wp.intranet"),
+        (["http://*.intranet"], "http://wp.intranet"),
+        (["wp.intranet"], "http://wp.intranet"),
+    ],
+)
+def test_plain_http_is_refused_for_any_other_origin(api, settings, listed, url):
+    settings.DEBUG = False
+    settings.OUTBOUND_ALLOWED_ORIGINS = listed
+    response = api.post(URL, body(instance_url=url), format="json")
+    assert response.status_code == 400, response.content
+    (message,) = response.json()["error"]["fields"]["instance_url"]
+    assert "OUTBOUND_ALLOWED_ORIGINS" in message
+    assert not PlatformConnection.objects.exists()
+
+
+def test_a_listed_origin_opens_plain_http_on_update_too(api, user, settings):
+    connection = PlatformConnectionFactory(user=user, instance_url="https://wp.intranet")
+    settings.OUTBOUND_ALLOWED_ORIGINS = []
+    response = api.patch(detail(connection), {"instance_url": "http://wp.intranet:8080"}, format="json")
+    assert response.status_code == 400
+    settings.OUTBOUND_ALLOWED_ORIGINS = ["http://wp.intranet:8080"]
+    response = api.patch(detail(connection), {"instance_url": "http://wp.intranet:8080"}, format="json")
+    assert response.status_code == 200, response.content
+    connection.refresh_from_db()
+    assert connection.instance_url == "http://wp.intranet:8080"

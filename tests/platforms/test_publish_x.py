@@ -219,7 +219,7 @@ def test_a_refused_lookup_stops_as_ambiguous(fake, sleeper):
     with pytest.raises(PlatformUnavailableError) as caught:
         publisher(fake, sleeper, timeout=0.3).publish(publication())
     assert caught.value.ambiguous is True
-    assert "may have published" in str(caught.value)
+    assert "may already exist" in str(caught.value)
     assert fake.count("POST", TWEETS) == 1
     assert fake.count("GET", "/2/users/me") == 1
 

@@ -254,3 +254,54 @@ def test_publishing_options_in_extra_are_checked(api, platform_type, extra):
 def test_valid_publishing_options_are_accepted(api):
     response = create(api, platform_type="mastodon", extra={"visibility": "unlisted", "timeout": 20})
     assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        ({"status": "private"}, "status"),
+        ({"status": "future"}, "status"),
+        ({"category": 0}, "category"),
+        ({"category": ""}, "category"),
+        ({"category": True}, "category"),
+        ({"category": ["News"]}, "category"),
+        ({"tags": "kaffee"}, "tags"),
+        ({"tags": ["ok", ""]}, "tags"),
+        ({"tags": [1]}, "tags"),
+        ({"tags": [f"t{n}" for n in range(21)]}, "tags"),
+        ({"hashtags_as_tags": "yes"}, "hashtags_as_tags"),
+    ],
+)
+def test_wordpress_publishing_options_are_checked(api, extra, named):
+    response = create(
+        api, platform_type="wordpress", instance_url="https://blog.example", username="editor", extra=extra
+    )
+    assert response.status_code == 400
+    (message,) = response.json()["error"]["fields"]["extra"]
+    assert message.startswith(f"{named} ")
+    assert not PlatformConnection.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"status": "publish"},
+        {"status": "draft", "category": 7},
+        {"status": "pending", "category": "Reisen", "tags": ["Kaffee", "東京"], "hashtags_as_tags": True},
+    ],
+)
+def test_wordpress_publishing_options_are_stored(api, extra):
+    response = create(
+        api, platform_type="wordpress", instance_url="https://blog.example", username="editor", extra=extra
+    )
+    assert response.status_code == 201, response.content
+    assert PlatformConnection.objects.get().extra == extra
+
+
+def test_wordpress_options_are_checked_on_update_too(api, user):
+    connection = PlatformConnectionFactory(user=user, platform_type=PlatformType.WORDPRESS, username="editor")
+    response = api.patch(f"{URL}{connection.pk}/", {"extra": {"status": "scheduled"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"]["extra"] == ["status must be one of publish, draft, pending."]
+    connection.refresh_from_db()
+    assert "status" not in connection.extra

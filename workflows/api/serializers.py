@@ -8,6 +8,7 @@ from django.utils.dateparse import parse_date
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.fields import at_least_one
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_list
 from workflows.models import (
@@ -97,7 +98,10 @@ class WorkflowCreateSerializer(serializers.Serializer):
     template_input = TemplateInputSerializer(required=False)
     manual_options = ManualOptionsSerializer(required=False)
     platforms = serializers.ListField(
-        child=serializers.ChoiceField(choices=Platform.choices), min_length=1, max_length=len(Platform)
+        child=serializers.ChoiceField(choices=Platform.choices),
+        min_length=1,
+        max_length=len(Platform),
+        error_messages=at_least_one("platform"),
     )
     resource_ids = serializers.ListField(
         child=serializers.UUIDField(), required=False, max_length=MAX_RESOURCE_IDS
@@ -140,6 +144,14 @@ class PublishingJobCreateSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
     scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
     platform_connection = OwnConnectionField(required=False, allow_null=True)
+    options = serializers.DictField(
+        required=False,
+        help_text=(
+            "WordPress only, over the connection's own: `status` (publish, draft or pending), "
+            "`category` (an id or the name of an existing category), `tags` (names; created when "
+            "missing), `hashtags_as_tags` (true: the text's hashtags become tags too)."
+        ),
+    )
 
 
 class PublishingJobRescheduleSerializer(serializers.Serializer):
@@ -317,6 +329,7 @@ class PublishingJobSerializer(serializers.ModelSerializer):
             "platform_connection",
             "status",
             "scheduled_for",
+            "options",
             "published_at",
             "response_data",
             "error_message",

@@ -231,6 +231,7 @@ class PublishingJobViewSet(
             actor=request.user,
             scheduled_for=data.get("scheduled_for"),
             connection=data.get("platform_connection"),
+            options=data.get("options"),
             meta=request_meta(request),
         )
         job.refresh_from_db()

@@ -45,8 +45,10 @@ from accounts.services.audit import audit_log_write
 from core.api.errors import Conflict
 from core.retry import RetryPolicy
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
-from platforms.models import PlatformConnection
+from platforms.models import PlatformConnection, PlatformType
 from platforms.publishers import PUBLISHING_PLATFORM_TYPES, Publication, Published, publisher_for
+from platforms.publishers.wordpress import OPTION_KEYS as WORDPRESS_OPTION_KEYS
+from platforms.publishers.wordpress import wordpress_option_errors
 from platforms.selectors import connection_default
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
@@ -83,6 +85,11 @@ STALE_MESSAGE = "The worker stopped while publishing; the post may or may not ex
 class PublishingNotAccepted(Conflict):
     default_detail = "Only an accepted platform with an active draft can be published."
     error_code = "not_accepted"
+
+
+class PublishingAlreadyPublished(Conflict):
+    default_detail = "This platform is already published."
+    error_code = "already_published"
 
 
 class PublishingAlreadyScheduled(Conflict):
@@ -158,6 +165,8 @@ def _publishable_state(*, workflow: Workflow, platform: str, lock: bool) -> Plat
     state = states.filter(workflow=workflow, platform=platform).first()
     if state is None:
         raise ValidationError({"platform": f"The workflow has no {platform} platform."})
+    if state.status == PlatformStatus.PUBLISHED:
+        raise PublishingAlreadyPublished(_published_message(workflow=workflow, state=state))
     if state.status != PlatformStatus.ACCEPTED or state.active_draft is None:
         raise PublishingNotAccepted(
             f"The {state.get_platform_display()} draft is {state.get_status_display().lower()}; "
@@ -166,6 +175,24 @@ def _publishable_state(*, workflow: Workflow, platform: str, lock: bool) -> Plat
             else f"The {state.get_platform_display()} platform has no active draft to publish."
         )
     return state
+
+
+def _published_message(*, workflow: Workflow, state: PlatformState) -> str:
+    """ "Already published", with the post's address from the job that published it."""
+    label = state.get_platform_display()
+    job = (
+        PublishingJob.objects.filter(
+            workflow=workflow, platform=state.platform, status=PublishingStatus.PUBLISHED
+        )
+        .order_by(F("published_at").desc(nulls_last=True))
+        .only("response_data")
+        .first()
+    )
+    data = job.response_data if job is not None and isinstance(job.response_data, dict) else {}
+    url = data.get("url")
+    if isinstance(url, str) and url:
+        return f"The {label} post is already published: {url}"
+    return f"The {label} post is already published (the platform gave no link to it)."
 
 
 def _compatible_types(platform: str) -> frozenset[str]:
@@ -210,6 +237,32 @@ def publishing_connection_resolve(
     return chosen
 
 
+def publishing_options_clean(*, options: Any, connection: PlatformConnection) -> dict[str, Any]:
+    """A job's publishing options for its connection, checked; ValidationError on `options`.
+    Only WordPress takes options (status, category, tags, hashtags_as_tags); they win over the
+    connection's own for this one publication."""
+    if options is None or options == {}:
+        return {}
+    if not isinstance(options, dict):
+        raise ValidationError({"options": "Must be a JSON object."})
+    if connection.platform_type != PlatformType.WORDPRESS:
+        raise ValidationError(
+            {
+                "options": f"A {connection.get_platform_type_display()} connection takes no publishing "
+                "options; they are for WordPress (status, category, tags, hashtags_as_tags)."
+            }
+        )
+    unknown = sorted(set(options) - set(WORDPRESS_OPTION_KEYS))
+    if unknown:
+        raise ValidationError(
+            {"options": f"Unknown option(s): {', '.join(unknown)}. Use {', '.join(WORDPRESS_OPTION_KEYS)}."}
+        )
+    problems = wordpress_option_errors(options)
+    if problems:
+        raise ValidationError({"options": " ".join(problems.values())})
+    return dict(options)
+
+
 def _queue_publish(job_id: UUID) -> None:
     async_task(PUBLISH_TASK, str(job_id), task_name=f"publish-{job_id}", group="workflows")
 
@@ -224,13 +277,15 @@ def publishing_job_create(
     actor: User | None,
     scheduled_for: datetime | None = None,
     connection: PlatformConnection | None = None,
+    options: dict[str, Any] | None = None,
     meta: RequestMeta | None = None,
 ) -> PublishingJob:
-    """Queue (scheduled_for None) or schedule the publication of a platform's active draft.
+    """Queue (scheduled_for None) or schedule the publication of a platform's active draft;
+    `options` (WordPress: status, category, tags, hashtags_as_tags) win over the connection's.
 
     Raises Http404 for a workflow the actor may not see; ValidationError on `platform`,
-    `scheduled_for` or `platform_connection`; WorkflowNotPublishable, PublishingNotAccepted and
-    PublishingAlreadyScheduled (409) for the wrong state.
+    `scheduled_for`, `platform_connection` or `options`; WorkflowNotPublishable, PublishingNotAccepted,
+    PublishingAlreadyPublished and PublishingAlreadyScheduled (409) for the wrong state.
     """
     _ensure_visible(Workflow.objects.filter(pk=workflow.pk), actor=actor, what="workflow")
     if platform not in Platform.values:
@@ -244,6 +299,7 @@ def publishing_job_create(
             connection = publishing_connection_resolve(
                 workflow=workflow, platform=platform, connection=connection
             )
+            options = publishing_options_clean(options=options, connection=connection)
             live = PublishingJob.objects.filter(
                 workflow=workflow, platform=platform, status__in=LIVE_PUBLISHING_STATUSES
             )
@@ -256,6 +312,7 @@ def publishing_job_create(
                 platform_connection=connection,
                 status=PublishingStatus.QUEUED if scheduled_for is None else PublishingStatus.SCHEDULED,
                 scheduled_for=scheduled_for,
+                options=options,
             )
             _audit(
                 action="publishing_job.created",
@@ -266,6 +323,7 @@ def publishing_job_create(
                     "draft": str(job.draft_id),
                     "platform_connection": connection.pk,
                     "scheduled_for": scheduled_for.isoformat() if scheduled_for else None,
+                    "options": options,
                 },
             )
             if scheduled_for is None:
@@ -568,6 +626,7 @@ class _Publishing:
             text=draft.content,
             title=_source_title(workflow) if job.platform == Platform.BLOG else None,
             idempotency_key=job.idempotency_key,
+            options=job.options if isinstance(job.options, dict) else {},
         )
         self.publish(connection, publication)
 

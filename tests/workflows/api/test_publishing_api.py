@@ -208,3 +208,80 @@ def test_calendar_lists_jobs_in_the_range_in_time_order(api, user):
 def test_calendar_needs_a_sensible_range(api, params):
     response = api.get(CALENDAR, params)
     assert response.status_code == 400
+
+
+# --- already published, publishing options -------------------------------------------------------
+
+
+def test_publishing_a_published_platform_says_so_with_the_post_url(api, user, connection):
+    workflow = accepted(user)
+    job = PublishingJobFactory(
+        workflow=workflow,
+        platform=Platform.MASTODON,
+        draft=workflow.drafts.get(),
+        platform_connection=connection,
+        status=PublishingStatus.PUBLISHED,
+        published_at=timezone.now(),
+        response_data={"post_id": "1", "url": "https://social.example/@me/1"},
+    )
+    workflow.platform_states.update(status=PlatformStatus.PUBLISHED)
+    response = api.post(URL, {"workflow": str(workflow.pk), "platform": "mastodon"}, format="json")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "already_published"
+    assert error["message"] == "The Mastodon post is already published: https://social.example/@me/1"
+    assert "accept" not in error["message"]
+    assert PublishingJob.objects.get() == job
+
+
+@pytest.fixture
+def wordpress(user):
+    return PlatformConnectionFactory(
+        user=user, platform_type="wordpress", username="editor", extra={"status": "publish"}
+    )
+
+
+def test_a_job_takes_wordpress_options_over_the_connection(api, user, wordpress):
+    workflow = accepted(user, platform=Platform.BLOG)
+    options = {"status": "draft", "category": "Reisen", "tags": ["Kaffee"], "hashtags_as_tags": True}
+    response = api.post(
+        URL,
+        {"workflow": str(workflow.pk), "platform": "blog", "options": options, "scheduled_for": None},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["options"] == options
+    assert PublishingJob.objects.get().options == options
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"status": "private"}, "status must be one of publish, draft, pending."),
+        ({"category": -3}, "category is a category id"),
+        ({"tags": "kaffee"}, "tags is a list"),
+        ({"visibility": "public"}, "Unknown option(s): visibility."),
+        ("draft", "Expected a dictionary"),
+    ],
+)
+def test_bad_wordpress_options_are_a_400_naming_options(api, user, wordpress, options, words):
+    workflow = accepted(user, platform=Platform.BLOG)
+    response = api.post(
+        URL, {"workflow": str(workflow.pk), "platform": "blog", "options": options}, format="json"
+    )
+    assert response.status_code == 400
+    assert error_fields(response) == {"options"}
+    assert words in response.json()["error"]["fields"]["options"][0]
+    assert not PublishingJob.objects.exists()
+
+
+def test_options_for_a_connection_that_takes_none_are_a_400(api, user, connection):
+    workflow = accepted(user)
+    response = api.post(
+        URL,
+        {"workflow": str(workflow.pk), "platform": "mastodon", "options": {"status": "draft"}},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "takes no publishing options" in response.json()["error"]["fields"]["options"][0]
+    assert not PublishingJob.objects.exists()

@@ -40,6 +40,7 @@ from workflows.models import (
 )
 from workflows.services import publishing as publishing_module
 from workflows.services.publishing import (
+    PublishingAlreadyPublished,
     PublishingAlreadyScheduled,
     PublishingJobFinished,
     PublishingJobInProgress,
@@ -224,15 +225,43 @@ def test_a_time_a_few_seconds_ago_counts_as_now(state, owner):
     assert publishing_job_claim_next() == job.pk, "it is due at once"
 
 
-@pytest.mark.parametrize(
-    "status", [PlatformStatus.AWAITING_REVIEW, PlatformStatus.REJECTED, PlatformStatus.PUBLISHED]
-)
+@pytest.mark.parametrize("status", [PlatformStatus.AWAITING_REVIEW, PlatformStatus.REJECTED])
 def test_only_an_accepted_platform_can_be_published(state, owner, status):
     PlatformState.objects.filter(pk=state.pk).update(status=status)
     with pytest.raises(PublishingNotAccepted) as raised:
         publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=owner)
     assert raised.value.error_code == "not_accepted"
     assert not PublishingJob.objects.exists()
+
+
+def test_a_published_platform_is_said_to_be_published_not_to_need_accepting(state, owner):
+    PlatformState.objects.filter(pk=state.pk).update(status=PlatformStatus.PUBLISHED)
+    with pytest.raises(PublishingAlreadyPublished) as raised:
+        publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=owner)
+    assert raised.value.error_code == "already_published"
+    assert (
+        str(raised.value.detail)
+        == "The Mastodon post is already published (the platform gave no link to it)."
+    )
+    assert not PublishingJob.objects.exists()
+
+
+def test_a_failed_job_of_a_platform_published_since_is_not_retried_and_says_where(state, owner):
+    failed = PublishingJobFactory(
+        workflow=state.workflow, platform=Platform.MASTODON, status=PublishingStatus.FAILED
+    )
+    PublishingJobFactory(
+        workflow=state.workflow,
+        platform=Platform.MASTODON,
+        status=PublishingStatus.PUBLISHED,
+        published_at=timezone.now(),
+        response_data={"post_id": "9", "url": "https://social.example.test/@me/9"},
+    )
+    PlatformState.objects.filter(pk=state.pk).update(status=PlatformStatus.PUBLISHED)
+    with pytest.raises(
+        PublishingAlreadyPublished, match=r"already published: https://social\.example\.test/@me/9$"
+    ):
+        publishing_job_retry(job=failed, actor=owner)
 
 
 def test_an_accepted_platform_without_an_active_draft_cannot_be_published(state, owner):

@@ -1,4 +1,5 @@
-"""Publishing jobs end to end: the real publishers against local fake platforms (Mastodon, X),
+"""Publishing jobs end to end: the real publishers against local fake platforms (Mastodon, X,
+WordPress),
 including answers lost after the post landed. Every case counts the posts on the platform.
 
 The publishers keep their own retry loop; tests only make its pauses instant and the client
@@ -18,6 +19,7 @@ from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import AcceptedPlatformStateFactory, PublishingJobFactory
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server: hanging answers)
 from tests.fakes.mastodon import FakeMastodon
+from tests.fakes.wordpress import FakeWordPress
 from tests.fakes.x import FakeX
 from workflows.models import Platform, PlatformStatus, PublishingJob, PublishingStatus, WorkflowStatus
 from workflows.services import publishing as publishing_module
@@ -235,3 +237,67 @@ def test_an_x_job_publishes_when_nothing_was_posted_before(x, x_state):
     assert job.status == PublishingStatus.PUBLISHED
     assert x.count("GET", "/2/users/me") >= 1, "looked first"
     assert x.count("POST", "/2/tweets") == 1 and len(x.posts) == 1
+
+
+# WordPress --------------------------------------------------------------------------------------
+
+BLOG_POST = "# Ein Morgen in Tokio\n\nKaffee am Fluss.\n\n#kaffee #tokio #reisen\n"
+
+
+@pytest.fixture
+def wordpress(httpserver):
+    return FakeWordPress(httpserver)
+
+
+@pytest.fixture
+def blog_state(wordpress):
+    connection = PlatformConnectionFactory(
+        platform_type=PlatformType.WORDPRESS,
+        instance_url=wordpress.base_url,
+        username=wordpress.username,
+        access_token=wordpress.password,
+        extra={"timeout": CLIENT_TIMEOUT, "status": "publish", "tags": ["blog"]},
+    )
+    return accepted(Platform.BLOG, connection, BLOG_POST)
+
+
+def test_a_blog_job_publishes_with_its_own_options_over_the_connection(
+    wordpress, blog_state, django_capture_on_commit_callbacks
+):
+    news = wordpress.add_term("category", "Reisen")
+    owner = blog_state.workflow.user
+    with django_capture_on_commit_callbacks(execute=True):
+        job = publishing_job_create(
+            workflow=blog_state.workflow,
+            platform=Platform.BLOG,
+            actor=owner,
+            options={"status": "pending", "category": "Reisen", "hashtags_as_tags": True},
+        )
+    job.refresh_from_db()
+
+    assert job.status == PublishingStatus.PUBLISHED, job.error_message
+    (post,) = wordpress.posts
+    assert (post["status"], post["categories"]) == ("pending", [news["id"]])
+    names = {tag["id"]: tag["name"] for tag in wordpress.tags}
+    assert [names[tag_id] for tag_id in post["tags"]] == ["blog", "kaffee", "tokio", "reisen"]
+    assert "<p>#kaffee #tokio #reisen</p>" in post["content"]["raw"]
+    assert job.response_data["details"]["post_status"] == "pending"
+
+
+def test_a_blog_job_whose_check_failed_after_a_lost_answer_says_the_post_may_exist(wordpress, blog_state):
+    wordpress.accept_then_hang_next(LATE)
+    wordpress.fail_next(503, path="/wp-json/wp/v2/posts", method="GET", times=3)
+    job = job_for(blog_state, status=PublishingStatus.QUEUED)
+
+    job = publishing_job_publish(job_id=job.pk)
+
+    assert (job.status, job.attempts) == (PublishingStatus.SCHEDULED, 1)
+    assert job.error_message.startswith("The post may already exist on ")
+    assert "looked for again before any new attempt" in job.error_message
+    assert "could not be reached for" not in job.error_message
+    assert len(wordpress.posts) == 1
+
+    assert publishing_jobs_dispatch_due(now=job.scheduled_for) == 1
+    job.refresh_from_db()
+    assert (job.status, job.response_data["recovered"]) == (PublishingStatus.PUBLISHED, True)
+    assert wordpress.count("POST", "/wp-json/wp/v2/posts") == 1
