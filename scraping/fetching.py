@@ -13,11 +13,11 @@ by hand, at most `policy.max_redirects`, and every hop is checked like the first
    for the Fetcher's life. RFC 9309 reading: a 4xx (404, 403...) means no rules, everything is
    allowed; a 5xx, a timeout or a network failure (after retries) means the whole origin is
    disallowed for this run, because the site may be overloaded and its rules unknown. Rules are
-   matched for the product token of `policy.user_agent` (the part before "/"), longest matching
-   path first (RFC 9309; the standard library alone would take the first rule that matches).
-   Wildcards (`*`, `$`) in paths are not understood (a limitation of `urllib.robotparser`). A
-   `Crawl-delay` above the politeness delay is honoured, up to `MAX_CRAWL_DELAY` seconds. A page
-   refused by robots is `robots` (blocked);
+   matched for the product token of `policy.user_agent` (the part before "/") by protego, which
+   reads them as RFC 9309 does: `*` matches any characters, `$` ends the path, the longest
+   matching rule wins and Allow wins a tie (`urllib.robotparser` knows prefixes only, so
+   `Disallow: /*?session=` meant nothing to it). A `Crawl-delay` above the politeness delay is
+   honoured, up to `MAX_CRAWL_DELAY` seconds. A page refused by robots is `robots` (blocked);
 5. politeness: the starts of two requests to one host (robots.txt included) are at least
    `policy.politeness_delay` seconds apart, and at most `policy.per_host_concurrency` requests
    to one host are in flight at once, across the Fetcher's threads. A 429/503 with Retry-After
@@ -58,10 +58,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
 from django.conf import settings
+from protego import Protego
 
 from core import pages
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
@@ -251,6 +251,26 @@ def _agent_token(user_agent: str) -> str:
 
 
 @dataclass
+class _Robots:
+    """One origin's robots.txt as read for this run: its rules, or allow / disallow everything."""
+
+    def __init__(self, *, rules: Protego | None = None, allow_all: bool = False):
+        self.rules = rules
+        self.allow_all = allow_all
+
+    def can_fetch(self, agent: str, url: str) -> bool:
+        if self.rules is None:
+            return self.allow_all
+        return self.rules.can_fetch(url, agent)
+
+    def crawl_delay(self, agent: str) -> float | None:
+        return self.rules.crawl_delay(agent) if self.rules is not None else None
+
+    def site_maps(self) -> list[str]:
+        return list(self.rules.sitemaps) if self.rules is not None else []
+
+
+@dataclass
 class _HostState:
     semaphore: threading.BoundedSemaphore
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -279,7 +299,7 @@ class Fetcher:
         )
         self._lock = threading.Lock()
         self._hosts: dict[str, _HostState] = {}
-        self._robots: dict[str, RobotFileParser] = {}
+        self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self.retry_stats = RetryStats()  # everything retried through this fetcher, for the run
 
@@ -355,7 +375,7 @@ class Fetcher:
 
     # -- robots.txt ----------------------------------------------------------------------------
 
-    def _robots_for(self, url: str) -> RobotFileParser:
+    def _robots_for(self, url: str) -> _Robots:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
         with self._lock:
@@ -373,26 +393,22 @@ class Fetcher:
                     self._robots[origin] = parser
         return parser
 
-    def _robots_load(self, origin: str) -> RobotFileParser:
+    def _robots_load(self, origin: str) -> _Robots:
         robots_url = origin + "/robots.txt"
-        parser = RobotFileParser(robots_url)
         try:
             page = self._with_retries(
                 robots_url, max_bytes=ROBOTS_MAX_BYTES, check_robots=False, check_domain=False
             )
         except FetchError as exc:
             if exc.reason == "http_error" and exc.status is not None and 400 <= exc.status < 500:
-                parser.allow_all = True
-            else:
-                logger.info(
-                    "robots.txt of %s unavailable (%s); the host is treated as disallowed for this run",
-                    _host_label(robots_url),
-                    exc.reason,
-                )
-                parser.disallow_all = True
-            return parser
-        parser.parse(page.text.splitlines())
-        _longest_rules_first(parser)
+                return _Robots(allow_all=True)
+            logger.info(
+                "robots.txt of %s unavailable (%s); the host is treated as disallowed for this run",
+                _host_label(robots_url),
+                exc.reason,
+            )
+            return _Robots(allow_all=False)
+        parser = _Robots(rules=Protego.parse(page.text))
         delay = parser.crawl_delay(self._agent)
         if delay is not None:
             try:
@@ -576,19 +592,6 @@ def _without_fragment(url: str) -> str:
     except ValueError:
         return url
     return urlunsplit(parts._replace(fragment="")) if parts.fragment else url
-
-
-def _longest_rules_first(parser: RobotFileParser) -> None:
-    """RFC 9309: the most specific (longest) matching rule wins, Allow on a tie.
-
-    `urllib.robotparser` applies the first rule that matches, in file order; sorting each group's
-    rules gives the RFC's answer with the standard library's matcher.
-    """
-    entries = list(parser.entries)
-    if parser.default_entry is not None:
-        entries.append(parser.default_entry)
-    for entry in entries:
-        entry.rulelines.sort(key=lambda rule: (-len(rule.path), not rule.allowance))
 
 
 def _content_type(header: str) -> tuple[str, str | None]:

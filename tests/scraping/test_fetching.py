@@ -149,6 +149,37 @@ def test_robots_longest_rule_wins(site):
         assert fetcher.fetch(site.disallowed_urls[0]).status == 200
 
 
+@pytest.mark.parametrize(
+    ("robots", "path", "allowed"),
+    [
+        # RFC 9309 2.2.3: `*` matches any sequence of characters, `$` the end of the path.
+        ("User-agent: *\nDisallow: /*?session=\n", "/pages/1?session=abc", False),
+        ("User-agent: *\nDisallow: /*?session=\n", "/pages/1?page=2", True),
+        ("User-agent: *\nDisallow: /*.pdf$\n", "/files/report.pdf", False),
+        ("User-agent: *\nDisallow: /*.pdf$\n", "/files/report.pdf?download=1", True),
+        # RFC 9309 2.2.2: the most specific (longest) match wins, wildcards included.
+        ("User-agent: *\nAllow: /pages/*.html\nDisallow: /pages/\n", "/pages/1.html", True),
+        ("User-agent: *\nAllow: /pages/\nDisallow: /pages/*?print=\n", "/pages/1?print=yes", False),
+        # ... and Allow wins a tie of equal length.
+        ("User-agent: *\nDisallow: /pages/1\nAllow: /pages/1\n", "/pages/1", True),
+    ],
+)
+def test_robots_wildcards_follow_rfc_9309(site, robots, path, allowed):
+    site.robots = robots
+    with make_fetcher() as fetcher:
+        assert fetcher.robots_allowed(site.url(path)) is allowed
+
+
+def test_robots_crawl_delay_above_the_politeness_delay_spaces_requests(site):
+    site.robots = "User-agent: *\nCrawl-delay: 2.5\n"
+    clock = FakeClock()
+    with make_fetcher(clock, politeness_delay=1.0) as fetcher:
+        for url in site.page_urls[:2]:
+            fetcher.fetch(url)
+    # robots.txt, then the first page 1 s later (the delay was not known yet), then 2.5 s.
+    assert clock.sleeps == [1.0, 2.5]
+
+
 def test_robots_404_allows_everything(site):
     site.robots = None
     with make_fetcher() as fetcher:
