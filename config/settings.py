@@ -310,6 +310,9 @@ DEMO_INSTANCE_URL = env.str("DEMO_INSTANCE_URL", default="")
 SCRAPING_POLITENESS_DELAY = env.float("SCRAPING_POLITENESS_DELAY", default=1.0)
 SCRAPING_PER_HOST_CONCURRENCY = env.int("SCRAPING_PER_HOST_CONCURRENCY", default=2)
 SCRAPING_MAX_BYTES = env.int("SCRAPING_MAX_BYTES", default=20_000_000)
+# Seconds one request may take in all, from connecting to the last byte (headers included): the
+# read timeout restarts with every byte, so a server dripping bytes is ended only by this.
+SCRAPING_FETCH_DEADLINE = env.float("SCRAPING_FETCH_DEADLINE", default=60.0)
 SCRAPING_USER_AGENT = env.str("SCRAPING_USER_AGENT", default="socialdesk-scraper/1")
 # Scraping sources (scraping.sources): a SearXNG-compatible search server for web_page jobs (its
 # base URL; a SystemConfig `scraping_search_url` overrides it; empty: web_page jobs fail with a

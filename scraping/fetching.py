@@ -25,8 +25,10 @@ by hand, at most `policy.max_redirects`, and every hop is checked like the first
 6. the answer: 3xx follows the Location; 4xx/5xx is `http_error` (408, 429 and 5xx transient,
    with Retry-After); 2xx is read as a stream: a Content-Length above the cap is refused before
    reading, and the read stops as soon as the (decompressed) bytes pass the cap (`too_large`).
-   `timeout` bounds connecting and each read; the whole download of one answer has a deadline
-   of `TOTAL_TIME_FACTOR * timeout` (`timeout`);
+   `timeout` bounds connecting and each read; `policy.deadline` (SCRAPING_FETCH_DEADLINE) bounds
+   the whole exchange, from connecting to the last byte, headers included, so a server that
+   drips a byte a second cannot hold a worker: past it the connection is shut down (`timeout`,
+   transient, but not retried within the same fetch: a server that dripped once drips again);
 7. transient failures (timeouts, network errors, 408/429/5xx) are retried with `policy.retry`
    through `core.retry` (Retry-After honoured, delays through the injected `sleep`); the final
    error keeps `transient=True` so the caller can record it and try again later;
@@ -50,7 +52,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,7 +75,6 @@ logger = logging.getLogger(__name__)
 
 # Three attempts, 1 s then 2 s apart (Retry-After wins, at most 30 s): the project's policy.
 DEFAULT_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=30.0)
-TOTAL_TIME_FACTOR = 3
 # RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt.
 ROBOTS_MAX_BYTES = 512_000
 MAX_CRAWL_DELAY = 30.0
@@ -107,6 +110,10 @@ def _default_max_bytes() -> int:
     return int(getattr(settings, "SCRAPING_MAX_BYTES", 20_000_000))
 
 
+def _default_deadline() -> float:
+    return float(getattr(settings, "SCRAPING_FETCH_DEADLINE", 60.0))
+
+
 def _default_user_agent() -> str:
     return str(getattr(settings, "SCRAPING_USER_AGENT", "socialdesk-scraper/1"))
 
@@ -124,6 +131,7 @@ class FetchPolicy:
     (read when the policy is made, so tests can override them)."""
 
     timeout: float = 15.0
+    deadline: float = field(default_factory=_default_deadline)  # one request, start to last byte
     max_bytes: int = field(default_factory=_default_max_bytes)
     max_redirects: int = 5
     politeness_delay: float = field(default_factory=_default_politeness_delay)
@@ -136,6 +144,8 @@ class FetchPolicy:
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ValueError("The fetch timeout must be positive.")
+        if not self.deadline > 0 or not math.isfinite(self.deadline):
+            raise ValueError("The fetch deadline must be a positive number of seconds.")
         if self.max_bytes < 1:
             raise ValueError("The size cap must be at least one byte.")
         if self.max_redirects < 0:
@@ -234,6 +244,8 @@ class FetchError(Exception):
         self.transient = transient
         self.retry_after = retry_after
         self.blocked = reason in BLOCKED_REASONS
+        # Set for a request cut off at its deadline: trying later may work, retrying now would not.
+        self.deadline_exceeded = False
         # For core.retry: a GET changes nothing, and statistics are counted by status or reason.
         self.ambiguous = False
         self.retry_reason = str(status) if status else reason
@@ -466,7 +478,9 @@ class Fetcher:
                     url, max_bytes=max_bytes, check_robots=check_robots, check_domain=check_domain
                 ),
                 policy=self.policy.retry,
-                is_transient=lambda exc: isinstance(exc, FetchError) and exc.transient,
+                is_transient=lambda exc: (
+                    isinstance(exc, FetchError) and exc.transient and not exc.deadline_exceeded
+                ),
                 retry_after_of=lambda exc: getattr(exc, "retry_after", None),
                 sleep=self._sleep,
             )
@@ -520,10 +534,14 @@ class Fetcher:
 
     def _hop(self, url: str, *, host: str, max_bytes: int) -> FetchedPage | tuple[int, str]:
         """One request: a page, or (status, location) for a redirect."""
-        with self._slot(host):
-            deadline = time.monotonic() + TOTAL_TIME_FACTOR * self.policy.timeout
+        with self._slot(host), _Watchdog(self.policy.deadline) as watchdog:
+            deadline = time.monotonic() + self.policy.deadline
             try:
-                with self._client.stream("GET", url) as response:
+                # A fresh connection per request (Connection: close), so the watchdog always
+                # sees the socket being connected and can end the exchange, headers included.
+                with self._client.stream(
+                    "GET", url, headers={"Connection": "close"}, extensions={"trace": watchdog.trace}
+                ) as response:
                     status = response.status_code
                     if 300 <= status < 400 and status != 304:
                         location = response.headers.get("location", "").strip()
@@ -537,29 +555,20 @@ class Fetcher:
                         return status, location
                     if status >= 300:
                         raise self._status_error(response, url=url, host=host)
-                    content = _read_capped(
-                        response, max_bytes=max_bytes, deadline=deadline, host=host, url=url
-                    )
+                    try:
+                        content = _read_capped(
+                            response, max_bytes=max_bytes, deadline=deadline, host=host, url=url
+                        )
+                    except _DeadlinePassed:
+                        raise self._deadline_error(url=url, host=host) from None
+                    watchdog.disarm()
+                    if watchdog.expired:  # a body that ends with the connection may end early
+                        raise self._deadline_error(url=url, host=host)
                     content_type, charset = _content_type(response.headers.get("content-type", ""))
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     final = str(response.url)
-            except httpx.TimeoutException:
-                raise FetchError(
-                    f"{host} did not answer within {self.policy.timeout:g} s.",
-                    reason="timeout",
-                    url=url,
-                    transient=True,
-                ) from None
-            except httpx.DecodingError:
-                raise FetchError(
-                    f"{host} sent a body that could not be decoded.", reason="http_error", url=url
-                ) from None
-            except httpx.InvalidURL:
-                raise FetchError("The URL is not valid.", reason="invalid_url", url=url) from None
-            except httpx.HTTPError:
-                raise FetchError(
-                    f"{host} could not be reached.", reason="network", url=url, transient=True
-                ) from None
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, url=url, host=host, expired=watchdog.expired) from None
         return FetchedPage(
             requested_url=url,
             url=final,
@@ -570,6 +579,32 @@ class Fetcher:
             headers=headers,
             artifact_type=sniff_artifact_type(content=content, content_type=content_type, url=final),
         )
+
+    def _transport_error(self, exc: httpx.HTTPError, *, url: str, host: str, expired: bool) -> FetchError:
+        if expired:  # the watchdog shut the connection: whatever httpx saw, the deadline passed
+            return self._deadline_error(url=url, host=host)
+        if isinstance(exc, httpx.TimeoutException):
+            return FetchError(
+                f"{host} did not answer within {self.policy.timeout:g} s.",
+                reason="timeout",
+                url=url,
+                transient=True,
+            )
+        if isinstance(exc, httpx.DecodingError):
+            return FetchError(f"{host} sent a body that could not be decoded.", reason="http_error", url=url)
+        if isinstance(exc, httpx.InvalidURL):
+            return FetchError("The URL is not valid.", reason="invalid_url", url=url)
+        return FetchError(f"{host} could not be reached.", reason="network", url=url, transient=True)
+
+    def _deadline_error(self, *, url: str, host: str) -> FetchError:
+        error = FetchError(
+            f"{host} took longer than {self.policy.deadline:g} s in all to answer.",
+            reason="timeout",
+            url=url,
+            transient=True,
+        )
+        error.deadline_exceeded = True
+        return error
 
     def _status_error(self, response: httpx.Response, *, url: str, host: str) -> FetchError:
         status = response.status_code
@@ -584,6 +619,78 @@ class Fetcher:
         return FetchError(
             message, reason="http_error", url=url, status=status, transient=transient, retry_after=retry_after
         )
+
+
+class _DeadlinePassed(Exception):
+    """The body was still arriving at the request's deadline."""
+
+
+class _Watchdog:
+    """Ends one request at its deadline, wherever it is blocked (connecting, headers, body).
+
+    httpx has no overall timeout: its read timeout restarts with every byte. httpcore reports the
+    socket it connects through the request's `trace` extension; when the deadline passes, the
+    socket is shut down from this timer thread, which wakes the blocked read at once. The socket
+    is found by its descriptor and checked against the peer seen at connect time, and nothing is
+    shut down once the request has been disarmed, so a reused descriptor is never touched.
+    """
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._lock = threading.Lock()
+        self._armed = True
+        self._socket: tuple[int, object] | None = None  # (descriptor, peer address)
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.disarm()
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict) -> None:
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        try:
+            found = (sock.fileno(), sock.getpeername()) if sock is not None else None
+        except OSError:
+            found = None
+        if found is not None and found[0] >= 0:
+            with self._lock:
+                self._socket = found
+                if self.expired and self._armed:
+                    _shutdown_socket(*found)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if not self._armed:
+                return
+            self.expired = True
+            if self._socket is not None:
+                _shutdown_socket(*self._socket)
+
+
+def _shutdown_socket(fd: int, peer: object) -> None:
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        if sock.getpeername() == peer:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
 
 
 def _without_fragment(url: str) -> str:
@@ -625,9 +732,7 @@ def _read_capped(response: httpx.Response, *, max_bytes: int, deadline: float, h
                 status=response.status_code,
             )
         if time.monotonic() > deadline:
-            raise FetchError(
-                f"{host} took too long to send the content.", reason="timeout", url=url, transient=True
-            )
+            raise _DeadlinePassed
         chunks.append(chunk)
     return b"".join(chunks)
 
