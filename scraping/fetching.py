@@ -19,9 +19,11 @@ by hand, at most `policy.max_redirects`, and every hop is checked like the first
    `Disallow: /*?session=` meant nothing to it). A `Crawl-delay` above the politeness delay is
    honoured, up to `MAX_CRAWL_DELAY` seconds. A page refused by robots is `robots` (blocked);
 5. politeness: the starts of two requests to one host (robots.txt included) are at least
-   `policy.politeness_delay` seconds apart, and at most `policy.per_host_concurrency` requests
-   to one host are in flight at once, across the Fetcher's threads. A 429/503 with Retry-After
-   pauses the whole host for that long (capped by the retry policy's `max_delay`);
+   `policy.politeness_delay` seconds apart (or the host's Crawl-delay), across every job, worker
+   process and machine: the turns are taken in the database (`core.pacing`), and a Crawl-delay
+   read by one job holds for all. At most `policy.per_host_concurrency` requests to one host are
+   in flight at once across the Fetcher's threads. A 429/503 with Retry-After pauses the host for
+   everyone for that long (capped by the retry policy's `max_delay`);
 6. the answer: 3xx follows the Location; 4xx/5xx is `http_error` (408, 429 and 5xx transient,
    with Retry-After); 2xx is read as a stream: a Content-Length above the cap is refused before
    reading, and the read stops as soon as the (decompressed) bytes pass the cap (`too_large`).
@@ -68,6 +70,7 @@ from django.conf import settings
 from protego import Protego
 
 from core import pages
+from core.pacing import pace_store
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from scraping.models import ArtifactType
 
@@ -282,12 +285,8 @@ class _Robots:
         return list(self.rules.sitemaps) if self.rules is not None else []
 
 
-@dataclass
-class _HostState:
-    semaphore: threading.BoundedSemaphore
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    next_start: float = -math.inf
-    crawl_delay: float = 0.0
+def _pace_key(host: str) -> str:
+    return "scraping:" + host.lower()
 
 
 class Fetcher:
@@ -301,8 +300,9 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.policy = policy
-        self._clock = clock
         self._sleep = sleep
+        # `clock` times the turns only with OUTBOUND_PACING="local" (tests with fake clocks).
+        self._pace = pace_store(clock=clock)
         self._agent = _agent_token(policy.user_agent)
         self._client = httpx.Client(
             timeout=httpx.Timeout(policy.timeout),
@@ -310,7 +310,7 @@ class Fetcher:
             headers={"User-Agent": policy.user_agent},
         )
         self._lock = threading.Lock()
-        self._hosts: dict[str, _HostState] = {}
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self.retry_stats = RetryStats()  # everything retried through this fetcher, for the run
@@ -421,50 +421,42 @@ class Fetcher:
             )
             return _Robots(allow_all=False)
         parser = _Robots(rules=Protego.parse(page.text))
-        delay = parser.crawl_delay(self._agent)
-        if delay is not None:
-            try:
-                seconds = min(float(delay), MAX_CRAWL_DELAY)
-            except (TypeError, ValueError):
-                seconds = 0.0
-            if seconds > 0:
-                state = self._host_state(urlsplit(origin).hostname or "")
-                with state.lock:
-                    state.crawl_delay = max(state.crawl_delay, seconds)
+        try:
+            seconds = min(max(float(parser.crawl_delay(self._agent) or 0.0), 0.0), MAX_CRAWL_DELAY)
+        except (TypeError, ValueError):
+            seconds = 0.0
+        # Kept with the host's turns, so every job and worker spaces its requests by it (0
+        # forgets a Crawl-delay the site has since dropped).
+        self._pace.set_min_interval(_pace_key(urlsplit(origin).hostname or ""), seconds=seconds)
         return parser
 
     # -- politeness ----------------------------------------------------------------------------
 
-    def _host_state(self, host: str) -> _HostState:
+    def _host_slots_of(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
-            state = self._hosts.get(host)
-            if state is None:
-                state = _HostState(semaphore=threading.BoundedSemaphore(self.policy.per_host_concurrency))
-                self._hosts[host] = state
-            return state
+            slots = self._host_slots.get(host)
+            if slots is None:
+                slots = threading.BoundedSemaphore(self.policy.per_host_concurrency)
+                self._host_slots[host] = slots
+            return slots
 
     @contextmanager
     def _slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's concurrency slots, starting no sooner than its politeness allows."""
-        state = self._host_state(host)
-        state.semaphore.acquire()
+        """Hold one of the host's concurrency slots, starting no sooner than the host's turn."""
+        slots = self._host_slots_of(host)
+        slots.acquire()
         try:
-            with state.lock:
-                now = self._clock()
-                start = max(now, state.next_start)
-                # Reserve the start time under the lock, sleep outside it: threads queue up fairly.
-                state.next_start = start + max(self.policy.politeness_delay, state.crawl_delay)
-            if start > now:
-                self._sleep(start - now)
+            wait = self._pace.reserve(_pace_key(host), interval=self.policy.politeness_delay)
+            if wait > 0:
+                self._sleep(wait)
             yield
         finally:
-            state.semaphore.release()
+            slots.release()
 
     def _pause_host(self, host: str, seconds: float) -> None:
-        state = self._host_state(host)
-        with state.lock:
-            until = self._clock() + min(max(seconds, 0.0), self.policy.retry.max_delay)
-            state.next_start = max(state.next_start, until)
+        seconds = min(max(seconds, 0.0), self.policy.retry.max_delay)
+        if seconds > 0:
+            self._pace.pause(_pace_key(host), seconds=seconds)
 
     # -- requests ------------------------------------------------------------------------------
 

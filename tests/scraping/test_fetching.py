@@ -179,8 +179,8 @@ def test_robots_crawl_delay_above_the_politeness_delay_spaces_requests(site):
     with make_fetcher(clock, politeness_delay=1.0) as fetcher:
         for url in site.page_urls[:2]:
             fetcher.fetch(url)
-    # robots.txt, then the first page 1 s later (the delay was not known yet), then 2.5 s.
-    assert clock.sleeps == [1.0, 2.5]
+    # robots.txt counts as a request: each page starts 2.5 s after the request before it.
+    assert clock.sleeps == [2.5, 2.5]
 
 
 def test_robots_404_allows_everything(site):
