@@ -41,7 +41,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, Error, connections
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +145,18 @@ _connection_pid: int | None = None
 _fallback_pace: LocalPace | None = None
 
 
+def _after_fork_in_child() -> None:
+    # The parent's lock may have been held by another thread at the fork, and its connection is
+    # the parent's: the child starts with a fresh lock and opens its own connection when needed.
+    global _lock, _connection, _connection_pid
+    _lock = threading.Lock()
+    _connection = None
+    _connection_pid = None
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _fallback() -> LocalPace:
     global _fallback_pace
     with _lock:
@@ -190,10 +202,10 @@ def _execute(template: str, params: list) -> tuple | None:
                 with connection.cursor() as cursor:
                     cursor.execute(_sql(template, connection), params)
                     return cursor.fetchone()
-            except DatabaseError:
+            except Error:
                 close_connection(locked=True)
                 raise
-    except DatabaseError as exc:
+    except Error as exc:
         logger.warning("Shared host pacing unavailable (%s); pacing this request in this process", exc)
         return None
 
@@ -210,7 +222,7 @@ def close_connection(*, locked: bool = False) -> None:
 def _close() -> None:
     global _connection, _connection_pid
     if _connection is not None and _connection_pid == os.getpid():
-        with contextlib.suppress(DatabaseError):
+        with contextlib.suppress(Error):
             _connection.close()
     _connection = None
     _connection_pid = None

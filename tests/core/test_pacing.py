@@ -3,6 +3,7 @@ host, taken with one atomic statement, committed at once. Across real processes:
 tests/scraping/test_pacing_workers.py."""
 
 import itertools
+import multiprocessing
 import threading
 import time
 import uuid
@@ -130,3 +131,24 @@ def test_two_platform_throttles_share_turns_and_retry_after_pauses():
     assert second.wait(host) == pytest.approx(0.5, abs=0.05)
     first.pause(host, 4.0)
     assert second.wait(host) == pytest.approx(4.0, abs=0.05)
+
+
+@pytest.mark.postgres
+def test_a_forked_worker_takes_turns_on_its_own_connection():
+    """django-q forks its workers: a child must not use the parent's pacing connection."""
+    pace, key = DatabasePace(), new_key()
+    assert pace.reserve(key, interval=0.5) == pytest.approx(0.0, abs=0.05)  # the parent connects
+    context = multiprocessing.get_context("fork")
+    parent_end, child_end = context.Pipe()
+
+    def child():
+        child_end.send(DatabasePace().reserve(key, interval=0.5))
+        pacing.close_connection()
+
+    process = context.Process(target=child)
+    process.start()
+    process.join(30)
+    assert process.exitcode == 0
+    assert parent_end.recv() == pytest.approx(0.5, abs=0.1)
+    # The parent's own connection is intact and sees the child's turn.
+    assert pace.reserve(key, interval=0.5) == pytest.approx(1.0, abs=0.1)
