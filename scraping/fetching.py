@@ -265,7 +265,6 @@ def _agent_token(user_agent: str) -> str:
     return (user_agent.split("/", 1)[0].strip() or "*").lower()
 
 
-@dataclass
 class _Robots:
     """One origin's robots.txt as read for this run: its rules, or allow / disallow everything."""
 
