@@ -4,12 +4,16 @@
     python -m tests.pacing_worker fetch <url>         # one Fetcher.fetch, no retry; prints the outcome
     python -m tests.pacing_worker throttle <url>      # one GET through platform_throttle().call
 
+With PACING_WORKER_GO=<path> the worker loads Django, creates `<path>.ready` and begins its work
+only once `<path>` exists, so a test can start workers at moments of its choosing.
+
 It uses the database DATABASE_URL names (the test's database, or a file copy of it on SQLite) with
 OUTBOUND_PACING="database", the setting production runs with; the rest is tests.settings.
 """
 
 import os
 import sys
+import time
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +26,13 @@ def main(argv: list[str]) -> int:
     settings.OUTBOUND_PACING = "database"
     settings.AI_BACKEND = "builtin"
     mode, target = argv
+    go = os.environ.get("PACING_WORKER_GO")
+    if go:  # started early (Django loaded), the worker begins when the test says so
+        from pathlib import Path
+
+        Path(go + ".ready").touch()
+        while not os.path.exists(go):
+            time.sleep(0.01)
     if mode == "job":
         from scraping.services.runner import scraping_job_run
 

@@ -25,11 +25,11 @@ def site(httpserver):
     return FakeSite(httpserver, pages=8, duplicates=0)
 
 
-def wait_for_requests(site: FakeSite, *, count: int, timeout: float = 60.0) -> None:
+def wait_for(condition, *, what: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while len(site.requests) < count:
-        assert time.monotonic() < deadline, "the first worker never reached the site"
-        time.sleep(0.05)
+    while not condition():
+        assert time.monotonic() < deadline, f"waited in vain for {what}"
+        time.sleep(0.02)
 
 
 def test_two_workers_keep_the_crawl_delay_between_every_pair_of_requests(site, tmp_path, monkeypatch):
@@ -48,12 +48,16 @@ def test_two_workers_keep_the_crawl_delay_between_every_pair_of_requests(site, t
         for n, urls in enumerate([site.page_urls[:6], site.page_urls[6:8]])
     ]
     env = worker_env(tmp_path)
+    go = [tmp_path / "go-1", tmp_path / "go-2"]
+    first = start("job", str(jobs[0].pk), env={**env, "PACING_WORKER_GO": str(go[0])})
+    second = start("job", str(jobs[1].pk), env={**env, "PACING_WORKER_GO": str(go[1])})
+    wait_for(lambda: all(path.with_name(path.name + ".ready").exists() for path in go), what="workers")
 
-    first = start("job", str(jobs[0].pk), env=env)
-    # The second worker starts while the first is working through its pages (it has read
-    # robots.txt by then, as a worker that has been running a while has).
-    wait_for_requests(site, count=1)
-    second = start("job", str(jobs[1].pk), env=env)
+    go[0].touch()
+    # The second worker begins once the first has read robots.txt and fetched a page, and the
+    # first still has five pages to go: their requests interleave.
+    wait_for(lambda: len(site.requests) >= 2, what="the first worker's requests")
+    go[1].touch()
     assert finish(first) == "completed"
     assert finish(second) == "completed"
 
@@ -75,11 +79,16 @@ def test_two_workers_keep_the_crawl_delay_between_every_pair_of_requests(site, t
 @pytest.mark.parametrize(("mode", "refused"), [("fetch", "http_error 429"), ("throttle", "429")])
 def test_a_retry_after_seen_by_one_worker_holds_the_next(site, tmp_path, mode, refused):
     """`fetch`: the scraping Fetcher; `throttle`: the platform throttle (core.outbound)."""
-    site.fail_next("/pages/1", status=429, retry_after="6")
+    site.fail_next("/pages/1", status=429, retry_after="3")
     env = worker_env(tmp_path)
+    go = tmp_path / "go"
+    # The second worker is loaded and waiting before the first one is refused.
+    second = start(mode, site.page_urls[1], env={**env, "PACING_WORKER_GO": str(go)})
+    wait_for(lambda: go.with_name("go.ready").exists(), what="the second worker")
 
     assert finish(start(mode, site.page_urls[0], env=env)) == refused
-    assert finish(start(mode, site.page_urls[1], env=env)) == "200"
+    go.touch()
+    assert finish(second) == "200"
 
-    # A fresh process starts in a second or two; only the shared pause makes it wait 6 s.
-    assert site.times("/pages/2")[0] - site.times("/pages/1")[0] >= 5.9
+    # Told to go at once, the second worker still waits out the Retry-After the first one got.
+    assert site.times("/pages/2")[0] - site.times("/pages/1")[0] >= 2.9
