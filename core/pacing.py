@@ -23,8 +23,8 @@ writer in at a time, so another worker's reservation waits for that transaction 
 turn; a second connection would wait for the caller, who waits for it.
 
 Times are the database's clock, read inside the statement, so workers on machines whose clocks
-differ still agree on the turns. If the database cannot be reached, pacing
-falls back to this process's memory for that request and logs a warning: fetching goes on.
+differ still agree on the turns. If the database cannot be reached, pacing falls back to this
+process's memory for that request and logs a warning: fetching goes on.
 
 `OUTBOUND_PACING = "local"` keeps the turns in each pacer's own memory, on an injected clock: for
 tests with fake clocks (tests/settings.py). It is not for production: it is per process.
