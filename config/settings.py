@@ -277,9 +277,12 @@ IMAGEFX_API_URL = env.str("IMAGEFX_API_URL", default="https://aisandbox-pa.googl
 # Prompt generation: transient backend failures are retried by re-queueing, this many times at most.
 IMAGE_GENERATION_MAX_ATTEMPTS = env.int("IMAGE_GENERATION_MAX_ATTEMPTS", default=3)
 # Caption tasks: images captioned at once per task; a running task silent this long is taken back.
-# Requests a second to one fediverse instance (or its media host), shared by all caption workers
-# of a process; a Retry-After from the host pauses them all.
+# Requests a second to one fediverse instance (or its media host), shared by every worker process
+# and machine (core.pacing); a Retry-After from the host pauses them all.
 PLATFORM_REQUESTS_PER_SECOND = env.float("PLATFORM_REQUESTS_PER_SECOND", default=5.0)
+# Where the next allowed request time per host is kept (core.pacing): "database", shared by every
+# worker process and machine. "local" (per pacer, in memory) exists for tests with fake clocks.
+OUTBOUND_PACING = "database"
 CAPTION_CONCURRENCY = env.int("CAPTION_CONCURRENCY", default=4)
 CAPTION_TASK_TIMEOUT_MINUTES = env.int("CAPTION_TASK_TIMEOUT_MINUTES", default=60)
 # Publishing jobs: attempts before a job fails for good (transient failures wait and retry); a job
@@ -316,6 +319,9 @@ if DEMO_INSTANCE_URL:
 SCRAPING_POLITENESS_DELAY = env.float("SCRAPING_POLITENESS_DELAY", default=1.0)
 SCRAPING_PER_HOST_CONCURRENCY = env.int("SCRAPING_PER_HOST_CONCURRENCY", default=2)
 SCRAPING_MAX_BYTES = env.int("SCRAPING_MAX_BYTES", default=20_000_000)
+# Seconds one request may take in all, from connecting to the last byte (headers included): the
+# read timeout restarts with every byte, so a server dripping bytes is ended only by this.
+SCRAPING_FETCH_DEADLINE = env.float("SCRAPING_FETCH_DEADLINE", default=60.0)
 SCRAPING_USER_AGENT = env.str("SCRAPING_USER_AGENT", default="socialdesk-scraper/1")
 # Scraping sources (scraping.sources): a SearXNG-compatible search server for web_page jobs (its
 # base URL; a SystemConfig `scraping_search_url` overrides it; empty: web_page jobs fail with a

@@ -95,3 +95,25 @@ def parse_config_value(raw: str | None, value_type: str):
     if value_type == ConfigType.JSON:
         return json.loads(raw)
     return raw
+
+
+class HostPace(models.Model):
+    """When the next request to one host may start, shared by every worker process and machine.
+
+    Written only by `core.pacing` (one atomic upsert per request); `host` is a pacing key such as
+    `scraping:example.org` or `platform:mastodon.example:443`. Times are seconds since the epoch
+    (a float, so one portable SQL expression can add an interval to them).
+    """
+
+    host = models.CharField(max_length=300, primary_key=True)
+    next_allowed_at = models.FloatField()
+    # The least spacing the host asked for (robots.txt Crawl-delay), for workers that have not
+    # read its robots.txt yet.
+    min_interval = models.FloatField()
+
+    class Meta:
+        db_table = "core_host_pace"
+        verbose_name = "host pace"
+
+    def __str__(self) -> str:
+        return self.host

@@ -1,16 +1,16 @@
-"""Pacing of outbound requests per host, shared by every thread of the process.
+"""Pacing of outbound requests per host, shared by every worker thread, process and machine.
 
-Caption tasks talk to one instance from several worker threads at once. Each thread retrying on
+Caption tasks and publishers talk to one instance from several workers at once. Each retrying on
 its own would keep hammering a host that asked everyone to wait, so requests to a host take
-turns at most `rate` a second, and a Retry-After from the host pauses every thread's next
-request to it, not only the thread that received it.
+turns at most `rate` a second, and a Retry-After from the host pauses every worker's next
+request to it, not only the one that received it. The turns are kept where every worker sees
+them (`core.pacing`, the database), not in this process's memory.
 
 A pause is capped at `max_pause` (30 s, the retry policy's longest wait): a worker does not sleep
 for minutes inside a task whose timeout is a few minutes. A caller whose retries run out with a
 longer Retry-After reschedules its work for then instead (publishing jobs do).
 """
 
-import threading
 import time
 from collections.abc import Callable
 from functools import lru_cache
@@ -19,7 +19,11 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from core.pacing import pace_store
+
 T = TypeVar("T")
+# Platform turns are their own: a site's scraping Crawl-delay does not slow its API.
+_KEY_PREFIX = "platform:"
 
 
 class HostThrottle:
@@ -35,18 +39,14 @@ class HostThrottle:
             raise ValueError("rate must be positive (requests a second).")
         self.interval = 1.0 / rate
         self.max_pause = max_pause
-        self._clock = clock
         self._sleep = sleep
-        self._lock = threading.Lock()
-        self._next_slot: dict[str, float] = {}
+        # `clock` times the turns only with OUTBOUND_PACING="local" (tests); shared turns use the
+        # workers' wall clocks.
+        self._pace = pace_store(clock=clock)
 
     def wait(self, host: str) -> float:
         """Block until `host` may be sent the next request; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            slot = max(now, self._next_slot.get(host, now))
-            self._next_slot[host] = slot + self.interval
-        delay = slot - now
+        delay = self._pace.reserve(_KEY_PREFIX + host, interval=self.interval)
         if delay > 0:
             self._sleep(delay)
         return delay
@@ -55,10 +55,7 @@ class HostThrottle:
         """The host asked to wait (Retry-After): nobody sends to it for `seconds`."""
         if seconds <= 0:
             return
-        seconds = min(seconds, self.max_pause)
-        with self._lock:
-            until = self._clock() + seconds
-            self._next_slot[host] = max(self._next_slot.get(host, until), until)
+        self._pace.pause(_KEY_PREFIX + host, seconds=min(seconds, self.max_pause))
 
     def call(
         self,
@@ -86,5 +83,5 @@ def host_of(url_or_host: str) -> str:
 
 @lru_cache(maxsize=1)
 def platform_throttle() -> HostThrottle:
-    """The process-wide throttle for fediverse instances and their media hosts."""
+    """The throttle for fediverse instances and their media hosts (turns shared by all workers)."""
     return HostThrottle(rate=float(settings.PLATFORM_REQUESTS_PER_SECOND))

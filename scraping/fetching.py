@@ -13,20 +13,24 @@ by hand, at most `policy.max_redirects`, and every hop is checked like the first
    for the Fetcher's life. RFC 9309 reading: a 4xx (404, 403...) means no rules, everything is
    allowed; a 5xx, a timeout or a network failure (after retries) means the whole origin is
    disallowed for this run, because the site may be overloaded and its rules unknown. Rules are
-   matched for the product token of `policy.user_agent` (the part before "/"), longest matching
-   path first (RFC 9309; the standard library alone would take the first rule that matches).
-   Wildcards (`*`, `$`) in paths are not understood (a limitation of `urllib.robotparser`). A
-   `Crawl-delay` above the politeness delay is honoured, up to `MAX_CRAWL_DELAY` seconds. A page
-   refused by robots is `robots` (blocked);
+   matched for the product token of `policy.user_agent` (the part before "/") by protego, which
+   reads them as RFC 9309 does: `*` matches any characters, `$` ends the path, the longest
+   matching rule wins and Allow wins a tie (`urllib.robotparser` knows prefixes only, so
+   `Disallow: /*?session=` meant nothing to it). A `Crawl-delay` above the politeness delay is
+   honoured, up to `MAX_CRAWL_DELAY` seconds. A page refused by robots is `robots` (blocked);
 5. politeness: the starts of two requests to one host (robots.txt included) are at least
-   `policy.politeness_delay` seconds apart, and at most `policy.per_host_concurrency` requests
-   to one host are in flight at once, across the Fetcher's threads. A 429/503 with Retry-After
-   pauses the whole host for that long (capped by the retry policy's `max_delay`);
+   `policy.politeness_delay` seconds apart (or the host's Crawl-delay), across every job, worker
+   process and machine: the turns are taken in the database (`core.pacing`), and a Crawl-delay
+   read by one job holds for all. At most `policy.per_host_concurrency` requests to one host are
+   in flight at once across the Fetcher's threads. A 429/503 with Retry-After pauses the host for
+   everyone for that long (capped by the retry policy's `max_delay`);
 6. the answer: 3xx follows the Location; 4xx/5xx is `http_error` (408, 429 and 5xx transient,
    with Retry-After); 2xx is read as a stream: a Content-Length above the cap is refused before
    reading, and the read stops as soon as the (decompressed) bytes pass the cap (`too_large`).
-   `timeout` bounds connecting and each read; the whole download of one answer has a deadline
-   of `TOTAL_TIME_FACTOR * timeout` (`timeout`);
+   `timeout` bounds connecting and each read; `policy.deadline` (SCRAPING_FETCH_DEADLINE) bounds
+   the whole exchange, from connecting to the last byte, headers included, so a server that
+   drips a byte a second cannot hold a worker: past it the connection is shut down (`timeout`,
+   transient, but not retried within the same fetch: a server that dripped once drips again);
 7. transient failures (timeouts, network errors, 408/429/5xx) are retried with `policy.retry`
    through `core.retry` (Retry-After honoured, delays through the injected `sleep`); the final
    error keeps `transient=True` so the caller can record it and try again later;
@@ -50,7 +54,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import os
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -58,12 +64,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-from urllib.robotparser import RobotFileParser
 
 import httpx
 from django.conf import settings
+from protego import Protego
 
 from core import urlguard
+from core.pacing import pace_store
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from scraping.models import ArtifactType
 
@@ -71,7 +78,6 @@ logger = logging.getLogger(__name__)
 
 # Three attempts, 1 s then 2 s apart (Retry-After wins, at most 30 s): the project's policy.
 DEFAULT_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=30.0)
-TOTAL_TIME_FACTOR = 3
 # RFC 9309 asks crawlers to read at least 500 KiB of a robots.txt.
 ROBOTS_MAX_BYTES = 512_000
 MAX_CRAWL_DELAY = 30.0
@@ -107,6 +113,10 @@ def _default_max_bytes() -> int:
     return int(getattr(settings, "SCRAPING_MAX_BYTES", 20_000_000))
 
 
+def _default_deadline() -> float:
+    return float(getattr(settings, "SCRAPING_FETCH_DEADLINE", 60.0))
+
+
 def _default_user_agent() -> str:
     return str(getattr(settings, "SCRAPING_USER_AGENT", "socialdesk-scraper/1"))
 
@@ -124,6 +134,7 @@ class FetchPolicy:
     (read when the policy is made, so tests can override them)."""
 
     timeout: float = 15.0
+    deadline: float = field(default_factory=_default_deadline)  # one request, start to last byte
     max_bytes: int = field(default_factory=_default_max_bytes)
     max_redirects: int = 5
     politeness_delay: float = field(default_factory=_default_politeness_delay)
@@ -136,6 +147,8 @@ class FetchPolicy:
     def __post_init__(self) -> None:
         if not self.timeout > 0:
             raise ValueError("The fetch timeout must be positive.")
+        if not self.deadline > 0 or not math.isfinite(self.deadline):
+            raise ValueError("The fetch deadline must be a positive number of seconds.")
         if self.max_bytes < 1:
             raise ValueError("The size cap must be at least one byte.")
         if self.max_redirects < 0:
@@ -234,6 +247,8 @@ class FetchError(Exception):
         self.transient = transient
         self.retry_after = retry_after
         self.blocked = reason in BLOCKED_REASONS
+        # Set for a request cut off at its deadline: trying later may work, retrying now would not.
+        self.deadline_exceeded = False
         # For core.retry: a GET changes nothing, and statistics are counted by status or reason.
         self.ambiguous = False
         self.retry_reason = str(status) if status else reason
@@ -250,12 +265,27 @@ def _agent_token(user_agent: str) -> str:
     return (user_agent.split("/", 1)[0].strip() or "*").lower()
 
 
-@dataclass
-class _HostState:
-    semaphore: threading.BoundedSemaphore
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    next_start: float = -math.inf
-    crawl_delay: float = 0.0
+class _Robots:
+    """One origin's robots.txt as read for this run: its rules, or allow / disallow everything."""
+
+    def __init__(self, *, rules: Protego | None = None, allow_all: bool = False):
+        self.rules = rules
+        self.allow_all = allow_all
+
+    def can_fetch(self, agent: str, url: str) -> bool:
+        if self.rules is None:
+            return self.allow_all
+        return self.rules.can_fetch(url, agent)
+
+    def crawl_delay(self, agent: str) -> float | None:
+        return self.rules.crawl_delay(agent) if self.rules is not None else None
+
+    def site_maps(self) -> list[str]:
+        return list(self.rules.sitemaps) if self.rules is not None else []
+
+
+def _pace_key(host: str) -> str:
+    return "scraping:" + host.lower()
 
 
 class Fetcher:
@@ -269,8 +299,9 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
     ):
         self.policy = policy
-        self._clock = clock
         self._sleep = sleep
+        # `clock` times the turns only with OUTBOUND_PACING="local" (tests with fake clocks).
+        self._pace = pace_store(clock=clock)
         self._agent = _agent_token(policy.user_agent)
         self._client = urlguard.guarded_client(
             timeout=httpx.Timeout(policy.timeout),
@@ -278,8 +309,8 @@ class Fetcher:
             headers={"User-Agent": policy.user_agent},
         )
         self._lock = threading.Lock()
-        self._hosts: dict[str, _HostState] = {}
-        self._robots: dict[str, RobotFileParser] = {}
+        self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self.retry_stats = RetryStats()  # everything retried through this fetcher, for the run
 
@@ -355,7 +386,7 @@ class Fetcher:
 
     # -- robots.txt ----------------------------------------------------------------------------
 
-    def _robots_for(self, url: str) -> RobotFileParser:
+    def _robots_for(self, url: str) -> _Robots:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1].lower()}"
         with self._lock:
@@ -373,70 +404,58 @@ class Fetcher:
                     self._robots[origin] = parser
         return parser
 
-    def _robots_load(self, origin: str) -> RobotFileParser:
+    def _robots_load(self, origin: str) -> _Robots:
         robots_url = origin + "/robots.txt"
-        parser = RobotFileParser(robots_url)
         try:
             page = self._with_retries(
                 robots_url, max_bytes=ROBOTS_MAX_BYTES, check_robots=False, check_domain=False
             )
         except FetchError as exc:
             if exc.reason == "http_error" and exc.status is not None and 400 <= exc.status < 500:
-                parser.allow_all = True
-            else:
-                logger.info(
-                    "robots.txt of %s unavailable (%s); the host is treated as disallowed for this run",
-                    _host_label(robots_url),
-                    exc.reason,
-                )
-                parser.disallow_all = True
-            return parser
-        parser.parse(page.text.splitlines())
-        _longest_rules_first(parser)
-        delay = parser.crawl_delay(self._agent)
-        if delay is not None:
-            try:
-                seconds = min(float(delay), MAX_CRAWL_DELAY)
-            except (TypeError, ValueError):
-                seconds = 0.0
-            if seconds > 0:
-                state = self._host_state(urlsplit(origin).hostname or "")
-                with state.lock:
-                    state.crawl_delay = max(state.crawl_delay, seconds)
+                return _Robots(allow_all=True)
+            logger.info(
+                "robots.txt of %s unavailable (%s); the host is treated as disallowed for this run",
+                _host_label(robots_url),
+                exc.reason,
+            )
+            return _Robots(allow_all=False)
+        parser = _Robots(rules=Protego.parse(page.text))
+        try:
+            seconds = min(max(float(parser.crawl_delay(self._agent) or 0.0), 0.0), MAX_CRAWL_DELAY)
+        except (TypeError, ValueError):
+            seconds = 0.0
+        # Kept with the host's turns, so every job and worker spaces its requests by it (0
+        # forgets a Crawl-delay the site has since dropped).
+        self._pace.set_min_interval(_pace_key(urlsplit(origin).hostname or ""), seconds=seconds)
         return parser
 
     # -- politeness ----------------------------------------------------------------------------
 
-    def _host_state(self, host: str) -> _HostState:
+    def _host_slots_of(self, host: str) -> threading.BoundedSemaphore:
         with self._lock:
-            state = self._hosts.get(host)
-            if state is None:
-                state = _HostState(semaphore=threading.BoundedSemaphore(self.policy.per_host_concurrency))
-                self._hosts[host] = state
-            return state
+            slots = self._host_slots.get(host)
+            if slots is None:
+                slots = threading.BoundedSemaphore(self.policy.per_host_concurrency)
+                self._host_slots[host] = slots
+            return slots
 
     @contextmanager
     def _slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's concurrency slots, starting no sooner than its politeness allows."""
-        state = self._host_state(host)
-        state.semaphore.acquire()
+        """Hold one of the host's concurrency slots, starting no sooner than the host's turn."""
+        slots = self._host_slots_of(host)
+        slots.acquire()
         try:
-            with state.lock:
-                now = self._clock()
-                start = max(now, state.next_start)
-                # Reserve the start time under the lock, sleep outside it: threads queue up fairly.
-                state.next_start = start + max(self.policy.politeness_delay, state.crawl_delay)
-            if start > now:
-                self._sleep(start - now)
+            wait = self._pace.reserve(_pace_key(host), interval=self.policy.politeness_delay)
+            if wait > 0:
+                self._sleep(wait)
             yield
         finally:
-            state.semaphore.release()
+            slots.release()
 
     def _pause_host(self, host: str, seconds: float) -> None:
-        state = self._host_state(host)
-        with state.lock:
-            until = self._clock() + min(max(seconds, 0.0), self.policy.retry.max_delay)
-            state.next_start = max(state.next_start, until)
+        seconds = min(max(seconds, 0.0), self.policy.retry.max_delay)
+        if seconds > 0:
+            self._pace.pause(_pace_key(host), seconds=seconds)
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -450,7 +469,9 @@ class Fetcher:
                     url, max_bytes=max_bytes, check_robots=check_robots, check_domain=check_domain
                 ),
                 policy=self.policy.retry,
-                is_transient=lambda exc: isinstance(exc, FetchError) and exc.transient,
+                is_transient=lambda exc: (
+                    isinstance(exc, FetchError) and exc.transient and not exc.deadline_exceeded
+                ),
                 retry_after_of=lambda exc: getattr(exc, "retry_after", None),
                 sleep=self._sleep,
             )
@@ -504,10 +525,14 @@ class Fetcher:
 
     def _hop(self, url: str, *, host: str, max_bytes: int) -> FetchedPage | tuple[int, str]:
         """One request: a page, or (status, location) for a redirect."""
-        with self._slot(host):
-            deadline = time.monotonic() + TOTAL_TIME_FACTOR * self.policy.timeout
+        with self._slot(host), _Watchdog(self.policy.deadline) as watchdog:
+            deadline = time.monotonic() + self.policy.deadline
             try:
-                with self._client.stream("GET", url) as response:
+                # A fresh connection per request (Connection: close), so the watchdog always
+                # sees the socket being connected and can end the exchange, headers included.
+                with self._client.stream(
+                    "GET", url, headers={"Connection": "close"}, extensions={"trace": watchdog.trace}
+                ) as response:
                     status = response.status_code
                     if 300 <= status < 400 and status != 304:
                         location = response.headers.get("location", "").strip()
@@ -521,31 +546,22 @@ class Fetcher:
                         return status, location
                     if status >= 300:
                         raise self._status_error(response, url=url, host=host)
-                    content = _read_capped(
-                        response, max_bytes=max_bytes, deadline=deadline, host=host, url=url
-                    )
+                    try:
+                        content = _read_capped(
+                            response, max_bytes=max_bytes, deadline=deadline, host=host, url=url
+                        )
+                    except _DeadlinePassed:
+                        raise self._deadline_error(url=url, host=host) from None
+                    watchdog.disarm()
+                    if watchdog.expired:  # a body that ends with the connection may end early
+                        raise self._deadline_error(url=url, host=host)
                     content_type, charset = _content_type(response.headers.get("content-type", ""))
                     headers = {k.lower(): v for k, v in response.headers.items()}
                     final = str(response.url)
             except urlguard.OutboundRefused as exc:
                 raise FetchError(str(exc), reason=exc.reason, url=url) from None
-            except httpx.TimeoutException:
-                raise FetchError(
-                    f"{host} did not answer within {self.policy.timeout:g} s.",
-                    reason="timeout",
-                    url=url,
-                    transient=True,
-                ) from None
-            except httpx.DecodingError:
-                raise FetchError(
-                    f"{host} sent a body that could not be decoded.", reason="http_error", url=url
-                ) from None
-            except httpx.InvalidURL:
-                raise FetchError("The URL is not valid.", reason="invalid_url", url=url) from None
-            except httpx.HTTPError:
-                raise FetchError(
-                    f"{host} could not be reached.", reason="network", url=url, transient=True
-                ) from None
+            except httpx.HTTPError as exc:
+                raise self._transport_error(exc, url=url, host=host, expired=watchdog.expired) from None
         return FetchedPage(
             requested_url=url,
             url=final,
@@ -556,6 +572,32 @@ class Fetcher:
             headers=headers,
             artifact_type=sniff_artifact_type(content=content, content_type=content_type, url=final),
         )
+
+    def _transport_error(self, exc: httpx.HTTPError, *, url: str, host: str, expired: bool) -> FetchError:
+        if expired:  # the watchdog shut the connection: whatever httpx saw, the deadline passed
+            return self._deadline_error(url=url, host=host)
+        if isinstance(exc, httpx.TimeoutException):
+            return FetchError(
+                f"{host} did not answer within {self.policy.timeout:g} s.",
+                reason="timeout",
+                url=url,
+                transient=True,
+            )
+        if isinstance(exc, httpx.DecodingError):
+            return FetchError(f"{host} sent a body that could not be decoded.", reason="http_error", url=url)
+        if isinstance(exc, httpx.InvalidURL):
+            return FetchError("The URL is not valid.", reason="invalid_url", url=url)
+        return FetchError(f"{host} could not be reached.", reason="network", url=url, transient=True)
+
+    def _deadline_error(self, *, url: str, host: str) -> FetchError:
+        error = FetchError(
+            f"{host} took longer than {self.policy.deadline:g} s in all to answer.",
+            reason="timeout",
+            url=url,
+            transient=True,
+        )
+        error.deadline_exceeded = True
+        return error
 
     def _status_error(self, response: httpx.Response, *, url: str, host: str) -> FetchError:
         status = response.status_code
@@ -572,25 +614,84 @@ class Fetcher:
         )
 
 
+class _DeadlinePassed(Exception):
+    """The body was still arriving at the request's deadline."""
+
+
+class _Watchdog:
+    """Ends one request at its deadline, wherever it is blocked (connecting, headers, body).
+
+    httpx has no overall timeout: its read timeout restarts with every byte. httpcore reports the
+    socket it connects through the request's `trace` extension; when the deadline passes, the
+    socket is shut down from this timer thread, which wakes the blocked read at once. The socket
+    is found by its descriptor and checked against the peer seen at connect time, and nothing is
+    shut down once the request has been disarmed, so a reused descriptor is never touched.
+    """
+
+    def __init__(self, seconds: float):
+        self.expired = False
+        self._lock = threading.Lock()
+        self._armed = True
+        self._socket: tuple[int, object] | None = None  # (descriptor, peer address)
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.disarm()
+
+    def disarm(self) -> None:
+        with self._lock:
+            self._armed = False
+        self._timer.cancel()
+
+    def trace(self, event: str, info: dict) -> None:
+        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            return
+        stream = info.get("return_value")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        try:
+            found = (sock.fileno(), sock.getpeername()) if sock is not None else None
+        except OSError:
+            found = None
+        if found is not None and found[0] >= 0:
+            with self._lock:
+                self._socket = found
+                if self.expired and self._armed:
+                    _shutdown_socket(*found)
+
+    def _expire(self) -> None:
+        with self._lock:
+            if not self._armed:
+                return
+            self.expired = True
+            if self._socket is not None:
+                _shutdown_socket(*self._socket)
+
+
+def _shutdown_socket(fd: int, peer: object) -> None:
+    try:
+        sock = socket.socket(fileno=os.dup(fd))
+    except OSError:
+        return
+    try:
+        if sock.getpeername() == peer:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
 def _without_fragment(url: str) -> str:
     try:
         parts = urlsplit(url)
     except ValueError:
         return url
     return urlunsplit(parts._replace(fragment="")) if parts.fragment else url
-
-
-def _longest_rules_first(parser: RobotFileParser) -> None:
-    """RFC 9309: the most specific (longest) matching rule wins, Allow on a tie.
-
-    `urllib.robotparser` applies the first rule that matches, in file order; sorting each group's
-    rules gives the RFC's answer with the standard library's matcher.
-    """
-    entries = list(parser.entries)
-    if parser.default_entry is not None:
-        entries.append(parser.default_entry)
-    for entry in entries:
-        entry.rulelines.sort(key=lambda rule: (-len(rule.path), not rule.allowance))
 
 
 def _content_type(header: str) -> tuple[str, str | None]:
@@ -624,9 +725,7 @@ def _read_capped(response: httpx.Response, *, max_bytes: int, deadline: float, h
                 status=response.status_code,
             )
         if time.monotonic() > deadline:
-            raise FetchError(
-                f"{host} took too long to send the content.", reason="timeout", url=url, transient=True
-            )
+            raise _DeadlinePassed
         chunks.append(chunk)
     return b"".join(chunks)
 

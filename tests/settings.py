@@ -33,3 +33,7 @@ PLATFORM_REQUESTS_PER_SECOND = 10_000.0
 OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
 # The scraper's politeness delay is tested with an injected clock; other tests must not wait.
 SCRAPING_POLITENESS_DELAY = 0.0
+# Pacing turns in each pacer's memory, on the clock the test injects (fake clocks stay exact, and
+# the suite's many threads do not write to the database). The shared database pacing is tested
+# on its own (tests/core/test_pacing.py, tests/scraping/test_pacing_workers.py).
+OUTBOUND_PACING = "local"

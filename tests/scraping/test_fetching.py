@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import socket
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -147,6 +150,37 @@ def test_robots_longest_rule_wins(site):
     site.robots = "User-agent: *\nDisallow: /private/\nAllow: /private/secret.html\n"
     with make_fetcher() as fetcher:
         assert fetcher.fetch(site.disallowed_urls[0]).status == 200
+
+
+@pytest.mark.parametrize(
+    ("robots", "path", "allowed"),
+    [
+        # RFC 9309 2.2.3: `*` matches any sequence of characters, `$` the end of the path.
+        ("User-agent: *\nDisallow: /*?session=\n", "/pages/1?session=abc", False),
+        ("User-agent: *\nDisallow: /*?session=\n", "/pages/1?page=2", True),
+        ("User-agent: *\nDisallow: /*.pdf$\n", "/files/report.pdf", False),
+        ("User-agent: *\nDisallow: /*.pdf$\n", "/files/report.pdf?download=1", True),
+        # RFC 9309 2.2.2: the most specific (longest) match wins, wildcards included.
+        ("User-agent: *\nAllow: /pages/*.html\nDisallow: /pages/\n", "/pages/1.html", True),
+        ("User-agent: *\nAllow: /pages/\nDisallow: /pages/*?print=\n", "/pages/1?print=yes", False),
+        # ... and Allow wins a tie of equal length.
+        ("User-agent: *\nDisallow: /pages/1\nAllow: /pages/1\n", "/pages/1", True),
+    ],
+)
+def test_robots_wildcards_follow_rfc_9309(site, robots, path, allowed):
+    site.robots = robots
+    with make_fetcher() as fetcher:
+        assert fetcher.robots_allowed(site.url(path)) is allowed
+
+
+def test_robots_crawl_delay_above_the_politeness_delay_spaces_requests(site):
+    site.robots = "User-agent: *\nCrawl-delay: 2.5\n"
+    clock = FakeClock()
+    with make_fetcher(clock, politeness_delay=1.0) as fetcher:
+        for url in site.page_urls[:2]:
+            fetcher.fetch(url)
+    # robots.txt counts as a request: each page starts 2.5 s after the request before it.
+    assert clock.sleeps == [2.5, 2.5]
 
 
 def test_robots_404_allows_everything(site):
@@ -440,3 +474,79 @@ def test_decode_body_prefers_header_then_meta_then_utf8_then_cp1252():
     assert decode_body(b'<meta charset="iso-8859-1"><p>caf\xe9', charset=None, html=True).endswith(text)
     assert decode_body(text.encode("utf-8"), charset=None) == text
     assert decode_body(b"caf\xe9", charset="no-such-charset") == text
+
+
+# -- the overall deadline ------------------------------------------------------------------------
+
+
+class DripServer:
+    """A raw TCP server that answers every request by dripping bytes, each well inside any read
+    timeout, so only an overall deadline ends the exchange. `headers=True` drips the header block
+    itself (the status line, then one header byte at a time); otherwise the headers arrive at once
+    (chunked) and the body drips."""
+
+    def __init__(self, *, headers: bool, interval: float = 0.1):
+        self.headers = headers
+        self.interval = interval
+        self.connections = 0
+        self.stopped = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/drip"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(conn,), daemon=True).start()
+
+    def _drip(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                if self.headers:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Drip: ")
+                else:
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    )
+                while not self.stopped.wait(self.interval):
+                    conn.sendall(b"a" if self.headers else b"1\r\na\r\n")
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def drip_server(request):
+    server = DripServer(headers=request.param)
+    yield server
+    server.close()
+
+
+@pytest.mark.parametrize("drip_server", [False, True], ids=["body", "headers"], indirect=True)
+def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline(drip_server):
+    started = time.monotonic()
+    with make_fetcher(timeout=5.0, deadline=1.0, obey_robots=False) as fetcher:
+        error = fetch_error(fetcher, drip_server.url)
+    elapsed = time.monotonic() - started
+
+    assert error.reason == "timeout" and error.transient
+    assert "1 s" in str(error)
+    # Each byte came well within the 5 s read timeout: only the 1 s deadline can have ended it,
+    # and a server that dripped once is not asked again within the same fetch.
+    assert 0.9 <= elapsed < 2.5, elapsed
+    assert drip_server.connections == 1
+
+
+def test_the_fetch_deadline_comes_from_settings(settings):
+    settings.SCRAPING_FETCH_DEADLINE = 12.5
+    assert FetchPolicy().deadline == 12.5
+    with pytest.raises(ValueError):
+        FetchPolicy(deadline=0)
