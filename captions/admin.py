@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.urls import get_script_prefix, get_urlconf, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from PIL import Image as PILImage
 from rest_framework.exceptions import APIException
@@ -66,6 +67,13 @@ def _preview(text: str | None) -> str:
     if len(text) <= CAPTION_PREVIEW_CHARS:
         return text
     return add_truncation_text(text[: calculate_truncate_chars_length(CAPTION_PREVIEW_CHARS, None)])
+
+
+def _warnings_html(warnings) -> str:
+    """A task's or run's warnings, one per line, escaped."""
+    if not warnings:
+        return "—"
+    return format_html_join(mark_safe("<br>"), "⚠ {}", ((str(text),) for text in warnings))
 
 
 class ImageInline(admin.TabularInline):
@@ -498,6 +506,7 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "attempts",
         "heartbeat_at",
         "error_message",
+        "warnings_list",
         "settings_json",
         "results_json",
         "started_at",
@@ -508,7 +517,19 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     actions = ["cancel_selected"]
     fieldsets = [
         (None, {"fields": ["id", "user", "platform_connection", "status"]}),
-        ("Progress", {"fields": ["progress", "current_step", "attempts", "heartbeat_at", "error_message"]}),
+        (
+            "Progress",
+            {
+                "fields": [
+                    "progress",
+                    "current_step",
+                    "attempts",
+                    "heartbeat_at",
+                    "error_message",
+                    "warnings_list",
+                ]
+            },
+        ),
         ("Data", {"fields": ["settings_json", "results_json"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at", "started_at", "completed_at"]}),
     ]
@@ -542,6 +563,10 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def short_id(self, obj: CaptionGenerationTask) -> str:
         return str(obj.id)[:8]
 
+    @admin.display(description="Warnings")
+    def warnings_list(self, obj: CaptionGenerationTask) -> str:
+        return _warnings_html(obj.warnings)
+
     @admin.display(description="Progress", ordering="progress_percent")
     def progress(self, obj: CaptionGenerationTask) -> str:
         return format_html(
@@ -571,7 +596,7 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     search_fields = ["batch_id", "user__username"]
     list_select_related = ["user", "platform_connection"]
     raw_id_fields = ["user", "platform_connection", "task"]
-    readonly_fields = ["started_at"]
+    readonly_fields = ["started_at", "warnings_list"]
     fieldsets = [
         (
             None,
@@ -584,6 +609,7 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                     "status",
                     "started_at",
                     "completed_at",
+                    "warnings_list",
                 ]
             },
         ),
@@ -605,6 +631,10 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     date_hierarchy = "started_at"
     ordering = ["-started_at"]
 
+    @admin.display(description="Warnings")
+    def warnings_list(self, obj: ProcessingRun) -> str:
+        return _warnings_html(obj.warnings)
+
 
 @admin.register(CaptionGenerationUserSettings)
 class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
@@ -618,9 +648,10 @@ class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
         "processing_delay",
         "language",
         "reprocess_existing",
+        "include_replies",
         "updated_at",
     ]
-    list_filter = ["reprocess_existing", "platform_connection__platform_type"]
+    list_filter = ["reprocess_existing", "include_replies", "platform_connection__platform_type"]
     search_fields = ["user__username", "platform_connection__name"]
     list_select_related = ["user", "platform_connection"]
     raw_id_fields = ["user", "platform_connection"]

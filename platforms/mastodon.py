@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import requests
@@ -65,12 +66,21 @@ PIXELFED = "pixelfed"
 class StatusPage:
     """One page of the account's own media statuses, newest first.
 
-    `next_max_id` is the id to pass as `max_id` for the next (older) page; None when this page was
-    empty or short, i.e. the end was reached.
+    `next_max_id` is the id to pass as `max_id` for the next (older) page; None when the server
+    says there is none (no Link rel="next"), i.e. the end was reached.
     """
 
     statuses: list[dict[str, Any]]
     next_max_id: str | None
+
+
+@dataclass(frozen=True)
+class DescriptionLimit:
+    """The instance's alt-text limit; `problem` is None when the instance said it, else why the
+    limit is Mastodon's default (what each source answered)."""
+
+    limit: int
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -200,12 +210,21 @@ class MastodonApi:
         self._account_id = account.id
         return account
 
-    def own_media_statuses(self, *, max_id: str | None = None, limit: int = MAX_PAGE_SIZE) -> StatusPage:
+    def own_media_statuses(
+        self, *, max_id: str | None = None, limit: int = MAX_PAGE_SIZE, include_replies: bool = False
+    ) -> StatusPage:
         """One page of the account's own statuses with media, older than `max_id` when given.
 
-        Asks for only_media, exclude_replies and exclude_reblogs, and filters again here for servers
-        that ignore a parameter (boosts and replies to other accounts are dropped; self-threads stay,
-        as on Mastodon). A page shorter than `limit` (at most 40) ends the listing.
+        Asks for only_media and exclude_reblogs (and exclude_replies unless `include_replies`), and
+        filters again here for servers that ignore a parameter: boosts are dropped, and so are
+        replies to other accounts unless `include_replies` (self-threads always stay, as on
+        Mastodon). A status listed more than once (a server may list a multi-image status once per
+        image under only_media) is kept once.
+
+        The listing goes on while the server sends a Link rel="next": servers that cap a page below
+        `limit` (Pixelfed, GoToSocial, some Mastodon forks) send a short page and a next link, so a
+        short page does not mean the end. Only the next link's `max_id` is taken, never its URL (the
+        server chose it). A server that sends no Link header at all is paged until an empty page.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1.")
@@ -218,7 +237,7 @@ class MastodonApi:
                 lambda c: c.account_statuses(
                     account_id,
                     only_media=True,
-                    exclude_replies=True,
+                    exclude_replies=not include_replies,
                     exclude_reblogs=True,
                     max_id=max_id,
                     limit=limit,
@@ -226,45 +245,65 @@ class MastodonApi:
             )
             if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
                 raise self._malformed("the account's statuses", "is not a list of statuses")
-            return page
+            response = getattr(self._last, "response", None)
+            return page, (response.headers.get("Link") if response is not None else None)
 
-        raw = self._retrying(fetch)
+        raw, link = self._retrying(fetch)
         ids = [_id(item.get("id")) for item in raw if item.get("id") not in (None, "")]
-        statuses = [
-            _status_summary(item)
-            for item in raw
-            if item.get("id") not in (None, "")
-            and not item.get("reblog")
-            and item.get("in_reply_to_account_id") in (None, "", account_id)
-            and item.get("media_attachments")
-        ]
-        next_max_id = ids[-1] if ids and len(raw) >= limit else None
-        return StatusPage(statuses=statuses, next_max_id=next_max_id)
+        statuses, seen = [], set()
+        for item in raw:
+            status_id = _id(item.get("id"))
+            if (
+                not status_id
+                or status_id in seen
+                or item.get("reblog")
+                or not item.get("media_attachments")
+                or not (include_replies or item.get("in_reply_to_account_id") in (None, "", account_id))
+            ):
+                continue
+            seen.add(status_id)
+            statuses.append(_status_summary(item))
+        return StatusPage(statuses=statuses, next_max_id=_next_max_id(link, ids=ids, max_id=max_id))
 
     def get_status(self, *, status_id: str) -> dict[str, Any]:
         """GET /api/v1/statuses/{id}, in the shape `own_media_statuses` uses."""
         return _status_summary(self._read_status(str(status_id)))
 
     def description_limit(self) -> int:
-        """The instance's maximum alt-text length.
+        """The instance's maximum alt-text length (1500 when it does not say): see
+        `read_description_limit`, which also tells whether the value was read or guessed."""
+        return self.read_description_limit().limit
+
+    def read_description_limit(self) -> "DescriptionLimit":
+        """The instance's maximum alt-text length, and why it is a guess when it is one.
 
         From /api/v2/instance `configuration.media_attachments.description_limit`, else
-        /api/v1/instance (same place, or top-level `description_limit` on Pleroma/Akkoma), else 1500.
+        /api/v1/instance (same place, or top-level `description_limit` on Pleroma/Akkoma), else
+        1500 with `problem` saying what each source answered.
         """
         sources = (
             ("/api/v2/instance", lambda c: c.instance_v2()),
             ("/api/v1/instance", lambda c: c.instance_v1()),
         )
+        problems = []
         for path, call in sources:
             try:
                 data = self._retrying(lambda call=call, path=path: self._mpy(path, call))
             except PlatformError as exc:
-                logger.info("No description limit from %s%s: %s", self.instance_url, path, exc)
+                problems.append(f"{path}: {exc}")
                 continue
             limit = _description_limit_of(data)
             if limit is not None:
-                return limit
-        return DEFAULT_DESCRIPTION_LIMIT
+                return DescriptionLimit(limit=limit)
+            problems.append(f"{path} names no description limit")
+        problem = "; ".join(problems)
+        logger.warning(
+            "No description limit from %s, using %s: %s",
+            self.instance_url,
+            DEFAULT_DESCRIPTION_LIMIT,
+            problem,
+        )
+        return DescriptionLimit(limit=DEFAULT_DESCRIPTION_LIMIT, problem=problem)
 
     def set_media_description(
         self, *, status: str | Mapping[str, Any], media_id: str, description: str
@@ -646,6 +685,26 @@ def _plain(value: Any) -> Any:
 
 def _id(value: Any) -> str:
     return "" if value is None else str(value)
+
+
+def _next_max_id(link: str | None, *, ids: list[str], max_id: str | None) -> str | None:
+    """The `max_id` of the next page: from the Link header's rel="next" when the server sends Link
+    headers (none there: the end), else the last id of a non-empty page. An id that does not move
+    on from `max_id` ends the listing too, so a server that ignores max_id cannot loop it."""
+    if link is not None and link.strip():
+        following = next(
+            (entry for entry in requests.utils.parse_header_links(link) if entry.get("rel") == "next"),
+            None,
+        )
+        if following is None:
+            return None
+        values = parse_qs(urlsplit(following.get("url") or "").query).get("max_id")
+        candidate = values[0] if values and values[0] else (ids[-1] if ids else None)
+    else:
+        candidate = ids[-1] if ids else None
+    if not candidate or candidate == max_id:
+        return None
+    return candidate
 
 
 def _same_text(left: str | None, right: str | None) -> bool:

@@ -461,6 +461,11 @@ class BulkResultSerializer(serializers.Serializer):
 class CaptionTaskSerializer(serializers.ModelSerializer):
     settings_json = serializers.JSONField(read_only=True, allow_null=True)
     results_json = serializers.JSONField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the task worked around without failing, e.g. a description limit it had to guess.",
+    )
 
     class Meta:
         model = CaptionGenerationTask
@@ -474,6 +479,7 @@ class CaptionTaskSerializer(serializers.ModelSerializer):
             "settings_json",
             "results_json",
             "error_message",
+            "warnings",
             "attempts",
             "started_at",
             "completed_at",
@@ -507,6 +513,12 @@ class CaptionTaskCreateSerializer(serializers.Serializer):
 
 class ProcessingRunSerializer(serializers.ModelSerializer):
     retry_stats = serializers.JSONField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What went wrong without failing the run: a guessed description limit, a post the "
+        "server changed when a caption was posted.",
+    )
 
     class Meta:
         model = ProcessingRun
@@ -528,6 +540,7 @@ class ProcessingRunSerializer(serializers.ModelSerializer):
             "retry_failures",
             "retry_total_time",
             "retry_stats",
+            "warnings",
         ]
         read_only_fields = fields
 
@@ -547,6 +560,7 @@ class CaptionSettingsSerializer(serializers.ModelSerializer):
             "optimal_min_length",
             "optimal_max_length",
             "reprocess_existing",
+            "include_replies",
             "processing_delay",
             "language",
             "created_at",
@@ -576,6 +590,10 @@ class CaptionSettingsValuesSerializer(serializers.Serializer):
     )
     reprocess_existing = serializers.BooleanField(
         required=False, help_text="Rescans may replace pending and reviewed captions."
+    )
+    include_replies = serializers.BooleanField(
+        required=False,
+        help_text="Also offer images of your own posts that reply to other accounts (default true).",
     )
     processing_delay = serializers.FloatField(
         required=False,

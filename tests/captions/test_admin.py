@@ -409,3 +409,12 @@ def test_previews_are_what_djangos_truncator_makes(text):
     from captions.admin import CAPTION_PREVIEW_CHARS, _preview
 
     assert _preview(text) == (Truncator(text).chars(CAPTION_PREVIEW_CHARS) or "—")
+
+
+@pytest.mark.parametrize("model", ["captiongenerationtask", "processingrun"])
+def test_task_and_run_pages_show_their_warnings(admin_client, model):
+    warning = "The instance's description limit could not be read (<v2>: HTTP 404); held to 1500."
+    factory = CaptionGenerationTaskFactory if model == "captiongenerationtask" else ProcessingRunFactory
+    row = factory(warnings=[warning])
+    html = admin_client.get(reverse(f"admin:captions_{model}_change", args=[row.pk])).content.decode()
+    assert "could not be read (&lt;v2&gt;: HTTP 404); held to 1500." in html

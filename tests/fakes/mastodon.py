@@ -42,7 +42,11 @@ else 401):
 - GET  /api/v1/accounts/verify_credentials
 - GET  /api/v1/accounts/{id}/statuses: only_media, exclude_replies, exclude_reblogs, pinned
   (nothing is pinned), max_id, since_id, min_id, limit (default 20, at most 40); newest first;
-  a Link header with rel="next" (max_id) and rel="prev" (min_id) when the page is not empty.
+  a Link header when the page is not empty: rel="prev" (min_id), and rel="next" (max_id) after a
+  full page, as Mastodon does. `fake.page_cap = n` makes it cap pages at n statuses whatever the
+  limit asked, and then link the next page after every page of n (GoToSocial, Pixelfed).
+  `fake.list_once_per_image = True` lists a status once per attachment (as Takahē does with
+  only_media).
 - GET  /api/v2/instance, /api/v1/instance (description limit under
   `configuration.media_attachments.description_limit` in both)
 - GET  /api/v1/statuses/{id}; GET /api/v1/statuses/{id}/source (Mastodon flavour only)
@@ -219,6 +223,8 @@ class FakeMastodon:
         self._extra_routes: list[tuple[str, re.Pattern[str], Any]] = []
         self._idempotency: dict[str, str] = {}  # Idempotency-Key -> the status it created
         self._created: list[str] = []  # ids of the statuses POST /api/v1/statuses created
+        self.page_cap: int | None = None
+        self.list_once_per_image = False
         self.account = self._account_entity(self._new_id(), username)
         self.other_account = self._account_entity(self._new_id(), "someone")
         configuration = {
@@ -572,9 +578,10 @@ class FakeMastodon:
             return _error("Record not found", 404)
         args = request.args
         try:
-            limit = min(max(int(args.get("limit", 20)), 1), 40)
+            asked = min(max(int(args.get("limit", 20)), 1), 40)
         except ValueError:
             return _error("limit must be a number", 422)
+        limit = min(asked, self.page_cap) if self.page_cap else asked
         with self._lock:
             found = [s for s in self._statuses.values() if s.account is self.account]
             if _truthy(args.get("pinned")):
@@ -595,13 +602,20 @@ class FakeMastodon:
             found.sort(key=lambda s: int(s.id), reverse=True)
             page = found[:limit]
             rendered = [self._render(s) for s in page]
+            if self.list_once_per_image:
+                rendered = [entity for entity in rendered for _ in entity["media_attachments"] or [None]]
         headers = {}
         if page:
             kept = {k: v for k, v in args.items() if k not in ("max_id", "min_id", "since_id")}
             url = f"{self.base_url}/api/v1/accounts/{account_id}/statuses"
             next_url = f"{url}?{urlencode({**kept, 'max_id': page[-1].id})}"
             prev_url = f"{url}?{urlencode({**kept, 'min_id': page[0].id})}"
-            headers["Link"] = f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+            links = [f'<{prev_url}>; rel="prev"']
+            # Mastodon links the next page only after a full one; a server that caps pages links it
+            # after any page that is not empty (GoToSocial, Pixelfed).
+            if len(page) == asked or (self.page_cap and len(page) == limit):
+                links.insert(0, f'<{next_url}>; rel="next"')
+            headers["Link"] = ", ".join(links)
         return _json(rendered, headers=headers)
 
     def _create_status(self, request: Request, body: Any) -> Response:

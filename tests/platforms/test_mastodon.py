@@ -149,6 +149,53 @@ def test_paging_stops_on_an_empty_page(fake):
     assert second.next_max_id is None
 
 
+def test_a_short_page_with_a_next_link_is_not_the_end(fake):
+    created = [fake.add_status(text=f"post {n}")["id"] for n in range(12)]
+    fake.page_cap = 5  # like GoToSocial or Pixelfed: fewer than asked, and rel="next"
+    api = api_for(fake)
+    pages, max_id = [], None
+    while True:
+        page = api.own_media_statuses(max_id=max_id, limit=20)
+        pages.append(page)
+        if page.next_max_id is None:
+            break
+        max_id = page.next_max_id
+    assert [len(page.statuses) for page in pages] == [5, 5, 2]
+    assert [s["id"] for page in pages for s in page.statuses] == list(reversed(created))
+
+
+def test_without_link_headers_paging_goes_on_until_an_empty_page(fake, httpserver):
+    older = fake.add_status(text="older")
+    newer = fake.add_status(text="newer")
+    path = statuses_path(fake)
+    httpserver.expect_oneshot_request(path).respond_with_json([newer])  # short, and no Link
+    httpserver.expect_oneshot_request(path).respond_with_json([older])
+    httpserver.expect_oneshot_request(path).respond_with_json([])
+    api = api_for(fake)
+    first = api.own_media_statuses(limit=20)
+    assert first.next_max_id == newer["id"]
+    second = api.own_media_statuses(max_id=first.next_max_id, limit=20)
+    assert second.next_max_id == older["id"]
+    assert api.own_media_statuses(max_id=second.next_max_id, limit=20).next_max_id is None
+
+
+def test_a_status_listed_once_per_image_comes_back_once(fake):
+    two = fake.add_status(text="two pictures", media=[None, None])
+    one = fake.add_status(text="one picture", media=[None])
+    fake.list_once_per_image = True
+    page = api_for(fake).own_media_statuses()
+    assert [s["id"] for s in page.statuses] == [one["id"], two["id"]]
+
+
+def test_replies_to_others_are_kept_when_asked_for(fake):
+    reply = fake.add_status(text="a reply", in_reply_to_account_id=fake.other_account["id"])
+    own = fake.add_status(text="mine")
+    page = api_for(fake).own_media_statuses(include_replies=True)
+    assert [s["id"] for s in page.statuses] == [own["id"], reply["id"]]
+    (request,) = fake.requests_to(statuses_path(fake))
+    assert request.arg("exclude_replies") is None
+
+
 def test_limit_is_capped_at_forty(fake):
     fake.add_status()
     api_for(fake).own_media_statuses(limit=500)
