@@ -38,7 +38,14 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
-from captions.quality import LEVEL_EXCELLENT, LEVEL_FAIR, LEVEL_GOOD, quality_level
+from captions.quality import (
+    LEVEL_EXCELLENT,
+    LEVEL_FAIR,
+    LEVEL_GOOD,
+    caption_length,
+    caption_text_clean,
+    quality_level,
+)
 from captions.services.posting import caption_post
 from captions.services.review import (
     caption_bulk_approve,
@@ -151,14 +158,18 @@ class ImageReviewForm(forms.ModelForm):
         fields = ["reviewed_caption"]
 
     def clean_reviewed_caption(self):
-        text = " ".join((self.cleaned_data.get("reviewed_caption") or "").split())
         if "reviewed_caption" not in self.changed_data:
             return self.instance.reviewed_caption
+        # The API's rule and message: line breaks kept, counted as the network counts them.
+        text = self.cleaned_data.get("reviewed_caption")
+        limit = length_limit(self.instance)
+        if caption_length(text) > limit:
+            raise ValidationError(
+                f"The caption has {caption_length(text)} characters; this image allows {limit}."
+            )
+        text = caption_text_clean(text)
         if not text:
             raise ValidationError("The caption is empty.")
-        limit = length_limit(self.instance)
-        if len(text) > limit:
-            raise ValidationError(f"The caption has {len(text)} characters; this image allows {limit}.")
         try:
             ensure_transition(self.instance, ImageStatus.REVIEWED)
         except APIException as exc:

@@ -5,9 +5,12 @@ The score tells a reviewer where to look first; it is not a judgement of truth (
 image). Every rule is a deduction from 100 with a human-readable issue that goes into the image's
 `reviewer_notes`. Deductions add up; the score never drops below 1.
 
-Length is counted in Unicode code points after collapsing whitespace, as Mastodon counts a media
-description. `optimal_min`/`optimal_max` come from the user's settings, `limit` from the instance
-(an `optimal_max` above the limit is read as the limit).
+Captions keep their line breaks (a sign, a poem, a transcript is read line by line):
+`caption_text_clean` trims the ends, makes every line break (CRLF, CR, U+2028 ...) one "\n",
+collapses spaces and tabs inside a line and keeps at most one blank line in a row. Length is counted
+in Unicode code points of that cleaned text, line breaks included, as Mastodon counts a media
+description (`caption_length`). `optimal_min`/`optimal_max` come from the user's settings, `limit`
+from the instance (an `optimal_max` above the limit is read as the limit).
 
 ======================  =========================================================  ======  =======
 Rule                    Fires when                                                 Points  Serious
@@ -58,7 +61,9 @@ __all__ = [
     "REVIEW_BELOW",
     "QualityReport",
     "caption_fit",
+    "caption_length",
     "caption_quality",
+    "caption_text_clean",
     "quality_level",
 ]
 
@@ -327,6 +332,22 @@ def _normalise_space(text: str) -> str:
     return " ".join(text.split())
 
 
+# More than one blank line in a row says nothing a screen reader reads out.
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def caption_text_clean(text: str | None) -> str:
+    """A caption as it is stored and posted: line breaks kept (see the module docstring)."""
+    lines = (" ".join(line.split()) for line in (text or "").splitlines())
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def caption_length(text: str | None) -> int:
+    """Characters of the cleaned caption as Mastodon counts a description: code points, a line
+    break counting one."""
+    return len(caption_text_clean(text))
+
+
 def _has_text(text: str) -> bool:
     return any(unicodedata.category(char)[0] in "LN" for char in text)
 
@@ -400,7 +421,7 @@ def caption_quality(*, text: str, optimal_min: int, optimal_max: int, limit: int
     def add(rule: str, issue: str, points: int | None = None) -> None:
         found.append((rule, issue, PENALTY[rule] if points is None else points))
 
-    length = len(normalised)
+    length = caption_length(raw)
     if length > limit:
         add(
             "over_limit",
@@ -520,7 +541,7 @@ def caption_quality(*, text: str, optimal_min: int, optimal_max: int, limit: int
 
 _NO_BREAK_BEFORE = frozenset({"Mn", "Mc", "Me", "Sk", "Cf"})
 _ZWJ = "\u200d"
-_TRAILING_JUNK = " ,;:-–—([{/\\"
+_TRAILING_JUNK = " \n,;:-–—([{/\\"
 
 
 def _is_regional_indicator(char: str) -> bool:
@@ -562,7 +583,7 @@ def _word_break(text: str, index: int) -> bool:
     """Whether text[:index] ends between words: at a space, or next to a CJK character."""
     if index >= len(text):
         return True
-    if text[index] == " " or text[index - 1] == " ":
+    if text[index] in " \n" or text[index - 1] in " \n":
         return True
     return (_wide(text[index - 1]) or _wide(text[index])) and _safe_break(text, index)
 
@@ -578,13 +599,14 @@ def _sentence_ends(text: str) -> list[int]:
         if end == len(text) or terminal in "。！？｡":
             ends.append(end)
             continue
-        if text[end] == " " and end + 1 < len(text) and not text[end + 1].islower():
+        if text[end] in " \n" and end + 1 < len(text) and not text[end + 1].islower():
             ends.append(end)
     return ends
 
 
 def caption_fit(*, text: str, max_length: int) -> str:
-    """The caption with whitespace collapsed, cut to at most `max_length` characters.
+    """The caption cleaned (`caption_text_clean`: line breaks kept), cut to at most `max_length`
+    characters.
 
     Preference order:
     1. the whole text when it fits;
@@ -597,7 +619,7 @@ def caption_fit(*, text: str, max_length: int) -> str:
     """
     if max_length < 1:
         raise ValueError("max_length must be at least 1.")
-    normalised = _normalise_space(text or "")
+    normalised = caption_text_clean(text)
     if len(normalised) <= max_length:
         return normalised
 

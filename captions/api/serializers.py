@@ -31,7 +31,7 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
-from captions.quality import quality_level
+from captions.quality import caption_length, quality_level
 from captions.selectors import (
     DEFAULT_INSTANCE_DESCRIPTION_LIMIT,
     DEFAULT_MAX_CAPTION_LENGTH,
@@ -148,8 +148,9 @@ def image_row(image: Image) -> dict:
 
 
 def character_count(text: str | None) -> int:
-    """Characters as Mastodon counts a description: code points, whitespace runs as one space."""
-    return len(" ".join((text or "").split()))
+    """Characters as Mastodon counts a description (captions.quality.caption_length): code points
+    of the cleaned caption, a line break counting one."""
+    return caption_length(text)
 
 
 def content_url(image: Image, request) -> str | None:

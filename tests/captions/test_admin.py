@@ -352,6 +352,31 @@ def test_the_change_form_edits_the_reviewed_caption_through_the_service(admin_cl
     assert AuditLog.objects.filter(action="caption.edited", resource_id=str(image.pk)).exists()
 
 
+def test_the_change_form_keeps_line_breaks(admin_client, image):
+    from captions.models import Image
+
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    # A browser's textarea sends CRLF line breaks.
+    response = admin_client.post(url, {"reviewed_caption": "A poster:\r\nJAZZ  NIGHT\r\nFriday 8 pm"})
+    assert response.status_code == 302
+    assert Image.objects.get(pk=image.pk).reviewed_caption == "A poster:\nJAZZ NIGHT\nFriday 8 pm"
+
+
+def test_the_change_form_counts_line_breaks_against_the_limit(admin_client, image):
+    from captions.models import Image
+
+    connection = image.platform_connection
+    connection.extra = {"description_limit": 10}
+    connection.save(update_fields=["extra"])
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    response = admin_client.post(url, {"reviewed_caption": "Abcd\r\n\r\nefgh"})  # 10: fits
+    assert response.status_code == 302
+    response = admin_client.post(url, {"reviewed_caption": "Abcd\r\n\r\nefghi"})  # 11
+    assert response.status_code == 200
+    assert "has 11 characters; this image allows 10" in response.content.decode()
+    assert Image.objects.get(pk=image.pk).reviewed_caption == "Abcd\n\nefgh"
+
+
 def test_the_change_form_refuses_a_caption_over_the_limit(admin_client, image):
     from captions.models import Image
 

@@ -285,6 +285,16 @@ def test_patch_stores_the_reviewed_caption(api, user):
     assert AuditLog.objects.filter(action="caption.edited", resource_id=str(image.pk)).exists()
 
 
+def test_a_multi_line_caption_keeps_its_lines_and_counts_them(api, user):
+    image = own_image(user)
+    typed = "A handwritten note:\r\nBack in 5 minutes\r\n\r\n\r\n- Anna"
+    response = api.patch(detail(image), {"reviewed_caption": typed}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["reviewed_caption"] == "A handwritten note:\nBack in 5 minutes\n\n- Anna"
+    assert body["character_count"] == 45  # 19 + 1 + 17 + 2 + 6: each line break is one character
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"reviewed_caption": ""}, {"reviewed_caption": "   "}, {"reviewed_caption": ["x"]}]
 )

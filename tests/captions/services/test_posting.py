@@ -55,6 +55,19 @@ def test_posting_changes_only_this_images_description(httpserver, reviewer):
     assert AuditLog.objects.filter(action="caption.posted", resource_id=str(image.pk)).exists()
 
 
+def test_a_multi_line_caption_is_posted_with_its_line_breaks(httpserver, reviewer):
+    fake, status, image = setup_post(httpserver)
+    Image.objects.filter(pk=image.pk).update(status=ImageStatus.REVIEWED)
+    image = caption_approve_and_post(
+        image=image, reviewer=reviewer, text="A sign:\r\nNO PARKING\r\nExcept Sundays", api_factory=NO_WAIT
+    )
+    assert image.status == ImageStatus.POSTED, image.processing_error
+    (edit,) = fake.requests_to(f"/api/v1/statuses/{status['id']}", method="PUT")
+    sent = {entry["id"]: entry["description"] for entry in edit.json["media_attributes"]}
+    assert sent[image.image_post_id] == "A sign:\nNO PARKING\nExcept Sundays"
+    assert fake.media(image.image_post_id)["description"] == "A sign:\nNO PARKING\nExcept Sundays"
+
+
 def test_pixelfed_gets_a_media_update(httpserver, reviewer):
     fake, _status, image = setup_post(httpserver, flavor="pixelfed")
     caption_post(image=image, actor=reviewer, api_factory=NO_WAIT)
