@@ -146,6 +146,15 @@ def test_length_counts_collapsed_whitespace():
     assert quality(spaced, **SMALL).rules == ()
 
 
+def test_a_placeholder_scores_in_the_lowest_band_and_needs_review():
+    text = "A bright, mostly blue landscape-format image; it is mostly flat colour."
+    assert quality(text, optimal_min=20, optimal_max=100, limit=500).score >= 90, "it reads well"
+    report = caption_quality(text=text, optimal_min=20, optimal_max=100, limit=500, placeholder=True)
+    assert report.score <= 10 and report.level == "poor"
+    assert report.needs_special_review and report.rules[-1] == "placeholder"
+    assert "does not say what the image shows" in report.issues[-1]
+
+
 def test_length_counts_line_breaks_as_the_network_does():
     limits = {"optimal_min": 1, "optimal_max": 10, "limit": 10}
     assert "over_limit" not in quality("Abcd.\nEfg.", **limits).rules  # 10 characters
