@@ -442,7 +442,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             .order_by("pk")[: ADMIN_POST_LIMIT + 1]
         )
         more = len(approved) > ADMIN_POST_LIMIT
-        posted = failed = skipped = 0
+        posted = failed = skipped = changed = 0
         meta = request_meta(request)
         for image in approved[:ADMIN_POST_LIMIT]:
             if not image.platform_connection.uses_mastodon_api:
@@ -455,9 +455,16 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                 continue
             if result.status == ImageStatus.POSTED:
                 posted += 1
+            elif getattr(result, "post_changes", None):
+                changed += 1
             else:
                 failed += 1
         text = f"{posted} caption(s) posted"
+        if changed:
+            text += (
+                f", {changed} written but the server changed the post with it (see their processing "
+                "error, and check those posts)"
+            )
         if failed:
             text += f", {failed} failed (see their processing error)"
         if skipped:
@@ -465,7 +472,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         text += ". Only approved captions are posted."
         if more:
             text += f" At most {ADMIN_POST_LIMIT} are posted at a time: run the action again for the rest."
-        self.message_user(request, text, messages.ERROR if failed else messages.SUCCESS)
+        self.message_user(request, text, messages.ERROR if failed or changed else messages.SUCCESS)
 
 
 class ProcessingRunInline(admin.TabularInline):

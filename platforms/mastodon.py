@@ -53,6 +53,7 @@ from platforms.clients import (
     PlatformError,
     PlatformUnavailableError,
     _account_from,
+    server_reason,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,6 +73,18 @@ class StatusPage:
 
     statuses: list[dict[str, Any]]
     next_max_id: str | None
+
+
+class PostChangedError(PlatformError):
+    """The description landed, but the server changed something else of the post while saving it
+    (`changes`: each as a sentence). Not retried: the edit took effect."""
+
+    reason = "changed"
+
+    def __init__(self, message: str, *, changes: list[str]):
+        super().__init__(message, status=None)
+        self.changes = list(changes)
+        self.ambiguous = False
 
 
 @dataclass(frozen=True)
@@ -413,25 +426,24 @@ class MastodonApi:
         before: dict[str, Any],
         after: dict[str, Any],
     ) -> None:
-        problems = []
+        """Raise when the description did not land (PlatformError) or when anything else the edit
+        must not change did change (PostChangedError: the description is there, but the server
+        moved something else, e.g. Takahē's edit makes an unlisted post public)."""
+        changes = _status_changes(before, after, media_id=media_id)
         if not _has_description(after, media_id, description):
-            problems.append(f"the description of media {media_id} did not change")
-        before_ids = [_id(m.get("id")) for m in before.get("media_attachments") or []]
-        after_ids = [_id(m.get("id")) for m in after.get("media_attachments") or []]
-        if before_ids != after_ids:
-            problems.append(f"the attachments changed from {before_ids} to {after_ids}")
-        else:
-            for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
-                if _id(old.get("id")) != media_id and not _same_text(
-                    old.get("description"), new.get("description")
-                ):
-                    problems.append(f"the description of media {_id(old.get('id'))} changed")
-        if problems:
+            problems = [f"the description of media {media_id} did not change", *changes]
             raise PlatformError(
                 f"Writing the description to status {status_id} on {self.instance_url} failed: "
                 + "; ".join(problems)
                 + ".",
                 status=None,
+            )
+        if changes:
+            raise PostChangedError(
+                f"The description was written to status {status_id} on {self.instance_url}, but the "
+                f"server changed the post while saving it: {'; '.join(changes)}. Check the post "
+                "there and put back what changed.",
+                changes=changes,
             )
 
     # Plumbing -------------------------------------------------------------------------------
@@ -514,7 +526,9 @@ class MastodonApi:
             status = _http_status(exc)
             if status is None:
                 return self._malformed(what, "is not JSON")
-            detail = exc.args[3] if len(exc.args) > 3 and isinstance(exc.args[3], str) else None
+            detail = self._reason(response) if response is not None else None
+            if detail is None and len(exc.args) > 3 and isinstance(exc.args[3], str):
+                detail = exc.args[3]
             return self._status_error(status, what=what, headers=headers, detail=detail)
         return _error(
             PlatformError, f"{self.instance_url} could not be asked for {what} ({type(exc).__name__})."
@@ -535,24 +549,24 @@ class MastodonApi:
                 reason="network",
             ) from None
         if not response.is_success:
-            detail = None
-            try:
-                body = response.json()
-                detail = body.get("error") if isinstance(body, dict) else None
-            except ValueError:
-                pass
+            detail = self._reason(response)
             raise self._status_error(response.status_code, what=what, headers=response.headers, detail=detail)
         try:
             return response.json()
         except ValueError:
             raise self._malformed(what, "is not JSON") from None
 
+    def _reason(self, response) -> str | None:
+        """The server's own words for a refusal (trimmed, the token and other secrets masked)."""
+        return server_reason(response, secrets=[self._client.access_token or ""])
+
     def _status_error(self, status: int, *, what: str, headers: Mapping[str, str], detail: str | None):
         url = self.instance_url
+        said = f" The server said: {detail}" if detail else ""
         if status == 401:
             return _error(
                 PlatformAuthError,
-                f"{url} refused the access token (HTTP 401): it is wrong, expired or revoked.",
+                f"{url} refused the access token (HTTP 401): it is wrong, expired or revoked.{said}",
                 status=401,
                 ambiguous=False,
             )
@@ -581,12 +595,13 @@ class MastodonApi:
                 ambiguous=True,
             )
         if status == 403:
-            message = f"{url} refused {what} (HTTP 403): the token may lack the needed scope."
+            message = f"{url} refused {what} (HTTP 403)" + (
+                f": {detail}" if detail else ": the token may lack the needed scope."
+            )
         elif status == 404:
-            message = f"{url} has no {what} (HTTP 404)."
+            message = f"{url} has no {what} (HTTP 404).{said}"
         else:
-            message = f"{url} refused {what} (HTTP {status})"
-            message += f": {detail[:200]}" if detail else "."
+            message = f"{url} refused {what} (HTTP {status})" + (f": {detail}" if detail else ".")
         return _error(PlatformAuthError, message, status=status, ambiguous=False)
 
     def _unreachable(self, what: str) -> PlatformUnavailableError:
@@ -726,6 +741,54 @@ def _has_description(status: dict[str, Any], media_id: str, description: str) ->
     return media is not None and _same_text(media.get("description"), description)
 
 
+def _poll_shape(poll: Any) -> tuple | None:
+    """What an edit must keep of a poll: its options, `multiple`, and whether it had votes (an edit
+    that changes the options resets them). Vote counts themselves may move between two reads."""
+    if not isinstance(poll, dict):
+        return None
+    options = tuple(str(o.get("title") or "") for o in poll.get("options") or [] if isinstance(o, dict))
+    return options, bool(poll.get("multiple"))
+
+
+def _status_changes(before: dict[str, Any], after: dict[str, Any], *, media_id: str) -> list[str]:
+    """What differs between a status before and after a description edit, beyond that description:
+    visibility, text, content warning, sensitivity, language, poll, the attachments and their order,
+    and the other attachments' descriptions. Each change as a sentence for a person."""
+    changes = []
+
+    def compare(label: str, old: Any, new: Any) -> None:
+        if old != new:
+            changes.append(f"{label} changed from {old!r} to {new!r}")
+
+    compare("visibility", before.get("visibility"), after.get("visibility"))
+    if " ".join((before.get("content") or "").split()) != " ".join((after.get("content") or "").split()):
+        changes.append("the text changed")
+    compare("the content warning", before.get("spoiler_text") or "", after.get("spoiler_text") or "")
+    compare("sensitive", bool(before.get("sensitive")), bool(after.get("sensitive")))
+    if before.get("language"):
+        compare("the language", before.get("language"), after.get("language"))
+    old_poll, new_poll = _poll_shape(before.get("poll")), _poll_shape(after.get("poll"))
+    if old_poll != new_poll:
+        changes.append("the poll was removed" if new_poll is None else "the poll changed")
+    elif (
+        old_poll is not None
+        and (before["poll"].get("votes_count") or 0) > 0
+        and not (after["poll"].get("votes_count") or 0)
+    ):
+        changes.append("the poll's votes were reset")
+    before_ids = [_id(m.get("id")) for m in before.get("media_attachments") or []]
+    after_ids = [_id(m.get("id")) for m in after.get("media_attachments") or []]
+    if before_ids != after_ids:
+        changes.append(f"the attachments changed from {before_ids} to {after_ids}")
+    else:
+        for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
+            if _id(old.get("id")) != media_id and not _same_text(
+                old.get("description"), new.get("description")
+            ):
+                changes.append(f"the description of media {_id(old.get('id'))} changed")
+    return changes
+
+
 def _media_summary(media: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": _id(media.get("id")),
@@ -783,15 +846,17 @@ def _edit_payload(
     """The body of PUT /api/v1/statuses/{id} that keeps everything but one description.
 
     Mastodon treats a missing field as "remove": no media_ids drops every attachment, no poll
-    deletes the poll, no spoiler_text clears the warning. So all of them are sent.
+    deletes the poll, no spoiler_text clears the warning. So all of them are sent, and every
+    attachment's description (empty for one without).
     """
     attachments = [m for m in status.get("media_attachments") or [] if isinstance(m, dict)]
     attributes = []
     for media in attachments:
         entry: dict[str, Any] = {"id": _id(media.get("id"))}
         current = description if entry["id"] == media_id else media.get("description")
-        if current is not None:
-            entry["description"] = current
+        # Every entry carries a description: Mastodon's documentation allows an empty one, and
+        # some servers (Takahē) refuse an entry without it. Empty stays "no alt text".
+        entry["description"] = current or ""
         attributes.append(entry)
     payload: dict[str, Any] = {
         "status": source.get("text") or "",

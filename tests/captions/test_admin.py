@@ -337,6 +337,31 @@ def test_moderators_post_approved_captions_to_the_platform(httpserver):
     assert [m["description"] for m in after["media_attachments"]] == ["A crow.", "A magpie on a fence."]
 
 
+def test_posting_says_when_the_server_changed_the_post(httpserver):
+    from accounts.models import Role
+    from captions.models import Image
+    from tests.factories.captions import PostFactory
+    from tests.factories.platforms import PlatformConnectionFactory
+    from tests.fakes.mastodon import FakeMastodon
+
+    fake = FakeMastodon(httpserver)
+    status = fake.add_status(text="Two birds", visibility="unlisted", media=[None])
+    connection = PlatformConnectionFactory(instance_url=fake.base_url, access_token=fake.token)
+    post = PostFactory(platform_connection=connection, post_id=status["id"])
+    approved = ImageFactory(
+        post=post,
+        image_post_id=status["media_attachments"][0]["id"],
+        attachment_index=0,
+        status=ImageStatus.APPROVED,
+        final_caption="A magpie on a fence.",
+    )
+    fake.edit_sets_visibility = "public"
+    response = _act(client_of(staff(Role.MODERATOR)), "post_selected", [approved])
+    page = response.content.decode()
+    assert "0 caption(s) posted, 1 written but the server changed the post" in page
+    assert Image.objects.get(pk=approved.pk).status == ImageStatus.ERROR
+
+
 def test_the_change_form_edits_the_reviewed_caption_through_the_service(admin_client, image):
     from accounts.models import AuditLog
     from captions.models import Image

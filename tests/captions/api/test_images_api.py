@@ -476,6 +476,18 @@ def test_approve_and_post_changes_only_this_images_description(api, user, httpse
     assert fake.source(status["id"])["text"] == "Three birds"
 
 
+def test_a_post_the_server_changed_is_a_502_saying_what_changed(api, user, httpserver):
+    fake, _status, image = posted_setup(httpserver, user)
+    fake.edit_sets_visibility = "direct"  # as Takahē's edit drops an unlisted post's visibility
+    response = api.post(detail(image, "approve-and-post/"), {}, format="json")
+    assert response.status_code == 502, response.content
+    error = response.json()["error"]
+    assert error["code"] == "post_changed"
+    assert "visibility changed from 'public' to 'direct'" in error["message"]
+    body = api.get(detail(image)).json()
+    assert body["status"] == "error" and "visibility changed" in body["processing_error"]
+
+
 def test_post_is_idempotent(api, user, httpserver):
     fake, status, image = posted_setup(httpserver, user)
     api.post(detail(image, "approve/"), {}, format="json")
