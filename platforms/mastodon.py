@@ -309,13 +309,9 @@ class MastodonApi:
             if limit is not None:
                 return DescriptionLimit(limit=limit)
             problems.append(f"{path} names no description limit")
+        # The caller decides how loud a guessed limit is (a caption task warns on the task and run).
         problem = "; ".join(problems)
-        logger.warning(
-            "No description limit from %s, using %s: %s",
-            self.instance_url,
-            DEFAULT_DESCRIPTION_LIMIT,
-            problem,
-        )
+        logger.info("No description limit from %s: %s", self.instance_url, problem)
         return DescriptionLimit(limit=DEFAULT_DESCRIPTION_LIMIT, problem=problem)
 
     def set_media_description(

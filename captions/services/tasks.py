@@ -300,7 +300,8 @@ def _auth_message(exc: PlatformAuthError) -> str:
     advice = (
         "Update the connection's access token, then start a new task."
         if exc.status == 401
-        else "Check the connection's instance, platform type and token scopes, then start a new task."
+        else "Check the connection's access token, instance, platform type and token scopes, then start a "
+        "new task."
     )
     return f"{exc} {advice}"
 

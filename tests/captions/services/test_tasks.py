@@ -496,6 +496,17 @@ def test_a_refused_token_fails_the_task_with_a_clear_message(fake, three_images)
     assert not Image.objects.exists()
 
 
+def test_a_token_refused_with_a_reason_fails_the_task_with_that_reason(fake, three_images):
+    fake.bad_token_answer = (400, "Invalid Bearer token", "text/plain")  # Takahē's answer
+    connection = PlatformConnectionFactory(instance_url=fake.base_url, access_token="revoked-token")
+    task = queued_task(connection)
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED
+    assert "(HTTP 400): Invalid Bearer token" in task.error_message
+    assert "access token" in task.error_message.split("Invalid Bearer token")[1]  # says what to do
+
+
 def test_server_errors_after_every_retry_fail_the_task_and_are_counted(fake, connection, three_images):
     fake.error_next(VERIFY, status=503, times=3)
     task = queued_task(connection)
