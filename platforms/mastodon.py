@@ -17,8 +17,15 @@ Why the edit is so careful: the original application sent only one media id and 
 so posting one caption deleted the other images of the post. Here the edit re-sends the plain
 source text, spoiler, sensitivity, language, every attachment in order with its current description,
 and the poll; then reads the status back and checks that the description landed and nothing else
-moved. A status edit is not idempotent on the server, so after an ambiguous failure the status is
-read back and the edit is sent again only if the description is not there yet.
+moved (visibility, text, content warning, sensitivity, language, poll, media order, the other
+descriptions): a server that saves the description but changes something else (Takahē's edit makes
+an unlisted post public) raises PostChangedError, never a silent success. Every attachment is sent
+with a description, an empty one for an image without (Takahē refuses an entry without one). A
+status edit is not idempotent on the server, so after an ambiguous failure the status is read back
+and the edit is sent again only if the description is not there yet.
+
+Refusals carry the server's own reason (`platforms.clients.server_reason`: `error` with
+`error_description`, `details` or `error_details`, or a plain-text body), trimmed, the token masked.
 """
 
 import hashlib
@@ -60,6 +67,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DESCRIPTION_LIMIT = 1500
 MAX_PAGE_SIZE = 40
+CHANGE_VALUE_CHARS = 80
 PIXELFED = "pixelfed"
 
 
@@ -738,8 +746,8 @@ def _has_description(status: dict[str, Any], media_id: str, description: str) ->
 
 
 def _poll_shape(poll: Any) -> tuple | None:
-    """What an edit must keep of a poll: its options, `multiple`, and whether it had votes (an edit
-    that changes the options resets them). Vote counts themselves may move between two reads."""
+    """What an edit must keep of a poll: its options and `multiple`. Vote counts may move between
+    two reads (people vote); only a reset to none is a change (see `_status_changes`)."""
     if not isinstance(poll, dict):
         return None
     options = tuple(str(o.get("title") or "") for o in poll.get("options") or [] if isinstance(o, dict))
@@ -752,9 +760,13 @@ def _status_changes(before: dict[str, Any], after: dict[str, Any], *, media_id: 
     and the other attachments' descriptions. Each change as a sentence for a person."""
     changes = []
 
+    def short(value: Any) -> str:  # the server's values, kept short in a message
+        text = repr(value)
+        return text if len(text) <= CHANGE_VALUE_CHARS else text[: CHANGE_VALUE_CHARS - 1] + "…"
+
     def compare(label: str, old: Any, new: Any) -> None:
         if old != new:
-            changes.append(f"{label} changed from {old!r} to {new!r}")
+            changes.append(f"{label} changed from {short(old)} to {short(new)}")
 
     compare("visibility", before.get("visibility"), after.get("visibility"))
     if " ".join((before.get("content") or "").split()) != " ".join((after.get("content") or "").split()):
@@ -775,7 +787,7 @@ def _status_changes(before: dict[str, Any], after: dict[str, Any], *, media_id: 
     before_ids = [_id(m.get("id")) for m in before.get("media_attachments") or []]
     after_ids = [_id(m.get("id")) for m in after.get("media_attachments") or []]
     if before_ids != after_ids:
-        changes.append(f"the attachments changed from {before_ids} to {after_ids}")
+        changes.append(f"the attachments changed from {short(before_ids)} to {short(after_ids)}")
     else:
         for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
             if _id(old.get("id")) != media_id and not _same_text(
