@@ -468,3 +468,11 @@ def test_task_and_run_pages_show_their_warnings(admin_client, model):
     row = factory(warnings=[warning])
     html = admin_client.get(reverse(f"admin:captions_{model}_change", args=[row.pk])).content.decode()
     assert "could not be read (&lt;v2&gt;: HTTP 404); held to 1500." in html
+
+
+def test_the_settings_page_offers_the_replies_setting(admin_client):
+    row = CaptionGenerationUserSettingsFactory()
+    page = admin_client.get(reverse("admin:captions_captiongenerationusersettings_change", args=[row.pk]))
+    assert 'name="include_replies"' in page.content.decode()
+    changelist = admin_client.get(reverse("admin:captions_captiongenerationusersettings_changelist"))
+    assert "include_replies" in changelist.content.decode()
