@@ -20,6 +20,7 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.urls import get_script_prefix, get_urlconf, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from PIL import Image as PILImage
 from rest_framework.exceptions import APIException
@@ -37,7 +38,14 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
-from captions.quality import LEVEL_EXCELLENT, LEVEL_FAIR, LEVEL_GOOD, quality_level
+from captions.quality import (
+    LEVEL_EXCELLENT,
+    LEVEL_FAIR,
+    LEVEL_GOOD,
+    caption_length,
+    caption_text_clean,
+    quality_level,
+)
 from captions.services.posting import caption_post
 from captions.services.review import (
     caption_bulk_approve,
@@ -66,6 +74,13 @@ def _preview(text: str | None) -> str:
     if len(text) <= CAPTION_PREVIEW_CHARS:
         return text
     return add_truncation_text(text[: calculate_truncate_chars_length(CAPTION_PREVIEW_CHARS, None)])
+
+
+def _warnings_html(warnings) -> str:
+    """A task's or run's warnings, one per line, escaped."""
+    if not warnings:
+        return "—"
+    return format_html_join(mark_safe("<br>"), "⚠ {}", ((str(text),) for text in warnings))
 
 
 class ImageInline(admin.TabularInline):
@@ -143,14 +158,18 @@ class ImageReviewForm(forms.ModelForm):
         fields = ["reviewed_caption"]
 
     def clean_reviewed_caption(self):
-        text = " ".join((self.cleaned_data.get("reviewed_caption") or "").split())
         if "reviewed_caption" not in self.changed_data:
             return self.instance.reviewed_caption
+        # The API's rule and message: line breaks kept, counted as the network counts them.
+        text = self.cleaned_data.get("reviewed_caption")
+        limit = length_limit(self.instance)
+        if caption_length(text) > limit:
+            raise ValidationError(
+                f"The caption has {caption_length(text)} characters; this image allows {limit}."
+            )
+        text = caption_text_clean(text)
         if not text:
             raise ValidationError("The caption is empty.")
-        limit = length_limit(self.instance)
-        if len(text) > limit:
-            raise ValidationError(f"The caption has {len(text)} characters; this image allows {limit}.")
         try:
             ensure_transition(self.instance, ImageStatus.REVIEWED)
         except APIException as exc:
@@ -423,7 +442,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             .order_by("pk")[: ADMIN_POST_LIMIT + 1]
         )
         more = len(approved) > ADMIN_POST_LIMIT
-        posted = failed = skipped = 0
+        posted = failed = skipped = changed = 0
         meta = request_meta(request)
         for image in approved[:ADMIN_POST_LIMIT]:
             if not image.platform_connection.uses_mastodon_api:
@@ -436,9 +455,16 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                 continue
             if result.status == ImageStatus.POSTED:
                 posted += 1
+            elif getattr(result, "post_changes", None):
+                changed += 1
             else:
                 failed += 1
         text = f"{posted} caption(s) posted"
+        if changed:
+            text += (
+                f", {changed} written but the server changed the post with it (see their processing "
+                "error, and check those posts)"
+            )
         if failed:
             text += f", {failed} failed (see their processing error)"
         if skipped:
@@ -446,7 +472,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         text += ". Only approved captions are posted."
         if more:
             text += f" At most {ADMIN_POST_LIMIT} are posted at a time: run the action again for the rest."
-        self.message_user(request, text, messages.ERROR if failed else messages.SUCCESS)
+        self.message_user(request, text, messages.ERROR if failed or changed else messages.SUCCESS)
 
 
 class ProcessingRunInline(admin.TabularInline):
@@ -498,6 +524,7 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "attempts",
         "heartbeat_at",
         "error_message",
+        "warnings_list",
         "settings_json",
         "results_json",
         "started_at",
@@ -508,7 +535,19 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     actions = ["cancel_selected"]
     fieldsets = [
         (None, {"fields": ["id", "user", "platform_connection", "status"]}),
-        ("Progress", {"fields": ["progress", "current_step", "attempts", "heartbeat_at", "error_message"]}),
+        (
+            "Progress",
+            {
+                "fields": [
+                    "progress",
+                    "current_step",
+                    "attempts",
+                    "heartbeat_at",
+                    "error_message",
+                    "warnings_list",
+                ]
+            },
+        ),
         ("Data", {"fields": ["settings_json", "results_json"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at", "started_at", "completed_at"]}),
     ]
@@ -542,6 +581,10 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def short_id(self, obj: CaptionGenerationTask) -> str:
         return str(obj.id)[:8]
 
+    @admin.display(description="Warnings")
+    def warnings_list(self, obj: CaptionGenerationTask) -> str:
+        return _warnings_html(obj.warnings)
+
     @admin.display(description="Progress", ordering="progress_percent")
     def progress(self, obj: CaptionGenerationTask) -> str:
         return format_html(
@@ -571,7 +614,7 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     search_fields = ["batch_id", "user__username"]
     list_select_related = ["user", "platform_connection"]
     raw_id_fields = ["user", "platform_connection", "task"]
-    readonly_fields = ["started_at"]
+    readonly_fields = ["started_at", "warnings_list"]
     fieldsets = [
         (
             None,
@@ -584,6 +627,7 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                     "status",
                     "started_at",
                     "completed_at",
+                    "warnings_list",
                 ]
             },
         ),
@@ -605,6 +649,10 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     date_hierarchy = "started_at"
     ordering = ["-started_at"]
 
+    @admin.display(description="Warnings")
+    def warnings_list(self, obj: ProcessingRun) -> str:
+        return _warnings_html(obj.warnings)
+
 
 @admin.register(CaptionGenerationUserSettings)
 class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
@@ -618,9 +666,10 @@ class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
         "processing_delay",
         "language",
         "reprocess_existing",
+        "include_replies",
         "updated_at",
     ]
-    list_filter = ["reprocess_existing", "platform_connection__platform_type"]
+    list_filter = ["reprocess_existing", "include_replies", "platform_connection__platform_type"]
     search_fields = ["user__username", "platform_connection__name"]
     list_select_related = ["user", "platform_connection"]
     raw_id_fields = ["user", "platform_connection"]

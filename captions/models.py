@@ -186,6 +186,11 @@ class CaptionGenerationTask(TimestampedModel):
     results_json = models.JSONField(null=True, blank=True)
     progress_percent = models.PositiveSmallIntegerField(default=0)
     current_step = models.CharField(max_length=200, null=True, blank=True)
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What the task had to work around (e.g. a guessed description limit), as sentences.",
+    )
 
     class Meta:
         db_table = "caption_generation_tasks"
@@ -271,6 +276,11 @@ class ProcessingRun(models.Model):
     retry_failures = models.PositiveIntegerField(default=0)
     retry_total_time = models.PositiveIntegerField(default=0, help_text="Seconds spent retrying.")
     retry_stats = models.JSONField(null=True, blank=True)
+    warnings = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What went wrong without failing the run (a guessed limit, a post the server changed).",
+    )
 
     class Meta:
         db_table = "processing_runs"
@@ -308,6 +318,10 @@ class CaptionGenerationUserSettings(TimestampedModel):
     optimal_min_length = models.PositiveIntegerField(default=80)
     optimal_max_length = models.PositiveIntegerField(default=200)
     reprocess_existing = models.BooleanField(default=False)
+    include_replies = models.BooleanField(
+        default=True,
+        help_text="Also offer images of the user's own posts that reply to other accounts.",
+    )
     processing_delay = models.FloatField(default=1.0, help_text="Seconds between requests (0 to 60).")
     language = models.CharField(
         max_length=16,

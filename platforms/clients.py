@@ -7,7 +7,10 @@ has a timeout; a platform's rate limit is reported, never slept on inside a web 
 Error messages carry the instance and the HTTP status, never a credential.
 """
 
+import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from mastodon import Mastodon
 from mastodon.errors import (
@@ -24,6 +27,9 @@ from core.urlguard import guarded_requests_session, refusal_in
 
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = "socialdesk (+Mastodon.py)"
+# The most of a server's own explanation that goes into a message.
+SERVER_REASON_CHARS = 300
+MIN_SECRET_CHARS = 6
 
 
 class PlatformError(Exception):
@@ -82,13 +88,21 @@ def _http_status(exc: MastodonError) -> int | None:
 def mastodon_verify_credentials(
     *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
 ) -> PlatformAccount:
-    """GET /api/v1/accounts/verify_credentials: the account the token belongs to."""
+    """GET /api/v1/accounts/verify_credentials: the account the token belongs to. A refusal says
+    the server's own reason (`server_reason`), e.g. Takahē's "Invalid Bearer token"."""
     client = mastodon_client(instance_url=instance_url, access_token=access_token, timeout=timeout)
+    answers: list = []
+    client.session.hooks["response"].append(lambda response, *args, **kwargs: answers.append(response))
+
+    def said() -> str:
+        reason = server_reason(answers[-1], secrets=[access_token]) if answers else None
+        return f" The server said: {reason}" if reason else ""
+
     try:
         account = client.account_verify_credentials()
     except MastodonUnauthorizedError:
         raise PlatformAuthError(
-            f"{instance_url} refused the access token (HTTP 401): it is wrong, expired or revoked.",
+            f"{instance_url} refused the access token (HTTP 401): it is wrong, expired or revoked." + said(),
             status=401,
         ) from None
     except MastodonNotFoundError:
@@ -116,8 +130,10 @@ def mastodon_verify_credentials(
     except MastodonAPIError as exc:
         status = _http_status(exc)
         if status is not None and 400 <= status < 500:
+            reason = said()
+            guess = " The token may lack the read scope." if status == 403 else ""
             raise PlatformAuthError(
-                f"{instance_url} refused the request (HTTP {status}): the token may lack the read scope.",
+                f"{instance_url} refused the request (HTTP {status}).{reason or guess}",
                 status=status,
             ) from None
         raise PlatformUnavailableError(
@@ -126,6 +142,79 @@ def mastodon_verify_credentials(
     except MastodonError:
         raise PlatformUnavailableError(f"{instance_url} could not be asked (client error).") from None
     return _account_from(account, instance_url=instance_url)
+
+
+def server_reason(response: Any, *, secrets: Iterable[str] = ()) -> str | None:
+    """The server's own explanation of a refusal, trimmed and with secrets masked; None if it gave
+    none (an HTML error page is not an explanation).
+
+    `response` is a requests or httpx response. JSON bodies: Mastodon's `error` with
+    `error_description` (OAuth) or `details` (validation, per field), and `error_details` (Takahē,
+    a list of field errors); plain text bodies as they are ("Invalid Bearer token").
+    """
+    from core.logging import MASK, secret_values
+
+    try:
+        text = response.text
+    except Exception:  # an undecodable body has no reason to give
+        return None
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    if "html" in content_type or not text or not text.strip():
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = text
+    parts: list[str] = []
+    if isinstance(body, dict):
+        for key in ("error", "error_description", "message", "error_details", "details"):
+            _collect(body.get(key), parts)
+    elif isinstance(body, str):
+        parts.append(body)
+    else:
+        _collect(body, parts)
+    unique = list(dict.fromkeys(" ".join(part.split()) for part in parts if part and part.strip()))
+    if not unique:
+        return None
+    # The server knows only what was sent to it: the token is masked wherever it is echoed (and the
+    # secret settings, as in every log line). Not the log filter's patterns: they would turn Takahē's
+    # "Invalid Bearer token" into "Invalid Bearer ***".
+    reason = "; ".join(unique)
+    for secret in sorted({*secrets, *secret_values()}, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_CHARS:
+            reason = reason.replace(secret, MASK)
+    if len(reason) > SERVER_REASON_CHARS:
+        reason = reason[: SERVER_REASON_CHARS - 1].rstrip() + "…"
+    return reason
+
+
+def _collect(value: Any, parts: list[str], *, field: str | None = None, depth: int = 0) -> None:
+    """Error texts from a string, a list of field errors or a {field: [errors]} mapping."""
+    if depth > 3 or value is None:
+        return
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        parts.append(f"{field}: {value}" if field else str(value))
+        return
+    if isinstance(value, list):
+        for item in value[:10]:
+            _collect(item, parts, field=field, depth=depth + 1)
+        return
+    if isinstance(value, dict):
+        message = next(
+            (
+                value[key]
+                for key in ("msg", "message", "description", "detail")
+                if isinstance(value.get(key), str)
+            ),
+            None,
+        )
+        location = value.get("loc") or value.get("field")
+        if message is not None:
+            where = ".".join(str(p) for p in location) if isinstance(location, list) else location or field
+            parts.append(f"{where}: {message}" if where else message)
+            return
+        for key, item in list(value.items())[:10]:
+            _collect(item, parts, field=str(key), depth=depth + 1)
 
 
 def _account_from(data, *, instance_url: str) -> PlatformAccount:

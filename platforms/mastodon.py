@@ -17,8 +17,15 @@ Why the edit is so careful: the original application sent only one media id and 
 so posting one caption deleted the other images of the post. Here the edit re-sends the plain
 source text, spoiler, sensitivity, language, every attachment in order with its current description,
 and the poll; then reads the status back and checks that the description landed and nothing else
-moved. A status edit is not idempotent on the server, so after an ambiguous failure the status is
-read back and the edit is sent again only if the description is not there yet.
+moved (visibility, text, content warning, sensitivity, language, poll, media order, the other
+descriptions): a server that saves the description but changes something else (Takahē's edit makes
+an unlisted post public) raises PostChangedError, never a silent success. Every attachment is sent
+with a description, an empty one for an image without (Takahē refuses an entry without one). A
+status edit is not idempotent on the server, so after an ambiguous failure the status is read back
+and the edit is sent again only if the description is not there yet.
+
+Refusals carry the server's own reason (`platforms.clients.server_reason`: `error` with
+`error_description`, `details` or `error_details`, or a plain-text body), trimmed, the token masked.
 """
 
 import hashlib
@@ -29,6 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import requests
@@ -53,12 +61,14 @@ from platforms.clients import (
     PlatformError,
     PlatformUnavailableError,
     _account_from,
+    server_reason,
 )
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DESCRIPTION_LIMIT = 1500
 MAX_PAGE_SIZE = 40
+CHANGE_VALUE_CHARS = 80
 PIXELFED = "pixelfed"
 
 
@@ -66,12 +76,33 @@ PIXELFED = "pixelfed"
 class StatusPage:
     """One page of the account's own media statuses, newest first.
 
-    `next_max_id` is the id to pass as `max_id` for the next (older) page; None when this page was
-    empty or short, i.e. the end was reached.
+    `next_max_id` is the id to pass as `max_id` for the next (older) page; None when the server
+    says there is none (no Link rel="next"), i.e. the end was reached.
     """
 
     statuses: list[dict[str, Any]]
     next_max_id: str | None
+
+
+class PostChangedError(PlatformError):
+    """The description landed, but the server changed something else of the post while saving it
+    (`changes`: each as a sentence). Not retried: the edit took effect."""
+
+    reason = "changed"
+
+    def __init__(self, message: str, *, changes: list[str]):
+        super().__init__(message, status=None)
+        self.changes = list(changes)
+        self.ambiguous = False
+
+
+@dataclass(frozen=True)
+class DescriptionLimit:
+    """The instance's alt-text limit; `problem` is None when the instance said it, else why the
+    limit is Mastodon's default (what each source answered)."""
+
+    limit: int
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,12 +232,21 @@ class MastodonApi:
         self._account_id = account.id
         return account
 
-    def own_media_statuses(self, *, max_id: str | None = None, limit: int = MAX_PAGE_SIZE) -> StatusPage:
+    def own_media_statuses(
+        self, *, max_id: str | None = None, limit: int = MAX_PAGE_SIZE, include_replies: bool = False
+    ) -> StatusPage:
         """One page of the account's own statuses with media, older than `max_id` when given.
 
-        Asks for only_media, exclude_replies and exclude_reblogs, and filters again here for servers
-        that ignore a parameter (boosts and replies to other accounts are dropped; self-threads stay,
-        as on Mastodon). A page shorter than `limit` (at most 40) ends the listing.
+        Asks for only_media and exclude_reblogs (and exclude_replies unless `include_replies`), and
+        filters again here for servers that ignore a parameter: boosts are dropped, and so are
+        replies to other accounts unless `include_replies` (self-threads always stay, as on
+        Mastodon). A status listed more than once (a server may list a multi-image status once per
+        image under only_media) is kept once.
+
+        The listing goes on while the server sends a Link rel="next": servers that cap a page below
+        `limit` (Pixelfed, GoToSocial, some Mastodon forks) send a short page and a next link, so a
+        short page does not mean the end. Only the next link's `max_id` is taken, never its URL (the
+        server chose it). A server that sends no Link header at all is paged until an empty page.
         """
         if limit < 1:
             raise ValueError("limit must be at least 1.")
@@ -219,7 +259,7 @@ class MastodonApi:
                 lambda c: c.account_statuses(
                     account_id,
                     only_media=True,
-                    exclude_replies=True,
+                    exclude_replies=not include_replies,
                     exclude_reblogs=True,
                     max_id=max_id,
                     limit=limit,
@@ -227,45 +267,61 @@ class MastodonApi:
             )
             if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
                 raise self._malformed("the account's statuses", "is not a list of statuses")
-            return page
+            response = getattr(self._last, "response", None)
+            return page, (response.headers.get("Link") if response is not None else None)
 
-        raw = self._retrying(fetch)
+        raw, link = self._retrying(fetch)
         ids = [_id(item.get("id")) for item in raw if item.get("id") not in (None, "")]
-        statuses = [
-            _status_summary(item)
-            for item in raw
-            if item.get("id") not in (None, "")
-            and not item.get("reblog")
-            and item.get("in_reply_to_account_id") in (None, "", account_id)
-            and item.get("media_attachments")
-        ]
-        next_max_id = ids[-1] if ids and len(raw) >= limit else None
-        return StatusPage(statuses=statuses, next_max_id=next_max_id)
+        statuses, seen = [], set()
+        for item in raw:
+            status_id = _id(item.get("id"))
+            if (
+                not status_id
+                or status_id in seen
+                or item.get("reblog")
+                or not item.get("media_attachments")
+                or not (include_replies or item.get("in_reply_to_account_id") in (None, "", account_id))
+            ):
+                continue
+            seen.add(status_id)
+            statuses.append(_status_summary(item))
+        return StatusPage(statuses=statuses, next_max_id=_next_max_id(link, ids=ids, max_id=max_id))
 
     def get_status(self, *, status_id: str) -> dict[str, Any]:
         """GET /api/v1/statuses/{id}, in the shape `own_media_statuses` uses."""
         return _status_summary(self._read_status(str(status_id)))
 
     def description_limit(self) -> int:
-        """The instance's maximum alt-text length.
+        """The instance's maximum alt-text length (1500 when it does not say): see
+        `read_description_limit`, which also tells whether the value was read or guessed."""
+        return self.read_description_limit().limit
+
+    def read_description_limit(self) -> "DescriptionLimit":
+        """The instance's maximum alt-text length, and why it is a guess when it is one.
 
         From /api/v2/instance `configuration.media_attachments.description_limit`, else
-        /api/v1/instance (same place, or top-level `description_limit` on Pleroma/Akkoma), else 1500.
+        /api/v1/instance (same place, or top-level `description_limit` on Pleroma/Akkoma), else
+        1500 with `problem` saying what each source answered.
         """
         sources = (
             ("/api/v2/instance", lambda c: c.instance_v2()),
             ("/api/v1/instance", lambda c: c.instance_v1()),
         )
+        problems = []
         for path, call in sources:
             try:
                 data = self._retrying(lambda call=call, path=path: self._mpy(path, call))
             except PlatformError as exc:
-                logger.info("No description limit from %s%s: %s", self.instance_url, path, exc)
+                problems.append(f"{path}: {exc}")
                 continue
             limit = _description_limit_of(data)
             if limit is not None:
-                return limit
-        return DEFAULT_DESCRIPTION_LIMIT
+                return DescriptionLimit(limit=limit)
+            problems.append(f"{path} names no description limit")
+        # The caller decides how loud a guessed limit is (a caption task warns on the task and run).
+        problem = "; ".join(problems)
+        logger.info("No description limit from %s: %s", self.instance_url, problem)
+        return DescriptionLimit(limit=DEFAULT_DESCRIPTION_LIMIT, problem=problem)
 
     def set_media_description(
         self, *, status: str | Mapping[str, Any], media_id: str, description: str
@@ -375,25 +431,24 @@ class MastodonApi:
         before: dict[str, Any],
         after: dict[str, Any],
     ) -> None:
-        problems = []
+        """Raise when the description did not land (PlatformError) or when anything else the edit
+        must not change did change (PostChangedError: the description is there, but the server
+        moved something else, e.g. Takahē's edit makes an unlisted post public)."""
+        changes = _status_changes(before, after, media_id=media_id)
         if not _has_description(after, media_id, description):
-            problems.append(f"the description of media {media_id} did not change")
-        before_ids = [_id(m.get("id")) for m in before.get("media_attachments") or []]
-        after_ids = [_id(m.get("id")) for m in after.get("media_attachments") or []]
-        if before_ids != after_ids:
-            problems.append(f"the attachments changed from {before_ids} to {after_ids}")
-        else:
-            for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
-                if _id(old.get("id")) != media_id and not _same_text(
-                    old.get("description"), new.get("description")
-                ):
-                    problems.append(f"the description of media {_id(old.get('id'))} changed")
-        if problems:
+            problems = [f"the description of media {media_id} did not change", *changes]
             raise PlatformError(
                 f"Writing the description to status {status_id} on {self.instance_url} failed: "
                 + "; ".join(problems)
                 + ".",
                 status=None,
+            )
+        if changes:
+            raise PostChangedError(
+                f"The description was written to status {status_id} on {self.instance_url}, but the "
+                f"server changed the post while saving it: {'; '.join(changes)}. Check the post "
+                "there and put back what changed.",
+                changes=changes,
             )
 
     # Plumbing -------------------------------------------------------------------------------
@@ -479,7 +534,9 @@ class MastodonApi:
             status = _http_status(exc)
             if status is None:
                 return self._malformed(what, "is not JSON")
-            detail = exc.args[3] if len(exc.args) > 3 and isinstance(exc.args[3], str) else None
+            detail = self._reason(response) if response is not None else None
+            if detail is None and len(exc.args) > 3 and isinstance(exc.args[3], str):
+                detail = exc.args[3]
             return self._status_error(status, what=what, headers=headers, detail=detail)
         return _error(
             PlatformError, f"{self.instance_url} could not be asked for {what} ({type(exc).__name__})."
@@ -502,24 +559,24 @@ class MastodonApi:
                 reason="network",
             ) from None
         if not response.is_success:
-            detail = None
-            try:
-                body = response.json()
-                detail = body.get("error") if isinstance(body, dict) else None
-            except ValueError:
-                pass
+            detail = self._reason(response)
             raise self._status_error(response.status_code, what=what, headers=response.headers, detail=detail)
         try:
             return response.json()
         except ValueError:
             raise self._malformed(what, "is not JSON") from None
 
+    def _reason(self, response) -> str | None:
+        """The server's own words for a refusal (trimmed, the token and other secrets masked)."""
+        return server_reason(response, secrets=[self._client.access_token or ""])
+
     def _status_error(self, status: int, *, what: str, headers: Mapping[str, str], detail: str | None):
         url = self.instance_url
+        said = f" The server said: {detail}" if detail else ""
         if status == 401:
             return _error(
                 PlatformAuthError,
-                f"{url} refused the access token (HTTP 401): it is wrong, expired or revoked.",
+                f"{url} refused the access token (HTTP 401): it is wrong, expired or revoked.{said}",
                 status=401,
                 ambiguous=False,
             )
@@ -548,12 +605,13 @@ class MastodonApi:
                 ambiguous=True,
             )
         if status == 403:
-            message = f"{url} refused {what} (HTTP 403): the token may lack the needed scope."
+            message = f"{url} refused {what} (HTTP 403)" + (
+                f": {detail}" if detail else ": the token may lack the needed scope."
+            )
         elif status == 404:
-            message = f"{url} has no {what} (HTTP 404)."
+            message = f"{url} has no {what} (HTTP 404).{said}"
         else:
-            message = f"{url} refused {what} (HTTP {status})"
-            message += f": {detail[:200]}" if detail else "."
+            message = f"{url} refused {what} (HTTP {status})" + (f": {detail}" if detail else ".")
         return _error(PlatformAuthError, message, status=status, ambiguous=False)
 
     def _refused(self, refused: OutboundRefused) -> PlatformError:
@@ -661,6 +719,26 @@ def _id(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _next_max_id(link: str | None, *, ids: list[str], max_id: str | None) -> str | None:
+    """The `max_id` of the next page: from the Link header's rel="next" when the server sends Link
+    headers (none there: the end), else the last id of a non-empty page. An id that does not move
+    on from `max_id` ends the listing too, so a server that ignores max_id cannot loop it."""
+    if link is not None and link.strip():
+        following = next(
+            (entry for entry in requests.utils.parse_header_links(link) if entry.get("rel") == "next"),
+            None,
+        )
+        if following is None:
+            return None
+        values = parse_qs(urlsplit(following.get("url") or "").query).get("max_id")
+        candidate = values[0] if values and values[0] else (ids[-1] if ids else None)
+    else:
+        candidate = ids[-1] if ids else None
+    if not candidate or candidate == max_id:
+        return None
+    return candidate
+
+
 def _same_text(left: str | None, right: str | None) -> bool:
     def norm(text: str | None) -> str:
         return (text or "").replace("\r\n", "\n").strip()
@@ -678,6 +756,58 @@ def _find_media(status: dict[str, Any], media_id: str) -> dict[str, Any] | None:
 def _has_description(status: dict[str, Any], media_id: str, description: str) -> bool:
     media = _find_media(status, media_id)
     return media is not None and _same_text(media.get("description"), description)
+
+
+def _poll_shape(poll: Any) -> tuple | None:
+    """What an edit must keep of a poll: its options and `multiple`. Vote counts may move between
+    two reads (people vote); only a reset to none is a change (see `_status_changes`)."""
+    if not isinstance(poll, dict):
+        return None
+    options = tuple(str(o.get("title") or "") for o in poll.get("options") or [] if isinstance(o, dict))
+    return options, bool(poll.get("multiple"))
+
+
+def _status_changes(before: dict[str, Any], after: dict[str, Any], *, media_id: str) -> list[str]:
+    """What differs between a status before and after a description edit, beyond that description:
+    visibility, text, content warning, sensitivity, language, poll, the attachments and their order,
+    and the other attachments' descriptions. Each change as a sentence for a person."""
+    changes = []
+
+    def short(value: Any) -> str:  # the server's values, kept short in a message
+        text = repr(value)
+        return text if len(text) <= CHANGE_VALUE_CHARS else text[: CHANGE_VALUE_CHARS - 1] + "…"
+
+    def compare(label: str, old: Any, new: Any) -> None:
+        if old != new:
+            changes.append(f"{label} changed from {short(old)} to {short(new)}")
+
+    compare("visibility", before.get("visibility"), after.get("visibility"))
+    if " ".join((before.get("content") or "").split()) != " ".join((after.get("content") or "").split()):
+        changes.append("the text changed")
+    compare("the content warning", before.get("spoiler_text") or "", after.get("spoiler_text") or "")
+    compare("sensitive", bool(before.get("sensitive")), bool(after.get("sensitive")))
+    if before.get("language"):
+        compare("the language", before.get("language"), after.get("language"))
+    old_poll, new_poll = _poll_shape(before.get("poll")), _poll_shape(after.get("poll"))
+    if old_poll != new_poll:
+        changes.append("the poll was removed" if new_poll is None else "the poll changed")
+    elif (
+        old_poll is not None
+        and (before["poll"].get("votes_count") or 0) > 0
+        and not (after["poll"].get("votes_count") or 0)
+    ):
+        changes.append("the poll's votes were reset")
+    before_ids = [_id(m.get("id")) for m in before.get("media_attachments") or []]
+    after_ids = [_id(m.get("id")) for m in after.get("media_attachments") or []]
+    if before_ids != after_ids:
+        changes.append(f"the attachments changed from {short(before_ids)} to {short(after_ids)}")
+    else:
+        for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
+            if _id(old.get("id")) != media_id and not _same_text(
+                old.get("description"), new.get("description")
+            ):
+                changes.append(f"the description of media {_id(old.get('id'))} changed")
+    return changes
 
 
 def _media_summary(media: dict[str, Any]) -> dict[str, Any]:
@@ -737,15 +867,17 @@ def _edit_payload(
     """The body of PUT /api/v1/statuses/{id} that keeps everything but one description.
 
     Mastodon treats a missing field as "remove": no media_ids drops every attachment, no poll
-    deletes the poll, no spoiler_text clears the warning. So all of them are sent.
+    deletes the poll, no spoiler_text clears the warning. So all of them are sent, and every
+    attachment's description (empty for one without).
     """
     attachments = [m for m in status.get("media_attachments") or [] if isinstance(m, dict)]
     attributes = []
     for media in attachments:
         entry: dict[str, Any] = {"id": _id(media.get("id"))}
         current = description if entry["id"] == media_id else media.get("description")
-        if current is not None:
-            entry["description"] = current
+        # Every entry carries a description: Mastodon's documentation allows an empty one, and
+        # some servers (Takahē) refuse an entry without it. Empty stays "no alt text".
+        entry["description"] = current or ""
         attributes.append(entry)
     payload: dict[str, Any] = {
         "status": source.get("text") or "",

@@ -31,7 +31,7 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
-from captions.quality import quality_level
+from captions.quality import caption_length, quality_level
 from captions.selectors import (
     DEFAULT_INSTANCE_DESCRIPTION_LIMIT,
     DEFAULT_MAX_CAPTION_LENGTH,
@@ -149,8 +149,9 @@ def image_row(image: Image) -> dict:
 
 
 def character_count(text: str | None) -> int:
-    """Characters as Mastodon counts a description: code points, whitespace runs as one space."""
-    return len(" ".join((text or "").split()))
+    """Characters as Mastodon counts a description (captions.quality.caption_length): code points
+    of the cleaned caption, a line break counting one."""
+    return caption_length(text)
 
 
 def content_url(image: Image, request) -> str | None:
@@ -463,6 +464,11 @@ class BulkResultSerializer(serializers.Serializer):
 class CaptionTaskSerializer(serializers.ModelSerializer):
     settings_json = serializers.JSONField(read_only=True, allow_null=True)
     results_json = serializers.JSONField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What the task worked around without failing, e.g. a description limit it had to guess.",
+    )
 
     class Meta:
         model = CaptionGenerationTask
@@ -476,6 +482,7 @@ class CaptionTaskSerializer(serializers.ModelSerializer):
             "settings_json",
             "results_json",
             "error_message",
+            "warnings",
             "attempts",
             "started_at",
             "completed_at",
@@ -509,6 +516,12 @@ class CaptionTaskCreateSerializer(serializers.Serializer):
 
 class ProcessingRunSerializer(serializers.ModelSerializer):
     retry_stats = serializers.JSONField(read_only=True, allow_null=True)
+    warnings = serializers.ListField(
+        child=serializers.CharField(),
+        read_only=True,
+        help_text="What went wrong without failing the run: a guessed description limit, a post the "
+        "server changed when a caption was posted.",
+    )
 
     class Meta:
         model = ProcessingRun
@@ -530,6 +543,7 @@ class ProcessingRunSerializer(serializers.ModelSerializer):
             "retry_failures",
             "retry_total_time",
             "retry_stats",
+            "warnings",
         ]
         read_only_fields = fields
 
@@ -549,6 +563,7 @@ class CaptionSettingsSerializer(serializers.ModelSerializer):
             "optimal_min_length",
             "optimal_max_length",
             "reprocess_existing",
+            "include_replies",
             "processing_delay",
             "language",
             "created_at",
@@ -578,6 +593,10 @@ class CaptionSettingsValuesSerializer(serializers.Serializer):
     )
     reprocess_existing = serializers.BooleanField(
         required=False, help_text="Rescans may replace pending and reviewed captions."
+    )
+    include_replies = serializers.BooleanField(
+        required=False,
+        help_text="Also offer images of your own posts that reply to other accounts (default true).",
     )
     processing_delay = serializers.FloatField(
         required=False,

@@ -82,6 +82,15 @@ class PostingUnsupported(Conflict):
     error_code = "posting_unsupported"
 
 
+class PostChanged(exceptions.APIException):
+    """The description was written, but the server changed something else of the post with it;
+    the image is now `error` with what changed."""
+
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = "The description was written, but the server changed the post."
+    default_code = error_code = "post_changed"
+
+
 class PostingFailed(exceptions.APIException):
     """The platform refused or failed; the image is now `error` with the reason."""
 
@@ -222,12 +231,18 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
         summary="Post the approved caption to the platform as the image's description",
         description=(
             "Idempotent: an image already posted is not posted again. A platform failure is a 502 and "
-            "leaves the image in `error` with the reason in `processing_error`."
+            "leaves the image in `error` with the reason in `processing_error`. When the server saved "
+            "the description but changed something else of the post (its visibility, text, ...), the "
+            "answer is a 502 `post_changed` saying what changed, and the image is `error`, not posted."
         ),
         request=None,
         responses={
             200: s.ImageDetailSerializer,
-            502: OpenApiResponse(response=ERROR_REF, description="The platform refused or failed."),
+            502: OpenApiResponse(
+                response=ERROR_REF,
+                description="The platform refused or failed (`platform_unavailable`), or it saved the "
+                "description but changed something else of the post (`post_changed`).",
+            ),
         },
     )
     # Not named `post`: a viewset method of that name would answer every POST to the list URL.
@@ -269,6 +284,8 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
             )
 
     def _posted(self, image: Image) -> Response:
+        if getattr(image, "post_changes", None):
+            raise PostChanged(image.processing_error or PostChanged.default_detail)
         if image.status == ImageStatus.ERROR:
             raise PostingFailed(image.processing_error or PostingFailed.default_detail)
         return self._respond(image)

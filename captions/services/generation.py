@@ -254,7 +254,13 @@ def _best_caption(
             continue
         _add_stats(stats, result.metadata.get("retry"))
         text = caption_fit(text=result.text, max_length=limit)
-        report = caption_quality(text=text, optimal_min=optimal_min, optimal_max=optimal_max, limit=limit)
+        report = caption_quality(
+            text=text,
+            optimal_min=optimal_min,
+            optimal_max=optimal_max,
+            limit=limit,
+            placeholder=bool(result.metadata.get("basic_description")),
+        )
         if text and (best is None or report.score > best.report.score):
             best = _Candidate(text=text, report=report, result=result, attempt=attempt)
         if best is not None and best.report.score >= REVIEW_BELOW:
@@ -293,8 +299,11 @@ def _caption_fields(image: Image, picture: ImageInput, backend: AIBackend, stats
         stats=stats,
     )
     metadata = best.result.metadata
+    issues = best.report.issues
+    if metadata.get("review_reason"):  # the backend says in its own words why it is a placeholder
+        issues = [i for i, rule in zip(issues, best.report.rules, strict=True) if rule != "placeholder"]
     notes = [
-        *best.report.issues,
+        *issues,
         *(metadata.get(key) for key in ("review_reason", "language_note")),
         classify_note,
     ]

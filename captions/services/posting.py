@@ -3,6 +3,11 @@
 Idempotent end to end: an image already `posted` is not sent again, and the client itself
 does nothing when the platform already carries the description (a retry after a lost answer).
 A failure leaves the image in `error` with the reason; nothing else changes.
+
+A server may save the description and change something else of the post with it (Takahē's edit
+makes an unlisted post public). That is not `posted`: the image goes to `error` with what changed,
+the connection's latest processing run gets a warning, the audit log a `caption.post_changed` row,
+and the returned image carries `post_changes` so the caller can tell the person.
 """
 
 from collections.abc import Callable
@@ -12,10 +17,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.request_meta import RequestMeta
-from captions.models import Image, ImageStatus
+from captions.models import Image, ImageStatus, ProcessingRun
 from captions.services.review import audit_image_change, caption_approve, ensure_transition
 from platforms.clients import PlatformError
-from platforms.mastodon import MastodonApi
+from platforms.mastodon import MastodonApi, PostChangedError
 
 ApiFactory = Callable[..., MastodonApi]
 
@@ -51,6 +56,11 @@ def caption_post(
             api.set_media_description(
                 status=image.post.post_id, media_id=image.image_post_id, description=image.final_caption
             )
+    except PostChangedError as exc:
+        _record_changed_post(image=image, exc=exc, actor=actor, meta=meta)
+        changed = Image.objects.get(pk=image.pk)
+        changed.post_changes = exc.changes
+        return changed
     except PlatformError as exc:
         with transaction.atomic():
             Image.objects.filter(pk=image.pk).update(
@@ -74,6 +84,33 @@ def caption_post(
         type(connection).objects.filter(pk=connection.pk).update(last_used=now)
         audit_image_change(action="caption.posted", actor=actor, image=image, meta=meta, details={})
     return Image.objects.get(pk=image.pk)
+
+
+def _record_changed_post(*, image: Image, exc: PostChangedError, actor: User | None, meta) -> None:
+    """The description is on the platform, but the post changed: say so on the image and the run."""
+    now = timezone.now()
+    with transaction.atomic():
+        Image.objects.filter(pk=image.pk).update(
+            status=ImageStatus.ERROR, processing_error=str(exc), updated_at=now
+        )
+        # Posting runs outside any task; the run that last scanned the connection is where its
+        # owner looks at what went wrong with it.
+        run = (
+            ProcessingRun.objects.select_for_update()
+            .filter(platform_connection_id=image.platform_connection_id)
+            .order_by("-started_at", "-pk")
+            .first()
+        )
+        if run is not None:
+            run.warnings = [*(run.warnings or []), f"Image {image.pk}: {exc}"]
+            run.save(update_fields=["warnings"])
+        audit_image_change(
+            action="caption.post_changed",
+            actor=actor,
+            image=image,
+            meta=meta,
+            details={"changes": exc.changes, "run": run.pk if run is not None else None},
+        )
 
 
 def caption_approve_and_post(

@@ -17,6 +17,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from captions.models import Image, ImageStatus
+from captions.quality import caption_length, caption_text_clean
 from captions.selectors import caption_length_limit
 from core.api.errors import Conflict
 
@@ -50,12 +51,16 @@ def ensure_transition(image: Image, target: str) -> None:
 
 
 def _clean_caption(*, image: Image, text: str | None, field: str) -> str:
-    text = " ".join((text or "").split())
+    """The caption as it will be stored and posted (line breaks kept: `caption_text_clean`), or a
+    ValidationError on `field` when it is empty or longer than the image's limit, counted as the
+    network counts it (a line break is one character)."""
+    text = caption_text_clean(text)
     if not text:
         raise ValidationError({field: "The caption is empty."})
     limit = caption_length_limit(image=image)
-    if len(text) > limit:
-        raise ValidationError({field: f"The caption has {len(text)} characters; this image allows {limit}."})
+    length = caption_length(text)
+    if length > limit:
+        raise ValidationError({field: f"The caption has {length} characters; this image allows {limit}."})
     return text
 
 

@@ -99,6 +99,7 @@ def scan_connection(
     api: MastodonApi,
     max_posts: int,
     reprocess_existing: bool = False,
+    include_replies: bool = True,
     account_id: str | None = None,
 ) -> ScanResult:
     """Record up to `max_posts` of the account's media posts and their images lacking alt text.
@@ -106,6 +107,10 @@ def scan_connection(
     `account_id`: the account `api.verify()` just returned, when the caller has verified already;
     without it the scan verifies itself. Every platform call waits its turn with the instance
     (`core.outbound`), so a second verification would cost a whole turn.
+
+    `include_replies`: the account's own posts that reply to other accounts are scanned too (they
+    are the user's own images; the caption setting of the same name, on by default).
+    A post is counted and recorded once, even when the server lists it again.
     """
     if max_posts < 1:
         raise ValueError("max_posts must be at least 1.")
@@ -113,8 +118,18 @@ def scan_connection(
     cursor, _ = ScanCursor.objects.get_or_create(platform_connection=connection)
     result = ScanResult()
     budget = max_posts
+    recorded: set[str] = set()
 
-    def record(status):
+    def page_of(max_id):
+        return api.own_media_statuses(
+            max_id=max_id, limit=min(MAX_PAGE_SIZE, budget), include_replies=include_replies
+        )
+
+    def record(status) -> bool:
+        """Record a status; False (and nothing spent) when this run recorded it already."""
+        if status["id"] in recorded:
+            return False
+        recorded.add(status["id"])
         with transaction.atomic():
             _record_status(
                 connection=connection,
@@ -123,19 +138,19 @@ def scan_connection(
                 reprocess=reprocess_existing,
                 result=result,
             )
+        return True
 
     # 1. Posts newer than the newest seen, from the top (or from where the last run stopped).
     if cursor.newest_post_id:
         max_id, closed = cursor.gap_max_id, False
         while budget > 0:
-            page = api.own_media_statuses(max_id=max_id, limit=min(MAX_PAGE_SIZE, budget))
+            page = page_of(max_id)
             for status in page.statuses:
                 if not _newer(status["id"], cursor.newest_post_id):
                     closed = True
                     break
                 cursor.gap_top_id = cursor.gap_top_id or status["id"]
-                record(status)
-                budget -= 1
+                budget -= int(record(status))
                 max_id = status["id"]
                 if budget == 0:
                     break
@@ -152,11 +167,10 @@ def scan_connection(
 
     # 2. The backlog of older posts, from where the last run left it.
     while budget > 0 and not cursor.backlog_done:
-        page = api.own_media_statuses(max_id=cursor.backlog_max_id, limit=min(MAX_PAGE_SIZE, budget))
+        page = page_of(cursor.backlog_max_id)
         for status in page.statuses:
             cursor.newest_post_id = cursor.newest_post_id or status["id"]
-            record(status)
-            budget -= 1
+            budget -= int(record(status))
             cursor.backlog_max_id = status["id"]
             if budget == 0:
                 break

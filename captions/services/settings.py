@@ -45,6 +45,7 @@ SETTINGS_FIELDS = (
     "optimal_min_length",
     "optimal_max_length",
     "reprocess_existing",
+    "include_replies",
     "processing_delay",
     "language",
 )
@@ -103,11 +104,11 @@ def caption_settings_validate(values: Mapping[str, Any]) -> dict[str, Any]:
     else:
         cleaned["processing_delay"] = delay
 
-    reprocess = values["reprocess_existing"]
-    if not isinstance(reprocess, bool):
-        errors["reprocess_existing"] = "Must be true or false."
-    else:
-        cleaned["reprocess_existing"] = reprocess
+    for name in ("reprocess_existing", "include_replies"):
+        if not isinstance(values[name], bool):
+            errors[name] = "Must be true or false."
+        else:
+            cleaned[name] = values[name]
 
     language = values["language"]
     if language is None or (isinstance(language, str) and not language.strip()):

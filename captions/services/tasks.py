@@ -56,7 +56,7 @@ from core.ai import get_backend
 from core.api.errors import Conflict
 from core.retry import RetryStats
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
-from platforms.mastodon import MastodonApi
+from platforms.mastodon import DescriptionLimit, MastodonApi
 from platforms.models import PlatformConnection
 
 logger = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ SNAPSHOT_FIELDS = (
     "optimal_min_length",
     "optimal_max_length",
     "reprocess_existing",
+    "include_replies",
     "processing_delay",
     "language",
 )
@@ -82,6 +83,8 @@ SCAN_DONE_PERCENT = 10
 RUN_TASK = "captions.tasks.run_caption_task"
 # A task that went silent is queued again once; silent on its second run too, it is failed.
 STALE_MAX_ATTEMPTS = 2
+# A warning quotes the server's answers; this keeps a hostile or verbose server from filling rows.
+WARNING_MAX_CHARS = 1000
 
 
 class TaskAlreadyActive(Conflict):
@@ -243,6 +246,7 @@ def caption_task_run(
         progress_percent=0,
         current_step="starting",
         error_message=None,
+        warnings=[],
         updated_at=now,
     )
     if not claimed:
@@ -296,7 +300,8 @@ def _auth_message(exc: PlatformAuthError) -> str:
     advice = (
         "Update the connection's access token, then start a new task."
         if exc.status == 401
-        else "Check the connection's instance, platform type and token scopes, then start a new task."
+        else "Check the connection's access token, instance, platform type and token scopes, then start a "
+        "new task."
     )
     return f"{exc} {advice}"
 
@@ -343,8 +348,11 @@ class _TaskRunner:
         snapshot = task.settings_json or {}
         self.max_posts = int(_clamp(snapshot.get("max_posts_per_run"), *MAX_POSTS_RANGE, default=50))
         self.reprocess = bool(snapshot.get("reprocess_existing", False))
+        # Snapshots taken before the setting existed: its default, on.
+        self.include_replies = bool(snapshot.get("include_replies", True))
         self.delay = _clamp(snapshot.get("processing_delay"), *DELAY_RANGE, default=1.0)
         self.summary = _Summary()
+        self.warnings: list[str] = []
         self.retry = RetryStats()
         self.run_row: ProcessingRun | None = None
         self.backend = None
@@ -388,9 +396,7 @@ class _TaskRunner:
             account = api.verify()
             if not self._advance("reading the instance's description limit", 2):
                 return ProcessingRunStatus.CANCELLED
-            limit = api.description_limit()
-            self.summary.description_limit = limit
-            _store_description_limit(self.connection, limit)
+            self._use_description_limit(api.read_description_limit())
             if not self._advance("scanning posts", 5):
                 return ProcessingRunStatus.CANCELLED
             scanned = scan_connection(
@@ -398,6 +404,7 @@ class _TaskRunner:
                 api=api,
                 max_posts=self.max_posts,
                 reprocess_existing=self.reprocess,
+                include_replies=self.include_replies,
                 account_id=account.id,
             )
         finally:
@@ -409,6 +416,30 @@ class _TaskRunner:
         self.summary.backlog_done = scanned.backlog_done
         self._save_counters()
         return self._caption_all()
+
+    def _use_description_limit(self, read: DescriptionLimit) -> None:
+        """Keep the instance's limit; when it could not be read, say so on the task and the run and
+        go on with the limit read last time, else Mastodon's 1500 (a guess is never stored)."""
+        if read.problem is None:
+            self.summary.description_limit = read.limit
+            _store_description_limit(self.connection, read.limit)
+            return
+        known = (self.connection.extra or {}).get("description_limit")
+        limit = known if isinstance(known, int) and known > 0 else read.limit
+        source = "the limit it reported last time" if limit == known else "Mastodon's default"
+        self.summary.description_limit = limit
+        self._warn(
+            f"The instance's description limit could not be read ({read.problem}); captions were "
+            f"held to {limit} characters, {source}. Check the limit on the instance."
+        )
+
+    def _warn(self, text: str) -> None:
+        """Add a warning to the task and its run at once, so it shows while the task runs."""
+        self.warnings.append(text[:WARNING_MAX_CHARS])
+        logger.warning("Caption task %s: %s", self.task.pk, text)
+        CaptionGenerationTask.objects.filter(pk=self.task.pk).update(warnings=self.warnings)
+        if self.run_row is not None:
+            ProcessingRun.objects.filter(pk=self.run_row.pk).update(warnings=self.warnings)
 
     # Captioning -------------------------------------------------------------------------------
 
@@ -579,6 +610,7 @@ class _TaskRunner:
                 "images_processed": 0,
                 "captions_generated": 0,
                 "errors_count": 0,
+                "warnings": [],
                 **RetryStats().as_run_fields(),
             },
         )

@@ -337,6 +337,31 @@ def test_moderators_post_approved_captions_to_the_platform(httpserver):
     assert [m["description"] for m in after["media_attachments"]] == ["A crow.", "A magpie on a fence."]
 
 
+def test_posting_says_when_the_server_changed_the_post(httpserver):
+    from accounts.models import Role
+    from captions.models import Image
+    from tests.factories.captions import PostFactory
+    from tests.factories.platforms import PlatformConnectionFactory
+    from tests.fakes.mastodon import FakeMastodon
+
+    fake = FakeMastodon(httpserver)
+    status = fake.add_status(text="Two birds", visibility="unlisted", media=[None])
+    connection = PlatformConnectionFactory(instance_url=fake.base_url, access_token=fake.token)
+    post = PostFactory(platform_connection=connection, post_id=status["id"])
+    approved = ImageFactory(
+        post=post,
+        image_post_id=status["media_attachments"][0]["id"],
+        attachment_index=0,
+        status=ImageStatus.APPROVED,
+        final_caption="A magpie on a fence.",
+    )
+    fake.edit_sets_visibility = "public"
+    response = _act(client_of(staff(Role.MODERATOR)), "post_selected", [approved])
+    page = response.content.decode()
+    assert "0 caption(s) posted, 1 written but the server changed the post" in page
+    assert Image.objects.get(pk=approved.pk).status == ImageStatus.ERROR
+
+
 def test_the_change_form_edits_the_reviewed_caption_through_the_service(admin_client, image):
     from accounts.models import AuditLog
     from captions.models import Image
@@ -350,6 +375,31 @@ def test_the_change_form_edits_the_reviewed_caption_through_the_service(admin_cl
     image = Image.objects.get(pk=image.pk)
     assert (image.reviewed_caption, image.status) == ("A heron at dusk.", ImageStatus.REVIEWED)
     assert AuditLog.objects.filter(action="caption.edited", resource_id=str(image.pk)).exists()
+
+
+def test_the_change_form_keeps_line_breaks(admin_client, image):
+    from captions.models import Image
+
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    # A browser's textarea sends CRLF line breaks.
+    response = admin_client.post(url, {"reviewed_caption": "A poster:\r\nJAZZ  NIGHT\r\nFriday 8 pm"})
+    assert response.status_code == 302
+    assert Image.objects.get(pk=image.pk).reviewed_caption == "A poster:\nJAZZ NIGHT\nFriday 8 pm"
+
+
+def test_the_change_form_counts_line_breaks_against_the_limit(admin_client, image):
+    from captions.models import Image
+
+    connection = image.platform_connection
+    connection.extra = {"description_limit": 10}
+    connection.save(update_fields=["extra"])
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    response = admin_client.post(url, {"reviewed_caption": "Abcd\r\n\r\nefgh"})  # 10: fits
+    assert response.status_code == 302
+    response = admin_client.post(url, {"reviewed_caption": "Abcd\r\n\r\nefghi"})  # 11
+    assert response.status_code == 200
+    assert "has 11 characters; this image allows 10" in response.content.decode()
+    assert Image.objects.get(pk=image.pk).reviewed_caption == "Abcd\n\nefgh"
 
 
 def test_the_change_form_refuses_a_caption_over_the_limit(admin_client, image):
@@ -409,3 +459,20 @@ def test_previews_are_what_djangos_truncator_makes(text):
     from captions.admin import CAPTION_PREVIEW_CHARS, _preview
 
     assert _preview(text) == (Truncator(text).chars(CAPTION_PREVIEW_CHARS) or "—")
+
+
+@pytest.mark.parametrize("model", ["captiongenerationtask", "processingrun"])
+def test_task_and_run_pages_show_their_warnings(admin_client, model):
+    warning = "The instance's description limit could not be read (<v2>: HTTP 404); held to 1500."
+    factory = CaptionGenerationTaskFactory if model == "captiongenerationtask" else ProcessingRunFactory
+    row = factory(warnings=[warning])
+    html = admin_client.get(reverse(f"admin:captions_{model}_change", args=[row.pk])).content.decode()
+    assert "could not be read (&lt;v2&gt;: HTTP 404); held to 1500." in html
+
+
+def test_the_settings_page_offers_the_replies_setting(admin_client):
+    row = CaptionGenerationUserSettingsFactory()
+    page = admin_client.get(reverse("admin:captions_captiongenerationusersettings_change", args=[row.pk]))
+    assert 'name="include_replies"' in page.content.decode()
+    changelist = admin_client.get(reverse("admin:captions_captiongenerationusersettings_changelist"))
+    assert "include_replies" in changelist.content.decode()

@@ -3,7 +3,15 @@
 
 import pytest
 
-from captions.quality import PENALTY, QualityReport, caption_fit, caption_quality, quality_level
+from captions.quality import (
+    PENALTY,
+    QualityReport,
+    caption_fit,
+    caption_length,
+    caption_quality,
+    caption_text_clean,
+    quality_level,
+)
 
 WIDE = {"optimal_min": 1, "optimal_max": 1000, "limit": 1000}
 USUAL = {"optimal_min": 50, "optimal_max": 200, "limit": 500}
@@ -136,6 +144,21 @@ def test_an_optimal_max_above_the_limit_is_read_as_the_limit():
 def test_length_counts_collapsed_whitespace():
     spaced = sized(20).replace(" ", "   \n ")
     assert quality(spaced, **SMALL).rules == ()
+
+
+def test_a_placeholder_scores_in_the_lowest_band_and_needs_review():
+    text = "A bright, mostly blue landscape-format image; it is mostly flat colour."
+    assert quality(text, optimal_min=20, optimal_max=100, limit=500).score >= 90, "it reads well"
+    report = caption_quality(text=text, optimal_min=20, optimal_max=100, limit=500, placeholder=True)
+    assert report.score <= 10 and report.level == "poor"
+    assert report.needs_special_review and report.rules[-1] == "placeholder"
+    assert "does not say what the image shows" in report.issues[-1]
+
+
+def test_length_counts_line_breaks_as_the_network_does():
+    limits = {"optimal_min": 1, "optimal_max": 10, "limit": 10}
+    assert "over_limit" not in quality("Abcd.\nEfg.", **limits).rules  # 10 characters
+    assert "over_limit" in quality("Abcd.\n\nEfg.", **limits).rules  # 11
 
 
 @pytest.mark.parametrize(
@@ -469,8 +492,38 @@ def test_levels_and_review_from_real_captions(text, score, level, review):
 LONG = "A tabby cat sleeps on a windowsill. A basil plant grows in a clay pot beside it. Rain falls outside."
 
 
-def test_text_that_fits_is_returned_with_whitespace_collapsed():
-    assert caption_fit(text="  A   cat\n\tsleeps.  ", max_length=100) == "A cat sleeps."
+def test_text_that_fits_is_returned_with_spaces_collapsed_and_line_breaks_kept():
+    assert caption_fit(text="  A   cat\r\n\tsleeps.  ", max_length=100) == "A cat\nsleeps."
+
+
+def test_a_cut_may_fall_at_a_line_break():
+    text = "STOP\nNo entry for vehicles over three tonnes between six and nine"
+    assert caption_fit(text=text, max_length=20) == "STOP\nNo entry for…"
+
+
+# A sign, a poem, a transcript: the lines are part of what the image shows.
+POEM = "Roses are red,\nViolets are blue.\n\nSugar is sweet."
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        (POEM, POEM),
+        (POEM.replace("\n", "\r\n"), POEM),  # what a browser's textarea sends
+        (POEM.replace("\n", "\r"), POEM),
+        ("  Roses are red,  \n\n\n\n  Violets   are\tblue.\n \n", "Roses are red,\n\nViolets are blue."),
+        ("Line one\u2028line two", "Line one\nline two"),
+    ],
+)
+def test_clean_text_keeps_line_breaks_and_caps_blank_lines(typed, kept):
+    assert caption_text_clean(typed) == kept
+
+
+def test_length_counts_a_line_break_as_one_character():
+    # Mastodon counts the description's characters, line breaks included; CRLF is one break.
+    assert caption_length("ab\ncd") == 5
+    assert caption_length("ab\r\ncd") == 5
+    assert caption_length(" ab \n\n\n cd ") == 6
 
 
 def test_text_of_exactly_the_limit_is_kept_whole():

@@ -42,7 +42,11 @@ else 401):
 - GET  /api/v1/accounts/verify_credentials
 - GET  /api/v1/accounts/{id}/statuses: only_media, exclude_replies, exclude_reblogs, pinned
   (nothing is pinned), max_id, since_id, min_id, limit (default 20, at most 40); newest first;
-  a Link header with rel="next" (max_id) and rel="prev" (min_id) when the page is not empty.
+  a Link header when the page is not empty: rel="prev" (min_id), and rel="next" (max_id) after a
+  full page, as Mastodon does. `fake.page_cap = n` makes it cap pages at n statuses whatever the
+  limit asked, and then link the next page after every page of n (GoToSocial, Pixelfed).
+  `fake.list_once_per_image = True` lists a status once per attachment (as Takahē does with
+  only_media).
 - GET  /api/v2/instance, /api/v1/instance (description limit under
   `configuration.media_attachments.description_limit` in both)
 - GET  /api/v1/statuses/{id}; GET /api/v1/statuses/{id}/source (Mastodon flavour only)
@@ -61,11 +65,21 @@ else 401):
   `accept_then_hang_next(seconds=...)` makes the next POST land and its answer come late.
 Unknown paths answer 404 `{"error": "Record not found"}`.
 
+Takahē's ways, each a knob (Takahē implements the Mastodon client API and differs here):
+- `fake.edit_sets_visibility = "public"`: a status edit sets the visibility (Takahē's edit endpoint
+  drops it, so an unlisted post becomes public).
+- `fake.require_every_description = True`: an edit whose `media_attributes` entry has no
+  `description` answers 400 `{"error": "invalid_input", "error_details": [...]}`.
+- `fake.bad_token_answer = (400, "Invalid Bearer token", "text/plain")`: how a wrong token is
+  answered (Mastodon: 401 JSON).
+
 Failures, for the next `times` requests to a path (exact path, trailing slash ignored; optionally
 one method):
 - `rate_limit_next(path, retry_after="1", reset_in=None)`: 429 with Retry-After (seconds or an
   HTTP-date; None sends none) and X-RateLimit-* headers (X-RateLimit-Reset when `reset_in` is set).
-- `error_next(path, status=500, apply=False)`: that status with a JSON error.
+- `error_next(path, status=500, apply=False, body=None)`: that status with a JSON error (`body`: the
+  JSON body to send instead, e.g. Mastodon's `{"error": ..., "details": {...}}` or OAuth's
+  `{"error": ..., "error_description": ...}`; a str is sent as text/plain).
 - `hang_next(path, seconds=..., apply=False)`: sleep, then answer normally (a write is applied
   after the sleep; with `apply=True` before it, so only the answer is late).
 - `malformed_next(path, apply=False)`: 200 with truncated JSON.
@@ -137,6 +151,7 @@ class _Failure:
     hang: float | None = None
     malformed: bool = False
     apply: bool = False
+    body: Any = None
 
 
 @dataclass
@@ -219,6 +234,12 @@ class FakeMastodon:
         self._extra_routes: list[tuple[str, re.Pattern[str], Any]] = []
         self._idempotency: dict[str, str] = {}  # Idempotency-Key -> the status it created
         self._created: list[str] = []  # ids of the statuses POST /api/v1/statuses created
+        self.page_cap: int | None = None
+        self.list_once_per_image = False
+        # Takahē's ways (a real Mastodon-API server): see the module docstring.
+        self.edit_sets_visibility: str | None = None
+        self.require_every_description = False
+        self.bad_token_answer: tuple[int, str, str] | None = None
         self.account = self._account_entity(self._new_id(), username)
         self.other_account = self._account_entity(self._new_id(), "someone")
         configuration = {
@@ -402,6 +423,7 @@ class FakeMastodon:
         hang: float | None = None,
         malformed: bool = False,
         apply: bool = False,
+        body: Any = None,
     ) -> None:
         if status is None and hang is None and not malformed:
             raise ValueError("Say how to fail: status, hang or malformed.")
@@ -417,6 +439,7 @@ class FakeMastodon:
                     hang=hang,
                     malformed=malformed,
                     apply=apply,
+                    body=body,
                 )
             )
 
@@ -434,9 +457,16 @@ class FakeMastodon:
         )
 
     def error_next(
-        self, path: str, *, status: int = 500, times: int = 1, method: str | None = None, apply: bool = False
+        self,
+        path: str,
+        *,
+        status: int = 500,
+        times: int = 1,
+        method: str | None = None,
+        apply: bool = False,
+        body: Any = None,
     ) -> None:
-        self.fail_next(path, method=method, times=times, status=status, apply=apply)
+        self.fail_next(path, method=method, times=times, status=status, apply=apply, body=body)
 
     def hang_next(
         self, path: str, *, seconds: float, times: int = 1, method: str | None = None, apply: bool = False
@@ -519,7 +549,14 @@ class FakeMastodon:
             if failure.reset_in is not None:
                 headers["X-RateLimit-Reset"] = _iso(datetime.now(UTC) + timedelta(seconds=failure.reset_in))
             return _json({"error": "Too many requests"}, 429, headers)
-        return _json({"error": f"Fake failure (HTTP {failure.status})"}, failure.status or 500, headers)
+        if isinstance(failure.body, str):
+            return Response(
+                failure.body, status=failure.status or 500, headers=headers, content_type="text/plain"
+            )
+        body = (
+            failure.body if failure.body is not None else {"error": f"Fake failure (HTTP {failure.status})"}
+        )
+        return _json(body, failure.status or 500, headers)
 
     def _authorised(self, request: Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.token}"
@@ -535,6 +572,9 @@ class FakeMastodon:
         if method == "GET" and path == "/api/v1/instance":
             return _json(self.instance_v1) if self.instance_v1 is not None else _error("Not found", 404)
         if not self._authorised(request):
+            if self.bad_token_answer is not None:
+                status, text, content_type = self.bad_token_answer
+                return Response(text, status=status, content_type=content_type)
             return _error("The access token is invalid", 401)
         for route_method, pattern, handler in self._extra_routes:
             match = pattern.fullmatch(path)
@@ -572,9 +612,10 @@ class FakeMastodon:
             return _error("Record not found", 404)
         args = request.args
         try:
-            limit = min(max(int(args.get("limit", 20)), 1), 40)
+            asked = min(max(int(args.get("limit", 20)), 1), 40)
         except ValueError:
             return _error("limit must be a number", 422)
+        limit = min(asked, self.page_cap) if self.page_cap else asked
         with self._lock:
             found = [s for s in self._statuses.values() if s.account is self.account]
             if _truthy(args.get("pinned")):
@@ -595,13 +636,20 @@ class FakeMastodon:
             found.sort(key=lambda s: int(s.id), reverse=True)
             page = found[:limit]
             rendered = [self._render(s) for s in page]
+            if self.list_once_per_image:
+                rendered = [entity for entity in rendered for _ in entity["media_attachments"] or [None]]
         headers = {}
         if page:
             kept = {k: v for k, v in args.items() if k not in ("max_id", "min_id", "since_id")}
             url = f"{self.base_url}/api/v1/accounts/{account_id}/statuses"
             next_url = f"{url}?{urlencode({**kept, 'max_id': page[-1].id})}"
             prev_url = f"{url}?{urlencode({**kept, 'min_id': page[0].id})}"
-            headers["Link"] = f'<{next_url}>; rel="next", <{prev_url}>; rel="prev"'
+            links = [f'<{prev_url}>; rel="prev"']
+            # Mastodon links the next page only after a full one; a server that caps pages links it
+            # after any page that is not empty (GoToSocial, Pixelfed).
+            if len(page) == asked or (self.page_cap and len(page) == limit):
+                links.insert(0, f'<{next_url}>; rel="next"')
+            headers["Link"] = ", ".join(links)
         return _json(rendered, headers=headers)
 
     def _create_status(self, request: Request, body: Any) -> Response:
@@ -649,6 +697,28 @@ class FakeMastodon:
         attributes = {
             str(a.get("id")): a for a in params.get("media_attributes") or [] if isinstance(a, dict)
         }
+        if self.require_every_description:
+            missing = [
+                index
+                for index, a in enumerate(params.get("media_attributes") or [])
+                if not isinstance(a, dict) or not isinstance(a.get("description"), str)
+            ]
+            if missing:
+                # Takahē (django-ninja / pydantic): 400 invalid_input with the fields in error_details.
+                return _json(
+                    {
+                        "error": "invalid_input",
+                        "error_details": [
+                            {
+                                "loc": ["body", "media_attributes", index, "description"],
+                                "msg": "field required",
+                                "type": "value_error.missing",
+                            }
+                            for index in missing
+                        ],
+                    },
+                    400,
+                )
         for media_id, attrs in attributes.items():
             described = attrs.get("description")
             if media_id in media_ids and described and len(described) > self.description_limit:
@@ -692,6 +762,8 @@ class FakeMastodon:
         status.sensitive = _truthy(params.get("sensitive")) or bool(spoiler)
         if params.get("language"):
             status.language = params["language"]
+        if self.edit_sets_visibility:
+            status.visibility = self.edit_sets_visibility
         status.edited_at = datetime.now(UTC)
         return _json(self._render(status))
 

@@ -9,11 +9,19 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from captions.alt_text import alt_text_missing
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAccount, PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.clients import (
+    PlatformAccount,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+    mastodon_verify_credentials,
+)
 from platforms.mastodon import (
     DEFAULT_DESCRIPTION_LIMIT,
     MastodonApi,
+    PostChangedError,
     description_idempotency_key,
 )
 from platforms.models import PlatformConnection, PlatformType
@@ -147,6 +155,53 @@ def test_paging_stops_on_an_empty_page(fake):
     second = api.own_media_statuses(max_id=first.next_max_id)
     assert second.statuses == []
     assert second.next_max_id is None
+
+
+def test_a_short_page_with_a_next_link_is_not_the_end(fake):
+    created = [fake.add_status(text=f"post {n}")["id"] for n in range(12)]
+    fake.page_cap = 5  # like GoToSocial or Pixelfed: fewer than asked, and rel="next"
+    api = api_for(fake)
+    pages, max_id = [], None
+    while True:
+        page = api.own_media_statuses(max_id=max_id, limit=20)
+        pages.append(page)
+        if page.next_max_id is None:
+            break
+        max_id = page.next_max_id
+    assert [len(page.statuses) for page in pages] == [5, 5, 2]
+    assert [s["id"] for page in pages for s in page.statuses] == list(reversed(created))
+
+
+def test_without_link_headers_paging_goes_on_until_an_empty_page(fake, httpserver):
+    older = fake.add_status(text="older")
+    newer = fake.add_status(text="newer")
+    path = statuses_path(fake)
+    httpserver.expect_oneshot_request(path).respond_with_json([newer])  # short, and no Link
+    httpserver.expect_oneshot_request(path).respond_with_json([older])
+    httpserver.expect_oneshot_request(path).respond_with_json([])
+    api = api_for(fake)
+    first = api.own_media_statuses(limit=20)
+    assert first.next_max_id == newer["id"]
+    second = api.own_media_statuses(max_id=first.next_max_id, limit=20)
+    assert second.next_max_id == older["id"]
+    assert api.own_media_statuses(max_id=second.next_max_id, limit=20).next_max_id is None
+
+
+def test_a_status_listed_once_per_image_comes_back_once(fake):
+    two = fake.add_status(text="two pictures", media=[None, None])
+    one = fake.add_status(text="one picture", media=[None])
+    fake.list_once_per_image = True
+    page = api_for(fake).own_media_statuses()
+    assert [s["id"] for s in page.statuses] == [one["id"], two["id"]]
+
+
+def test_replies_to_others_are_kept_when_asked_for(fake):
+    reply = fake.add_status(text="a reply", in_reply_to_account_id=fake.other_account["id"])
+    own = fake.add_status(text="mine")
+    page = api_for(fake).own_media_statuses(include_replies=True)
+    assert [s["id"] for s in page.statuses] == [own["id"], reply["id"]]
+    (request,) = fake.requests_to(statuses_path(fake))
+    assert request.arg("exclude_replies") is None
 
 
 def test_limit_is_capped_at_forty(fake):
@@ -345,9 +400,11 @@ def test_an_undescribed_neighbour_stays_undescribed(fake):
     post = fake.add_status(media=[None, None])
     first, second = (m["id"] for m in post["media_attachments"])
     api_for(fake).set_media_description(status=post["id"], media_id=second, description="A dog.")
-    assert [m["description"] for m in fake.status(post["id"])["media_attachments"]] == [None, "A dog."]
+    assert [m["description"] for m in fake.status(post["id"])["media_attachments"]] == ["", "A dog."]
+    assert alt_text_missing(fake.status(post["id"])["media_attachments"][0]["description"])
     (put,) = fake.requests_to(f"/api/v1/statuses/{post['id']}", "PUT")
-    assert put.json["media_attributes"][0] == {"id": first}
+    # Mastodon's documentation allows an empty description; Takahē needs one in every entry.
+    assert put.json["media_attributes"][0] == {"id": first, "description": ""}
 
 
 def test_hidden_poll_totals_stay_hidden(fake):
@@ -632,3 +689,160 @@ def test_fake_applies_mastodons_lossy_edit_rules(fake):
         headers={"Authorization": f"Bearer {fake.token}"},
     )
     assert missing_key.status_code == 422
+
+
+# What a real Mastodon-API server (Takahē) showed -------------------------------------------------
+
+
+def test_an_edit_that_changes_the_visibility_is_not_a_success(fake):
+    post = fake.add_status(visibility="unlisted", media=[None, "A fern."])
+    media_id = post["media_attachments"][0]["id"]
+    fake.edit_sets_visibility = "public"  # Takahē's edit endpoint drops the visibility
+    with pytest.raises(PostChangedError) as caught:
+        api_for(fake).set_media_description(status=post["id"], media_id=media_id, description="A moss.")
+    assert caught.value.changes == ["visibility changed from 'unlisted' to 'public'"]
+    assert "was written" in str(caught.value) and "'unlisted' to 'public'" in str(caught.value)
+    assert fake.status(post["id"])["media_attachments"][0]["description"] == "A moss."
+    assert fake.count("PUT", f"/api/v1/statuses/{post['id']}") == 1, "the edit took effect: not retried"
+
+
+def test_a_server_that_needs_every_description_gets_an_empty_one(fake):
+    post = fake.add_status(media=[None, None])
+    first, second = (m["id"] for m in post["media_attachments"])
+    fake.require_every_description = True
+    result = api_for(fake).set_media_description(status=post["id"], media_id=first, description="A gull.")
+    assert result.written
+    assert [m["description"] for m in fake.status(post["id"])["media_attachments"]] == ["A gull.", ""]
+    (put,) = fake.requests_to(f"/api/v1/statuses/{post['id']}", "PUT")
+    assert put.json["media_attributes"] == [
+        {"id": first, "description": "A gull."},
+        {"id": second, "description": ""},
+    ]
+
+
+def test_field_errors_in_error_details_are_kept(fake):
+    post = fake.add_status()
+    media_id = post["media_attachments"][0]["id"]
+    fake.error_next(
+        f"/api/v1/statuses/{post['id']}",
+        method="PUT",
+        status=400,
+        body={
+            "error": "invalid_input",
+            "error_details": [
+                {
+                    "loc": ["body", "media_attributes", 0, "focus"],
+                    "msg": "not a valid focus",
+                    "type": "value_error",
+                }
+            ],
+        },
+    )
+    with pytest.raises(PlatformAuthError) as caught:
+        api_for(fake).set_media_description(status=post["id"], media_id=media_id, description="A gull.")
+    assert "invalid_input; body.media_attributes.0.focus: not a valid focus" in str(caught.value)
+
+
+def test_mastodons_validation_details_are_kept(fake):
+    post = fake.add_status()
+    media_id = post["media_attachments"][0]["id"]
+    fake.error_next(
+        f"/api/v1/statuses/{post['id']}",
+        method="PUT",
+        status=422,
+        body={
+            "error": "Validation failed: Description is too long",
+            "details": {
+                "description": [{"error": "ERR_TOO_LONG", "description": "is too long (maximum 1500)"}]
+            },
+        },
+    )
+    with pytest.raises(PlatformAuthError) as caught:
+        api_for(fake).set_media_description(status=post["id"], media_id=media_id, description="A gull.")
+    assert "Validation failed: Description is too long; description: is too long (maximum 1500)" in str(
+        caught.value
+    )
+
+
+def test_an_error_description_on_a_read_is_kept_and_the_token_masked(fake):
+    fake.error_next(
+        "/api/v1/accounts/verify_credentials",
+        status=403,
+        body={
+            "error": "insufficient_scope",
+            "error_description": f"The token {fake.token} is missing the read:accounts scope",
+        },
+    )
+    with pytest.raises(PlatformAuthError) as caught:
+        api_for(fake).verify()
+    message = str(caught.value)
+    assert "insufficient_scope; The token *** is missing the read:accounts scope" in message
+    assert fake.token not in message
+
+
+def test_a_long_reason_is_trimmed(fake):
+    fake.error_next("/api/v1/accounts/verify_credentials", status=400, body={"error": "x " * 1000})
+    with pytest.raises(PlatformAuthError) as caught:
+        api_for(fake).verify()
+    assert len(str(caught.value)) < 500
+
+
+def test_a_wrong_token_says_the_servers_reason_not_a_guess(fake):
+    fake.bad_token_answer = (400, "Invalid Bearer token", "text/plain")  # Takahē
+    with pytest.raises(PlatformAuthError) as caught:
+        api_for(fake, token="wrong-token-xyz").verify()
+    assert "Invalid Bearer token" in str(caught.value)
+    assert "scope" not in str(caught.value)
+
+
+def test_connection_verify_says_the_servers_reason_not_a_guess(fake):
+    fake.bad_token_answer = (400, "Invalid Bearer token", "text/plain")
+    with pytest.raises(PlatformAuthError) as caught:
+        mastodon_verify_credentials(instance_url=fake.base_url, access_token="wrong-token-xyz", timeout=2)
+    assert "(HTTP 400)" in str(caught.value) and "Invalid Bearer token" in str(caught.value)
+    assert "read scope" not in str(caught.value)
+
+
+def test_an_html_error_page_is_not_quoted(fake):
+    fake.bad_token_answer = (400, "<html><body><h1>Bad Request</h1></body></html>", "text/html")
+    with pytest.raises(PlatformAuthError) as caught:
+        api_for(fake, token="wrong-token-xyz").verify()
+    assert "<html" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "new", "change"),
+    [
+        ("content", "<p>Other words</p>", "the text changed"),
+        ("spoiler_text", "birds", "the content warning changed from '' to 'birds'"),
+        ("sensitive", True, "sensitive changed from False to True"),
+        ("language", "de", "the language changed from 'en' to 'de'"),
+        ("poll", None, "the poll was removed"),
+    ],
+)
+def test_every_field_an_edit_must_keep_is_compared(fake, httpserver, field, new, change):
+    post = fake.add_status(poll={"options": ["yes", "no"]})
+    media_id = post["media_attachments"][0]["id"]
+    api = api_for(fake)
+    api.set_media_description(status=post["id"], media_id=media_id, description="A heron.")
+    before = fake.status(post["id"])
+    after = {**before, field: new}
+    with pytest.raises(PostChangedError) as caught:
+        api._check_edit(
+            status_id=post["id"], media_id=media_id, description="A heron.", before=before, after=after
+        )
+    assert caught.value.changes == [change]
+
+
+def test_reordered_media_is_a_change(fake):
+    post = fake.add_status(media=["One.", "Two."])
+    before = fake.status(post["id"])
+    after = {**before, "media_attachments": list(reversed(before["media_attachments"]))}
+    with pytest.raises(PlatformError, match="attachments changed"):
+        api_for(fake)._check_edit(
+            status_id=post["id"],
+            media_id=before["media_attachments"][0]["id"],
+            description="One.",
+            before=before,
+            after=after,
+        )

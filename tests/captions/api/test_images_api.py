@@ -285,6 +285,16 @@ def test_patch_stores_the_reviewed_caption(api, user):
     assert AuditLog.objects.filter(action="caption.edited", resource_id=str(image.pk)).exists()
 
 
+def test_a_multi_line_caption_keeps_its_lines_and_counts_them(api, user):
+    image = own_image(user)
+    typed = "A handwritten note:\r\nBack in 5 minutes\r\n\r\n\r\n- Anna"
+    response = api.patch(detail(image), {"reviewed_caption": typed}, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["reviewed_caption"] == "A handwritten note:\nBack in 5 minutes\n\n- Anna"
+    assert body["character_count"] == 45  # 19 + 1 + 17 + 2 + 6: each line break is one character
+
+
 @pytest.mark.parametrize(
     "body", [{}, {"reviewed_caption": ""}, {"reviewed_caption": "   "}, {"reviewed_caption": ["x"]}]
 )
@@ -464,6 +474,18 @@ def test_approve_and_post_changes_only_this_images_description(api, user, httpse
     ]
     assert after["spoiler_text"] == "birds"
     assert fake.source(status["id"])["text"] == "Three birds"
+
+
+def test_a_post_the_server_changed_is_a_502_saying_what_changed(api, user, httpserver):
+    fake, _status, image = posted_setup(httpserver, user)
+    fake.edit_sets_visibility = "direct"  # as Takahē's edit drops an unlisted post's visibility
+    response = api.post(detail(image, "approve-and-post/"), {}, format="json")
+    assert response.status_code == 502, response.content
+    error = response.json()["error"]
+    assert error["code"] == "post_changed"
+    assert "visibility changed from 'public' to 'direct'" in error["message"]
+    body = api.get(detail(image)).json()
+    assert body["status"] == "error" and "visibility changed" in body["processing_error"]
 
 
 def test_post_is_idempotent(api, user, httpserver):

@@ -142,3 +142,13 @@ def test_a_run_page_costs_a_fixed_number_of_queries(api, user, size, count_queri
 def test_a_strangers_run_is_not_listed(api):
     own_run(UserFactory())
     assert api.get(RUNS).json()["results"] == []
+
+
+def test_runs_and_tasks_show_their_warnings(api, user):
+    from tests.factories.captions import CaptionGenerationTaskFactory
+
+    warning = "The instance's description limit could not be read; captions were held to 1500."
+    run = own_run(user, warnings=[warning])
+    task = CaptionGenerationTaskFactory(platform_connection=run.platform_connection, warnings=[warning])
+    assert api.get(f"{RUNS}{run.pk}/").json()["warnings"] == [warning]
+    assert api.get(f"/api/v1/captions/tasks/{task.pk}/").json()["warnings"] == [warning]

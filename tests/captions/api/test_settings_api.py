@@ -49,6 +49,21 @@ def test_create_with_defaults_for_what_is_left_out(api, user):
     assert AuditLog.objects.filter(action="caption_settings.created").exists()
 
 
+def test_replies_are_offered_by_default_and_can_be_turned_off(api, user):
+    connection = PlatformConnectionFactory(user=user)
+    response = api.post(URL, {"platform_connection": connection.pk}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["include_replies"] is True
+    row_id = response.json()["id"]
+    response = api.patch(f"{URL}{row_id}/", {"include_replies": False}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["include_replies"] is False
+    assert CaptionGenerationUserSettings.objects.get(pk=row_id).include_replies is False
+    assert AuditLog.objects.filter(
+        action="caption_settings.updated", details__changed={"include_replies": False}
+    ).exists()
+
+
 def test_posting_again_changes_the_one_row(api, user):
     connection = PlatformConnectionFactory(user=user)
     api.post(URL, {"platform_connection": connection.pk}, format="json")
@@ -93,6 +108,7 @@ def test_a_patch_that_changes_nothing_writes_no_audit_row(api, user):
         ("processing_delay", 60.5),
         ("processing_delay", "soon"),
         ("reprocess_existing", "perhaps"),
+        ("include_replies", "perhaps"),
         ("language", "English please"),
         ("language", "x" * 17),
         ("language", "e"),

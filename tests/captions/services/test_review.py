@@ -34,6 +34,23 @@ def test_edit_stores_the_wording_and_marks_reviewed(reviewer):
     assert AuditLog.objects.filter(action="caption.edited", resource_id=str(image.pk)).exists()
 
 
+def test_an_edit_keeps_its_line_breaks(reviewer):
+    image = ImageFactory()
+    typed = "  A sign reading:\r\nOPEN\r\n\r\n\r\nMon-Fri  9-17 \r\n"
+    image = caption_edit(image=image, editor=reviewer, text=typed)
+    assert image.reviewed_caption == "A sign reading:\nOPEN\n\nMon-Fri 9-17"
+    image = caption_approve(image=image, reviewer=reviewer)
+    assert image.final_caption == "A sign reading:\nOPEN\n\nMon-Fri 9-17"
+
+
+def test_the_limit_counts_each_line_break_as_one_character(reviewer):
+    image = ImageFactory()
+    CaptionGenerationUserSettingsFactory(platform_connection=image.platform_connection, max_caption_length=9)
+    assert caption_edit(image=image, editor=reviewer, text="Four\r\nfive").reviewed_caption == "Four\nfive"
+    with pytest.raises(ValidationError, match="has 10 characters; this image allows 9"):
+        caption_edit(image=image, editor=reviewer, text="Four\n\nfive")
+
+
 def test_approve_takes_the_reviewed_caption_over_the_generated_one(reviewer):
     image = ImageFactory(reviewed_caption="A grey heron at dusk.", status=S.REVIEWED)
     image = caption_approve(image=image, reviewer=reviewer)

@@ -93,16 +93,45 @@ def test_reprocess_existing_records_captioned_images_too(fake, connection):
     assert Image.objects.get().original_caption == "A grey cat asleep."
 
 
-def test_replies_to_others_and_boosts_are_not_scanned(fake, connection):
-    fake.add_status(text="reply", media=[None], in_reply_to_account_id="999")
+def test_own_replies_to_others_are_scanned_by_default_and_boosts_never(fake, connection):
+    reply = fake.add_status(text="reply", media=[None], in_reply_to_account_id="999")["id"]
     fake.add_status(text="boost", media=[None], reblog=True)
     own = fake.add_status(text="own", media=[None])["id"]
     scan(connection, fake, max_posts=10)
-    assert scanned_post_ids() == {own}
+    assert scanned_post_ids() == {own, reply}
     listing = fake.requests_to(f"/api/v1/accounts/{fake.account['id']}/statuses")[0]
     assert listing.arg("only_media") in {"true", "True", "1"}
-    assert listing.arg("exclude_replies") in {"true", "True", "1"}
+    assert listing.arg("exclude_replies") is None
     assert listing.arg("exclude_reblogs") in {"true", "True", "1"}
+
+
+def test_replies_to_others_are_left_out_when_the_setting_is_off(fake, connection):
+    fake.add_status(text="reply", media=[None], in_reply_to_account_id="999")
+    thread = fake.add_status(text="my thread", media=[None], in_reply_to_account_id=fake.account["id"])["id"]
+    own = fake.add_status(text="own", media=[None])["id"]
+    scan(connection, fake, max_posts=10, include_replies=False)
+    assert scanned_post_ids() == {own, thread}
+    listing = fake.requests_to(f"/api/v1/accounts/{fake.account['id']}/statuses")[0]
+    assert listing.arg("exclude_replies") in {"true", "True", "1"}
+
+
+def test_a_server_that_caps_pages_lower_is_paged_by_its_next_links(fake, connection):
+    ids = [fake.add_status(text=f"post {n}", media=[None])["id"] for n in range(7)]
+    fake.page_cap = 2  # asked for up to 40, it sends 2 and a rel="next" link
+    result = scan(connection, fake, max_posts=10)
+    assert scanned_post_ids() == set(ids)
+    assert result.posts_seen == 7 and result.backlog_done
+    assert Image.objects.count() == 7
+
+
+def test_a_post_listed_once_per_image_is_counted_once(fake, connection):
+    two = fake.add_status(text="two pictures", media=[None, None])["id"]
+    one = fake.add_status(text="one picture", media=[None])["id"]
+    fake.list_once_per_image = True
+    result = scan(connection, fake, max_posts=10)
+    assert result.posts_seen == 2
+    assert scanned_post_ids() == {one, two}
+    assert Image.objects.count() == 3
 
 
 def test_a_rescan_never_touches_a_caption_under_review(fake, connection):

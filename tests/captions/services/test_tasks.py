@@ -171,6 +171,55 @@ def test_the_description_limit_is_kept_on_the_connection_without_touching_the_re
     assert connection.last_used is not None
 
 
+def test_an_unreadable_description_limit_is_a_warning_on_the_task_and_its_run(fake, connection, three_images):
+    fake.instance_v2 = None  # both instance documents answer 404
+    fake.instance_v1 = None
+    task = queued_task(connection)
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    run = ProcessingRun.objects.get(task=task)
+    assert task.status == TaskStatus.COMPLETED
+    assert task.results_json["description_limit"] == 1500
+    (warning,) = task.warnings
+    assert "description limit could not be read" in warning and "1500" in warning
+    assert "/api/v2/instance" in warning and "/api/v1/instance" in warning
+    assert run.warnings == [warning]
+    connection.refresh_from_db()
+    assert "description_limit" not in connection.extra, "a guess is not stored as the instance's limit"
+
+
+def test_an_unreadable_limit_keeps_the_one_read_last_time(fake, connection, three_images):
+    connection.extra = {"description_limit": 900}
+    connection.save()
+    fake.instance_v2 = None
+    fake.instance_v1 = None
+    task = queued_task(connection)
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    assert task.results_json["description_limit"] == 900
+    assert "900" in task.warnings[0] and "last time" in task.warnings[0]
+
+
+def test_a_limit_read_from_the_instance_leaves_no_warning(fake, connection, three_images):
+    task = queued_task(connection)
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    assert task.warnings == [] and ProcessingRun.objects.get(task=task).warnings == []
+
+
+def test_the_reply_setting_reaches_the_scan(fake, connection):
+    add_post(fake, [None])
+    reply = fake.add_status(text="reply", media=[None], in_reply_to_account_id=fake.other_account["id"])
+    fake.files[reply["media_attachments"][0]["id"]] = png()
+    connection.caption_settings.update(include_replies=False)
+    task = queued_task(connection)
+    assert task.settings_json["include_replies"] is False
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    assert task.results_json["posts_seen"] == 1
+    assert not Image.objects.filter(post__post_id=reply["id"]).exists()
+
+
 def test_steps_and_progress_are_written_as_the_task_goes(fake, connection, three_images):
     task = queued_task(connection)
     seen = []
@@ -348,6 +397,7 @@ def test_without_saved_settings_the_defaults_are_snapshotted(django_capture_on_c
         "optimal_min_length": 80,
         "optimal_max_length": 200,
         "reprocess_existing": False,
+        "include_replies": True,
         "processing_delay": 1.0,
         "language": None,
     }
@@ -444,6 +494,17 @@ def test_a_refused_token_fails_the_task_with_a_clear_message(fake, three_images)
     run = ProcessingRun.objects.get(task=task)
     assert run.status == ProcessingRunStatus.FAILED and run.completed_at is not None
     assert not Image.objects.exists()
+
+
+def test_a_token_refused_with_a_reason_fails_the_task_with_that_reason(fake, three_images):
+    fake.bad_token_answer = (400, "Invalid Bearer token", "text/plain")  # Takahē's answer
+    connection = PlatformConnectionFactory(instance_url=fake.base_url, access_token="revoked-token")
+    task = queued_task(connection)
+    caption_task_run(task_id=task.pk, captioner=simple_captioner, api_factory=NO_WAIT)
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED
+    assert "(HTTP 400): Invalid Bearer token" in task.error_message
+    assert "access token" in task.error_message.split("Invalid Bearer token")[1]  # says what to do
 
 
 def test_server_errors_after_every_retry_fail_the_task_and_are_counted(fake, connection, three_images):
