@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("captions", "0003_post_language"),
+        ("captions", "0004_image_local_path_index"),
     ]
 
     operations = [
