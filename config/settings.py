@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise, so static files get their (strict) policy too.
+    "core.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -388,3 +390,16 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = (
         ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_PROXY", default=False) else None
     )
+
+# --- Security headers (HSTS: Django's SecurityMiddleware; CSP: core.security) --------------------
+# Kept together and last: whether cookies are secure is decided just above. HSTS is sent on https
+# responses only; it is on by default (a year) whenever cookies are secure, i.e. whenever DEBUG is
+# off unless SESSION_COOKIE_SECURE=false says the site is served over plain http. Lower it to a few
+# minutes while trying https out; raise INCLUDE_SUBDOMAINS and PRELOAD only knowingly.
+_cookies_secure = not DEBUG and SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _cookies_secure else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+# Content-Security-Policy on every response (the policy is in core.security); true: sent as
+# Content-Security-Policy-Report-Only, so violations are reported in the browser, nothing blocked.
+CSP_REPORT_ONLY = env.bool("CSP_REPORT_ONLY", default=False)
