@@ -194,7 +194,19 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"ImageStatusEnum": "captions.models.ImageStatus"},
+    # Choice sets that share a field name ("status", "type") or appear under two ("platform",
+    # "platforms") get a name of their own; without one drf-spectacular invents a hashed name
+    # (Status043Enum) and warns (drf_spectacular.W001) on every `check --deploy`.
+    "ENUM_NAME_OVERRIDES": {
+        "ImageStatusEnum": "captions.models.ImageStatus",
+        "WorkflowStatusEnum": "workflows.models.WorkflowStatus",
+        "WorkflowPlatformEnum": "workflows.models.Platform",
+        "PlatformStateStatusEnum": "workflows.models.PlatformStatus",
+        "PublishingJobStatusEnum": "workflows.models.PublishingStatus",
+        "ResourceTypeEnum": "workflows.models.ResourceType",
+        "ScrapingJobStatusEnum": "scraping.models.JobStatus",
+        "ConfigTypeEnum": "core.models.ConfigType",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "core.api.schema.add_error_responses",
