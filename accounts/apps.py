@@ -25,6 +25,7 @@ class AccountsConfig(AppConfig):
         from django.core import checks
 
         from accounts import signals
+        from accounts.api import schema  # noqa: F401 - registers the OpenAPI auth extensions
         from accounts.checks import check_rate_limits
 
         signals.connect()

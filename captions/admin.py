@@ -334,12 +334,9 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         if not obj.local_path:
             return "—"
         url = _thumbnail_url(image_id=obj.pk)
+        # A class from core/static/core/admin.css, not a style attribute: the CSP refuses those.
         return format_html(
-            '<img src="{}" alt="Image {}" loading="lazy" style="max-width:{}px;max-height:{}px">',
-            url,
-            obj.pk,
-            size,
-            size,
+            '<img src="{}" alt="Image {}" loading="lazy" class="sd-thumb-{}">', url, obj.pk, size
         )
 
     @admin.display(description="Image")
@@ -366,7 +363,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def characters(self, obj: Image) -> str:
         count, limit = character_count(obj.current_caption), length_limit(obj)
         if count > limit:
-            return format_html('<strong style="color:#ba2121">{} / {}</strong>', count, limit)
+            return format_html('<strong class="sd-over-limit">{} / {}</strong>', count, limit)
         return format_html("{} / {}", count, limit)
 
     @admin.display(description="Score", ordering="caption_quality_score")

@@ -14,12 +14,23 @@ the masked text back in the record, so every handler after it gets the clean ver
 - values of secret-looking names in query strings, logfmt, JSON and dict reprs (`access_token=`,
   `password=`, `"api_key": "..."`, `'token': '...'`, `client_secret=` ...);
 - passwords in URLs (`postgres://user:xxx@host`);
+- long opaque path segments of URLs and of access-log request lines, where webhooks carry their secret
+  (`https://hooks.slack.com/services/T0/B0/<secret>`, `/api/webhooks/<id>/<token>`): a segment
+  with a run of 16 or more letters and digits that mixes digits and letters or upper and lower case
+  (numeric ids, UUIDs and word-like slugs stay readable);
+- all of the above inside percent-encoded text too (`?next=/x%3Fapi_key%3D<key>`): a token holding
+  `%XX` escapes is decoded (up to three times, for double encoding) and written decoded and masked
+  when the decoded text holds a secret;
 - the values of the secret settings themselves wherever they appear: SECRET_KEY, every key of
-  FIELD_ENCRYPTION_KEYS, AI_API_KEY, ADMIN_PASSWORD, database passwords, the S3 secret key.
+  FIELD_ENCRYPTION_KEYS, AI_API_KEY, ADMIN_PASSWORD, database passwords, the S3 secret key;
+- the values of sensitive `SystemConfig` rows (`SENSITIVE_CONFIG`): a process-wide set, read from
+  the database on first use and every `SensitiveConfigValues.REFRESH_SECONDS` after (so a value
+  another process saved is known within a minute), and told at once by `core.services.config_set`
+  about values this process saves. The read uses a connection of its own, so it never runs inside,
+  or aborts, the transaction of the code that is logging.
 
 The patterns are a safety net, not the first defence: code still must not log credentials (the
-platform and AI clients build their error messages without them). Sensitive `SystemConfig` values
-live in the database and are not known here.
+platform and AI clients build their error messages without them).
 """
 
 from __future__ import annotations
@@ -27,9 +38,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote
 
 MASK = "***"
 FORMATS = ("logfmt", "json")
@@ -59,7 +73,40 @@ _MASKED_WORDS = (
 SECRET_NAME = re.compile(rf"[A-Za-z0-9_.-]*?(?:{_MASKED_WORDS}|authorization)", re.IGNORECASE)
 _NAME = rf"(?<![A-Za-z0-9_-])[A-Za-z0-9_.-]*?{_MASKED_WORDS}(?![A-Za-z0-9_])"
 
-_PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
+_UUID = re.compile(r"[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}")
+_SEGMENT_CHARS = re.compile(r"[A-Za-z0-9_:~-]+")
+_ALNUM_RUN = re.compile(r"[A-Za-z0-9]{16,}")
+
+
+def _opaque(segment: str) -> bool:
+    """A path segment that reads like a key rather than a name (see the module docstring)."""
+    if not _SEGMENT_CHARS.fullmatch(segment) or _UUID.fullmatch(segment):
+        return False
+    for run in _ALNUM_RUN.findall(segment):
+        has_digit = any(char.isdigit() for char in run)
+        has_letter = any(char.isalpha() for char in run)
+        if (has_digit and has_letter) or (run != run.lower() and run != run.upper()):
+            return True
+    return False
+
+
+def _mask_opaque_segments(match: re.Match) -> str:
+    segments = match.group(2).split("/")
+    return match.group(1) + "/".join(MASK if _opaque(segment) else segment for segment in segments)
+
+
+_PATTERNS: tuple[tuple[re.Pattern, Any], ...] = (
+    # Opaque path segments of URLs (webhook secrets): scheme://host, then the path up to ? or #.
+    (
+        re.compile(r"""(\b[a-z][a-z0-9+.-]*://[^\s/?#"'<>]*)(/[^\s?#"'<>]*)""", re.IGNORECASE),
+        _mask_opaque_segments,
+    ),
+    # ... and in request lines without a host, as access logs write them ("POST /hooks/... HTTP/1.1";
+    # no \b before the method: a coloured line has an escape code's letter right before it).
+    (
+        re.compile(r"""((?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS) )(/[^\s?#"'<>]*)"""),
+        _mask_opaque_segments,
+    ),
     # Authorization: <scheme> <credentials>, in headers, reprs and JSON; the scheme stays readable.
     (
         re.compile(
@@ -91,14 +138,39 @@ _PATTERNS: tuple[tuple[re.Pattern, str], ...] = (
 )
 
 
+# A run of text holding at least one percent escape (a URL, a form body, a query value).
+_ENCODED = re.compile(r"""[^\s"'<>]*%[0-9A-Fa-f]{2}[^\s"'<>]*""")
+
+
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """`text` with the literal `secrets` and anything that looks like a credential masked."""
-    for secret in sorted(secrets, key=len, reverse=True):
+    secrets = sorted(secrets, key=len, reverse=True)
+    if "%" in text:
+        text = _ENCODED.sub(lambda match: _redact_encoded(match.group(), secrets), text)
+    return _redact_plain(text, secrets)
+
+
+def _redact_plain(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
         if secret in text:
             text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _redact_encoded(token: str, secrets: list[str]) -> str:
+    """The token as it was when it hides no secret; else decoded, with the secret masked."""
+    decoded = token
+    for _ in range(3):  # %253D is %3D is "="
+        once = unquote(decoded)
+        if once == decoded:
+            break
+        decoded = once
+    if decoded == token:
+        return token
+    masked = _redact_plain(decoded, secrets)
+    return token if masked == decoded else masked
 
 
 def secret_values() -> list[str]:
@@ -123,7 +195,93 @@ def secret_values() -> list[str]:
         add(database.get("PASSWORD"))
     for storage in getattr(settings, "STORAGES", {}).values():
         add((storage.get("OPTIONS") or {}).get("secret_key"))
+    values.extend(SENSITIVE_CONFIG.values())
     return values
+
+
+class SensitiveConfigValues:
+    """The values of sensitive `SystemConfig` rows this process knows, to mask in every record."""
+
+    REFRESH_SECONDS = 60.0
+    # After a failed read (no table yet before `migrate`, the database down): try again soon.
+    RETRY_SECONDS = 5.0
+
+    def __init__(self):
+        self._values: frozenset[str] = frozenset()
+        self._next_read = 0.0  # monotonic time of the next read; 0: never read
+        self._lock = threading.Lock()
+        self._reading = threading.local()
+
+    def values(self) -> frozenset[str]:
+        if time.monotonic() >= self._next_read and not getattr(self._reading, "active", False):
+            self._read()
+        return self._values
+
+    def add(self, value: str | None) -> None:
+        """Known from now on in this process (the service calls this on every sensitive write)."""
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+            with self._lock:
+                self._values = self._values | {value}
+
+    def forget(self) -> None:
+        """Drop what is known and read again on next use (tests)."""
+        with self._lock:
+            self._values, self._next_read = frozenset(), 0.0
+
+    def _read(self) -> None:
+        from django.apps import apps
+
+        if not apps.ready:
+            return
+        # A record logged while reading (the database backend's own debug lines) must not read again.
+        self._reading.active = True
+        try:
+            with self._lock:
+                if time.monotonic() < self._next_read:
+                    return  # another thread has just read
+                try:
+                    found = _read_sensitive_config()
+                except Exception:  # logging must go on whatever the database says
+                    self._next_read = time.monotonic() + self.RETRY_SECONDS
+                    return
+                # Values stay known once seen: an old secret masked does no harm, and a value this
+                # process saved but has not committed yet must not be dropped by a read.
+                self._values = self._values | {v for v in found if len(v) >= MIN_SECRET_LENGTH}
+                self._next_read = time.monotonic() + self.REFRESH_SECONDS
+        finally:
+            self._reading.active = False
+
+
+def _read_sensitive_config() -> set[str]:
+    """Every sensitive value, decrypted, through a connection of its own: the caller may be in a
+    transaction (a failed query would abort it) or counting its queries."""
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    from core import crypto
+    from core.models import SystemConfig
+
+    connection = connections.create_connection(DEFAULT_DB_ALIAS)
+    try:
+        table = connection.ops.quote_name(SystemConfig._meta.db_table)
+        column = connection.ops.quote_name(SystemConfig._meta.get_field("secret_value").column)
+        flag = connection.ops.quote_name(SystemConfig._meta.get_field("is_sensitive").column)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {column} FROM {table} WHERE {flag} = %s", [True])  # noqa: S608
+            rows = [row[0] for row in cursor.fetchall()]
+    finally:
+        connection.close()
+    values = set()
+    for encrypted in rows:
+        if not encrypted:
+            continue
+        try:
+            values.add(crypto.decrypt(encrypted))
+        except Exception:  # noqa: S112 - a row under a retired key (rotate_encryption_key)
+            continue
+    return values
+
+
+SENSITIVE_CONFIG = SensitiveConfigValues()
 
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -203,6 +361,7 @@ class StructuredFormatter(logging.Formatter):
                 value = _request_label(value)
                 if value is None:
                     continue
+                value = _text(value)  # the path may hold a secret too (a sensitive value, a webhook's)
             fields[f"{key}_" if key in fields else key] = value
         exc = record.exc_text
         if record.exc_info and not exc:

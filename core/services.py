@@ -3,6 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.logging import SENSITIVE_CONFIG
 from core.models import ConfigType, SystemConfig, parse_config_value
 
 
@@ -48,6 +49,9 @@ def config_set(
     if description is not None:
         entry.description = description
     entry.save()
+    if is_sensitive:
+        # Masked in this process's log lines from now on (others read it within a minute).
+        SENSITIVE_CONFIG.add(raw)
     return entry
 
 

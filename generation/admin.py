@@ -71,7 +71,7 @@ class GeneratedImageInline(admin.TabularInline):
         if not obj.pk:
             return "—"
         return format_html(
-            '<img src="{}" alt="generated image {}" loading="lazy" style="max-width:96px;max-height:96px">',
+            '<img src="{}" alt="generated image {}" loading="lazy" class="sd-thumb-96">',
             reverse("generated-image-content", kwargs={"pk": obj.pk}),
             obj.pk,
         )
@@ -214,7 +214,7 @@ class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         if obj.mime_type not in PREVIEW_MIME_TYPES:
             return f"No preview for {obj.mime_type}."
         return format_html(
-            '<img src="data:{};base64,{}" alt="preview" style="max-width:256px;max-height:256px">',
+            '<img src="data:{};base64,{}" alt="preview" class="sd-preview-256">',
             obj.mime_type,
             obj.encoded_image,
         )

@@ -403,8 +403,7 @@ class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         preview, length = row
         suffix = "…" if length > CONTENT_PREVIEW_CHARS else ""
         return format_html(
-            '<div style="white-space: pre-wrap; max-height: 20em; overflow: auto;">{}{}</div>'
-            "<p>{} characters</p>",
+            '<div class="sd-content-preview">{}{}</div><p>{} characters</p>',
             preview,
             suffix,
             length,

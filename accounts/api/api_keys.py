@@ -109,6 +109,7 @@ class ApiKeyViewSet(
     serializer_class = ApiKeySerializer
     filterset_class = ApiKeyFilter
     ordering_fields = ["created_at"]
+    queryset = ApiKey.objects.none()  # the model, for the schema; get_queryset scopes to the user
 
     def get_queryset(self):
         return ApiKey.objects.filter(user=self.request.user)

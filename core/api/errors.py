@@ -4,7 +4,14 @@
 
 `fields` maps a field name (dotted for nested input) to its list of messages; it is
 present, possibly empty, on every error.
+
+Messages may echo the input (`"x" is not a valid choice.`, `"x" is not a valid UUID.`, a field
+name). Input can hold characters no encoding can write (a lone UTF-16 surrogate from a JSON
+`"\\ud800"`), which would make the renderer fail and the error a 500: every message and field name
+passes through `encodable()` first, whatever field or code produced it.
 """
+
+import re
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -51,11 +58,27 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(detail)]}
 
 
+_UNENCODABLE = re.compile(r"[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates (the only code points UTF-8 cannot write) replaced by U+FFFD."""
+    return _UNENCODABLE.sub("\ufffd", text)
+
+
 def error_body(
     *, status_code: int, message: str, code: str | None = None, fields: dict | None = None
 ) -> dict:
+    fields = {
+        encodable(str(name)): [encodable(str(item)) for item in messages]
+        for name, messages in (fields or {}).items()
+    }
     return {
-        "error": {"code": code or CODES.get(status_code, "error"), "message": message, "fields": fields or {}}
+        "error": {
+            "code": code or CODES.get(status_code, "error"),
+            "message": encodable(str(message)),
+            "fields": fields,
+        }
     }
 
 

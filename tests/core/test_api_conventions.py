@@ -310,4 +310,6 @@ def test_swagger_ui_is_served_from_local_static_files():
     assert any("drf_spectacular_sidecar/swagger-ui-dist/" in asset for asset in assets), assets
     for asset in assets:
         assert finders.find(asset), f"{asset} is not a local static file"
-    assert "/api/schema/" in html
+    # The init script, with the schema's URL, comes from the page's own URL (not inline: the CSP).
+    assert '<script src="/api/docs/?script=">' in html
+    assert "/api/schema/" in client_for().get("/api/docs/?script=").content.decode()

@@ -178,3 +178,20 @@ def test_ai_timeout_is_a_failure(settings):
     settings.AI_BASE_URL = "http://127.0.0.1:9/v1"
     with mock.patch("core.health.httpx.get", side_effect=httpx.ReadTimeout("slow")):
         assert health.check_ai() == {"status": "fail", "backend": "openai", "error": "ReadTimeout"}
+
+
+def test_not_ready_is_logged_as_a_warning_naming_the_checks_not_as_an_error(client, caplog):
+    """A starting server is not ready until its worker's first heartbeat: the probe's 503s must not
+    fill the log with errors."""
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        response, _ = ready(client)
+    assert response.status_code == 503
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+    (record,) = [
+        r for r in caplog.records if r.name == "core.health" and r.getMessage().startswith("Not ready")
+    ]
+    assert record.levelno == logging.WARNING
+    assert record.getMessage() == "Not ready: worker failing"
+    assert not [r for r in caplog.records if r.name == "django.request"]

@@ -334,3 +334,185 @@ def test_publishing_to_a_webhook_whose_url_carries_a_token_never_logs_it(
     assert "logger=httpx" in output and "token=***" in output
     assert url_token not in output
     assert fake.secret not in output
+
+
+# --- percent-encoded secrets, webhook paths, sensitive SystemConfig values (issue 17) -----------
+
+KEY = "sdk_live_4f9a8b7c6d5e4f3a2b1c"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (f"GET /admin/login/?next=/x%3Fapi_key%3D{KEY} HTTP/1.1", "GET /admin/login/?next=/x?api_key=***"),
+        (f"GET /login/?next=%2Fx%3Fa%3D1%26access_token%3D{KEY}", "&access_token=***"),
+        (f"GET /login/?next=%252Fx%253Fpassword%253D{KEY}", "password=***"),  # encoded twice
+        (f"GET /cb?next=api%5Fkey%3D{KEY}", "api_key=***"),  # the name encoded too
+        (f"POST https://hooks.slack.com/services/T0AB12CD3/B0EF45GH6/{KEY[4:]}", "/services/T0AB12CD3/"),
+        (
+            "POST https://discord.com/api/webhooks/123456789012345678/"
+            "Xh3f9aK2mQ-pL8vR4tW1yZ6bN0cD5eF7gH9jK2mQ4pL8vR1tW6yZ3bN0cD5eF7gH9j/ 204",
+            "https://discord.com/api/webhooks/123456789012345678/***/ 204",
+        ),
+        (
+            "POST https://hooks.example.com/services/T000/B000/XXXXSECRET9plus7chars",
+            "/services/T000/B000/***",
+        ),
+    ],
+)
+def test_encoded_and_path_secrets_are_masked(text, kept):
+    masked = redact(text)
+    assert kept in masked
+    assert "4f9a8b7c6d5e4f3a2b1c" not in masked
+    assert "Xh3f9aK2mQ" not in masked and "XXXXSECRET" not in masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET https://mastodon.example/@alice/112233445566778899 200",
+        "GET https://desk.example/api/v1/workflows/3f2a9c1e-7b4d-4e8f-9a6b-1c2d3e4f5a6b/ 200",
+        "GET https://blog.example/2024/05/a-very-long-post-slug-about-coffee-in-tokyo/ 200",
+        "GET https://cdn.example/media/IMG_20240101_123456.jpg 200",
+        "GET /search/?q=caf%C3%A9%20tokyo&page=2 200",
+    ],
+)
+def test_ids_slugs_and_harmless_encodings_stay_readable(text):
+    assert redact(text) == text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runserver_access_lines_mask_a_key_in_a_percent_encoded_query(log_output):
+    """A live request through Django's own development server, whose access line holds the whole
+    request line, query string included."""
+    import threading
+    import urllib.request
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
+
+    server = ThreadedWSGIServer(("127.0.0.1", 0), WSGIRequestHandler, allow_reuse_address=False)
+    server.set_app(WSGIHandler())
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/admin/login/?next=/x%3Fapi_key%3D{KEY}"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert response.status == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = log_output.getvalue()
+    assert "logger=django.server" in output, output
+    assert "api_key=***" in output
+    assert KEY not in output and "4f9a8b7c6d5e4f3a2b1c" not in output
+
+
+@pytest.mark.django_db
+def test_publishing_to_a_webhook_with_a_secret_in_its_path_never_logs_it(
+    log_output, raw_messages, httpserver
+):
+    from core.outbound import HostThrottle
+    from core.retry import RetryPolicy
+    from platforms.models import PlatformConnection, PlatformType
+    from platforms.publishers import Publication, publisher_for
+    from tests.fakes.webhook import FakeWebhook
+
+    fake = FakeWebhook(httpserver)
+    path_secret = "Zq8vN2kXw5Rt7Lm3Hb9Pc4Jd"  # Slack-shaped: 24 letters and digits
+    fake.path = f"/hooks/services/T0AB12CD3/B0EF45GH6/{path_secret}"
+    fake.url = f"{fake.base_url}{fake.path}"
+    publisher = publisher_for(
+        PlatformConnection(
+            name="hook",
+            platform_type=PlatformType.WEBHOOK,
+            instance_url=fake.url,
+            access_token=fake.secret,
+            extra={},
+        ),
+        timeout=5.0,
+        policy=RetryPolicy(attempts=1),
+        sleep=lambda seconds: None,
+        throttle=HostThrottle(rate=10_000, sleep=lambda seconds: None),
+    )
+    raw = raw_messages("httpx")
+
+    publisher.publish(Publication(text="Hello", title=None, idempotency_key="key-path-0016"))
+
+    assert len(fake.posts) == 1
+    assert any(path_secret in message for message in raw.messages), "httpx logged the URL as it was"
+    output = log_output.getvalue()
+    assert "logger=httpx" in output and "/hooks/services/T0AB12CD3/B0EF45GH6/***" in output
+    assert path_secret not in output
+
+
+@pytest.fixture
+def fresh_sensitive_config():
+    from core.logging import SENSITIVE_CONFIG
+
+    SENSITIVE_CONFIG.forget()
+    yield SENSITIVE_CONFIG
+    SENSITIVE_CONFIG.forget()
+
+
+@pytest.mark.django_db
+def test_a_sensitive_setting_saved_through_the_api_is_masked_in_request_logs(
+    log_output, fresh_sensitive_config
+):
+    from accounts.models import Role
+
+    secret = "webhook-signing-value-7f3k9q"
+    client = APIClient()
+    client.force_authenticate(UserFactory(role=Role.ADMIN))
+    created = client.post(
+        "/api/v1/system-config/",
+        {"key": "partner_webhook_secret", "value": secret, "type": "string", "is_sensitive": True},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    # A client that puts it in a URL: the 404 is logged with the path.
+    assert client.get(f"/api/v1/nowhere/{secret}/").status_code == 404
+    logging.getLogger("socialdesk.test").warning("partner answered for %s", secret)
+    output = log_output.getvalue()
+    assert "logger=django.request" in output and "Not Found: /api/v1/nowhere/***/" in output
+    assert 'msg="partner answered for ***"' in output
+    assert secret not in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_sensitive_setting_another_process_saved_is_read_on_first_use(
+    log_output, fresh_sensitive_config, django_assert_num_queries
+):
+    from core.models import ConfigType, SystemConfig
+    from tests.factories.core import SystemConfigFactory
+
+    secret = "saved-by-the-worker-9x7c5v"
+    # Written as another process would have: this process's services never saw it.
+    SystemConfigFactory(
+        key="worker_secret", value=None, secret_value=secret, is_sensitive=True, type=ConfigType.STRING
+    )
+    SystemConfigFactory(key="plain_setting", value="plain-value-not-secret")
+    assert SystemConfig.objects.filter(is_sensitive=True).count() == 1
+    # The read goes through a connection of its own: the caller's queries (and transaction) are
+    # untouched.
+    with django_assert_num_queries(0):
+        logging.getLogger("socialdesk.test").error(
+            "upstream refused %s and %s", secret, "plain-value-not-secret"
+        )
+    output = log_output.getvalue()
+    assert secret not in output
+    assert 'msg="upstream refused *** and plain-value-not-secret"' in output
+
+
+@pytest.mark.django_db
+def test_the_config_service_makes_a_sensitive_value_known_at_once(fresh_sensitive_config):
+    from core.services import config_set
+
+    fresh_sensitive_config.values()  # read once: the next read is a minute away
+    config_set(key="smtp_password", value="smtp-password-4471", is_sensitive=True)
+    config_set(key="greeting", value="hello there, world", is_sensitive=False)
+    assert "smtp-password-4471" in fresh_sensitive_config.values()
+    assert "hello there, world" not in fresh_sensitive_config.values()
+    assert (
+        redact("login refused: smtp-password-4471", fresh_sensitive_config.values()) == "login refused: ***"
+    )

@@ -66,6 +66,27 @@ def test_the_project_refuses_to_start_without_valid_keys(overrides, message):
     assert message in result.stderr
 
 
+@pytest.mark.parametrize("command", [["check"], ["migrate", "--noinput"], ["serve", "--no-worker"]])
+@pytest.mark.parametrize("keys", ["garbage", "c2hvcnQ=", "MDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDA=,"])
+def test_a_malformed_key_is_a_short_message_not_a_traceback(command, keys):
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"FIELD_ENCRYPTION_KEYS", "PLATFORM_ENCRYPTION_KEY"}
+    }
+    env.update(
+        {"DJANGO_SETTINGS_MODULE": "config.settings", "SECRET_KEY": "x" * 50, "FIELD_ENCRYPTION_KEYS": keys}
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", *command], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert 1 <= len(lines) <= 2, result.stderr
+    assert lines[0].startswith("Configuration error: FIELD_ENCRYPTION_KEYS: key ")
+    assert keys.rstrip(",") not in result.stderr, "the key is never echoed"
+    assert result.stdout == ""
+
+
 def test_platform_encryption_key_is_accepted_as_the_seed_name():
     result = _start({"FIELD_ENCRYPTION_KEYS": "", "PLATFORM_ENCRYPTION_KEY": generate_key()})
     assert result.returncode == 0, result.stderr

@@ -5,6 +5,7 @@ from datetime import datetime, time
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -129,6 +130,7 @@ class ResourceUpdateSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False)
 
 
+@extend_schema_field(OpenApiTypes.INT)  # a connection's id (the schema cannot see the model)
 class OwnConnectionField(serializers.PrimaryKeyRelatedField):
     """A connection id among the caller's own connections; anyone else's is "does not exist"."""
 

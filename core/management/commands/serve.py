@@ -14,17 +14,19 @@ from core.management.base import ProjectCommand
 
 DEMO_HOST = "127.0.0.1"
 
-ACCESS_LOG_FORMAT = (
-    'time="%(t)s" level=INFO logger=gunicorn.access method=%(m)s path="%(U)s" status=%(s)s bytes=%(B)s '
-    "ms=%(M)s remote=%(h)s"
-)
+# After a process exits on its own: how long to wait for a stop signal that may be on its way. A
+# Ctrl-C reaches the whole foreground process group, and a child can exit on it before this
+# process has run its own handler; that exit is a requested stop, not a failure.
+SIGNAL_GRACE_SECONDS = 1.0
+POLL_SECONDS = 0.3
 
 
 class Command(ProjectCommand):
     help = (
         "Run the web server and a django-q2 worker together; Ctrl-C stops both.\n\n"
         "Uses gunicorn when it is installed (the `server` extra), Django's runserver otherwise.\n"
-        "If either process exits, the other is stopped and the command exits non-zero.\n\n"
+        "If either process exits, the other is stopped and the command exits non-zero; after Ctrl-C\n"
+        "(SIGINT) or SIGTERM it stops both and ends by that signal (exit status 130 or 143).\n\n"
         "With --demo-instance PORT it also runs the built-in demo Mastodon instance on 127.0.0.1:PORT\n"
         "(`manage.py demo_instance`) as a third process, stopped with the others.\n\n"
         "Examples:\n"
@@ -63,6 +65,15 @@ class Command(ProjectCommand):
                     "another --demo-instance port."
                 )
 
+        received: list[int] = []
+
+        def stop(signum, _frame):
+            # SIGINT too: a handler rather than KeyboardInterrupt, which could fire in the middle
+            # of the loop (or of the clean-up below) and leave a child running.
+            received.append(signum)
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, stop)
         processes: dict[str, subprocess.Popen] = {}
         if demo_instance is not None:
             # First, so that the web server and worker find it when they start.
@@ -77,26 +88,23 @@ class Command(ProjectCommand):
                 [sys.executable, "manage.py", "qcluster"], start_new_session=True
             )
 
-        stopping = False
-
-        def stop(*_):
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGTERM, stop)
         announced = False
-        exit_code = 0
+        exited: tuple[str, int] | None = None  # a process that ended on its own: name, code
         try:
-            while not stopping:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        self.stderr.write(
-                            f"The {name} process exited with code {process.returncode}; stopping."
-                        )
-                        exit_code = process.returncode or 1
-                        stopping = True
+            while not received and exited is None:
+                exited = next(
+                    (
+                        (name, process.returncode)
+                        for name, process in processes.items()
+                        if process.poll() is not None
+                    ),
+                    None,
+                )
+                if exited is not None:
+                    _wait_until(lambda: bool(received), SIGNAL_GRACE_SECONDS)
+                    break
                 demo_ready = demo_instance is None or _port_in_use(DEMO_HOST, demo_instance)
-                if not announced and not stopping and demo_ready and _port_in_use(host, port):
+                if not announced and demo_ready and _port_in_use(host, port):
                     shown = "localhost" if host in {"127.0.0.1", "0.0.0.0"} else host  # noqa: S104
                     self.stdout.write(self.style.SUCCESS(f"Admin:    http://{shown}:{port}/admin/"))
                     worker = "not started (--no-worker)" if no_worker else "django-q2 cluster running"
@@ -105,39 +113,59 @@ class Command(ProjectCommand):
                         self.stdout.write(f"Demo instance: http://{DEMO_HOST}:{demo_instance}")
                     self.stdout.write("Stop with Ctrl-C.")
                     announced = True
-                time.sleep(0.3)
-        except KeyboardInterrupt:
-            pass
+                time.sleep(POLL_SECONDS)
+            if exited is not None and not received:
+                self.stderr.write(f"The {exited[0]} process exited with code {exited[1]}; stopping.")
         finally:
             _stop_all(processes)
-        if exit_code:
-            raise CommandError("A process stopped unexpectedly; see its output above.", returncode=exit_code)
+        if received:
+            _end_by_signal(received[0])
+        code = exited[1] if exited and exited[1] and exited[1] > 0 else 1
+        raise CommandError("A process stopped unexpectedly; see its output above.", returncode=code)
 
     def _start_web(self, host: str, port: int, web_workers: int) -> subprocess.Popen:
         if importlib.util.find_spec("gunicorn") is not None:
             if not settings.DEBUG:
                 call_command("collectstatic", interactive=False, verbosity=0)
-            return subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "config.wsgi:application",
-                    "--bind",
-                    f"{host}:{port}",
-                    "--workers",
-                    str(web_workers),
-                    "--access-logfile",
-                    "-",
-                    # One logfmt line per request like core.logging's; the path without its query
-                    # string (%(U)s), where a token passed as ?access_token= would otherwise land.
-                    "--access-logformat",
-                    ACCESS_LOG_FORMAT,
-                    "--graceful-timeout",
-                    "5",
-                ]
-            )
+            return subprocess.Popen(gunicorn_command(host=host, port=port, web_workers=web_workers))
         return subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"{host}:{port}"])
+
+
+def gunicorn_command(*, host: str, port: int, web_workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(web_workers),
+        # Both of gunicorn's logs (its own lines and one per request, path without the query
+        # string) in the project's format, on stderr, secrets masked: core.gunicorn_logging.
+        "--logger-class",
+        "core.gunicorn_logging.StructuredLogger",
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
+    ]
+
+
+def _wait_until(condition, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)  # signal handlers run here
+
+
+def _end_by_signal(signum: int) -> None:
+    """End the way the signal would have ended us (the shell shows 130 for SIGINT, 143 for
+    SIGTERM; make and service managers see a process stopped by a signal, not a failure)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+    raise SystemExit(128 + signum)  # not reached where the default action ends the process
 
 
 def _port_in_use(host: str, port: int) -> bool:
