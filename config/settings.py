@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "workflows",
     "scraping",
     "generation",
+    "console",  # wires the apps together (dashboard, demo, bootstrap, serve, health)
 ]
 
 MIDDLEWARE = [
@@ -372,7 +373,7 @@ RETENTION_PROMPT_FAILED_DAYS = env.int("RETENTION_PROMPT_FAILED_DAYS", default=3
 RETENTION_AVATAR_TASK_FAILED_DAYS = env.int("RETENTION_AVATAR_TASK_FAILED_DAYS", default=30)
 RETENTION_Q_SUCCESS_KEEP = env.int("RETENTION_Q_SUCCESS_KEEP", default=1000)
 
-# /health/ready (core.health): the oldest worker heartbeat that still counts as a live cluster, and
+# /health/ready (console.health): the oldest worker heartbeat that still counts as a live cluster, and
 # how long the AI backend gets to answer.
 HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=90)
 HEALTH_AI_TIMEOUT_SECONDS = env.float("HEALTH_AI_TIMEOUT_SECONDS", default=3.0)

@@ -2,12 +2,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from console.health_views import health_live, health_ready
 from core.api.errors import json_not_found
-from core.health_views import health_live, health_ready
 
 api_v1 = [
     path("", include("accounts.api.urls")),
-    path("", include("core.api.urls")),
     path("platforms/", include("platforms.api.urls")),
     path("captions/", include("captions.api.urls")),
     path("workflows/", include("workflows.api.urls")),

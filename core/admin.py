@@ -7,8 +7,7 @@ from django_q import admin as django_q_admin
 from django_q.models import Failure, Success
 
 from core.admin_forms import secret_field
-from core.admin_lists import recent_filter
-from core.dashboard import STOPPED_FILTER_PARAM
+from core.admin_lists import STOPPED_FILTER_PARAM, recent_filter
 from core.models import ConfigType, SystemConfig, parse_config_value
 from core.services import config_set
 

@@ -127,6 +127,8 @@ def recent_filter(field: str, *, title: str, parameter: str) -> type[admin.Simpl
 # The filter on `updated_at` that the task, job and workflow admins share; services set
 # `updated_at` on every state change, so for a failed row it is when it failed.
 ChangedRecentlyFilter = recent_filter("updated_at", title="last changed", parameter="changed")
+# The parameter of django-q's failed-task list filter on its stop time (core.admin).
+STOPPED_FILTER_PARAM = "stopped"
 
 
 # --- list filters that never scan the table for their options ------------------------------------

@@ -1,8 +1,8 @@
 """Archival policies and the batch loop they share (issue 8: `manage.py archive`).
 
 A policy moves rows that have aged out of the live working set: completed workflows to
-`archived` (workflows.services.archive) and generated images into their archive table
-(generation.services.archive). Each policy's `step` moves at most one batch in one short
+`archived` (workflows/archive.py) and generated images into their archive table
+(generation/archive.py); each app declares its own. Each policy's `step` moves at most one batch in one short
 transaction and returns how many rows it moved; `batches_run` calls it until a batch comes back
 short, so a run stops by itself and a re-run after a failure simply continues.
 """
@@ -11,6 +11,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+
+from core.declarations import app_declarations, refuse_duplicate_names
 
 MAX_BATCH_SIZE = 50_000
 # Smaller than cleanup's 5000: an archived image is a delete plus an insert into a table with five
@@ -69,26 +71,7 @@ def batches_run(
 
 
 def archive_policies() -> list[ArchivePolicy]:
-    """Every archival policy, in the order the command runs them."""
-    # Imported here: core must not import the domain apps at module load (app registry order).
-    from generation.services import archive as image_archive
-    from workflows.services import archive as workflow_archive
-
-    return [
-        ArchivePolicy(
-            name="workflows",
-            description="completed workflows idle past the cutoff -> status archived",
-            count=lambda cutoff: workflow_archive.workflows_archivable_count(older_than=cutoff),
-            step=lambda cutoff, size: workflow_archive.workflows_archive_batch(
-                older_than=cutoff, batch_size=size
-            ),
-        ),
-        ArchivePolicy(
-            name="generated_images",
-            description="generated images created before the cutoff -> generated_images_archive",
-            count=lambda cutoff: image_archive.generated_images_archivable_count(older_than=cutoff),
-            step=lambda cutoff, size: image_archive.generated_images_archive_batch(
-                older_than=cutoff, batch_size=size
-            ),
-        ),
-    ]
+    """Every archival policy, in app order: each app declares its own in `<app>/archive.py` as
+    `POLICIES = [ArchivePolicy(...)]` (found like `<app>/retention.py`)."""
+    found = app_declarations(module="archive", attribute="POLICIES")
+    return refuse_duplicate_names(found, kind="Archive policies")

@@ -1,5 +1,6 @@
 """What each app declares in a module of its own: `<app>/schedules.py`, `<app>/retention.py`,
-`<app>/reapers.py`. One lookup for all three registries."""
+`<app>/archive.py`, `<app>/reapers.py`. One lookup for every registry, so the kernel finds what
+the apps declare without importing any of them by name."""
 
 import importlib
 

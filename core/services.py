@@ -65,7 +65,7 @@ def config_set_default(
     return True
 
 
-# The API's audited writes (core.api.system_config). config_set above stays the plain primitive
+# The API's audited writes (accounts.api.system_config). config_set above stays the plain primitive
 # that bootstrap, data migrations and the admin use.
 
 KEEP = object()  # config_update(value=KEEP): leave the stored value as it is
@@ -73,7 +73,7 @@ AUDITED_VALUE_CHARS = 1000
 
 
 def _config_audit(*, entry: SystemConfig, operation: str, changed: list[str], actor, meta) -> None:
-    from accounts.services.audit import audit_log_write
+    from core.audit import audit_log_write
 
     details = {
         "key": entry.key,

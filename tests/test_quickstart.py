@@ -25,7 +25,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 READY_SECONDS = 120
 STOP_SECONDS = 30
-# The demo instance's images without alt text (core.demo.instance), captioned by bootstrap --demo.
+# The demo instance's images without alt text (console.demo.instance), captioned by bootstrap --demo.
 DEMO_IMAGES = 7
 CREDENTIALS = re.compile(r"^\s+(demo-\S+)\s+(\S+)\s+role (\w+)$", re.MULTILINE)
 # What a login shell would pass on; everything else (DJANGO_SETTINGS_MODULE, DATABASE_URL, the

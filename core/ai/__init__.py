@@ -2,8 +2,7 @@
 
 Import what callers need from here: `get_backend`, the request/result types and the errors.
 The backends themselves import lazily (`core.ai.registry`), so importing this package is cheap.
-It needs the app registry (ImageCategory is captions.models'), so import it from services and
-tasks, not from a models module.
+Category names are plain strings (`ImageCategory`); the package imports no app.
 """
 
 from core.ai.base import (

@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
-from captions.models import ImageCategory
-
 __all__ = [
     "AIBackend",
     "AIError",
@@ -78,10 +76,39 @@ class TextResult:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+class ImageCategory:
+    """The categories `classify_image` answers with, as plain strings.
+
+    The kernel imports no app, so this list is the contract: captions.models.ImageCategory (the
+    column's choices, with their labels) keeps exactly these values, and a test there checks it.
+    """
+
+    PHOTO_PEOPLE = "photo_people"
+    LANDSCAPE = "landscape"
+    FOOD = "food"
+    ANIMAL = "animal"
+    OBJECT = "object"
+    ARTWORK = "artwork"
+    SCREENSHOT_TEXT = "screenshot_text"
+    CHART = "chart"
+    OTHER = "other"
+    values: tuple[str, ...] = (
+        PHOTO_PEOPLE,
+        LANDSCAPE,
+        FOOD,
+        ANIMAL,
+        OBJECT,
+        ARTWORK,
+        SCREENSHOT_TEXT,
+        CHART,
+        OTHER,
+    )
+
+
 class Classification(NamedTuple):
     """`classify_image`'s answer; unpacks as `(category, confidence)`, confidence 0.0-1.0."""
 
-    category: ImageCategory
+    category: str  # one of ImageCategory.values
     confidence: float
 
 

@@ -62,7 +62,7 @@ class BuiltinBackend:
             "language": LANGUAGE,
             "requested_language": requested,
             "prompt_used": False,
-            "category": category.value,
+            "category": category,
             "category_confidence": confidence,
             "measurements": measurements.as_dict(),
         }
@@ -95,7 +95,7 @@ def classify_measurements(m: ImageMeasurements) -> Classification:
     return Classification(ImageCategory.OTHER, OTHER_CONFIDENCE)
 
 
-def describe(m: ImageMeasurements, *, category: ImageCategory, max_length: int) -> str:
+def describe(m: ImageMeasurements, *, category: str, max_length: int) -> str:
     """One plain sentence, e.g. "A bright, mostly blue square image in flat colour."
 
     When it is longer than `max_length`, clauses are dropped from the end, then the colour, then

@@ -77,7 +77,7 @@ SERVER_MESSAGE_CHARS = 200
 CONFIDENCE_EXACT = 0.8
 CONFIDENCE_MENTIONED = 0.6
 CONFIDENCE_SYNONYM = 0.5
-CATEGORY_SYNONYMS: dict[str, ImageCategory] = {
+CATEGORY_SYNONYMS: dict[str, str] = {
     "people": ImageCategory.PHOTO_PEOPLE,
     "person": ImageCategory.PHOTO_PEOPLE,
     "portrait": ImageCategory.PHOTO_PEOPLE,
@@ -146,11 +146,11 @@ def parse_category(answer: str) -> Classification:
     text = answer.strip().lower()
     normalised = re.sub(r"[\s\-]+", "_", text.strip(" \t\n.,;:!?\"'`*"))
     if normalised in ImageCategory.values:
-        return Classification(ImageCategory(normalised), CONFIDENCE_EXACT)
+        return Classification(normalised, CONFIDENCE_EXACT)
     words = re.findall(r"[a-z_]+", text.replace("-", "_"))
     for word in words:
         if word in ImageCategory.values:
-            return Classification(ImageCategory(word), CONFIDENCE_MENTIONED)
+            return Classification(word, CONFIDENCE_MENTIONED)
     for word in words:
         singular = word[:-1] if word.endswith("s") and word[:-1] in CATEGORY_SYNONYMS else word
         if singular in CATEGORY_SYNONYMS:

@@ -402,3 +402,24 @@ def test_deleting_a_task_keeps_its_runs():
     task.delete()
     run.refresh_from_db()
     assert run.task is None
+
+
+def test_the_stored_image_categories_are_the_ones_the_ai_classifier_answers_with():
+    # core.ai names its categories as plain strings (the kernel imports no app); the column's
+    # choices must be the same list, in the same order (the classify prompt lists them in it).
+    from captions.models import ImageCategory
+    from core.ai import ImageCategory as ClassifierCategories
+
+    seed = [
+        "photo_people",
+        "landscape",
+        "food",
+        "animal",
+        "object",
+        "artwork",
+        "screenshot_text",
+        "chart",
+        "other",
+    ]
+    assert list(ImageCategory.values) == seed  # the seed's enum (docs/schema.md)
+    assert list(ClassifierCategories.values) == seed

@@ -182,3 +182,12 @@ def test_other_output_gets_one_plain_line_per_policy_then_the_table(data):
         "generated_images: 3 rows archived in 2 batches",
     ]
     assert lines[2].split() == ["policy", "archived", "batches", "seconds"]
+
+
+def test_each_app_declares_its_archive_policies_and_they_run_in_app_order():
+    from core.archive import archive_policies
+
+    policies = archive_policies()
+    assert [policy.name for policy in policies] == ["workflows", "generated_images"]
+    # Found in <app>/archive.py, like retention policies: core names no app.
+    assert [policy.count.__module__ for policy in policies] == ["workflows.archive", "generation.archive"]

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 from django.core.management import get_commands, load_command_class
 
-PROJECT_APPS = {"core", "accounts", "platforms", "captions", "workflows", "scraping", "generation"}
+PROJECT_APPS = {"core", "accounts", "platforms", "captions", "workflows", "scraping", "generation", "console"}
 
 
 def project_commands() -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ import pytest
 from django.test import override_settings
 from werkzeug import Response
 
-from core.demo.instance import DemoInstance
+from console.demo.instance import DemoInstance
 from core.pages import MAX_REDIRECTS, PageFetchError, PageText, page_main_text
 from core.retry import RetryPolicy
 

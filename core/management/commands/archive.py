@@ -3,7 +3,6 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from accounts.services.audit import audit_log_write
 from core.archive import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_OLDER_THAN_DAYS,
@@ -12,6 +11,7 @@ from core.archive import (
     archive_policies,
     batches_run,
 )
+from core.audit import audit_log_write
 from core.management.base import ProjectCommand
 
 MAX_OLDER_THAN_DAYS = 36_500

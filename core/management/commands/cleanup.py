@@ -5,7 +5,7 @@ import time
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from accounts.services.audit import audit_log_write
+from core.audit import audit_log_write
 from core.management.base import ProjectCommand
 from core.retention import DEFAULT_BATCH_SIZE, policies, policy_run
 

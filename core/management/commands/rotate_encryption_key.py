@@ -3,7 +3,7 @@ import argparse
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from accounts.services.audit import audit_log_write
+from core.audit import audit_log_write
 from core.key_rotation import DEFAULT_BATCH_SIZE, FieldRotation, encrypted_fields, field_rotate
 from core.management.base import ProjectCommand
 

@@ -77,7 +77,7 @@ def test_classification_rules(builder, category):
     found, confidence = BuiltinBackend().classify_image(image_of(builder()))
     assert found == category
     assert 0.0 < confidence <= 1.0
-    assert caption(builder()).metadata["category"] == category.value
+    assert caption(builder()).metadata["category"] == category
 
 
 def test_text_confidence_is_the_text_likeness():

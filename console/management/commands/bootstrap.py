@@ -21,7 +21,7 @@ class Command(ProjectCommand):
         "and the operator account from ADMIN_USERNAME / ADMIN_EMAIL / ADMIN_PASSWORD. When\n"
         "ADMIN_PASSWORD is unset, a password is generated and printed once, when the account is\n"
         "created. An existing operator's password is never changed.\n\n"
-        "With --demo it also loads the demo (core/demo/data.py): the accounts demo-user (role user)\n"
+        "With --demo it also loads the demo (console/demo/data.py): the accounts demo-user (role user)\n"
         "and demo-reviewer (role reviewer), their passwords printed once; a Mastodon connection to\n"
         "the built-in demo instance at DEMO_INSTANCE_URL (default http://127.0.0.1:8001; started in\n"
         "this process for the load when nothing answers there); and one finished run of each\n"
@@ -61,7 +61,7 @@ class Command(ProjectCommand):
             self._load_demo()
 
     def _load_demo(self) -> None:
-        from core.demo.data import DEFAULT_INSTANCE_URL, DemoLoadError, demo_load
+        from console.demo.data import DEFAULT_INSTANCE_URL, DemoLoadError, demo_load
 
         instance_url = (getattr(settings, "DEMO_INSTANCE_URL", "") or DEFAULT_INSTANCE_URL).strip()
         try:

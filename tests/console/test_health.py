@@ -12,7 +12,7 @@ from django.db import OperationalError
 from django.utils import timezone
 from werkzeug import Response
 
-from core import health
+from console import health
 from core.tasks import WORKER_HEARTBEAT_KEY, record_worker_heartbeat
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +106,7 @@ def test_unapplied_migration_means_not_ready(client):
 def test_storage_failure_means_not_ready_and_hides_the_error_text(client):
     record_worker_heartbeat()
     error = PermissionError("cannot write /srv/media with key AKIASECRET123")
-    with mock.patch("core.health.default_storage.save", side_effect=error):
+    with mock.patch("console.health.default_storage.save", side_effect=error):
         response, body = ready(client)
     assert response.status_code == 503
     assert body["checks"]["storage"] == {"status": "fail", "error": "PermissionError"}
@@ -123,7 +123,7 @@ def test_database_failure_means_not_ready_and_hides_the_dsn(client):
     record_worker_heartbeat()
     broken = mock.Mock()
     broken.cursor.side_effect = OperationalError("connection to postgres://ops:hunter2@db failed")
-    with mock.patch("core.health.connection", broken):
+    with mock.patch("console.health.connection", broken):
         response, body = ready(client)
     assert response.status_code == 503
     assert body["checks"]["database"] == {"status": "fail", "error": "OperationalError"}
@@ -176,7 +176,7 @@ def test_unreachable_ai_server_hides_credentials_in_its_url(client, settings):
 def test_ai_timeout_is_a_failure(settings):
     settings.AI_BACKEND = "openai"
     settings.AI_BASE_URL = "http://127.0.0.1:9/v1"
-    with mock.patch("core.health.httpx.get", side_effect=httpx.ReadTimeout("slow")):
+    with mock.patch("console.health.httpx.get", side_effect=httpx.ReadTimeout("slow")):
         assert health.check_ai() == {"status": "fail", "backend": "openai", "error": "ReadTimeout"}
 
 
@@ -190,7 +190,7 @@ def test_not_ready_is_logged_as_a_warning_naming_the_checks_not_as_an_error(clie
     assert response.status_code == 503
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
     (record,) = [
-        r for r in caplog.records if r.name == "core.health" and r.getMessage().startswith("Not ready")
+        r for r in caplog.records if r.name == "console.health" and r.getMessage().startswith("Not ready")
     ]
     assert record.levelno == logging.WARNING
     assert record.getMessage() == "Not ready: worker failing"

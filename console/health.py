@@ -1,4 +1,4 @@
-"""Readiness checks for `/health/ready` (the views are in core.health_views).
+"""Readiness checks for `/health/ready` (the views are in console.health_views).
 
 Each check returns a dict with `status` "ok", "fail" or "skipped" and a few safe details.
 What goes into a result is chosen here, never copied from an exception: database errors carry

@@ -1,8 +1,8 @@
 """The Mastodon API of the demo instance: routes over its in-memory state, free of HTTP plumbing.
 
 `MastodonRoutes.handle(...)` takes one request (method, path, query, headers, body, and the base
-URL it came to) and returns an `Answer`; `core.demo.instance` serves it over HTTP. The endpoints
-and their rules are listed in `core.demo.instance`'s docstring.
+URL it came to) and returns an `Answer`; `console.demo.instance` serves it over HTTP. The endpoints
+and their rules are listed in `console.demo.instance`'s docstring.
 """
 
 import copy
@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from core.demo import media as demo_media
-from core.demo import site as demo_site
-from core.demo.content import ACCOUNT_ID, DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, State, Status
+from console.demo import media as demo_media
+from console.demo import site as demo_site
+from console.demo.content import ACCOUNT_ID, DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, State, Status
 
 DESCRIPTION_LIMIT = 1500
 MAX_CHARACTERS = 500

@@ -1,7 +1,7 @@
 """Liveness and readiness endpoints for load balancers and orchestrators.
 
 Plain Django views, outside the API: no authentication (a probe has no credentials), nothing
-secret in the answer (see core.health), never cached.
+secret in the answer (see console.health), never cached.
 """
 
 import logging
@@ -10,9 +10,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from core.health import FAIL, health_ready_report
+from console.health import FAIL, health_ready_report
 
-logger = logging.getLogger("core.health")
+logger = logging.getLogger("console.health")
 
 
 @never_cache

@@ -20,7 +20,7 @@ from PIL import Image
 from config.envfile import main as envfile_main
 from config.envfile import write_env
 from config.keys import generate_key
-from core.demo.instance import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, DemoInstance, is_loopback
+from console.demo.instance import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, DemoInstance, is_loopback
 from core.retry import RetryPolicy
 from platforms.clients import PlatformAuthError, PlatformError
 from platforms.mastodon import MastodonApi

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from core.api.system_config import SystemConfigViewSet
+from accounts.api.system_config import SystemConfigViewSet
 
 router = SimpleRouter()
 router.register("system-config", SystemConfigViewSet, basename="system-config")

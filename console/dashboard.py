@@ -29,7 +29,7 @@ from django_q.models import Failure
 
 from captions.models import CaptionGenerationTask, Image, ImageStatus
 from captions.models import TaskStatus as CaptionTaskStatus
-from core.admin_lists import ChangedRecentlyFilter
+from core.admin_lists import STOPPED_FILTER_PARAM, ChangedRecentlyFilter
 from generation.models import GenerationTask, Prompt, PromptStatus
 from generation.models import TaskStatus as PersonaTaskStatus
 from generation.services.avatar_tasks import RUNNING_STATUSES as PERSONA_RUNNING_STATUSES
@@ -46,7 +46,6 @@ from workflows.models import (
 FAILED_WINDOW = timedelta(hours=24)
 # The changelists' "last changed" / "stopped" filter value for the same window.
 FAILED_WINDOW_PARAM = "24h"
-STOPPED_FILTER_PARAM = "stopped"
 
 SECTION_REVIEW = "Awaiting review"
 SECTION_RUNNING = "Running now"

@@ -1,7 +1,7 @@
 """The demo data `manage.py bootstrap --demo` loads: `demo_load(instance_url=..., out=...)`.
 
 Two accounts (`demo-user` owns everything, `demo-reviewer` reviews it), a Mastodon connection to
-the built-in demo instance (`core.demo.instance`), and one finished run of every pipeline:
+the built-in demo instance (`console.demo.instance`), and one finished run of every pipeline:
 captions scanned and generated (pending review), a workflow awaiting review, a scraping job over
 the demo site, a prompt with images and a persona task.
 
@@ -35,7 +35,7 @@ from accounts.models import Role, User
 from accounts.services.audit import audit_log_write
 from accounts.services.users import user_set_role
 from captions.models import ACTIVE_TASK_STATUSES, CaptionGenerationTask, Image, ImageStatus, TaskStatus
-from core.demo.instance import (
+from console.demo.instance import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEMO_ACCOUNT_USERNAME,

@@ -9,7 +9,7 @@ from django_q.models import Schedule
 
 from accounts.models import AuditLog, Role, User
 from captions.models import Image
-from core.demo.instance import DemoInstance
+from console.demo.instance import DemoInstance
 from platforms.models import PlatformConnection
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """A small fake Mastodon instance on loopback, so the demo's caption loop works offline.
 
-    from core.demo.instance import DEMO_TOKEN, DemoInstance
+    from console.demo.instance import DEMO_TOKEN, DemoInstance
 
     with DemoInstance(port=0) as instance:            # port 0: any free port
         api = MastodonApi(instance_url=instance.base_url, access_token=DEMO_TOKEN)
@@ -12,7 +12,7 @@ pytest-httpserver (a development dependency), whose wire format it copies (tests
 What it holds (in memory, the same on every start; a restart resets every change): one account,
 `demo`, whose token is `DEMO_TOKEN`, with 6 posts carrying media and 1 text post. The media are
 10 images, 7 without a description, 2 described in English and 1 in Japanese, and 1 video. Each
-image is a simple scene drawn by Pillow (`core.demo.media`); the video's file is its poster frame.
+image is a simple scene drawn by Pillow (`console.demo.media`); the video's file is its poster frame.
 
 The API (Mastodon 4.x shapes; JSON or form bodies):
 - GET  /api/v1/accounts/verify_credentials
@@ -32,7 +32,7 @@ The API (Mastodon 4.x shapes; JSON or form bodies):
   `Idempotency-Key` answers the status it created instead of posting twice
 - GET  /media/{id}/original, /media/{id}/small: PNG bytes (public)
 Everything else under /api/ needs `Authorization: Bearer DEMO_TOKEN` (401 otherwise); unknown
-paths are 404 `{"error": "Record not found"}`. The demo website (`core.demo.site`) is served at
+paths are 404 `{"error": "Record not found"}`. The demo website (`console.demo.site`) is served at
 /robots.txt and under /site/.
 
 URLs in answers (media, Link headers, the site's sitemap) use the Host the request came to, so
@@ -48,8 +48,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from core.demo.api import DESCRIPTION_LIMIT, Answer, MastodonRoutes, error_answer
-from core.demo.content import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, build_state
+from console.demo.api import DESCRIPTION_LIMIT, Answer, MastodonRoutes, error_answer
+from console.demo.content import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, build_state
 
 __all__ = [
     "DEFAULT_HOST",

@@ -1,4 +1,4 @@
-"""The admin index's "Needs attention" block (core.dashboard): counts, links, permissions, cost."""
+"""The admin index's "Needs attention" block (console.dashboard): counts, links, permissions, cost."""
 
 import uuid
 from datetime import timedelta
@@ -14,7 +14,7 @@ from accounts.models import Role
 from accounts.services.users import user_set_role
 from captions.models import ImageStatus
 from captions.models import TaskStatus as CaptionTaskStatus
-from core.dashboard import (
+from console.dashboard import (
     SECTION_FAILED,
     SECTION_PUBLISHING,
     SECTION_REVIEW,

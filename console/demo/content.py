@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from core.demo import media as demo_media
+from console.demo import media as demo_media
 
 # Not a secret: the demo instance is a loopback fake and its token is printed in the docs.
 DEMO_TOKEN = "demo-instance-token"  # noqa: S105

@@ -3,7 +3,7 @@ import threading
 
 from django.core.management.base import CommandError
 
-from core.demo.instance import DEFAULT_HOST, DEFAULT_PORT, DEMO_TOKEN, DemoInstance, is_loopback
+from console.demo.instance import DEFAULT_HOST, DEFAULT_PORT, DEMO_TOKEN, DemoInstance, is_loopback
 from core.management.base import ProjectCommand
 
 

@@ -175,7 +175,7 @@ LOGFMT_LINE = re.compile(rf"^ts=\S+ level=[a-z]+ logger=[\w.-]+ msg={_VALUE}(?: 
 def test_gunicorn_writes_every_line_in_the_project_format_without_the_query(project_env):
     """The command serve runs, run for real: gunicorn's own lines and its access lines are the
     project's logfmt lines, and a token in a query string reaches neither."""
-    from core.management.commands.serve import gunicorn_command
+    from console.management.commands.serve import gunicorn_command
 
     port = free_port()
     process = subprocess.Popen(
@@ -220,7 +220,7 @@ SUPERVISE = """
 import os, signal, sys, threading
 import django
 django.setup()
-from core.management.commands import serve
+from console.management.commands import serve
 
 SCENARIO = sys.argv[1]
 polls = {"n": 0}

@@ -1,4 +1,4 @@
-"""`core.demo.data.demo_load` against the built-in demo instance on a free loopback port.
+"""`console.demo.data.demo_load` against the built-in demo instance on a free loopback port.
 
 The tests commit (transaction=True) like `manage.py bootstrap --demo` does: the caption task
 captions in worker threads with connections of their own, which see only committed rows.
@@ -14,9 +14,9 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditLog, Role, User
 from captions.models import CaptionGenerationTask, Image, ImageStatus, Post, TaskStatus
-from core.demo import data
-from core.demo.data import DemoLoadError, demo_load
-from core.demo.instance import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, DemoInstance
+from console.demo import data
+from console.demo.data import DemoLoadError, demo_load
+from console.demo.instance import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, DemoInstance
 from generation.models import GeneratedImage, GeneratedPersona, GenerationTask, Prompt, PromptStatus
 from generation.models import TaskStatus as PersonaStatus
 from platforms.models import PlatformConnection, PlatformType
@@ -25,7 +25,7 @@ from workflows.models import PlatformState, PlatformStatus, Workflow, WorkflowSt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-# The demo instance's content (core.demo.instance): 10 images in 6 posts, 7 of them without alt
+# The demo instance's content (console.demo.instance): 10 images in 6 posts, 7 of them without alt
 # text, plus a video.
 IMAGES_WITHOUT_ALT_TEXT = 7
 SKIPPED_MEDIA = 4  # two English alt texts, one Japanese, one video

@@ -1,7 +1,0 @@
-"""The built-in demo: a small fake Mastodon instance with a demo website (`core.demo.instance`), so
-the whole caption loop and a scraping job run offline on loopback, and the demo data that
-`manage.py bootstrap --demo` loads against it (`core.demo.data`).
-
-Kept free of imports here: `core.demo.instance` needs only the standard library and Pillow, and
-the demo data needs Django's models; importing one must not drag in the other.
-"""
