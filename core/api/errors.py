@@ -5,6 +5,10 @@
 `fields` maps a field name (dotted for nested input) to its list of messages; it is
 present, possibly empty, on every error.
 
+Services raise domain errors (core/errors.py), not HTTP ones: the handler gives each kind its
+status (Invalid 400, Forbidden 403, NotFound 404, Conflict 409, Unavailable 502, a bare
+DomainError 400; a subclass's `http_status` wins) and the error's own `code` and message.
+
 Messages may echo the input (`"x" is not a valid choice.`, `"x" is not a valid UUID.`, a field
 name). Input can hold characters no encoding can write (a lone UTF-16 surrogate from a JSON
 `"\\ud800"`), which would make the renderer fail and the error a 500: every message and field name
