@@ -64,6 +64,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 migrate: $(STAMP) .env
 	$(BIN)/python manage.py migrate --noinput

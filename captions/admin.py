@@ -23,7 +23,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from PIL import Image as PILImage
-from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
 from captions.api.serializers import character_count, length_limit, with_length_limit
@@ -55,6 +54,7 @@ from captions.services.review import (
 )
 from captions.services.tasks import caption_task_cancel
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
+from core.errors import DomainError
 
 CAPTION_PREVIEW_CHARS = 80
 THUMBNAIL_SIZE = 96
@@ -172,8 +172,8 @@ class ImageReviewForm(forms.ModelForm):
             raise ValidationError("The caption is empty.")
         try:
             ensure_transition(self.instance, ImageStatus.REVIEWED)
-        except APIException as exc:
-            raise ValidationError(str(exc.detail)) from None
+        except DomainError as exc:
+            raise ValidationError(exc.message) from None
         return text
 
 
@@ -447,7 +447,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                 continue
             try:
                 result = caption_post(image=image, actor=request.user, meta=meta)
-            except APIException:  # a concurrent change moved it out of `approved`
+            except DomainError:  # a concurrent change moved it out of `approved`
                 skipped += 1
                 continue
             if result.status == ImageStatus.POSTED:
@@ -565,7 +565,7 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         for task in queryset.filter(status__in=ACTIVE_TASK_STATUSES).order_by("pk"):
             try:
                 caption_task_cancel(task=task, actor=request.user, meta=meta)
-            except (APIException, Http404):  # finished meanwhile, or not the actor's to cancel
+            except DomainError:  # finished meanwhile, or not the actor's to cancel
                 skipped += 1
                 continue
             cancelled += 1

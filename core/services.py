@@ -3,6 +3,7 @@ import json
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from core.errors import Conflict
 from core.logging import SENSITIVE_CONFIG
 from core.models import ConfigType, SystemConfig, parse_config_value
 
@@ -96,8 +97,6 @@ def _config_audit(*, entry: SystemConfig, operation: str, changed: list[str], ac
 
 
 def _conflict():
-    from core.api.errors import Conflict
-
     return Conflict("The setting was changed by another request at the same time; reload and try again.")
 
 

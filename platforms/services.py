@@ -2,7 +2,7 @@
 
 Each change is one transaction and one audit row; audit details name what changed, never a
 credential. Bad input raises django's ValidationError naming the field; a concurrent change
-that trips a database constraint raises Conflict (409).
+that trips a database constraint raises ConnectionConflict (409).
 """
 
 import logging
@@ -13,17 +13,20 @@ from urllib.parse import urlsplit, urlunsplit
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
-from django.http import Http404
 from django.utils import timezone
-from rest_framework import status
-from rest_framework.exceptions import APIException
 
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core import urlguard
-from core.api.errors import Conflict
 from platforms import clients
+from platforms.errors import (
+    ConnectionConflict,
+    ConnectionNotFound,
+    PlatformUnavailable,
+    VerificationFailed,
+    VerificationUnsupported,
+)
 from platforms.models import PlatformConnection, PlatformType
 from platforms.publishers import publisher_for
 from platforms.publishers.wordpress import wordpress_option_errors
@@ -43,28 +46,6 @@ UPDATABLE_FIELDS = (
     "is_active",
     "is_default",
 )
-
-
-class VerificationFailed(APIException):
-    """The platform answered and refused the credentials (400)."""
-
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "The platform did not accept these credentials."
-    default_code = error_code = "verification_failed"
-
-
-class VerificationUnsupported(APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_detail = "Verification is available for Mastodon-compatible platforms, X, LinkedIn and WordPress."
-    default_code = error_code = "verification_unsupported"
-
-
-class PlatformUnavailable(APIException):
-    """The platform could not be asked: timeout, network error, 429, 5xx or a malformed answer (502)."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The platform could not be reached or gave an unusable answer; try again later."
-    default_code = error_code = "platform_unavailable"
 
 
 def instance_url_clean(url: str) -> str:
@@ -204,7 +185,7 @@ def _locked(connection: PlatformConnection) -> PlatformConnection:
     """The row again, locked for this transaction; gone meanwhile (a concurrent delete) is a 404."""
     locked = PlatformConnection.objects.select_for_update().filter(pk=connection.pk).first()
     if locked is None:
-        raise Http404("No such connection.")
+        raise ConnectionNotFound()
     return locked
 
 
@@ -214,7 +195,7 @@ def _save(connection: PlatformConnection, *, update_fields: list[str] | None = N
         with transaction.atomic():
             connection.save(update_fields=update_fields)
     except IntegrityError:
-        raise Conflict(
+        raise ConnectionConflict(
             "Another change to your connections happened at the same time (same name, account or "
             "default); reload and try again."
         ) from None
@@ -350,7 +331,7 @@ def connection_delete(
             with transaction.atomic():
                 connection.delete()
         except (ProtectedError, RestrictedError):
-            raise Conflict("This connection is still in use and cannot be deleted.") from None
+            raise ConnectionConflict("This connection is still in use and cannot be deleted.") from None
         connection.pk = pk
 
 

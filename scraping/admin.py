@@ -7,10 +7,10 @@ from django.db.models.functions import Length, Substr
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
+from core.errors import DomainError
 from scraping.config import COMMON_KEYS, PAPER_SOURCES, TYPE_KEYS
 from scraping.models import (
     Artifact,
@@ -199,7 +199,7 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         for job in queryset.filter(status__in=statuses):
             try:
                 service(job=job, actor=request.user, meta=meta)
-            except (APIException, ValidationError):  # moved on meanwhile, or nothing to retry
+            except (DomainError, ValidationError):  # moved on meanwhile, or nothing to retry
                 continue
             changed += 1
         self.message_user(

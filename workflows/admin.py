@@ -15,7 +15,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
-from rest_framework.exceptions import APIException
 
 from accounts.request_meta import request_meta
 from core.admin_lists import (
@@ -24,6 +23,7 @@ from core.admin_lists import (
     fixed_choices_filter,
     recent_values_filter,
 )
+from core.errors import DomainError
 from workflows.models import (
     Draft,
     Evaluation,
@@ -111,7 +111,7 @@ class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         for workflow in queryset.filter(status__in=(WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)):
             try:
                 workflow_cancel(workflow=workflow, actor=request.user, meta=meta)
-            except APIException:  # moved on meanwhile
+            except DomainError:  # moved on meanwhile
                 skipped += 1
                 continue
             cancelled += 1
@@ -243,8 +243,8 @@ class PlatformStateAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)
             return False
-        except APIException as exc:
-            self.message_user(request, str(exc.detail), messages.ERROR)
+        except DomainError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
             return False
         self.message_user(request, f"Done: {dict(REVIEW_ACTIONS).get(action, action)}.", messages.SUCCESS)
         return True
@@ -406,7 +406,7 @@ class PublishingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         for job in queryset.filter(status__in=statuses):
             try:
                 service(job=job, actor=request.user, meta=meta)
-            except (APIException, ValidationError):
+            except (DomainError, ValidationError):
                 continue
             changed += 1
         self.message_user(

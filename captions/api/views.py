@@ -47,6 +47,13 @@ from captions.api.filters import (
     PostFilter,
     ProcessingRunFilter,
 )
+from captions.errors import (
+    CaptionBackendFailed,
+    CaptionBackendUnavailable,
+    PostChanged,
+    PostingFailed,
+    PostingUnsupported,
+)
 from captions.models import (
     CaptionGenerationTask,
     CaptionGenerationUserSettings,
@@ -61,7 +68,6 @@ from captions.services.image_captions import image_caption_create, image_caption
 from captions.services.settings import caption_settings_upsert
 from captions.services.tasks import caption_task_cancel, caption_task_create
 from core.ai import AIError, AIInvalidImage, AIRefused, AIUnavailable
-from core.api.errors import Conflict
 from core.api.negotiation import IgnoreClientNegotiation
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -75,40 +81,6 @@ CONNECTION_SECRETS = (
     "platform_connection__client_key",
     "platform_connection__client_secret",
 )
-
-
-class PostingUnsupported(Conflict):
-    default_detail = "This connection's platform cannot receive captions."
-    error_code = "posting_unsupported"
-
-
-class PostChanged(exceptions.APIException):
-    """The description was written, but the server changed something else of the post with it;
-    the image is now `error` with what changed."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The description was written, but the server changed the post."
-    default_code = error_code = "post_changed"
-
-
-class PostingFailed(exceptions.APIException):
-    """The platform refused or failed; the image is now `error` with the reason."""
-
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "Posting the caption failed."
-    default_code = error_code = "platform_unavailable"
-
-
-class CaptionBackendUnavailable(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The caption backend is unavailable; try again later."
-    default_code = error_code = "ai_unavailable"
-
-
-class CaptionBackendFailed(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The caption backend failed."
-    default_code = error_code = "ai_failed"
 
 
 def _validated(serializer_class, request, **kwargs) -> dict:
@@ -285,9 +257,9 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
 
     def _posted(self, image: Image) -> Response:
         if getattr(image, "post_changes", None):
-            raise PostChanged(image.processing_error or PostChanged.default_detail)
+            raise PostChanged(image.processing_error or None)
         if image.status == ImageStatus.ERROR:
-            raise PostingFailed(image.processing_error or PostingFailed.default_detail)
+            raise PostingFailed(image.processing_error or None)
         return self._respond(image)
 
     @extend_schema(
@@ -548,10 +520,7 @@ class ImageCaptionViewSet(
                 meta=request_meta(request),
             )
         except AIUnavailable as exc:
-            unavailable = CaptionBackendUnavailable(str(exc))
-            if exc.retry_after:
-                unavailable.wait = max(1, round(exc.retry_after))  # becomes Retry-After
-            raise unavailable from None
+            raise CaptionBackendUnavailable(str(exc), retry_after=exc.retry_after) from None
         except (AIRefused, AIInvalidImage) as exc:
             raise exceptions.ValidationError({"image": [str(exc)]}) from None
         except AIError as exc:

@@ -16,10 +16,10 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from captions.errors import InvalidTransition
 from captions.models import Image, ImageStatus
 from captions.quality import caption_length, caption_text_clean
 from captions.selectors import caption_length_limit
-from core.api.errors import Conflict
 
 S = ImageStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -33,11 +33,6 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 APPROVABLE = (S.PENDING, S.REVIEWED, S.ERROR)
 REJECTABLE = (S.PENDING, S.REVIEWED, S.APPROVED)
-
-
-class InvalidTransition(Conflict):
-    default_detail = "The caption's status does not allow this."
-    error_code = "invalid_transition"
 
 
 def _locked(image: Image) -> Image:

@@ -17,8 +17,8 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from captions.errors import SettingsConflict
 from captions.models import CaptionGenerationUserSettings
-from core.api.errors import Conflict
 from platforms.models import PlatformConnection
 
 __all__ = [
@@ -147,7 +147,7 @@ def caption_settings_upsert(
     `values` may name any of SETTINGS_FIELDS (others are a ValidationError); the fields left out
     keep their stored value (or the default, on creation). The merged row is validated as a whole
     (so `optimal_min_length` ≤ `optimal_max_length` holds whichever of the two changes). Returns
-    (settings, created). A concurrent creation of the same row is a Conflict (409).
+    (settings, created). A concurrent creation of the same row is a SettingsConflict (409).
     """
     unknown = sorted(set(values) - set(SETTINGS_FIELDS))
     if unknown:
@@ -190,7 +190,7 @@ def caption_settings_upsert(
                     meta=meta,
                 )
     except IntegrityError:
-        raise Conflict(
+        raise SettingsConflict(
             "These settings were created or changed by another request at the same time; try again."
         ) from None
     return row, existing is None

@@ -33,7 +33,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.db.models import F, Q
-from django.http import Http404
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -41,6 +40,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from captions.errors import CaptionTaskNotFound, TaskAlreadyActive, TaskNotCancellable
 from captions.models import (
     ACTIVE_TASK_STATUSES,
     CaptionGenerationTask,
@@ -53,9 +53,9 @@ from captions.models import (
 )
 from captions.services.scan import scan_connection
 from core.ai import get_backend
-from core.api.errors import Conflict
 from core.retry import RetryStats
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.errors import ConnectionNotFound
 from platforms.mastodon import DescriptionLimit, MastodonApi
 from platforms.models import PlatformConnection
 
@@ -85,16 +85,6 @@ RUN_TASK = "captions.tasks.run_caption_task"
 STALE_MAX_ATTEMPTS = 2
 # A warning quotes the server's answers; this keeps a hostile or verbose server from filling rows.
 WARNING_MAX_CHARS = 1000
-
-
-class TaskAlreadyActive(Conflict):
-    default_detail = "A caption task for this connection is already queued or running."
-    error_code = "task_active"
-
-
-class TaskNotCancellable(Conflict):
-    default_detail = "Only a queued or running caption task can be cancelled."
-    error_code = "task_finished"
 
 
 # Creating and cancelling ------------------------------------------------------------------------
@@ -144,12 +134,12 @@ def caption_task_create(
 
     The task belongs to the connection's owner (their settings are snapshotted, their active task
     blocks another), so a moderator starting one for someone cannot run it twice alongside theirs.
-    Raises Http404 for a connection the user may not see, ValidationError for one that cannot be
+    Raises ConnectionNotFound for a connection the user may not see, ValidationError for one that cannot be
     scanned, TaskAlreadyActive (409) while a task for the connection is queued or running.
     """
     visible = visible_to(PlatformConnection.objects.filter(pk=connection.pk), user=user).first()
     if visible is None:
-        raise Http404("No such connection.")
+        raise ConnectionNotFound()
     connection = visible
     if not connection.uses_mastodon_api:
         raise ValidationError(
@@ -194,7 +184,7 @@ def caption_task_cancel(
     """Cancel a queued or running task. A running one finishes the images in progress and starts no
     other. Cancelling a cancelled task changes nothing; a finished one is TaskNotCancellable (409)."""
     if not visible_to(CaptionGenerationTask.objects.filter(pk=task.pk), user=actor).exists():
-        raise Http404("No such caption task.")
+        raise CaptionTaskNotFound()
     with transaction.atomic():
         task = CaptionGenerationTask.objects.select_for_update().get(pk=task.pk)
         if task.status == TaskStatus.CANCELLED:

@@ -29,7 +29,6 @@ from urllib.parse import urlsplit
 import httpx
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from rest_framework.exceptions import APIException
 
 from accounts.models import Role, User
 from accounts.services.audit import audit_log_write
@@ -43,6 +42,7 @@ from console.demo.instance import (
     DemoInstance,
     is_loopback,
 )
+from core.errors import DomainError
 from generation.models import GenerationTask, Prompt, PromptStatus
 from generation.models import TaskStatus as PersonaStatus
 from platforms.models import PlatformConnection, PlatformType
@@ -360,9 +360,9 @@ def _demo_connection(
     # workflow writer keeps Mastodon drafts within.
     try:
         connection_verify(connection=connection, actor=user)
-    except APIException as exc:
+    except DomainError as exc:
         raise DemoLoadError(
-            f"The demo connection to {instance_url} could not be verified: {exc.detail}"
+            f"The demo connection to {instance_url} could not be verified: {exc.message}"
         ) from None
     connection.refresh_from_db()
     return connection

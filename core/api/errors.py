@@ -5,6 +5,10 @@
 `fields` maps a field name (dotted for nested input) to its list of messages; it is
 present, possibly empty, on every error.
 
+Services raise domain errors (core/errors.py), not HTTP ones: the handler gives each kind its
+status (Invalid 400, Forbidden 403, NotFound 404, Conflict 409, Unavailable 502, a bare
+DomainError 400; a subclass's `http_status` wins) and the error's own `code` and message.
+
 Messages may echo the input (`"x" is not a valid choice.`, `"x" is not a valid UUID.`, a field
 name). Input can hold characters no encoding can write (a lone UTF-16 surrogate from a JSON
 `"\\ud800"`), which would make the renderer fail and the error a 500: every message and field name
@@ -17,15 +21,22 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core import errors
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
-    default_code = error_code = "conflict"
-
+# Each kind of domain error (core/errors.py) and its status; a subclass may override with
+# `http_status` (e.g. 503 for a backend that is down rather than answering badly).
+STATUSES = (
+    (errors.Invalid, 400),
+    (errors.Forbidden, 403),
+    (errors.NotFound, 404),
+    (errors.Conflict, 409),
+    (errors.Unavailable, 502),
+)
+# Every 404 reads the same, whatever the service said: "not yours" must not differ from "no such".
+NOT_FOUND_MESSAGE = "Not found."
 
 CODES = {
     400: "invalid",
@@ -82,7 +93,32 @@ def error_body(
     }
 
 
+def _domain_status(exc: errors.DomainError) -> int:
+    if exc.http_status is not None:
+        return exc.http_status
+    return next((status for kind, status in STATUSES if isinstance(exc, kind)), 400)
+
+
+def _as_api_exception(exc: errors.DomainError) -> exceptions.APIException:
+    """The domain error as DRF's exception, so DRF's handler does what it does for every error
+    (rollback of an atomic request, the Retry-After header); the body is written below."""
+    api = exceptions.APIException(detail=exc.message)
+    api.status_code = _domain_status(exc)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after:
+        api.wait = max(1, round(retry_after))  # becomes Retry-After
+    return api
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, errors.DomainError):
+        response = drf_exception_handler(_as_api_exception(exc), context)
+        message = NOT_FOUND_MESSAGE if isinstance(exc, errors.NotFound) else exc.message
+        fields = _flatten(exc.fields) if isinstance(exc, errors.Invalid) and exc.fields else {}
+        response.data = error_body(
+            status_code=response.status_code, message=message, code=exc.code, fields=fields
+        )
+        return response
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
@@ -116,4 +152,4 @@ def api_exception_handler(exc, context):
 @csrf_exempt
 def json_not_found(request, exception=None):
     """404 for unknown /api/ URLs in the same format (Django's handler404 serves HTML elsewhere)."""
-    return JsonResponse(error_body(status_code=404, message="Not found."), status=404)
+    return JsonResponse(error_body(status_code=404, message=NOT_FOUND_MESSAGE), status=404)

@@ -28,23 +28,12 @@ from generation.backends import (
     ImageBackendRefused,
     ImageBackendUnavailable,
 )
+from generation.errors import ImageBackendFailed, ImageBackendUnavailableError
 from generation.models import GeneratedImage, Prompt
 from generation.selectors import generated_images_visible, prompts_visible
 from generation.services.prompts import generated_image_bytes, generated_image_caption, prompt_create
 
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
-
-
-class ImageBackendUnavailableError(exceptions.APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The image backend is unavailable; try again later."
-    default_code = error_code = "image_backend_unavailable"
-
-
-class ImageBackendFailed(exceptions.APIException):
-    status_code = status.HTTP_502_BAD_GATEWAY
-    default_detail = "The image backend failed."
-    default_code = error_code = "image_backend_failed"
 
 
 def _validated(serializer_class, request) -> dict:
@@ -150,10 +139,7 @@ class GeneratedImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Ge
                 image=image, user=request.user, count=data["count"], meta=request_meta(request)
             )
         except ImageBackendUnavailable as exc:
-            unavailable = ImageBackendUnavailableError(str(exc))
-            if exc.retry_after:
-                unavailable.wait = max(1, round(exc.retry_after))
-            raise unavailable from None
+            raise ImageBackendUnavailableError(str(exc), retry_after=exc.retry_after) from None
         except ImageBackendRefused as exc:
             raise exceptions.ValidationError({"image": [str(exc)]}) from None
         except ImageBackendAuthError as exc:

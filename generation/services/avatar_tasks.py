@@ -44,9 +44,9 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
-from core.api.errors import Conflict
 from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
+from generation.errors import AvatarTaskNotRetryable, AvatarTaskRunning
 from generation.models import (
     MAX_PERSONAS_PER_TASK,
     GeneratedPersona,
@@ -71,16 +71,6 @@ RESUME_STATUS = {
     TaskStatus.GENERATING_DATA: TaskStatus.PENDING,
     TaskStatus.GENERATING_IMAGES: TaskStatus.DATA_GENERATED,
 }
-
-
-class AvatarTaskNotRetryable(Conflict):
-    default_detail = "Only a failed persona task can be retried."
-    error_code = "task_not_failed"
-
-
-class AvatarTaskRunning(Conflict):
-    default_detail = "The persona task is running; wait until it completes or fails."
-    error_code = "task_running"
 
 
 class _Stopped(Exception):

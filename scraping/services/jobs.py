@@ -21,8 +21,8 @@ from django_q.tasks import async_task
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
-from core.api.errors import Conflict
 from scraping.config import job_settings_parse, job_settings_serialise
+from scraping.errors import JobNotCancellable, JobNotRetryable, JobRunning
 from scraping.models import ItemStatus, JobConfiguration, JobStatus, JobType, ScrapingJob, ScrapingJobItem
 
 logger = logging.getLogger(__name__)
@@ -34,16 +34,6 @@ KEYWORD_MAX_CHARS = 100
 KEYWORDS_REQUIRED = {JobType.WEB_PAGE, JobType.PAPER}
 # A job whose worker died this many times is failed rather than resumed again.
 MAX_ATTEMPTS = 3
-
-
-class JobNotCancellable(Conflict):
-    default_detail = "Only a pending or running scraping job can be cancelled."
-    error_code = "job_finished"
-
-
-class JobNotRetryable(Conflict):
-    default_detail = "Only a completed or failed scraping job with failed items can be retried."
-    error_code = "job_not_retryable"
 
 
 def _audit(*, action: str, actor: User | None, job: ScrapingJob, meta, details: dict | None = None) -> None:
@@ -271,11 +261,6 @@ def scraping_jobs_resume_stale(*, now: datetime | None = None) -> int:
     if handled:
         logger.warning("Took back %d scraping job(s) whose worker went silent", handled)
     return handled
-
-
-class JobRunning(Conflict):
-    default_detail = "A running job cannot be deleted; cancel it first."
-    error_code = "job_running"
 
 
 def scraping_job_delete(*, job: ScrapingJob, actor: User, meta: RequestMeta | None = None) -> None:

@@ -34,7 +34,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.db.models import F, Q
-from django.http import Http404
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -42,7 +41,6 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
-from core.api.errors import Conflict
 from core.retry import RetryPolicy
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.models import PlatformConnection, PlatformType
@@ -50,6 +48,16 @@ from platforms.publishers import PUBLISHING_PLATFORM_TYPES, Publication, Publish
 from platforms.publishers.wordpress import OPTION_KEYS as WORDPRESS_OPTION_KEYS
 from platforms.publishers.wordpress import wordpress_option_errors
 from platforms.selectors import connection_default
+from workflows.errors import (
+    NotVisible,
+    PublishingAlreadyPublished,
+    PublishingAlreadyScheduled,
+    PublishingJobFinished,
+    PublishingJobInProgress,
+    PublishingJobNotFailed,
+    PublishingNotAccepted,
+    WorkflowNotPublishable,
+)
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
     Platform,
@@ -82,41 +90,6 @@ REQUEUE_BACKOFF = RetryPolicy(attempts=10, base_delay=60.0, factor=4.0, max_dela
 STALE_MESSAGE = "The worker stopped while publishing; the post may or may not exist: check the platform."
 
 
-class PublishingNotAccepted(Conflict):
-    default_detail = "Only an accepted platform with an active draft can be published."
-    error_code = "not_accepted"
-
-
-class PublishingAlreadyPublished(Conflict):
-    default_detail = "This platform is already published."
-    error_code = "already_published"
-
-
-class PublishingAlreadyScheduled(Conflict):
-    default_detail = "A publishing job for this platform is already queued, scheduled or publishing."
-    error_code = "already_scheduled"
-
-
-class WorkflowNotPublishable(Conflict):
-    default_detail = "A cancelled, archived or failed workflow cannot be published."
-    error_code = "workflow_closed"
-
-
-class PublishingJobInProgress(Conflict):
-    default_detail = "The job is already publishing; it can no longer be changed."
-    error_code = "already_publishing"
-
-
-class PublishingJobFinished(Conflict):
-    default_detail = "The job has finished; it can no longer be changed."
-    error_code = "job_finished"
-
-
-class PublishingJobNotFailed(Conflict):
-    default_detail = "Only a failed publishing job can be retried."
-    error_code = "not_failed"
-
-
 # Checks shared by creating, rescheduling and retrying --------------------------------------------
 
 
@@ -134,7 +107,7 @@ def _audit(*, action: str, actor: User | None, job: PublishingJob, meta: Request
 def _ensure_visible(queryset, *, actor: User | None, what: str, owner_field: str = "user") -> None:
     # actor None is the system (admin actions pass their user; tasks have none).
     if actor is not None and not visible_to(queryset, user=actor, owner_field=owner_field).exists():
-        raise Http404(f"No such {what}.")
+        raise NotVisible(f"No such {what}.")
 
 
 def publishing_time_clean(value: datetime, *, now: datetime | None = None) -> datetime:
@@ -283,7 +256,7 @@ def publishing_job_create(
     """Queue (scheduled_for None) or schedule the publication of a platform's active draft;
     `options` (WordPress: status, category, tags, hashtags_as_tags) win over the connection's.
 
-    Raises Http404 for a workflow the actor may not see; ValidationError on `platform`,
+    Raises NotVisible (404) for a workflow the actor may not see; ValidationError on `platform`,
     `scheduled_for`, `platform_connection` or `options`; WorkflowNotPublishable, PublishingNotAccepted,
     PublishingAlreadyPublished and PublishingAlreadyScheduled (409) for the wrong state.
     """

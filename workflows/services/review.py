@@ -24,7 +24,7 @@ from django.db import transaction
 
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
-from core.api.errors import Conflict
+from workflows.errors import InvalidTransition, PublishingInProgress, WorkflowClosed
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
     Draft,
@@ -55,21 +55,6 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
 EDITS = (EDIT_AND_REFINE, EDIT_AND_PUBLISH)
 MAX_CONTENT_CHARS = 100_000
 MAX_FEEDBACK_CHARS = 5_000
-
-
-class InvalidTransition(Conflict):
-    default_detail = "The platform's status does not allow this review action."
-    error_code = "invalid_transition"
-
-
-class WorkflowClosed(Conflict):
-    default_detail = "The workflow is cancelled or archived; its drafts cannot be reviewed."
-    error_code = "workflow_closed"
-
-
-class PublishingInProgress(Conflict):
-    default_detail = "A publishing job for this platform is queued, scheduled or publishing; cancel it first."
-    error_code = "publishing_live"
 
 
 def _clean_content(*, workflow: Workflow, platform: str, content: str | None) -> str:

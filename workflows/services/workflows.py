@@ -21,12 +21,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import transaction
-from django.http import Http404
 
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
-from core.api.errors import Conflict
+from workflows.errors import NotVisible, WorkflowNotCancellable
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
     Platform,
@@ -50,11 +49,6 @@ MAX_HASHTAGS = 30
 MAX_HASHTAG_CHARS = 100
 LENGTHS = ("short", "medium", "long")
 CANCELLABLE = (WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)
-
-
-class WorkflowNotCancellable(Conflict):
-    default_detail = "Only a running workflow or one awaiting review can be cancelled."
-    error_code = "invalid_transition"
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -311,11 +305,11 @@ def workflow_create(
 def workflow_cancel(*, workflow: Workflow, actor, meta: RequestMeta | None = None) -> Workflow:
     """running / awaiting_review -> cancelled. Platforms still working stop at their next step (the
     step finds the workflow cancelled); queued and scheduled publishing jobs are cancelled with it.
-    Cancelling a cancelled workflow changes nothing; any other status is a Conflict (409)."""
+    Cancelling a cancelled workflow changes nothing; any other status is WorkflowNotCancellable (409)."""
     from workflows.services.publishing import publishing_job_cancel
 
     if actor is not None and not visible_to(Workflow.objects.filter(pk=workflow.pk), user=actor).exists():
-        raise Http404("No such workflow.")
+        raise NotVisible("No such workflow.")
     with transaction.atomic():
         locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
         if locked.status == WorkflowStatus.CANCELLED:

@@ -16,7 +16,6 @@ from unittest import mock
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.http import Http404
 from django.utils import timezone
 from PIL import Image as PILImage
 
@@ -38,6 +37,7 @@ from captions.services.tasks import (
     caption_task_run,
     caption_tasks_recover_stale,
 )
+from core.errors import NotFound
 from core.reaper import reapers
 from platforms.mastodon import MastodonApi
 from tests.factories.accounts import UserFactory
@@ -311,7 +311,7 @@ def test_one_active_task_per_connection_and_a_new_one_after_it_ends(
         task = caption_task_create(user=owner, connection=connection)
     with pytest.raises(TaskAlreadyActive) as raised:
         caption_task_create(user=owner, connection=connection)
-    assert raised.value.status_code == 409
+    assert raised.value.code == "task_active"  # a 409 in the API
 
     other = PlatformConnectionFactory(user=owner, instance_url=fake.base_url, access_token=fake.token)
     with django_capture_on_commit_callbacks(execute=False):
@@ -371,7 +371,7 @@ def test_concurrent_creates_make_exactly_one_task(monkeypatch):
 
 
 def test_another_users_connection_is_not_found(connection):
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         caption_task_create(user=UserFactory(), connection=connection)
     assert not CaptionGenerationTask.objects.exists()
 
@@ -434,9 +434,9 @@ def test_a_finished_task_cannot_be_cancelled_and_strangers_cannot_see_it(connect
     task = CaptionGenerationTaskFactory(platform_connection=connection, status=TaskStatus.COMPLETED)
     with pytest.raises(TaskNotCancellable) as raised:
         caption_task_cancel(task=task, actor=connection.user)
-    assert raised.value.status_code == 409
+    assert raised.value.code == "task_finished"  # a 409 in the API
     queued = queued_task(PlatformConnectionFactory(user=connection.user))
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         caption_task_cancel(task=queued, actor=UserFactory())
     moderator = UserFactory(role=Role.MODERATOR)
     assert caption_task_cancel(task=queued, actor=moderator).status == TaskStatus.CANCELLED

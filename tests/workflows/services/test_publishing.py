@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.utils import timezone
 
 from accounts.models import AuditLog, Role
+from core.errors import NotFound
 from core.schedules import declared_schedules
 from platforms.clients import PlatformAuthError, PlatformUnavailableError
 from platforms.models import PlatformConnection, PlatformType
@@ -230,7 +230,7 @@ def test_only_an_accepted_platform_can_be_published(state, owner, status):
     PlatformState.objects.filter(pk=state.pk).update(status=status)
     with pytest.raises(PublishingNotAccepted) as raised:
         publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=owner)
-    assert raised.value.error_code == "not_accepted"
+    assert raised.value.code == "not_accepted"
     assert not PublishingJob.objects.exists()
 
 
@@ -238,11 +238,8 @@ def test_a_published_platform_is_said_to_be_published_not_to_need_accepting(stat
     PlatformState.objects.filter(pk=state.pk).update(status=PlatformStatus.PUBLISHED)
     with pytest.raises(PublishingAlreadyPublished) as raised:
         publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=owner)
-    assert raised.value.error_code == "already_published"
-    assert (
-        str(raised.value.detail)
-        == "The Mastodon post is already published (the platform gave no link to it)."
-    )
+    assert raised.value.code == "already_published"
+    assert raised.value.message == "The Mastodon post is already published (the platform gave no link to it)."
     assert not PublishingJob.objects.exists()
 
 
@@ -292,7 +289,7 @@ def test_one_live_job_per_workflow_and_platform(state, owner):
     )
     with pytest.raises(PublishingAlreadyScheduled) as raised:
         publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=owner)
-    assert raised.value.error_code == "already_scheduled"
+    assert raised.value.code == "already_scheduled"
     publishing_job_cancel(job=first, actor=owner)
     second = publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=owner)
     assert second.status == PublishingStatus.QUEUED
@@ -323,7 +320,7 @@ def test_a_job_created_by_a_racing_request_is_reported_as_the_same_conflict(
 
 
 def test_another_users_workflow_is_not_found_but_a_moderator_may_publish_it(state):
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         publishing_job_create(workflow=state.workflow, platform=Platform.MASTODON, actor=UserFactory())
     moderator = UserFactory(role=Role.MODERATOR)
     job = publishing_job_create(
@@ -447,11 +444,11 @@ def test_rescheduling_validates_the_time(state, owner):
 def test_another_user_cannot_change_a_job(state):
     job = make_job(state, status=PublishingStatus.SCHEDULED, scheduled_for=in_(600))
     stranger = UserFactory()
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         publishing_job_cancel(job=job, actor=stranger)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         publishing_job_reschedule(job=job, scheduled_for=in_(60), actor=stranger)
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         publishing_job_retry(job=job, actor=stranger)
 
 

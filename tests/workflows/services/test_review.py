@@ -194,7 +194,7 @@ def test_wrong_status_is_an_invalid_transition_and_changes_nothing(status, actio
     state = reviewable(status=status)
     with pytest.raises(InvalidTransition) as caught:
         review(state, action, content="Some text")
-    assert caught.value.error_code == "invalid_transition"
+    assert caught.value.code == "invalid_transition"
     state.refresh_from_db()
     assert state.status == status
     assert Draft.objects.count() == 1

@@ -4,9 +4,9 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.http import Http404
 
 from accounts.models import AuditLog, Role
+from core.errors import NotFound
 from tests.factories.accounts import UserFactory
 from tests.factories.workflows import (
     PlatformStateFactory,
@@ -232,7 +232,7 @@ def test_cancelling_twice_changes_nothing_and_finished_workflows_cannot_be_cance
 
 def test_cancel_of_a_strangers_workflow_is_a_404_but_moderators_may():
     workflow = WorkflowFactory()
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         workflow_cancel(workflow=workflow, actor=UserFactory())
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.RUNNING

@@ -1,0 +1,34 @@
+"""The platforms app's domain errors (see core/errors.py); the codes are part of the API."""
+
+from core.errors import Conflict, Invalid, NotFound, Unavailable
+
+
+class ConnectionNotFound(NotFound):
+    default_message = "No such connection."
+
+
+class ConnectionConflict(Conflict):
+    """A concurrent change won (a constraint, a delete), or the connection is still in use."""
+
+    code = "conflict"
+
+
+class VerificationFailed(Invalid):
+    """The platform answered and refused the credentials."""
+
+    code = "verification_failed"
+    default_message = "The platform did not accept these credentials."
+
+
+class VerificationUnsupported(Invalid):
+    code = "verification_unsupported"
+    default_message = (
+        "Verification is available for Mastodon-compatible platforms, X, LinkedIn and WordPress."
+    )
+
+
+class PlatformUnavailable(Unavailable):
+    """The platform could not be asked: timeout, network error, 429, 5xx or a malformed answer."""
+
+    code = "platform_unavailable"
+    default_message = "The platform could not be reached or gave an unusable answer; try again later."
