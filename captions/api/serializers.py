@@ -38,7 +38,7 @@ from captions.selectors import (
     caption_length_limit,
     caption_length_settings,
 )
-from captions.services.settings import (
+from captions.services.user_settings import (
     DELAY_RANGE,
     LANGUAGE_MAX_CHARS,
     LANGUAGE_PATTERN,
@@ -574,7 +574,7 @@ class CaptionSettingsSerializer(serializers.ModelSerializer):
 
 class CaptionSettingsValuesSerializer(serializers.Serializer):
     """The settings themselves; each optional (left out: kept, or the default on creation).
-    The ranges are repeated here for the schema; captions.services.settings decides."""
+    The ranges are repeated here for the schema; captions.services.user_settings decides."""
 
     max_posts_per_run = serializers.IntegerField(
         required=False, min_value=MAX_POSTS_RANGE[0], max_value=MAX_POSTS_RANGE[1]

@@ -65,8 +65,8 @@ from captions.models import (
 )
 from captions.services import generation, posting, review
 from captions.services.image_captions import image_caption_create, image_caption_delete, max_upload_bytes
-from captions.services.settings import caption_settings_upsert
 from captions.services.tasks import caption_task_cancel, caption_task_create
+from captions.services.user_settings import caption_settings_upsert
 from core.ai import AIError, AIInvalidImage, AIRefused, AIUnavailable
 from core.api.negotiation import IgnoreClientNegotiation
 

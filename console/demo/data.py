@@ -323,7 +323,7 @@ def _accounts(summary: DemoSummary) -> User:
 def _demo_connection(
     summary: DemoSummary, *, user: User, instance_url: str, out: TextIO
 ) -> PlatformConnection:
-    from captions.services.settings import caption_settings_upsert
+    from captions.services.user_settings import caption_settings_upsert
     from platforms.services import connection_create, connection_update, connection_verify
 
     connection = _connection(user)

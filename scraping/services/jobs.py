@@ -21,8 +21,8 @@ from django_q.tasks import async_task
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
-from scraping.config import job_settings_parse, job_settings_serialise
 from scraping.errors import JobNotCancellable, JobNotRetryable, JobRunning
+from scraping.job_options import job_settings_parse, job_settings_serialise
 from scraping.models import ItemStatus, JobConfiguration, JobStatus, JobType, ScrapingJob, ScrapingJobItem
 
 logger = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ template mode the rendered template (`template_input` is kept as given), plus th
 `resource_ids` as strings.
 
 Errors are `ValidationError`s keyed like the API's input; nested input uses dotted keys
-(`source_content.text`, `manual_options.tone`), as `workflows.templates` does.
+(`source_content.text`, `manual_options.tone`), as `workflows.content_templates` does.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ def resource_ids_clean(raw: Any, *, user) -> list[str]:
 
 def _template_source(template_input: Any) -> tuple[dict, dict]:
     """(template_input as stored, rendered source_content)."""
-    from workflows.templates import template_render
+    from workflows.content_templates import template_render
 
     if not isinstance(template_input, dict):
         raise ValidationError({"template_input": "Give the template name and its fields."})
