@@ -5,7 +5,7 @@ Length limits: an image's caption limit is its owner's `max_caption_length` for 
 capped by the instance's description limit (captions.selectors.caption_length_limit). A list
 would pay one query per image for it, so the images list reads its owners' settings in one query
 for the page (ImageListSerializer); other querysets carry the setting as an annotation
-(`with_length_limit`), a correlated subquery inside their own query.
+(captions.selectors.with_length_limit), a correlated subquery inside their own query.
 
 The images list reads `.values()` rows (`image_list_rows`) and ImageSerializer builds each
 image's representation directly, equal to DRF's field-by-field one (the tests compare the two):
@@ -14,7 +14,7 @@ measured by bench/api_list.py, model instances and DRF's generic path were most 
 
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 from django.urls import reverse
 from django.utils import timezone
@@ -33,9 +33,9 @@ from captions.models import (
 )
 from captions.quality import caption_length, quality_level
 from captions.selectors import (
-    DEFAULT_INSTANCE_DESCRIPTION_LIMIT,
-    DEFAULT_MAX_CAPTION_LENGTH,
+    LIMIT_ANNOTATION,
     caption_length_limit,
+    caption_length_rule,
     caption_length_settings,
 )
 from captions.services.user_settings import (
@@ -49,37 +49,10 @@ from core.api.fields import at_least_one
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_list
 
-LIMIT_ANNOTATION = "configured_max_caption_length"
 OWNER_COLUMN = "platform_connection__user_id"
 MAX_ID = 2**63 - 1  # the largest big-integer key; larger ids are a 400, not a database error
 BULK_MAX_IDS = 500
 CAPTION_INPUT_MAX_CHARS = 10_000  # far above any limit; the service says what the limit is
-
-
-# --- length limits without N+1 -----------------------------------------------------------------
-
-
-def with_length_limit(queryset: QuerySet[Image]) -> QuerySet[Image]:
-    """Annotate each image with its owner's configured `max_caption_length` (None when unset)."""
-    configured = CaptionGenerationUserSettings.objects.filter(
-        user_id=OuterRef("platform_connection__user_id"),
-        platform_connection_id=OuterRef("platform_connection_id"),
-    ).values("max_caption_length")[:1]
-    return queryset.annotate(**{LIMIT_ANNOTATION: Subquery(configured)})
-
-
-def length_limit(image: Image) -> int:
-    """The image's caption limit: from the annotation when present (no query), else one query."""
-    if not hasattr(image, LIMIT_ANNOTATION):
-        return caption_length_limit(image=image)
-    return _limit(getattr(image, LIMIT_ANNOTATION), image.platform_connection.extra)
-
-
-def _limit(configured: int | None, connection_extra: dict | None) -> int:
-    """caption_length_limit's rule, from the annotated setting and the connection's `extra`."""
-    configured = configured or DEFAULT_MAX_CAPTION_LENGTH
-    instance_limit = (connection_extra or {}).get("description_limit") or DEFAULT_INSTANCE_DESCRIPTION_LIMIT
-    return min(int(configured), int(instance_limit))
 
 
 # What the images list reads for each image: a row per image (`.values()`), no model instances.
@@ -146,12 +119,6 @@ def image_row(image: Image) -> dict:
     row["post__post_url"] = image.post.post_url
     row["platform_connection__extra"] = image.platform_connection.extra
     return row
-
-
-def character_count(text: str | None) -> int:
-    """Characters as Mastodon counts a description (captions.quality.caption_length): code points
-    of the cleaned caption, a line break counting one."""
-    return caption_length(text)
 
 
 def content_url(image: Image, request) -> str | None:
@@ -314,10 +281,10 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_character_count(self, obj: Image) -> int:
-        return character_count(obj.current_caption)
+        return caption_length(obj.current_caption)
 
     def get_caption_length_limit(self, obj: Image) -> int:
-        return length_limit(obj)
+        return caption_length_limit(image=obj)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_quality_level(self, obj: Image) -> str | None:
@@ -332,7 +299,7 @@ class ImageSerializer(serializers.ModelSerializer):
         caption = obj.current_caption
         if not caption.strip():
             flags.append("no_caption")
-        elif character_count(caption) > length_limit(obj):
+        elif caption_length(caption) > caption_length_limit(image=obj):
             flags.append("over_limit")
         if obj.processing_error:
             flags.append("error")
@@ -354,12 +321,14 @@ class ImageSerializer(serializers.ModelSerializer):
         """
         if isinstance(instance, dict):
             row = instance
-            limit = _limit(row[LIMIT_ANNOTATION], row["platform_connection__extra"])
+            limit = caption_length_rule(
+                configured=row[LIMIT_ANNOTATION], connection_extra=row["platform_connection__extra"]
+            )
         else:
             row = image_row(instance)
-            limit = length_limit(instance)
+            limit = caption_length_limit(image=instance)
         caption = row["final_caption"] or row["reviewed_caption"] or row["generated_caption"] or ""
-        count = character_count(caption)
+        count = caption_length(caption)
         score = row["caption_quality_score"]
         flags = []
         if row["needs_special_review"]:
