@@ -87,9 +87,8 @@ def _config_audit(*, entry: SystemConfig, operation: str, changed: list[str], ac
         details["value"] = entry.value[:AUDITED_VALUE_CHARS]  # a sensitive value is never recorded
     audit_log_write(
         action="config.changed",
-        user=actor,
-        resource_type="system_config",
-        resource_id=entry.pk,
+        actor=actor,
+        target=entry,
         details=details,
         ip_address=getattr(meta, "ip_address", None),
         user_agent=getattr(meta, "user_agent", None) or None,

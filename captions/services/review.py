@@ -65,9 +65,8 @@ def audit_image_change(
     meta = meta or RequestMeta()
     audit_log_write(
         action=action,
-        user=actor,
-        resource_type="image",
-        resource_id=image.pk,
+        actor=actor,
+        target=image,
         details=details,
         meta=meta,
     )
@@ -149,7 +148,7 @@ def _bulk(*, images: QuerySet, eligible: Iterable[str], changes: dict, action: s
         if changed:
             audit_log_write(
                 action=action,
-                user=actor,
+                actor=actor,
                 resource_type="image",
                 details={"count": changed, "ids": ids[:1000]},
                 meta=meta,

@@ -103,18 +103,6 @@ def caption_settings_snapshot(*, user: User, connection: PlatformConnection) -> 
     }
 
 
-def _audit_task(*, action: str, actor: User | None, task: CaptionGenerationTask, meta, details: dict) -> None:
-    meta = meta or RequestMeta()
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="caption_task",
-        resource_id=task.pk,
-        details=details,
-        meta=meta,
-    )
-
-
 def _queue_run(task_id: UUID) -> None:
     async_task(
         RUN_TASK,
@@ -162,10 +150,10 @@ def caption_task_create(
                 settings_json=caption_settings_snapshot(user=owner, connection=connection),
                 current_step="queued",
             )
-            _audit_task(
+            audit_log_write(
                 action="caption_task.created",
                 actor=user,
-                task=task,
+                target=task,
                 meta=meta,
                 details={"platform_connection": connection.pk, "owner": owner.pk},
             )
@@ -198,8 +186,8 @@ def caption_task_cancel(
         task.completed_at = timezone.now()
         task.current_step = "cancelled" if previous == TaskStatus.QUEUED else "cancelling"
         task.save(update_fields=["status", "completed_at", "current_step", "updated_at"])
-        _audit_task(
-            action="caption_task.cancelled", actor=actor, task=task, meta=meta, details={"from": previous}
+        audit_log_write(
+            action="caption_task.cancelled", actor=actor, target=task, meta=meta, details={"from": previous}
         )
     return task
 

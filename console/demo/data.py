@@ -310,8 +310,7 @@ def _accounts(summary: DemoSummary) -> User:
             user_set_role(user=user, role=role)
             audit_log_write(
                 action="user.created",
-                resource_type="user",
-                resource_id=user.pk,
+                target=user,
                 details={"by": "bootstrap --demo", "role": role},
             )
             summary.passwords[username] = password

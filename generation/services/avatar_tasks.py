@@ -115,17 +115,6 @@ def avatar_task_validate(
     }
 
 
-def _audit(*, action: str, actor: User | None, task: GenerationTask, meta, details: dict) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="avatar_task",
-        resource_id=task.task_id,
-        details=details,
-        meta=meta or RequestMeta(),
-    )
-
-
 def _queue(task_id: str) -> None:
     async_task(
         RUN_TASK,
@@ -165,10 +154,10 @@ def avatar_task_create(
                 task = GenerationTask.objects.create(
                     task_id=avatar_task_id_new(), user=user, status=TaskStatus.PENDING, **fields
                 )
-                _audit(
+                audit_log_write(
                     action="avatar_task.created",
                     actor=user,
-                    task=task,
+                    target=task,
                     meta=meta,
                     details={
                         "number_to_generate": task.number_to_generate,
@@ -204,10 +193,10 @@ def avatar_task_retry(
         GenerationTask.objects.filter(pk=task.pk).update(
             status=resume, attempts=0, completed_at=None, heartbeat_at=None, updated_at=now
         )
-        _audit(
+        audit_log_write(
             action="avatar_task.retried",
             actor=actor,
-            task=task,
+            target=task,
             meta=meta,
             details={"resume_from": resume, "previous_error": (task.error_log or "")[:200]},
         )
@@ -230,10 +219,10 @@ def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta |
             for key in (images or [])
             if isinstance(key, str)
         ]
-        _audit(
+        audit_log_write(
             action="avatar_task.deleted",
             actor=actor,
-            task=task,
+            target=task,
             meta=meta,
             details={"status": task.status, "personas": task.personas_generated, "images": len(keys)},
         )

@@ -36,17 +36,6 @@ KEYWORDS_REQUIRED = {JobType.WEB_PAGE, JobType.PAPER}
 MAX_ATTEMPTS = 3
 
 
-def _audit(*, action: str, actor: User | None, job: ScrapingJob, meta, details: dict | None = None) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="scraping_job",
-        resource_id=job.pk,
-        details=details or {},
-        meta=meta or RequestMeta(),
-    )
-
-
 def scraping_job_queue(job_id: UUID | str) -> None:
     """Hand the job to django-q. The task may run longer than the cluster's default timeout: it is
     given SCRAPING_JOB_TIMEOUT, and the runner hands over to a new task before that (see runner)."""
@@ -136,10 +125,10 @@ def scraping_job_create(
             JobConfiguration(job=job, config_key=key, config_value=value)
             for key, value in job_settings_serialise(job_settings).items()
         )
-        _audit(
+        audit_log_write(
             action="scraping_job.created",
             actor=user,
-            job=job,
+            target=job,
             meta=meta,
             details={"job_type": job_type, "keywords": cleaned_keywords},
         )
@@ -166,7 +155,9 @@ def scraping_job_cancel(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
             job.completed_at = now
             fields += ["status", "completed_at"]
         job.save(update_fields=fields)
-        _audit(action="scraping_job.cancelled", actor=actor, job=job, meta=meta, details={"from": previous})
+        audit_log_write(
+            action="scraping_job.cancelled", actor=actor, target=job, meta=meta, details={"from": previous}
+        )
     return job
 
 
@@ -206,10 +197,10 @@ def scraping_job_retry(*, job: ScrapingJob, actor: User, meta: RequestMeta | Non
             attempts=0,
             updated_at=now,
         )
-        _audit(
+        audit_log_write(
             action="scraping_job.retried",
             actor=actor,
-            job=job,
+            target=job,
             meta=meta,
             details={"failed_items": failed_count, "rediscover": undiscovered},
         )
@@ -274,10 +265,10 @@ def scraping_job_delete(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
         if locked.status == JobStatus.RUNNING:
             raise JobRunning()
         keys = set(Artifact.objects.filter(job=locked).values_list("minio_path", flat=True))
-        _audit(
+        audit_log_write(
             action="scraping_job.deleted",
             actor=actor,
-            job=locked,
+            target=locked,
             meta=meta,
             details={"artifacts": len(keys), "title": locked.title},
         )

@@ -84,17 +84,6 @@ def _clean_url(value) -> str:
     return value
 
 
-def _audit(*, action: str, actor, resource: Resource, meta: RequestMeta | None, details: dict) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="resource",
-        resource_id=resource.pk,
-        details=details,
-        meta=meta or RequestMeta(),
-    )
-
-
 def resource_create(
     *,
     user,
@@ -144,10 +133,10 @@ def resource_create(
         resource = Resource.objects.create(
             user=user, type=kind, title=title, content=text, metadata=extra or None
         )
-        _audit(
+        audit_log_write(
             action="resource.created",
             actor=user,
-            resource=resource,
+            target=resource,
             meta=meta,
             details={"type": kind, "from_url": url is not None, "characters": len(text)},
         )
@@ -178,10 +167,10 @@ def resource_update(
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.save(update_fields=[*changes, "updated_at"])
-        _audit(
+        audit_log_write(
             action="resource.updated",
             actor=actor,
-            resource=locked,
+            target=locked,
             meta=meta,
             details={"fields": sorted(changes)},
         )
@@ -191,10 +180,10 @@ def resource_update(
 def resource_delete(*, resource: Resource, actor, meta: RequestMeta | None = None) -> None:
     """Delete a resource. Workflows that chose it simply go without it from their next step on."""
     with transaction.atomic():
-        _audit(
+        audit_log_write(
             action="resource.deleted",
             actor=actor,
-            resource=resource,
+            target=resource,
             meta=meta,
             details={"type": resource.type, "title": resource.title},
         )

@@ -172,9 +172,8 @@ def workflow_review(
         )
         audit_log_write(
             action="workflow.reviewed",
-            user=reviewer,
-            resource_type="workflow",
-            resource_id=workflow.pk,
+            actor=reviewer,
+            target=workflow,
             details={
                 "action": action,
                 "platform": platform,

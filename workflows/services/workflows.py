@@ -216,17 +216,6 @@ def _template_source(template_input: Any) -> tuple[dict, dict]:
 # --- services ----------------------------------------------------------------------------------
 
 
-def _audit(*, action: str, actor, workflow: Workflow, meta: RequestMeta | None, details: dict) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="workflow",
-        resource_id=workflow.pk,
-        details=details,
-        meta=meta or RequestMeta(),
-    )
-
-
 def workflow_create(
     *,
     user,
@@ -290,10 +279,10 @@ def workflow_create(
         states = PlatformState.objects.bulk_create(
             [PlatformState(workflow=workflow, platform=p, status=PlatformStatus.PENDING) for p in chosen]
         )
-        _audit(
+        audit_log_write(
             action="workflow.created",
             actor=user,
-            workflow=workflow,
+            target=workflow,
             meta=meta,
             details={"mode": mode, "platforms": chosen, "resource_ids": resources},
         )
@@ -329,10 +318,10 @@ def workflow_cancel(*, workflow: Workflow, actor, meta: RequestMeta | None = Non
         )
         for job in jobs:
             publishing_job_cancel(job=job, actor=actor, meta=meta)
-        _audit(
+        audit_log_write(
             action="workflow.cancelled",
             actor=actor,
-            workflow=locked,
+            target=locked,
             meta=meta,
             details={"from": previous, "cancelled_jobs": [str(job.pk) for job in jobs]},
         )
