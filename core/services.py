@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core.errors import Conflict
+from core.locking import row_lock
 from core.logging import SENSITIVE_CONFIG
 from core.models import ConfigType, SystemConfig, parse_config_value
 
@@ -155,7 +156,7 @@ def config_update(
                 {"type": f"The current value is not a valid {new_type}; send a new value with the type."}
             ) from None
     with transaction.atomic():
-        current = SystemConfig.objects.select_for_update().get(pk=entry.pk)
+        current = row_lock(row=entry)
         before = (current.raw_value, current.type, current.is_sensitive, current.description)
         updated = config_set(
             key=current.key,

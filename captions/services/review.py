@@ -20,6 +20,7 @@ from captions.errors import InvalidTransition
 from captions.models import Image, ImageStatus
 from captions.quality import caption_length, caption_text_clean
 from captions.selectors import caption_length_limit
+from core.locking import row_lock
 
 S = ImageStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -33,10 +34,6 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 APPROVABLE = (S.PENDING, S.REVIEWED, S.ERROR)
 REJECTABLE = (S.PENDING, S.REVIEWED, S.APPROVED)
-
-
-def _locked(image: Image) -> Image:
-    return Image.objects.select_for_update().select_related("platform_connection").get(pk=image.pk)
 
 
 def ensure_transition(image: Image, target: str) -> None:
@@ -75,7 +72,7 @@ def audit_image_change(
 @transaction.atomic
 def caption_edit(*, image: Image, editor: User, text: str, meta: RequestMeta | None = None) -> Image:
     """Store a reviewer's wording; the caption becomes `reviewed` (approve it to post)."""
-    image = _locked(image)
+    image = row_lock(row=image, related=("platform_connection",))
     ensure_transition(image, S.REVIEWED)
     previous = image.status
     image.reviewed_caption = _clean_caption(image=image, text=text, field="reviewed_caption")
@@ -94,7 +91,7 @@ def caption_approve(
 ) -> Image:
     """Approve the caption for posting: `final_caption` is the given text, else the reviewed,
     else the generated caption."""
-    image = _locked(image)
+    image = row_lock(row=image, related=("platform_connection",))
     ensure_transition(image, S.APPROVED)
     previous = image.status
     chosen = text if text is not None else (image.reviewed_caption or image.generated_caption)
@@ -126,7 +123,7 @@ def caption_approve(
 def caption_reject(
     *, image: Image, reviewer: User, notes: str | None = None, meta: RequestMeta | None = None
 ) -> Image:
-    image = _locked(image)
+    image = row_lock(row=image, related=("platform_connection",))
     ensure_transition(image, S.REJECTED)
     previous = image.status
     image.status = S.REJECTED

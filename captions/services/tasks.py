@@ -53,6 +53,7 @@ from captions.models import (
 )
 from captions.services.scan import scan_connection
 from core.ai import get_backend
+from core.locking import row_lock
 from core.retry import RetryStats
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.errors import ConnectionNotFound
@@ -174,7 +175,7 @@ def caption_task_cancel(
     if not visible_to(CaptionGenerationTask.objects.filter(pk=task.pk), user=actor).exists():
         raise CaptionTaskNotFound()
     with transaction.atomic():
-        task = CaptionGenerationTask.objects.select_for_update().get(pk=task.pk)
+        task = row_lock(row=task)
         if task.status == TaskStatus.CANCELLED:
             return task
         if task.status not in ACTIVE_TASK_STATUSES:

@@ -44,6 +44,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
+from core.locking import row_lock
 from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
 from generation.errors import AvatarTaskNotRetryable, AvatarTaskRunning
@@ -182,7 +183,7 @@ def avatar_task_retry(
 ) -> GenerationTask:
     """Queue a failed task again; it resumes after what was already generated (409 otherwise)."""
     with transaction.atomic():
-        task = GenerationTask.objects.select_for_update().get(pk=task.pk)
+        task = row_lock(row=task)
         if task.status != TaskStatus.FAILED:
             raise AvatarTaskNotRetryable(
                 f"The task is {task.get_status_display().lower()}; only a failed task can be retried."
@@ -210,7 +211,7 @@ def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta |
     the recorded ones and anything else in the task's folder (an interrupted run's unrecorded
     files)."""
     with transaction.atomic():
-        task = GenerationTask.objects.select_for_update().get(pk=task.pk)
+        task = row_lock(row=task)
         if task.status in RUNNING_STATUSES:
             raise AvatarTaskRunning()
         keys = [

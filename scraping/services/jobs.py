@@ -21,6 +21,7 @@ from django_q.tasks import async_task
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from scraping.errors import JobNotCancellable, JobNotRetryable, JobRunning
 from scraping.job_options import job_settings_parse, job_settings_serialise
 from scraping.models import ItemStatus, JobConfiguration, JobStatus, JobType, ScrapingJob, ScrapingJobItem
@@ -141,7 +142,7 @@ def scraping_job_cancel(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
     the runner sets `cancelled`). Cancelling a cancelled job, or one already asked to stop,
     changes nothing; a completed or failed one is JobNotCancellable (409)."""
     with transaction.atomic():
-        job = ScrapingJob.objects.select_for_update().get(pk=job.pk)
+        job = row_lock(row=job)
         if job.status == JobStatus.CANCELLED or (job.status == JobStatus.RUNNING and job.cancel_requested):
             return job
         if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
@@ -168,7 +169,7 @@ def scraping_job_retry(*, job: ScrapingJob, actor: User, meta: RequestMeta | Non
     again. Anything else is JobNotRetryable (409): pending, running or cancelled jobs, finished
     jobs with nothing failed, and jobs whose items retention removed."""
     with transaction.atomic():
-        job = ScrapingJob.objects.select_for_update().get(pk=job.pk)
+        job = row_lock(row=job)
         failed = ScrapingJobItem.objects.filter(job=job, status=ItemStatus.FAILED)
         failed_count = failed.count()
         has_items = ScrapingJobItem.objects.filter(job=job).exists()
@@ -261,7 +262,7 @@ def scraping_job_delete(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
     from scraping.services.storage import artifact_bytes_delete
 
     with transaction.atomic():
-        locked = ScrapingJob.objects.select_for_update().get(pk=job.pk)
+        locked = row_lock(row=job)
         if locked.status == JobStatus.RUNNING:
             raise JobRunning()
         keys = set(Artifact.objects.filter(job=locked).values_list("minio_path", flat=True))

@@ -41,6 +41,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from core.retry import RetryPolicy
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.models import PlatformConnection, PlatformType
@@ -298,10 +299,6 @@ def publishing_job_create(
     return job
 
 
-def _locked_job(job: PublishingJob) -> PublishingJob:
-    return PublishingJob.objects.select_for_update().select_related("workflow").get(pk=job.pk)
-
-
 def _ensure_changeable(job: PublishingJob) -> None:
     if job.status == PublishingStatus.PUBLISHING:
         raise PublishingJobInProgress()
@@ -322,7 +319,7 @@ def publishing_job_cancel(
         owner_field="workflow__user",
     )
     with transaction.atomic():
-        job = _locked_job(job)
+        job = row_lock(row=job, related=("workflow",))
         _ensure_changeable(job)
         previous = job.status
         now = timezone.now()
@@ -350,7 +347,7 @@ def publishing_job_reschedule(
         raise ValidationError({"scheduled_for": "Give the new time."})
     publishing_time_clean(scheduled_for)
     with transaction.atomic():
-        job = _locked_job(job)
+        job = row_lock(row=job, related=("workflow",))
         _ensure_changeable(job)
         previous = job.scheduled_for
         job.status = PublishingStatus.SCHEDULED
@@ -382,7 +379,7 @@ def publishing_job_retry(
     )
     try:
         with transaction.atomic():
-            job = _locked_job(job)
+            job = row_lock(row=job, related=("workflow",))
             if job.status != PublishingStatus.FAILED:
                 raise PublishingJobNotFailed(
                     f"The job is {job.get_status_display().lower()}; only a failed job can be retried."

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core import urlguard
+from core.locking import row_lock
 from workflows.models import Resource, ResourceType
 
 MAX_CONTENT_CHARS = 100_000
@@ -163,7 +164,7 @@ def resource_update(
     if not changes:
         return resource
     with transaction.atomic():
-        locked = Resource.objects.select_for_update().get(pk=resource.pk)
+        locked = row_lock(row=resource)
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.save(update_fields=[*changes, "updated_at"])

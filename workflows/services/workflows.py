@@ -25,6 +25,7 @@ from django.db import transaction
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from workflows.errors import NotVisible, WorkflowNotCancellable
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
@@ -300,7 +301,7 @@ def workflow_cancel(*, workflow: Workflow, actor, meta: RequestMeta | None = Non
     if actor is not None and not visible_to(Workflow.objects.filter(pk=workflow.pk), user=actor).exists():
         raise NotVisible("No such workflow.")
     with transaction.atomic():
-        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        locked = row_lock(row=workflow)
         if locked.status == WorkflowStatus.CANCELLED:
             return locked
         if locked.status not in CANCELLABLE:
