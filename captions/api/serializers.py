@@ -8,8 +8,9 @@ for the page (ImageListSerializer); other querysets carry the setting as an anno
 (captions.selectors.with_length_limit), a correlated subquery inside their own query.
 
 The images list reads `.values()` rows (`image_list_rows`) and ImageSerializer builds each
-image's representation directly, equal to DRF's field-by-field one (the tests compare the two):
-measured by bench/api_list.py, model instances and DRF's generic path were most of a page's time.
+image's representation directly, equal to DRF's field-by-field one (the tests compare the two),
+because model instances and DRF's generic path cost a page more than its query
+(docs/performance.md, `api_list`).
 """
 
 from datetime import datetime
@@ -91,7 +92,7 @@ IMAGE_ROW_COLUMNS = (
 def image_list_rows(queryset: QuerySet[Image]) -> QuerySet:
     """The images as the dict rows ImageSerializer represents: `.values()` of IMAGE_ROW_COLUMNS and
     the connection's owner. Building three model instances per image (image, post, connection) cost
-    a list page more than its query (bench api_list). The owners' length settings are read by
+    a list page more than its query. The owners' length settings are read by
     ImageListSerializer, once for the page."""
     return queryset.values(*IMAGE_ROW_COLUMNS, OWNER_COLUMN)
 
@@ -99,7 +100,7 @@ def image_list_rows(queryset: QuerySet[Image]) -> QuerySet:
 class ImageListSerializer(serializers.ListSerializer):
     """A page of images. Rows of `image_list_rows` get their owners' length settings from one query
     for the whole page: as a correlated subquery in the page's own query, building and compiling
-    it cost more than a second, trivial query (bench api_list)."""
+    it cost more than a second, trivial query."""
 
     def to_representation(self, data):
         rows = list(data.all() if isinstance(data, BaseManager) else data)
@@ -134,7 +135,7 @@ _ID_MARK = "ID"
 
 def content_url_parts(request) -> tuple[str, str]:
     """(before, after) the id in `content_url`, resolved once: a page of 50 would otherwise reverse
-    the route and build the absolute URI 50 times (a tenth of the list's time, bench api_list)."""
+    the route and build the absolute URI 50 times."""
     path = reverse("caption-image-content", args=[_ID_MARK])
     url = request.build_absolute_uri(path) if request is not None else path
     before, _, after = url.rpartition(f"/{_ID_MARK}/")
@@ -317,7 +318,7 @@ class ImageSerializer(serializers.ModelSerializer):
 
         A list page serializes 50 images; DRF's generic path (attribute lookups through `source`,
         one field object and its checks per value) took more time than everything else the request
-        did together (bench api_list). The declared fields above still describe the schema.
+        did together. The declared fields above still describe the schema.
         """
         if isinstance(instance, dict):
             row = instance
