@@ -56,19 +56,6 @@ def _clean_caption(*, image: Image, text: str | None, field: str) -> str:
     return text
 
 
-def audit_image_change(
-    *, action: str, actor: User | None, image: Image, meta: RequestMeta | None, details: dict
-) -> None:
-    meta = meta or RequestMeta()
-    audit_log_write(
-        action=action,
-        actor=actor,
-        target=image,
-        details=details,
-        meta=meta,
-    )
-
-
 @transaction.atomic
 def caption_edit(*, image: Image, editor: User, text: str, meta: RequestMeta | None = None) -> Image:
     """Store a reviewer's wording; the caption becomes `reviewed` (approve it to post)."""
@@ -79,8 +66,8 @@ def caption_edit(*, image: Image, editor: User, text: str, meta: RequestMeta | N
     image.status = S.REVIEWED
     image.reviewed_by = editor
     image.save(update_fields=["reviewed_caption", "status", "reviewed_by", "updated_at"])
-    audit_image_change(
-        action="caption.edited", actor=editor, image=image, meta=meta, details={"from": previous}
+    audit_log_write(
+        action="caption.edited", actor=editor, target=image, meta=meta, details={"from": previous}
     )
     return image
 
@@ -113,8 +100,8 @@ def caption_approve(
             "updated_at",
         ]
     )
-    audit_image_change(
-        action="caption.approved", actor=reviewer, image=image, meta=meta, details={"from": previous}
+    audit_log_write(
+        action="caption.approved", actor=reviewer, target=image, meta=meta, details={"from": previous}
     )
     return image
 
@@ -132,8 +119,8 @@ def caption_reject(
     if notes:
         image.reviewer_notes = notes.strip()
     image.save(update_fields=["status", "reviewed_by", "reviewed_at", "reviewer_notes", "updated_at"])
-    audit_image_change(
-        action="caption.rejected", actor=reviewer, image=image, meta=meta, details={"from": previous}
+    audit_log_write(
+        action="caption.rejected", actor=reviewer, target=image, meta=meta, details={"from": previous}
     )
     return image
 
