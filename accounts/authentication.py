@@ -1,30 +1,64 @@
 """DRF authentication: `Authorization: Bearer <session token>` and `Authorization: Api-Key <key>`.
 
 An unknown, expired or revoked credential is a 401, never an anonymous request.
+
+Every API request looks its credential up, with its user, by one exact hash. That lookup is one
+plain SQL statement written once per model (`_with_user`) rather than an ORM query: compiling a
+two-model `select_related` query on every request cost more than running it (docs/performance.md).
 """
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 
+from django.db import connection
+from django.db.models import DateTimeField, Model
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from accounts.models import ApiKey, SessionKind, UserSession
+from accounts.models import ApiKey, SessionKind, User, UserSession
 from accounts.tokens import hash_secret
-from core.compiled_lookup import CompiledLookup
 
 ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
 
-# On every API request: compiled once (core.compiled_lookup), each a unique hash.
-_api_session = CompiledLookup(
-    lambda token_hash: (
-        UserSession.objects.select_related("user")
-        .filter(token_hash=token_hash, kind=SessionKind.API)
-        .order_by()
-    )
-)
-_api_key = CompiledLookup(
-    lambda key_hash: ApiKey.objects.select_related("user").filter(key_hash=key_hash).order_by()
-)
+
+@cache
+def _select_with_user(model: type[Model], where: tuple[str, ...]) -> str:
+    """SELECT every column of `model` and of its `user`, joined, filtered on `where` (columns)."""
+    own, users = model._meta.db_table, User._meta.db_table
+    columns = [f'"{own}"."{field.column}"' for field in model._meta.concrete_fields]
+    columns += [f'"{users}"."{field.column}"' for field in User._meta.concrete_fields]
+    conditions = " AND ".join(f'"{own}"."{column}" = %s' for column in where)
+    # Names from the models' metadata, never from input; the values are parameters.
+    select = f'SELECT {", ".join(columns)} FROM "{own}" INNER JOIN "{users}" '  # noqa: S608
+    return select + f'ON "{own}"."user_id" = "{users}"."id" WHERE {conditions}'
+
+
+def _loaded(model: type[Model], values: tuple) -> Model:
+    """An instance from its columns' values, converted as the ORM converts them: the field's
+    `from_db_value` (JSON, encrypted fields), and SQLite's naive datetimes (stored in UTC) made aware."""
+    fields = model._meta.concrete_fields
+    converted = []
+    for field, value in zip(fields, values, strict=True):
+        if value is not None:
+            if isinstance(field, DateTimeField) and isinstance(value, datetime) and timezone.is_naive(value):
+                value = timezone.make_aware(value, UTC)
+            if hasattr(field, "from_db_value"):
+                value = field.from_db_value(value, None, connection)
+        converted.append(value)
+    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+
+
+def _with_user(model: type[Model], **where: str):
+    """The one `model` row whose columns equal `where`, with its user loaded, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_select_with_user(model, tuple(where)), list(where.values()))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    split = len(model._meta.concrete_fields)
+    instance = _loaded(model, row[:split])
+    instance.user = _loaded(User, row[split:])
+    return instance
 
 
 def _credential(request, keyword: str) -> str | None:
@@ -47,7 +81,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             return None
         now = timezone.now()
-        session = _api_session.first(hash_secret(token))
+        session = _with_user(UserSession, token_hash=hash_secret(token), kind=SessionKind.API.value)
         if (
             session is None
             or not session.is_active
@@ -74,7 +108,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             return None
         now = timezone.now()
-        api_key = _api_key.first(hash_secret(key))
+        api_key = _with_user(ApiKey, key_hash=hash_secret(key))
         if (
             api_key is None
             or not api_key.is_active

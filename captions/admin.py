@@ -25,8 +25,7 @@ from django.utils.text import Truncator, add_truncation_text, calculate_truncate
 from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
-from captions.api.serializers import character_count, length_limit, with_length_limit
-from captions.api.views import CONNECTION_SECRETS, stored_key_ok
+from captions.images import stored_key_ok
 from captions.models import (
     ACTIVE_TASK_STATUSES,
     CaptionGenerationTask,
@@ -45,6 +44,7 @@ from captions.quality import (
     caption_text_clean,
     quality_level,
 )
+from captions.selectors import CONNECTION_SECRETS, caption_length_limit, with_length_limit
 from captions.services.posting import caption_post
 from captions.services.review import (
     caption_bulk_approve,
@@ -162,7 +162,7 @@ class ImageReviewForm(forms.ModelForm):
             return self.instance.reviewed_caption
         # The API's rule and message: line breaks kept, counted as the network counts them.
         text = self.cleaned_data.get("reviewed_caption")
-        limit = length_limit(self.instance)
+        limit = caption_length_limit(image=self.instance)
         if caption_length(text) > limit:
             raise ValidationError(
                 f"The caption has {caption_length(text)} characters; this image allows {limit}."
@@ -361,7 +361,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="Characters")
     def characters(self, obj: Image) -> str:
-        count, limit = character_count(obj.current_caption), length_limit(obj)
+        count, limit = caption_length(obj.current_caption), caption_length_limit(image=obj)
         if count > limit:
             return format_html('<strong class="sd-over-limit">{} / {}</strong>', count, limit)
         return format_html("{} / {}", count, limit)
@@ -382,7 +382,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             flags.append(("error", obj.processing_error))
         if not obj.current_caption.strip():
             flags.append(("no caption", "No caption yet."))
-        elif character_count(obj.current_caption) > length_limit(obj):
+        elif caption_length(obj.current_caption) > caption_length_limit(image=obj):
             flags.append(("over limit", "Longer than this image's limit."))
         if not flags:
             return "—"

@@ -382,6 +382,15 @@ EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 _KEY_PREFIX = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")
 
 
+_SAFE_KEY = re.compile(r"^captions/[A-Za-z0-9_/-]+\.[a-z0-9]+$")
+
+
+def stored_key_ok(key: str | None) -> bool:
+    """A storage key of the captions folder that cannot climb out of it (checked before a stored
+    copy is served, by the API and the admin alike)."""
+    return bool(key) and bool(_SAFE_KEY.match(key)) and ".." not in key
+
+
 def store_image(*, data: bytes, mime_type: str, key_prefix: str) -> str:
     """Save normalised image bytes as `captions/<key_prefix>/<sha256>.<ext>`; return the storage key.
 

@@ -167,6 +167,8 @@ ACTIVE_TASK_STATUSES = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 class CaptionGenerationTask(TimestampedModel):
     """A background job that scans one connection for images without alt text and captions them."""
 
+    audit_resource_type = "caption_task"  # as audit rows have always named it
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caption_tasks", db_index=False
@@ -306,6 +308,8 @@ class ProcessingRun(models.Model):
 
 class CaptionGenerationUserSettings(TimestampedModel):
     """A user's caption preferences for one connection."""
+
+    audit_resource_type = "caption_settings"  # as audit rows have always named it
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="caption_settings", db_index=False

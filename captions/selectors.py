@@ -1,20 +1,55 @@
+"""Reads of captions that more than one caller needs, the caption length rule above all: the
+services, the API's serializers and the admin all ask here, so the rule lives once."""
+
+from django.db.models import OuterRef, QuerySet, Subquery
+
 from captions.models import CaptionGenerationUserSettings, Image
 
 DEFAULT_MAX_CAPTION_LENGTH = 500
 DEFAULT_INSTANCE_DESCRIPTION_LIMIT = 1500
 
+# The annotation `with_length_limit` adds (and the images list's rows carry): the owner's
+# configured `max_caption_length`, None when unset.
+LIMIT_ANNOTATION = "configured_max_caption_length"
+
+# The connection's secret columns, never read when images are listed with their connection.
+CONNECTION_SECRETS = (
+    "platform_connection__access_token",
+    "platform_connection__client_key",
+    "platform_connection__client_secret",
+)
+
+
+def caption_length_rule(*, configured: int | None, connection_extra: dict | None) -> int:
+    """The caption length rule: the owner's setting (default 500), capped by the instance's own
+    description limit (read from the instance by the scan and kept in the connection's extra)."""
+    configured = configured or DEFAULT_MAX_CAPTION_LENGTH
+    instance_limit = (connection_extra or {}).get("description_limit") or DEFAULT_INSTANCE_DESCRIPTION_LIMIT
+    return min(int(configured), int(instance_limit))
+
 
 def caption_length_limit(*, image: Image) -> int:
-    """The longest caption this image may carry: the owner's setting, capped by the instance's
-    own description limit (read from the instance by the scan and kept in the connection's extra)."""
+    """The longest caption this image may carry: from the `with_length_limit` annotation when the
+    image has it (no query), else one query for the owner's setting."""
     connection = image.platform_connection
-    own_settings = CaptionGenerationUserSettings.objects.filter(
-        user_id=connection.user_id, platform_connection=connection
-    )
-    configured = own_settings.values_list("max_caption_length", flat=True).first()
-    configured = configured or DEFAULT_MAX_CAPTION_LENGTH
-    instance_limit = (connection.extra or {}).get("description_limit") or DEFAULT_INSTANCE_DESCRIPTION_LIMIT
-    return min(int(configured), int(instance_limit))
+    if hasattr(image, LIMIT_ANNOTATION):
+        configured = getattr(image, LIMIT_ANNOTATION)
+    else:
+        own_settings = CaptionGenerationUserSettings.objects.filter(
+            user_id=connection.user_id, platform_connection=connection
+        )
+        configured = own_settings.values_list("max_caption_length", flat=True).first()
+    return caption_length_rule(configured=configured, connection_extra=connection.extra)
+
+
+def with_length_limit(queryset: QuerySet[Image]) -> QuerySet[Image]:
+    """Annotate each image with its owner's configured `max_caption_length` (None when unset), so
+    that `caption_length_limit` on a page of images costs no query per image."""
+    configured = CaptionGenerationUserSettings.objects.filter(
+        user_id=OuterRef("platform_connection__user_id"),
+        platform_connection_id=OuterRef("platform_connection_id"),
+    ).values("max_caption_length")[:1]
+    return queryset.annotate(**{LIMIT_ANNOTATION: Subquery(configured)})
 
 
 def caption_length_settings(*, owners_and_connections: set[tuple[int, int]]) -> dict[tuple[int, int], int]:

@@ -1,4 +1,4 @@
-"""Archival policies and the batch loop they share (issue 8: `manage.py archive`).
+"""Archival policies and the batch loop they share (`manage.py archive`).
 
 A policy moves rows that have aged out of the live working set: completed workflows to
 `archived` (workflows/archive.py) and generated images into their archive table

@@ -22,23 +22,26 @@ def audit_writer_set(writer: AuditWriter | None) -> None:
 def audit_log_write(
     *,
     action: str,
-    user=None,
+    actor=None,
+    target=None,
+    details: dict | None = None,
     resource_type: str | None = None,
     resource_id: Any = None,
-    details: dict | None = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
 ) -> Any:
-    """Write one audit row through the registered writer. Without one (accounts not installed)
-    this is an error, not a silent skip: an audited action must not go unrecorded."""
+    """Write one audit row through the registered writer, which names the resource from `target`
+    (see accounts.services.audit). Without a writer (accounts not installed) this is an error, not
+    a silent skip: an audited action must not go unrecorded."""
     if _writer is None:
         raise RuntimeError("No audit writer registered; accounts registers one in its AppConfig.ready().")
     return _writer(
         action=action,
-        user=user,
+        actor=actor,
+        target=target,
+        details=details,
         resource_type=resource_type,
         resource_id=resource_id,
-        details=details,
         ip_address=ip_address,
         user_agent=user_agent,
     )

@@ -12,8 +12,8 @@ every row is read once, by the DELETE that tests the policy's filter at the mome
 session refreshed since the run began is left alone), the index is walked once however sparse the
 matches are, and a batch removes at most `batch_size` rows. Reading the next `batch_size`
 *matching* keys first instead reads every row twice (a SELECT tests the filter, then the DELETE
-again): a million-session purge took ~2.8x the single raw DELETE that way, ~2.1x this way
-(bench/cleanup.py). Nothing is loaded as a model instance:
+again), which is measurably slower (docs/performance.md, `cleanup`). Nothing is loaded as a model
+instance:
 
 - when Django's collector can fast-delete (no cascades, no signal receivers) the batch is one
   `DELETE ... WHERE pk > ... AND pk <= ... AND <policy filter>` through `_raw_delete`;

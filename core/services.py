@@ -4,6 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from core.errors import Conflict
+from core.locking import row_lock
 from core.logging import SENSITIVE_CONFIG
 from core.models import ConfigType, SystemConfig, parse_config_value
 
@@ -87,9 +88,8 @@ def _config_audit(*, entry: SystemConfig, operation: str, changed: list[str], ac
         details["value"] = entry.value[:AUDITED_VALUE_CHARS]  # a sensitive value is never recorded
     audit_log_write(
         action="config.changed",
-        user=actor,
-        resource_type="system_config",
-        resource_id=entry.pk,
+        actor=actor,
+        target=entry,
         details=details,
         ip_address=getattr(meta, "ip_address", None),
         user_agent=getattr(meta, "user_agent", None) or None,
@@ -156,7 +156,7 @@ def config_update(
                 {"type": f"The current value is not a valid {new_type}; send a new value with the type."}
             ) from None
     with transaction.atomic():
-        current = SystemConfig.objects.select_for_update().get(pk=entry.pk)
+        current = row_lock(row=entry)
         before = (current.raw_value, current.type, current.is_sensitive, current.description)
         updated = config_set(
             key=current.key,

@@ -215,6 +215,10 @@ MAX_PERSONAS_PER_TASK = 300
 class GenerationTask(TimestampedModel):
     """A persona dataset request: persona data first, then images per persona."""
 
+    # Audit rows name it as they always have (accounts.services.audit): "avatar_task", short id.
+    audit_resource_type = "avatar_task"
+    audit_resource_id_attr = "task_id"
+
     task_id = models.CharField(max_length=12, help_text="Short user-facing id (8 characters).")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generation_tasks", db_index=False

@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.request_meta import request_meta
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
 from core.errors import DomainError
-from scraping.config import COMMON_KEYS, PAPER_SOURCES, TYPE_KEYS
+from scraping.job_options import COMMON_KEYS, PAPER_SOURCES, TYPE_KEYS
 from scraping.models import (
     Artifact,
     ContentExtraction,
@@ -233,7 +233,7 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 # An item's source is the name of the source that found it; a paper search names the index it
 # queried (arXiv or CrossRef) rather than itself.
 ITEM_SOURCES = sorted({source.name for source in SOURCES.values()} - {PaperSource.name} | set(PAPER_SOURCES))
-# The configuration keys scraping.config accepts; rows imported from the older application may hold
+# The configuration keys scraping.job_options accepts; rows imported from the older application may hold
 # others, which the search still finds.
 CONFIG_KEYS = sorted(COMMON_KEYS.union(*TYPE_KEYS.values()))
 # What scraping.services.runner writes: `_tags` yields these tag types; `extraction.extract` names

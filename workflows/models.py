@@ -328,6 +328,10 @@ class PublishingJob(TimestampedModel):
     def __str__(self) -> str:
         return f"{self.get_platform_display()} job {str(self.id)[:8]} ({self.get_status_display()})"
 
+    def audit_context(self) -> dict:
+        """What every audit row about a job says besides its own details (accounts.services.audit)."""
+        return {"workflow": str(self.workflow_id), "platform": self.platform}
+
 
 class WorkflowCheckpoint(models.Model):
     """A snapshot of one platform's engine state after a step (replaces LangGraph's tables)."""

@@ -35,18 +35,6 @@ def api_key_allowed_scopes(*, user: User) -> tuple[str, ...]:
     return tuple(scope for scope in API_SCOPES if has_any_role(user, *SCOPE_ROLES.get(scope, Role.values)))
 
 
-def _audit(*, action: str, api_key: ApiKey, actor: User | None, request, details: dict) -> None:
-    meta = request_meta(request)
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="api_key",
-        resource_id=api_key.pk,
-        details=details,
-        meta=meta,
-    )
-
-
 def _clean_permissions(*, user: User, permissions) -> list[str]:
     if not isinstance(permissions, list | tuple) or not permissions:
         raise ValidationError({"permissions": "Give at least one scope, e.g. ['captions:read']."})
@@ -90,11 +78,11 @@ def api_key_create(
         permissions=scopes,
         expires_at=expires_at,
     )
-    _audit(
+    audit_log_write(
         action="api_key.created",
-        api_key=api_key,
+        target=api_key,
         actor=actor,
-        request=request,
+        meta=request_meta(request),
         details={
             "owner_id": user.pk,
             "key_name": key_name,
@@ -113,11 +101,11 @@ def api_key_revoke(*, api_key: ApiKey, actor: User | None, request=None) -> ApiK
     changed = ApiKey.objects.filter(pk=api_key.pk, is_active=True).update(is_active=False, updated_at=now)
     api_key.refresh_from_db(fields=["is_active", "updated_at"])
     if changed:
-        _audit(
+        audit_log_write(
             action="api_key.revoked",
-            api_key=api_key,
+            target=api_key,
             actor=actor,
-            request=request,
+            meta=request_meta(request),
             details={
                 "owner_id": api_key.user_id,
                 "key_name": api_key.key_name,

@@ -96,7 +96,7 @@ _UPSERT = (
 # transaction alone. A database crash may then forget the last fraction of a second of counts,
 # which a rate limit can afford (PostgreSQL's documentation suggests exactly this for data that
 # can be lost); in exchange concurrent requests of one user stop queueing on each other's flush
-# of the same counter row (bench api_list: ~10 % more requests a second).
+# of the same counter row (docs/performance.md, `api_list`).
 _UPSERT_ASYNC_COMMIT = (
     "INSERT INTO {table} (user_id, bucket, endpoint, request_count, window_start) "
     "SELECT %s, %s, %s, 1, %s FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit "

@@ -18,17 +18,6 @@ from accounts.tokens import hash_secret, new_session_token
 ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)  # last_activity is written at most this often
 
 
-def _audit(*, action: str, actor: User | None, session: UserSession | None, meta: RequestMeta, details: dict):
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="user_session" if session is not None else "user",
-        resource_id=session.pk if session is not None else details.get("user_id"),
-        details=details,
-        meta=meta,
-    )
-
-
 @transaction.atomic
 def session_create(
     *,
@@ -70,10 +59,10 @@ def session_create(
         # Browser logins go through django.contrib.auth.login(), whose own receiver sets it.
         user.last_login = now
         User.objects.filter(pk=user.pk).update(last_login=now)
-    _audit(
+    audit_log_write(
         action="auth.login",
         actor=user,
-        session=session,
+        target=session,
         meta=meta,
         details={"kind": kind, "user_id": user.pk},
     )
@@ -95,10 +84,10 @@ def session_revoke(
     )
     session.refresh_from_db(fields=["is_active", "revoked_at", "updated_at"])
     if changed:
-        _audit(
+        audit_log_write(
             action="auth.logout" if reason == "logout" else "auth.session_revoked",
             actor=actor,
-            session=session,
+            target=session,
             meta=request_meta(request),
             details={"kind": session.kind, "user_id": session.user_id, "reason": reason},
         )
@@ -120,10 +109,10 @@ def session_revoke_all(
     if except_session is not None:
         sessions = sessions.exclude(pk=except_session.pk)
     count = sessions.update(is_active=False, revoked_at=now, updated_at=now)
-    _audit(
+    audit_log_write(
         action="auth.sessions_revoked",
         actor=actor,
-        session=None,
+        target=user,
         meta=request_meta(request),
         details={
             "user_id": user.pk,

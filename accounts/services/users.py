@@ -32,9 +32,8 @@ def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
     if previous != role or actor is not None:
         audit_log_write(
             action="user.role_changed",
-            user=actor,
-            resource_type="user",
-            resource_id=user.pk,
+            actor=actor,
+            target=user,
             details={"from": previous, "to": role},
         )
     return user
@@ -59,9 +58,8 @@ def user_update_profile(*, user: User, data: dict, request=None) -> User:
             meta = request_meta(request)
             audit_log_write(
                 action="user.profile_updated",
-                user=user,
-                resource_type="user",
-                resource_id=user.pk,
+                actor=user,
+                target=user,
                 details={"fields": sorted(changed)},
                 meta=meta,
             )
@@ -96,9 +94,8 @@ def user_change_password(
     meta = request_meta(request)
     audit_log_write(
         action="auth.password_changed",
-        user=user,
-        resource_type="user",
-        resource_id=user.pk,
+        actor=user,
+        target=user,
         details={"sessions_revoked": revoked},
         meta=meta,
     )
@@ -118,9 +115,8 @@ def user_deactivate(*, user: User, actor: User | None, request=None) -> int:
         meta = request_meta(request)
         audit_log_write(
             action="user.deactivated",
-            user=actor,
-            resource_type="user",
-            resource_id=user.pk,
+            actor=actor,
+            target=user,
             details={"sessions_revoked": revoked},
             meta=meta,
         )

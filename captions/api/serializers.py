@@ -5,16 +5,17 @@ Length limits: an image's caption limit is its owner's `max_caption_length` for 
 capped by the instance's description limit (captions.selectors.caption_length_limit). A list
 would pay one query per image for it, so the images list reads its owners' settings in one query
 for the page (ImageListSerializer); other querysets carry the setting as an annotation
-(`with_length_limit`), a correlated subquery inside their own query.
+(captions.selectors.with_length_limit), a correlated subquery inside their own query.
 
 The images list reads `.values()` rows (`image_list_rows`) and ImageSerializer builds each
-image's representation directly, equal to DRF's field-by-field one (the tests compare the two):
-measured by bench/api_list.py, model instances and DRF's generic path were most of a page's time.
+image's representation directly, equal to DRF's field-by-field one (the tests compare the two),
+because model instances and DRF's generic path cost a page more than its query
+(docs/performance.md, `api_list`).
 """
 
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.db.models.manager import BaseManager
 from django.urls import reverse
 from django.utils import timezone
@@ -33,12 +34,12 @@ from captions.models import (
 )
 from captions.quality import caption_length, quality_level
 from captions.selectors import (
-    DEFAULT_INSTANCE_DESCRIPTION_LIMIT,
-    DEFAULT_MAX_CAPTION_LENGTH,
+    LIMIT_ANNOTATION,
     caption_length_limit,
+    caption_length_rule,
     caption_length_settings,
 )
-from captions.services.settings import (
+from captions.services.user_settings import (
     DELAY_RANGE,
     LANGUAGE_MAX_CHARS,
     LANGUAGE_PATTERN,
@@ -49,37 +50,10 @@ from core.api.fields import at_least_one
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_list
 
-LIMIT_ANNOTATION = "configured_max_caption_length"
 OWNER_COLUMN = "platform_connection__user_id"
 MAX_ID = 2**63 - 1  # the largest big-integer key; larger ids are a 400, not a database error
 BULK_MAX_IDS = 500
 CAPTION_INPUT_MAX_CHARS = 10_000  # far above any limit; the service says what the limit is
-
-
-# --- length limits without N+1 -----------------------------------------------------------------
-
-
-def with_length_limit(queryset: QuerySet[Image]) -> QuerySet[Image]:
-    """Annotate each image with its owner's configured `max_caption_length` (None when unset)."""
-    configured = CaptionGenerationUserSettings.objects.filter(
-        user_id=OuterRef("platform_connection__user_id"),
-        platform_connection_id=OuterRef("platform_connection_id"),
-    ).values("max_caption_length")[:1]
-    return queryset.annotate(**{LIMIT_ANNOTATION: Subquery(configured)})
-
-
-def length_limit(image: Image) -> int:
-    """The image's caption limit: from the annotation when present (no query), else one query."""
-    if not hasattr(image, LIMIT_ANNOTATION):
-        return caption_length_limit(image=image)
-    return _limit(getattr(image, LIMIT_ANNOTATION), image.platform_connection.extra)
-
-
-def _limit(configured: int | None, connection_extra: dict | None) -> int:
-    """caption_length_limit's rule, from the annotated setting and the connection's `extra`."""
-    configured = configured or DEFAULT_MAX_CAPTION_LENGTH
-    instance_limit = (connection_extra or {}).get("description_limit") or DEFAULT_INSTANCE_DESCRIPTION_LIMIT
-    return min(int(configured), int(instance_limit))
 
 
 # What the images list reads for each image: a row per image (`.values()`), no model instances.
@@ -118,7 +92,7 @@ IMAGE_ROW_COLUMNS = (
 def image_list_rows(queryset: QuerySet[Image]) -> QuerySet:
     """The images as the dict rows ImageSerializer represents: `.values()` of IMAGE_ROW_COLUMNS and
     the connection's owner. Building three model instances per image (image, post, connection) cost
-    a list page more than its query (bench api_list). The owners' length settings are read by
+    a list page more than its query. The owners' length settings are read by
     ImageListSerializer, once for the page."""
     return queryset.values(*IMAGE_ROW_COLUMNS, OWNER_COLUMN)
 
@@ -126,7 +100,7 @@ def image_list_rows(queryset: QuerySet[Image]) -> QuerySet:
 class ImageListSerializer(serializers.ListSerializer):
     """A page of images. Rows of `image_list_rows` get their owners' length settings from one query
     for the whole page: as a correlated subquery in the page's own query, building and compiling
-    it cost more than a second, trivial query (bench api_list)."""
+    it cost more than a second, trivial query."""
 
     def to_representation(self, data):
         rows = list(data.all() if isinstance(data, BaseManager) else data)
@@ -148,12 +122,6 @@ def image_row(image: Image) -> dict:
     return row
 
 
-def character_count(text: str | None) -> int:
-    """Characters as Mastodon counts a description (captions.quality.caption_length): code points
-    of the cleaned caption, a line break counting one."""
-    return caption_length(text)
-
-
 def content_url(image: Image, request) -> str | None:
     """The protected URL of the image's stored copy (never the public media folder)."""
     if not image.local_path:
@@ -167,7 +135,7 @@ _ID_MARK = "ID"
 
 def content_url_parts(request) -> tuple[str, str]:
     """(before, after) the id in `content_url`, resolved once: a page of 50 would otherwise reverse
-    the route and build the absolute URI 50 times (a tenth of the list's time, bench api_list)."""
+    the route and build the absolute URI 50 times."""
     path = reverse("caption-image-content", args=[_ID_MARK])
     url = request.build_absolute_uri(path) if request is not None else path
     before, _, after = url.rpartition(f"/{_ID_MARK}/")
@@ -314,10 +282,10 @@ class ImageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_character_count(self, obj: Image) -> int:
-        return character_count(obj.current_caption)
+        return caption_length(obj.current_caption)
 
     def get_caption_length_limit(self, obj: Image) -> int:
-        return length_limit(obj)
+        return caption_length_limit(image=obj)
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_quality_level(self, obj: Image) -> str | None:
@@ -332,7 +300,7 @@ class ImageSerializer(serializers.ModelSerializer):
         caption = obj.current_caption
         if not caption.strip():
             flags.append("no_caption")
-        elif character_count(caption) > length_limit(obj):
+        elif caption_length(caption) > caption_length_limit(image=obj):
             flags.append("over_limit")
         if obj.processing_error:
             flags.append("error")
@@ -350,16 +318,18 @@ class ImageSerializer(serializers.ModelSerializer):
 
         A list page serializes 50 images; DRF's generic path (attribute lookups through `source`,
         one field object and its checks per value) took more time than everything else the request
-        did together (bench api_list). The declared fields above still describe the schema.
+        did together. The declared fields above still describe the schema.
         """
         if isinstance(instance, dict):
             row = instance
-            limit = _limit(row[LIMIT_ANNOTATION], row["platform_connection__extra"])
+            limit = caption_length_rule(
+                configured=row[LIMIT_ANNOTATION], connection_extra=row["platform_connection__extra"]
+            )
         else:
             row = image_row(instance)
-            limit = length_limit(instance)
+            limit = caption_length_limit(image=instance)
         caption = row["final_caption"] or row["reviewed_caption"] or row["generated_caption"] or ""
-        count = character_count(caption)
+        count = caption_length(caption)
         score = row["caption_quality_score"]
         flags = []
         if row["needs_special_review"]:
@@ -574,7 +544,7 @@ class CaptionSettingsSerializer(serializers.ModelSerializer):
 
 class CaptionSettingsValuesSerializer(serializers.Serializer):
     """The settings themselves; each optional (left out: kept, or the default on creation).
-    The ranges are repeated here for the schema; captions.services.settings decides."""
+    The ranges are repeated here for the schema; captions.services.user_settings decides."""
 
     max_posts_per_run = serializers.IntegerField(
         required=False, min_value=MAX_POSTS_RANGE[0], max_value=MAX_POSTS_RANGE[1]

@@ -22,7 +22,6 @@ page; posts prefetch their images in one more query.
 """
 
 import mimetypes
-import re
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
@@ -54,6 +53,7 @@ from captions.errors import (
     PostingFailed,
     PostingUnsupported,
 )
+from captions.images import stored_key_ok
 from captions.models import (
     CaptionGenerationTask,
     CaptionGenerationUserSettings,
@@ -63,10 +63,11 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
+from captions.selectors import CONNECTION_SECRETS, with_length_limit
 from captions.services import generation, posting, review
 from captions.services.image_captions import image_caption_create, image_caption_delete, max_upload_bytes
-from captions.services.settings import caption_settings_upsert
 from captions.services.tasks import caption_task_cancel, caption_task_create
+from captions.services.user_settings import caption_settings_upsert
 from core.ai import AIError, AIInvalidImage, AIRefused, AIUnavailable
 from core.api.negotiation import IgnoreClientNegotiation
 
@@ -76,11 +77,6 @@ CONNECTION_OWNER = "platform_connection__user"
 INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 # Multipart framing around the file: boundaries, part headers and the `language` field.
 MULTIPART_ALLOWANCE = 64 * 1024
-CONNECTION_SECRETS = (
-    "platform_connection__access_token",
-    "platform_connection__client_key",
-    "platform_connection__client_secret",
-)
 
 
 def _validated(serializer_class, request, **kwargs) -> dict:
@@ -141,7 +137,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
             return s.image_list_rows(images)
         images = Image.objects.select_related("post", "platform_connection").defer(*CONNECTION_SECRETS)
         images = visible_to(images, user=self.request.user, owner_field=CONNECTION_OWNER)
-        return s.with_length_limit(images)
+        return with_length_limit(images)
 
     def get_serializer_class(self):
         return s.ImageSerializer if self.action == "list" else s.ImageDetailSerializer
@@ -316,14 +312,6 @@ def _renamed(exc, source: str, target: str | None):
     errors = dict(exc.message_dict)
     errors[target] = errors.pop(source)
     return ValidationError(errors)
-
-
-_SAFE_KEY = re.compile(r"^captions/[A-Za-z0-9_/-]+\.[a-z0-9]+$")
-
-
-def stored_key_ok(key: str | None) -> bool:
-    """A storage key of the captions folder that cannot climb out of it."""
-    return bool(key) and bool(_SAFE_KEY.match(key)) and ".." not in key
 
 
 def stored_file_response(key: str | None, *, request, cache_seconds: int = 86400):

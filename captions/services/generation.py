@@ -43,12 +43,13 @@ from django_q.tasks import async_task
 
 from accounts.models import User
 from accounts.request_meta import RequestMeta
+from accounts.services.audit import audit_log_write
 from captions.images import ImageError, ImageUnavailable, download_image, normalise_image, store_image
 from captions.models import CaptionGenerationUserSettings, Image, ImageCategory, ImageStatus
 from captions.prompts import caption_prompt
 from captions.quality import REVIEW_BELOW, QualityReport, caption_fit, caption_quality
 from captions.selectors import caption_length_limit
-from captions.services.review import InvalidTransition, audit_image_change
+from captions.services.review import InvalidTransition
 from core.ai import (
     AIBackend,
     AIError,
@@ -408,10 +409,10 @@ def caption_regenerate(*, image: Image, actor: User | None, meta: RequestMeta | 
                 "updated_at",
             ]
         )
-        audit_image_change(
+        audit_log_write(
             action="caption.regenerate_requested",
             actor=actor,
-            image=locked,
+            target=locked,
             meta=meta,
             details={"from": previous},
         )

@@ -328,9 +328,8 @@ def image_caption_create(
         )
         audit_log_write(
             action="image_caption.created",
-            user=user,
-            resource_type="image_caption",
-            resource_id=caption.pk,
+            actor=user,
+            target=caption,
             details={"image_type": detected.image_type, "size": len(data), **metadata},
             meta=meta,
         )
@@ -350,9 +349,8 @@ def image_caption_delete(
             return
         audit_log_write(
             action="image_caption.deleted",
-            user=actor,
-            resource_type="image_caption",
-            resource_id=caption.pk,
+            actor=actor,
+            target=caption,
             details={"owner": caption.user_id},
             meta=meta,
         )
@@ -391,9 +389,8 @@ def image_caption_store(
         )
         audit_log_write(
             action="image_caption.created",
-            user=user,
-            resource_type="image_caption",
-            resource_id=caption.pk,
+            actor=user,
+            target=caption,
             details={"image_type": image_type, "media_generation_id": media_generation_id, **(details or {})},
             meta=meta or RequestMeta(),
         )

@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.request_meta import RequestMeta
+from accounts.services.audit import audit_log_write
 from captions.models import Image, ImageStatus, ProcessingRun
-from captions.services.review import audit_image_change, caption_approve, ensure_transition
+from captions.services.review import caption_approve, ensure_transition
 from platforms.clients import PlatformError
 from platforms.mastodon import MastodonApi, PostChangedError
 
@@ -66,10 +67,10 @@ def caption_post(
             Image.objects.filter(pk=image.pk).update(
                 status=ImageStatus.ERROR, processing_error=f"Posting failed: {exc}", updated_at=timezone.now()
             )
-            audit_image_change(
+            audit_log_write(
                 action="caption.post_failed",
                 actor=actor,
-                image=image,
+                target=image,
                 meta=meta,
                 details={"reason": getattr(exc, "reason", "error"), "status": getattr(exc, "status", None)},
             )
@@ -82,7 +83,7 @@ def caption_post(
         )
         connection = image.platform_connection
         type(connection).objects.filter(pk=connection.pk).update(last_used=now)
-        audit_image_change(action="caption.posted", actor=actor, image=image, meta=meta, details={})
+        audit_log_write(action="caption.posted", actor=actor, target=image, meta=meta, details={})
     return Image.objects.get(pk=image.pk)
 
 
@@ -104,10 +105,10 @@ def _record_changed_post(*, image: Image, exc: PostChangedError, actor: User | N
         if run is not None:
             run.warnings = [*(run.warnings or []), f"Image {image.pk}: {exc}"]
             run.save(update_fields=["warnings"])
-        audit_image_change(
+        audit_log_write(
             action="caption.post_changed",
             actor=actor,
-            image=image,
+            target=image,
             meta=meta,
             details={"changes": exc.changes, "run": run.pk if run is not None else None},
         )

@@ -20,6 +20,7 @@ from captions.errors import InvalidTransition
 from captions.models import Image, ImageStatus
 from captions.quality import caption_length, caption_text_clean
 from captions.selectors import caption_length_limit
+from core.locking import row_lock
 
 S = ImageStatus
 TRANSITIONS: dict[str, set[str]] = {
@@ -33,10 +34,6 @@ TRANSITIONS: dict[str, set[str]] = {
 }
 APPROVABLE = (S.PENDING, S.REVIEWED, S.ERROR)
 REJECTABLE = (S.PENDING, S.REVIEWED, S.APPROVED)
-
-
-def _locked(image: Image) -> Image:
-    return Image.objects.select_for_update().select_related("platform_connection").get(pk=image.pk)
 
 
 def ensure_transition(image: Image, target: str) -> None:
@@ -59,32 +56,18 @@ def _clean_caption(*, image: Image, text: str | None, field: str) -> str:
     return text
 
 
-def audit_image_change(
-    *, action: str, actor: User | None, image: Image, meta: RequestMeta | None, details: dict
-) -> None:
-    meta = meta or RequestMeta()
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="image",
-        resource_id=image.pk,
-        details=details,
-        meta=meta,
-    )
-
-
 @transaction.atomic
 def caption_edit(*, image: Image, editor: User, text: str, meta: RequestMeta | None = None) -> Image:
     """Store a reviewer's wording; the caption becomes `reviewed` (approve it to post)."""
-    image = _locked(image)
+    image = row_lock(row=image, related=("platform_connection",))
     ensure_transition(image, S.REVIEWED)
     previous = image.status
     image.reviewed_caption = _clean_caption(image=image, text=text, field="reviewed_caption")
     image.status = S.REVIEWED
     image.reviewed_by = editor
     image.save(update_fields=["reviewed_caption", "status", "reviewed_by", "updated_at"])
-    audit_image_change(
-        action="caption.edited", actor=editor, image=image, meta=meta, details={"from": previous}
+    audit_log_write(
+        action="caption.edited", actor=editor, target=image, meta=meta, details={"from": previous}
     )
     return image
 
@@ -95,7 +78,7 @@ def caption_approve(
 ) -> Image:
     """Approve the caption for posting: `final_caption` is the given text, else the reviewed,
     else the generated caption."""
-    image = _locked(image)
+    image = row_lock(row=image, related=("platform_connection",))
     ensure_transition(image, S.APPROVED)
     previous = image.status
     chosen = text if text is not None else (image.reviewed_caption or image.generated_caption)
@@ -117,8 +100,8 @@ def caption_approve(
             "updated_at",
         ]
     )
-    audit_image_change(
-        action="caption.approved", actor=reviewer, image=image, meta=meta, details={"from": previous}
+    audit_log_write(
+        action="caption.approved", actor=reviewer, target=image, meta=meta, details={"from": previous}
     )
     return image
 
@@ -127,7 +110,7 @@ def caption_approve(
 def caption_reject(
     *, image: Image, reviewer: User, notes: str | None = None, meta: RequestMeta | None = None
 ) -> Image:
-    image = _locked(image)
+    image = row_lock(row=image, related=("platform_connection",))
     ensure_transition(image, S.REJECTED)
     previous = image.status
     image.status = S.REJECTED
@@ -136,8 +119,8 @@ def caption_reject(
     if notes:
         image.reviewer_notes = notes.strip()
     image.save(update_fields=["status", "reviewed_by", "reviewed_at", "reviewer_notes", "updated_at"])
-    audit_image_change(
-        action="caption.rejected", actor=reviewer, image=image, meta=meta, details={"from": previous}
+    audit_log_write(
+        action="caption.rejected", actor=reviewer, target=image, meta=meta, details={"from": previous}
     )
     return image
 
@@ -149,7 +132,7 @@ def _bulk(*, images: QuerySet, eligible: Iterable[str], changes: dict, action: s
         if changed:
             audit_log_write(
                 action=action,
-                user=actor,
+                actor=actor,
                 resource_type="image",
                 details={"count": changed, "ids": ids[:1000]},
                 meta=meta,

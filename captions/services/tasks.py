@@ -53,6 +53,7 @@ from captions.models import (
 )
 from captions.services.scan import scan_connection
 from core.ai import get_backend
+from core.locking import row_lock
 from core.retry import RetryStats
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.errors import ConnectionNotFound
@@ -103,18 +104,6 @@ def caption_settings_snapshot(*, user: User, connection: PlatformConnection) -> 
     }
 
 
-def _audit_task(*, action: str, actor: User | None, task: CaptionGenerationTask, meta, details: dict) -> None:
-    meta = meta or RequestMeta()
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="caption_task",
-        resource_id=task.pk,
-        details=details,
-        meta=meta,
-    )
-
-
 def _queue_run(task_id: UUID) -> None:
     async_task(
         RUN_TASK,
@@ -162,10 +151,10 @@ def caption_task_create(
                 settings_json=caption_settings_snapshot(user=owner, connection=connection),
                 current_step="queued",
             )
-            _audit_task(
+            audit_log_write(
                 action="caption_task.created",
                 actor=user,
-                task=task,
+                target=task,
                 meta=meta,
                 details={"platform_connection": connection.pk, "owner": owner.pk},
             )
@@ -186,7 +175,7 @@ def caption_task_cancel(
     if not visible_to(CaptionGenerationTask.objects.filter(pk=task.pk), user=actor).exists():
         raise CaptionTaskNotFound()
     with transaction.atomic():
-        task = CaptionGenerationTask.objects.select_for_update().get(pk=task.pk)
+        task = row_lock(row=task)
         if task.status == TaskStatus.CANCELLED:
             return task
         if task.status not in ACTIVE_TASK_STATUSES:
@@ -198,8 +187,8 @@ def caption_task_cancel(
         task.completed_at = timezone.now()
         task.current_step = "cancelled" if previous == TaskStatus.QUEUED else "cancelling"
         task.save(update_fields=["status", "completed_at", "current_step", "updated_at"])
-        _audit_task(
-            action="caption_task.cancelled", actor=actor, task=task, meta=meta, details={"from": previous}
+        audit_log_write(
+            action="caption_task.cancelled", actor=actor, target=task, meta=meta, details={"from": previous}
         )
     return task
 

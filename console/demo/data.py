@@ -310,8 +310,7 @@ def _accounts(summary: DemoSummary) -> User:
             user_set_role(user=user, role=role)
             audit_log_write(
                 action="user.created",
-                resource_type="user",
-                resource_id=user.pk,
+                target=user,
                 details={"by": "bootstrap --demo", "role": role},
             )
             summary.passwords[username] = password
@@ -323,7 +322,7 @@ def _accounts(summary: DemoSummary) -> User:
 def _demo_connection(
     summary: DemoSummary, *, user: User, instance_url: str, out: TextIO
 ) -> PlatformConnection:
-    from captions.services.settings import caption_settings_upsert
+    from captions.services.user_settings import caption_settings_upsert
     from platforms.services import connection_create, connection_update, connection_verify
 
     connection = _connection(user)

@@ -42,8 +42,8 @@ class StaticFormFilterSet(filters.FilterSet):
     filters are copied shallowly, and whose bound form validates only the filters the query names.
 
     django-filter builds a new form class per request, creating every filter's form field (label,
-    widget, choices) again, and deep-copies every filter with its choices: together about a
-    sixth of a caption images list request's time (bench api_list). Only for filter sets whose
+    widget, choices) again, and deep-copies every filter with its choices, a noticeable share of a
+    list request's time (docs/performance.md, `api_list`). Only for filter sets whose
     fields do not depend on the request (no querysets or choices computed per user): each
     request still gets filters and a form of its own, sharing only what no request changes.
 

@@ -18,9 +18,8 @@ drift from the models, and the archive has `archived_at` on top.
 Batches walk the `created_at` index, oldest first, rather than the primary key: each batch starts
 again from the beginning of its index, and on the primary key that beginning holds every image
 still inside the window whose id is lower than the ones moved (imported or back-dated rows), each
-read again by every batch. The `created_at` index holds them after the cutoff, out of the way; at
-a million rows with one in ten kept, walking the primary key made the run 1.8x slower (40.7 s
-against 22.2 s, bench/archive.py).
+read again by every batch. The `created_at` index holds them after the cutoff, out of the way
+(the measurements: docs/performance.md, `archive`).
 """
 
 from datetime import datetime

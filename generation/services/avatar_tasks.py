@@ -44,6 +44,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
+from core.locking import row_lock
 from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
 from generation.errors import AvatarTaskNotRetryable, AvatarTaskRunning
@@ -115,17 +116,6 @@ def avatar_task_validate(
     }
 
 
-def _audit(*, action: str, actor: User | None, task: GenerationTask, meta, details: dict) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="avatar_task",
-        resource_id=task.task_id,
-        details=details,
-        meta=meta or RequestMeta(),
-    )
-
-
 def _queue(task_id: str) -> None:
     async_task(
         RUN_TASK,
@@ -165,10 +155,10 @@ def avatar_task_create(
                 task = GenerationTask.objects.create(
                     task_id=avatar_task_id_new(), user=user, status=TaskStatus.PENDING, **fields
                 )
-                _audit(
+                audit_log_write(
                     action="avatar_task.created",
                     actor=user,
-                    task=task,
+                    target=task,
                     meta=meta,
                     details={
                         "number_to_generate": task.number_to_generate,
@@ -193,7 +183,7 @@ def avatar_task_retry(
 ) -> GenerationTask:
     """Queue a failed task again; it resumes after what was already generated (409 otherwise)."""
     with transaction.atomic():
-        task = GenerationTask.objects.select_for_update().get(pk=task.pk)
+        task = row_lock(row=task)
         if task.status != TaskStatus.FAILED:
             raise AvatarTaskNotRetryable(
                 f"The task is {task.get_status_display().lower()}; only a failed task can be retried."
@@ -204,10 +194,10 @@ def avatar_task_retry(
         GenerationTask.objects.filter(pk=task.pk).update(
             status=resume, attempts=0, completed_at=None, heartbeat_at=None, updated_at=now
         )
-        _audit(
+        audit_log_write(
             action="avatar_task.retried",
             actor=actor,
-            task=task,
+            target=task,
             meta=meta,
             details={"resume_from": resume, "previous_error": (task.error_log or "")[:200]},
         )
@@ -221,7 +211,7 @@ def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta |
     the recorded ones and anything else in the task's folder (an interrupted run's unrecorded
     files)."""
     with transaction.atomic():
-        task = GenerationTask.objects.select_for_update().get(pk=task.pk)
+        task = row_lock(row=task)
         if task.status in RUNNING_STATUSES:
             raise AvatarTaskRunning()
         keys = [
@@ -230,10 +220,10 @@ def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta |
             for key in (images or [])
             if isinstance(key, str)
         ]
-        _audit(
+        audit_log_write(
             action="avatar_task.deleted",
             actor=actor,
-            task=task,
+            target=task,
             meta=meta,
             details={"status": task.status, "personas": task.personas_generated, "images": len(keys)},
         )

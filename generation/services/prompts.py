@@ -150,9 +150,8 @@ def prompt_create(
         prompt = Prompt.objects.create(user=user, status=PromptStatus.QUEUED, **fields)
         audit_log_write(
             action="prompt.created",
-            user=user,
-            resource_type="prompt",
-            resource_id=prompt.pk,
+            actor=user,
+            target=prompt,
             details={k: v for k, v in fields.items() if k != "prompt_text"},
             meta=meta or RequestMeta(),
         )
@@ -189,9 +188,8 @@ def _fail(prompt: Prompt, *, message: str, backend: str = "") -> None:
     _finish(prompt, status=PromptStatus.FAILED, error=message, backend=backend)
     audit_log_write(
         action="prompt.failed",
-        user=prompt.user,
-        resource_type="prompt",
-        resource_id=prompt.pk,
+        actor=prompt.user,
+        target=prompt,
         details={"backend": backend, "error": message[:500], "attempts": prompt.attempts},
     )
 
@@ -271,9 +269,8 @@ def _store(prompt: Prompt, *, results, backend: str) -> None:
             _finish(prompt, status=PromptStatus.COMPLETED, backend=backend, workflow_id=workflow)
             audit_log_write(
                 action="prompt.completed",
-                user=prompt.user,
-                resource_type="prompt",
-                resource_id=prompt.pk,
+                actor=prompt.user,
+                target=prompt,
                 details={"backend": backend, "images": len(rows)},
             )
     except IntegrityError:

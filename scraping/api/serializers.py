@@ -1,5 +1,5 @@
 """Serializers of the scraping API. Inputs are shape-checked here (so the OpenAPI schema says what to
-send) and go straight to a service, which owns the rules (scraping.services, scraping.config);
+send) and go straight to a service, which owns the rules (scraping.services, scraping.job_options);
 outputs are read-only views of the rows."""
 
 import json

@@ -22,17 +22,6 @@ MAX_TAG_CHARS = 50
 TITLE_MAX_CHARS = 500
 
 
-def _audit(*, action: str, actor: User | None, artifact: Artifact, meta, details: dict | None = None) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="artifact",
-        resource_id=artifact.pk,
-        details=details or {},
-        meta=meta or RequestMeta(),
-    )
-
-
 def artifact_update(
     *,
     artifact: Artifact,
@@ -60,10 +49,10 @@ def artifact_update(
         return artifact
     with transaction.atomic():
         Artifact.objects.filter(pk=artifact.pk).update(**changed, updated_at=timezone.now())
-        _audit(
+        audit_log_write(
             action="artifact.updated",
             actor=actor,
-            artifact=artifact,
+            target=artifact,
             meta=meta,
             details={"fields": sorted(changed)},
         )
@@ -77,10 +66,10 @@ def artifact_delete(*, artifact: Artifact, actor: User, meta: RequestMeta | None
     (a rolled-back deletion keeps a row whose file still exists)."""
     key = artifact.minio_path
     with transaction.atomic():
-        _audit(
+        audit_log_write(
             action="artifact.deleted",
             actor=actor,
-            artifact=artifact,
+            target=artifact,
             meta=meta,
             details={"content_hash": artifact.content_hash, "owner": artifact.user_id},
         )
@@ -120,7 +109,7 @@ def _write_tags(*, artifact: Artifact, actor: User, meta, action: str, compute) 
         after, details = compute(before)
         if after != before:
             Artifact.objects.filter(pk=artifact.pk).update(tags=after, updated_at=timezone.now())
-            _audit(action=action, actor=actor, artifact=artifact, meta=meta, details=details)
+            audit_log_write(action=action, actor=actor, target=artifact, meta=meta, details=details)
     artifact.tags = after
     return artifact
 

@@ -21,8 +21,9 @@ from django_q.tasks import async_task
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
-from scraping.config import job_settings_parse, job_settings_serialise
+from core.locking import row_lock
 from scraping.errors import JobNotCancellable, JobNotRetryable, JobRunning
+from scraping.job_options import job_settings_parse, job_settings_serialise
 from scraping.models import ItemStatus, JobConfiguration, JobStatus, JobType, ScrapingJob, ScrapingJobItem
 
 logger = logging.getLogger(__name__)
@@ -34,17 +35,6 @@ KEYWORD_MAX_CHARS = 100
 KEYWORDS_REQUIRED = {JobType.WEB_PAGE, JobType.PAPER}
 # A job whose worker died this many times is failed rather than resumed again.
 MAX_ATTEMPTS = 3
-
-
-def _audit(*, action: str, actor: User | None, job: ScrapingJob, meta, details: dict | None = None) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="scraping_job",
-        resource_id=job.pk,
-        details=details or {},
-        meta=meta or RequestMeta(),
-    )
 
 
 def scraping_job_queue(job_id: UUID | str) -> None:
@@ -136,10 +126,10 @@ def scraping_job_create(
             JobConfiguration(job=job, config_key=key, config_value=value)
             for key, value in job_settings_serialise(job_settings).items()
         )
-        _audit(
+        audit_log_write(
             action="scraping_job.created",
             actor=user,
-            job=job,
+            target=job,
             meta=meta,
             details={"job_type": job_type, "keywords": cleaned_keywords},
         )
@@ -152,7 +142,7 @@ def scraping_job_cancel(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
     the runner sets `cancelled`). Cancelling a cancelled job, or one already asked to stop,
     changes nothing; a completed or failed one is JobNotCancellable (409)."""
     with transaction.atomic():
-        job = ScrapingJob.objects.select_for_update().get(pk=job.pk)
+        job = row_lock(row=job)
         if job.status == JobStatus.CANCELLED or (job.status == JobStatus.RUNNING and job.cancel_requested):
             return job
         if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
@@ -166,7 +156,9 @@ def scraping_job_cancel(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
             job.completed_at = now
             fields += ["status", "completed_at"]
         job.save(update_fields=fields)
-        _audit(action="scraping_job.cancelled", actor=actor, job=job, meta=meta, details={"from": previous})
+        audit_log_write(
+            action="scraping_job.cancelled", actor=actor, target=job, meta=meta, details={"from": previous}
+        )
     return job
 
 
@@ -177,7 +169,7 @@ def scraping_job_retry(*, job: ScrapingJob, actor: User, meta: RequestMeta | Non
     again. Anything else is JobNotRetryable (409): pending, running or cancelled jobs, finished
     jobs with nothing failed, and jobs whose items retention removed."""
     with transaction.atomic():
-        job = ScrapingJob.objects.select_for_update().get(pk=job.pk)
+        job = row_lock(row=job)
         failed = ScrapingJobItem.objects.filter(job=job, status=ItemStatus.FAILED)
         failed_count = failed.count()
         has_items = ScrapingJobItem.objects.filter(job=job).exists()
@@ -206,10 +198,10 @@ def scraping_job_retry(*, job: ScrapingJob, actor: User, meta: RequestMeta | Non
             attempts=0,
             updated_at=now,
         )
-        _audit(
+        audit_log_write(
             action="scraping_job.retried",
             actor=actor,
-            job=job,
+            target=job,
             meta=meta,
             details={"failed_items": failed_count, "rediscover": undiscovered},
         )
@@ -270,14 +262,14 @@ def scraping_job_delete(*, job: ScrapingJob, actor: User, meta: RequestMeta | No
     from scraping.services.storage import artifact_bytes_delete
 
     with transaction.atomic():
-        locked = ScrapingJob.objects.select_for_update().get(pk=job.pk)
+        locked = row_lock(row=job)
         if locked.status == JobStatus.RUNNING:
             raise JobRunning()
         keys = set(Artifact.objects.filter(job=locked).values_list("minio_path", flat=True))
-        _audit(
+        audit_log_write(
             action="scraping_job.deleted",
             actor=actor,
-            job=locked,
+            target=locked,
             meta=meta,
             details={"artifacts": len(keys), "title": locked.title},
         )

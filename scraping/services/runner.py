@@ -55,9 +55,9 @@ from django.db.models import Count, DateTimeField, F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from scraping.config import JobSettings, job_settings_parse
 from scraping.extraction import Extracted, extract
 from scraping.fetching import FetchedPage, Fetcher, FetchError, FetchPolicy
+from scraping.job_options import JobSettings, job_settings_parse
 from scraping.keywords import keywords_expand
 from scraping.models import (
     Artifact,

@@ -25,8 +25,8 @@ from scraping.fetching import FetchedPage, FetchError
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 
 @dataclass(frozen=True, kw_only=True)

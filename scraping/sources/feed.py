@@ -34,8 +34,8 @@ from scraping.sources.base import (
 )
 
 if TYPE_CHECKING:
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 SUMMARY_CHARS = 1000
 

@@ -33,8 +33,8 @@ from scraping.sources.base import (
 from scraping.sources.sitemap import sitemap_walk
 
 if TYPE_CHECKING:
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 
 def site_origin(site: str) -> str:

@@ -28,8 +28,8 @@ from scraping.sources.base import (
 from scraping.sources.crossref import CrossrefMalformed, crossref_items, crossref_query_url
 
 if TYPE_CHECKING:
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 MAX_ROWS = 100
 DEFAULT_ARXIV_URL = "https://export.arxiv.org"

@@ -40,8 +40,8 @@ from scraping.sources.base import (
 from scraping.sources.sitemap import w3c_date
 
 if TYPE_CHECKING:
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 SEARCH_URL_CONFIG_KEY = "scraping_search_url"
 MAX_PAGES = 5

@@ -39,8 +39,8 @@ from scraping.sources.base import (
 )
 
 if TYPE_CHECKING:
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 logger = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 from scraping.sources.base import Budget, Candidate
 
 if TYPE_CHECKING:
-    from scraping.config import JobSettings
     from scraping.fetching import Fetcher
+    from scraping.job_options import JobSettings
 
 
 class UrlListSource:

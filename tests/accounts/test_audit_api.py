@@ -73,7 +73,7 @@ def test_entry_shape(api, moderator):
     actor = UserFactory(username="actor")
     entry = audit_log_write(
         action="connection.created",
-        user=actor,
+        actor=actor,
         resource_type="platform_connection",
         resource_id=42,
         details={"name": "x"},

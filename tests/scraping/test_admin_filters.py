@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 from scraping.admin import CONFIG_KEYS, EXTRACTION_TYPES, ITEM_SOURCES, TAG_TYPES
-from scraping.config import job_settings_parse, job_settings_serialise
 from scraping.extraction import extract
 from scraping.fetching import FetchedPage, sniff_artifact_type
+from scraping.job_options import job_settings_parse, job_settings_serialise
 from scraping.models import JobType, ScrapingJobItem
 from scraping.services.runner import _JobRun
 from tests.fakes.site import article_html, minimal_pdf

@@ -26,9 +26,9 @@ from accounts.request_meta import request_meta
 from workflows import selectors
 from workflows.api import serializers as s
 from workflows.api.filters import DraftFilter, PublishingJobFilter, ResourceFilter, WorkflowFilter
+from workflows.content_templates import template_list
 from workflows.models import Draft, PublishingJob, Resource, Workflow
 from workflows.services import publishing, resources, review, workflows
-from workflows.templates import template_list
 
 
 def _validated(serializer_class, request, *, data=None) -> dict:

@@ -41,6 +41,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from core.retry import RetryPolicy
 from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.models import PlatformConnection, PlatformType
@@ -91,17 +92,6 @@ STALE_MESSAGE = "The worker stopped while publishing; the post may or may not ex
 
 
 # Checks shared by creating, rescheduling and retrying --------------------------------------------
-
-
-def _audit(*, action: str, actor: User | None, job: PublishingJob, meta: RequestMeta | None, details: dict):
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="publishing_job",
-        resource_id=job.pk,
-        details={"workflow": str(job.workflow_id), "platform": job.platform, **details},
-        meta=meta,
-    )
 
 
 def _ensure_visible(queryset, *, actor: User | None, what: str, owner_field: str = "user") -> None:
@@ -287,10 +277,10 @@ def publishing_job_create(
                 scheduled_for=scheduled_for,
                 options=options,
             )
-            _audit(
+            audit_log_write(
                 action="publishing_job.created",
                 actor=actor,
-                job=job,
+                target=job,
                 meta=meta,
                 details={
                     "draft": str(job.draft_id),
@@ -307,10 +297,6 @@ def publishing_job_create(
         # Another request created a live job between the check and the insert: uq_publishing_job_live.
         raise PublishingAlreadyScheduled() from None
     return job
-
-
-def _locked_job(job: PublishingJob) -> PublishingJob:
-    return PublishingJob.objects.select_for_update().select_related("workflow").get(pk=job.pk)
 
 
 def _ensure_changeable(job: PublishingJob) -> None:
@@ -333,7 +319,7 @@ def publishing_job_cancel(
         owner_field="workflow__user",
     )
     with transaction.atomic():
-        job = _locked_job(job)
+        job = row_lock(row=job, related=("workflow",))
         _ensure_changeable(job)
         previous = job.status
         now = timezone.now()
@@ -341,7 +327,9 @@ def publishing_job_cancel(
         job.completed_at = now
         job.error_message = "Cancelled by a user." if actor is not None else "Cancelled."
         job.save(update_fields=["status", "completed_at", "error_message", "updated_at"])
-        _audit(action="publishing_job.cancelled", actor=actor, job=job, meta=meta, details={"from": previous})
+        audit_log_write(
+            action="publishing_job.cancelled", actor=actor, target=job, meta=meta, details={"from": previous}
+        )
     return job
 
 
@@ -359,16 +347,16 @@ def publishing_job_reschedule(
         raise ValidationError({"scheduled_for": "Give the new time."})
     publishing_time_clean(scheduled_for)
     with transaction.atomic():
-        job = _locked_job(job)
+        job = row_lock(row=job, related=("workflow",))
         _ensure_changeable(job)
         previous = job.scheduled_for
         job.status = PublishingStatus.SCHEDULED
         job.scheduled_for = scheduled_for
         job.save(update_fields=["status", "scheduled_for", "updated_at"])
-        _audit(
+        audit_log_write(
             action="publishing_job.rescheduled",
             actor=actor,
-            job=job,
+            target=job,
             meta=meta,
             details={
                 "from": previous.isoformat() if previous else None,
@@ -391,7 +379,7 @@ def publishing_job_retry(
     )
     try:
         with transaction.atomic():
-            job = _locked_job(job)
+            job = row_lock(row=job, related=("workflow",))
             if job.status != PublishingStatus.FAILED:
                 raise PublishingJobNotFailed(
                     f"The job is {job.get_status_display().lower()}; only a failed job can be retried."
@@ -424,10 +412,10 @@ def publishing_job_retry(
                     "updated_at",
                 ]
             )
-            _audit(
+            audit_log_write(
                 action="publishing_job.retried",
                 actor=actor,
-                job=job,
+                target=job,
                 meta=meta,
                 details={"attempts": job.attempts, "previous_error": previous_error},
             )
@@ -663,10 +651,10 @@ class _Publishing:
             # No service writes last_used alone (connection_verify sets it as part of a check): one
             # column, so no stale encrypted field is written back.
             PlatformConnection.objects.filter(pk=connection.pk).update(last_used=now)
-            _audit(
+            audit_log_write(
                 action="publishing_job.published",
                 actor=None,
-                job=job,
+                target=job,
                 meta=None,
                 details={
                     "post_id": published.post_id,
@@ -684,10 +672,10 @@ class _Publishing:
             if self._mine().update(
                 status=PublishingStatus.CANCELLED, completed_at=now, error_message=reason, updated_at=now
             ):
-                _audit(
+                audit_log_write(
                     action="publishing_job.cancelled",
                     actor=None,
-                    job=self.job,
+                    target=self.job,
                     meta=None,
                     details={"from": PublishingStatus.PUBLISHING, "reason": reason},
                 )
@@ -702,10 +690,10 @@ class _Publishing:
                 response_data={"error": error},
                 updated_at=now,
             ):
-                _audit(
+                audit_log_write(
                     action="publishing_job.failed",
                     actor=None,
-                    job=self.job,
+                    target=self.job,
                     meta=None,
                     details={"attempts": self.attempt, **error},
                 )
@@ -777,8 +765,12 @@ def publishing_jobs_recover_stale(*, now: datetime | None = None) -> int:
                 )
                 action = "publishing_job.failed"
             if changed:
-                _audit(
-                    action=action, actor=None, job=job, meta=None, details={"attempts": job.attempts, **error}
+                audit_log_write(
+                    action=action,
+                    actor=None,
+                    target=job,
+                    meta=None,
+                    details={"attempts": job.attempts, **error},
                 )
                 recovered += 1
     if recovered:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core import urlguard
+from core.locking import row_lock
 from workflows.models import Resource, ResourceType
 
 MAX_CONTENT_CHARS = 100_000
@@ -84,17 +85,6 @@ def _clean_url(value) -> str:
     return value
 
 
-def _audit(*, action: str, actor, resource: Resource, meta: RequestMeta | None, details: dict) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="resource",
-        resource_id=resource.pk,
-        details=details,
-        meta=meta or RequestMeta(),
-    )
-
-
 def resource_create(
     *,
     user,
@@ -144,10 +134,10 @@ def resource_create(
         resource = Resource.objects.create(
             user=user, type=kind, title=title, content=text, metadata=extra or None
         )
-        _audit(
+        audit_log_write(
             action="resource.created",
             actor=user,
-            resource=resource,
+            target=resource,
             meta=meta,
             details={"type": kind, "from_url": url is not None, "characters": len(text)},
         )
@@ -174,14 +164,14 @@ def resource_update(
     if not changes:
         return resource
     with transaction.atomic():
-        locked = Resource.objects.select_for_update().get(pk=resource.pk)
+        locked = row_lock(row=resource)
         for field, value in changes.items():
             setattr(locked, field, value)
         locked.save(update_fields=[*changes, "updated_at"])
-        _audit(
+        audit_log_write(
             action="resource.updated",
             actor=actor,
-            resource=locked,
+            target=locked,
             meta=meta,
             details={"fields": sorted(changes)},
         )
@@ -191,10 +181,10 @@ def resource_update(
 def resource_delete(*, resource: Resource, actor, meta: RequestMeta | None = None) -> None:
     """Delete a resource. Workflows that chose it simply go without it from their next step on."""
     with transaction.atomic():
-        _audit(
+        audit_log_write(
             action="resource.deleted",
             actor=actor,
-            resource=resource,
+            target=resource,
             meta=meta,
             details={"type": resource.type, "title": resource.title},
         )

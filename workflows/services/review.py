@@ -24,6 +24,7 @@ from django.db import transaction
 
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from workflows.errors import InvalidTransition, PublishingInProgress, WorkflowClosed
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
@@ -116,7 +117,7 @@ def workflow_review(
         state = states.filter(workflow_id=workflow.pk, platform=platform).first()
         if state is None:
             raise ValidationError({"platform": f"This workflow does not target {Platform(platform).label}."})
-        locked_workflow = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        locked_workflow = row_lock(row=workflow)
         if locked_workflow.status in STICKY:
             closed = locked_workflow.get_status_display().lower()
             raise WorkflowClosed(f"The workflow is {closed}; its drafts cannot be reviewed.")
@@ -172,9 +173,8 @@ def workflow_review(
         )
         audit_log_write(
             action="workflow.reviewed",
-            user=reviewer,
-            resource_type="workflow",
-            resource_id=workflow.pk,
+            actor=reviewer,
+            target=workflow,
             details={
                 "action": action,
                 "platform": platform,

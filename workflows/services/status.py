@@ -1,6 +1,6 @@
 """The workflow's status follows from its platforms; this is the one place that derives and writes it.
 
-Rules (issue 5): `running` while any platform is pending, generating or evaluating; otherwise
+Rules: `running` while any platform is pending, generating or evaluating; otherwise
 `awaiting_review` while any awaits review; `completed` when every platform is accepted, rejected or
 published; `failed` when nothing is left to do and a platform failed (the workflow's
 `error_message` then names the failed platforms and why). `cancelled` is a user's decision and

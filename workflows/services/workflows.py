@@ -10,7 +10,7 @@ template mode the rendered template (`template_input` is kept as given), plus th
 `resource_ids` as strings.
 
 Errors are `ValidationError`s keyed like the API's input; nested input uses dotted keys
-(`source_content.text`, `manual_options.tone`), as `workflows.templates` does.
+(`source_content.text`, `manual_options.tone`), as `workflows.content_templates` does.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from django.db import transaction
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from workflows.errors import NotVisible, WorkflowNotCancellable
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
@@ -194,7 +195,7 @@ def resource_ids_clean(raw: Any, *, user) -> list[str]:
 
 def _template_source(template_input: Any) -> tuple[dict, dict]:
     """(template_input as stored, rendered source_content)."""
-    from workflows.templates import template_render
+    from workflows.content_templates import template_render
 
     if not isinstance(template_input, dict):
         raise ValidationError({"template_input": "Give the template name and its fields."})
@@ -214,17 +215,6 @@ def _template_source(template_input: Any) -> tuple[dict, dict]:
 
 
 # --- services ----------------------------------------------------------------------------------
-
-
-def _audit(*, action: str, actor, workflow: Workflow, meta: RequestMeta | None, details: dict) -> None:
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="workflow",
-        resource_id=workflow.pk,
-        details=details,
-        meta=meta or RequestMeta(),
-    )
 
 
 def workflow_create(
@@ -290,10 +280,10 @@ def workflow_create(
         states = PlatformState.objects.bulk_create(
             [PlatformState(workflow=workflow, platform=p, status=PlatformStatus.PENDING) for p in chosen]
         )
-        _audit(
+        audit_log_write(
             action="workflow.created",
             actor=user,
-            workflow=workflow,
+            target=workflow,
             meta=meta,
             details={"mode": mode, "platforms": chosen, "resource_ids": resources},
         )
@@ -311,7 +301,7 @@ def workflow_cancel(*, workflow: Workflow, actor, meta: RequestMeta | None = Non
     if actor is not None and not visible_to(Workflow.objects.filter(pk=workflow.pk), user=actor).exists():
         raise NotVisible("No such workflow.")
     with transaction.atomic():
-        locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
+        locked = row_lock(row=workflow)
         if locked.status == WorkflowStatus.CANCELLED:
             return locked
         if locked.status not in CANCELLABLE:
@@ -329,10 +319,10 @@ def workflow_cancel(*, workflow: Workflow, actor, meta: RequestMeta | None = Non
         )
         for job in jobs:
             publishing_job_cancel(job=job, actor=actor, meta=meta)
-        _audit(
+        audit_log_write(
             action="workflow.cancelled",
             actor=actor,
-            workflow=locked,
+            target=locked,
             meta=meta,
             details={"from": previous, "cancelled_jobs": [str(job.pk) for job in jobs]},
         )

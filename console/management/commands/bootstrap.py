@@ -88,8 +88,7 @@ class Command(ProjectCommand):
         user_set_role(user=operator, role=Role.ADMIN)
         audit_log_write(
             action="user.created",
-            resource_type="user",
-            resource_id=operator.pk,
+            target=operator,
             details={"by": "bootstrap", "role": Role.ADMIN},
         )
         if settings.ADMIN_PASSWORD:

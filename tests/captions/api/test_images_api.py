@@ -645,7 +645,8 @@ def varied_images(user, stored_png):
 def test_the_direct_representation_equals_drfs(varied_images, rf, settings, time_zone):
     from django.utils import timezone
 
-    from captions.api.serializers import ImageDetailSerializer, ImageSerializer, with_length_limit
+    from captions.api.serializers import ImageDetailSerializer, ImageSerializer
+    from captions.selectors import with_length_limit
 
     settings.TIME_ZONE = time_zone
     request = rf.get(URL)

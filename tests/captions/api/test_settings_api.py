@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import AuditLog, Role
 from captions.models import CaptionGenerationUserSettings
-from captions.services.settings import caption_settings_upsert
+from captions.services.user_settings import caption_settings_upsert
 from tests.factories.accounts import UserFactory
 from tests.factories.captions import CaptionGenerationUserSettingsFactory, ImageFactory
 from tests.factories.platforms import PlatformConnectionFactory

@@ -1,8 +1,8 @@
 import pytest
 
 from core.retry import RetryPolicy
-from scraping.config import JobSettings
 from scraping.fetching import Fetcher, FetchPolicy
+from scraping.job_options import JobSettings
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from core.models import ConfigType
 from core.services import config_set
-from scraping.config import JobSettings, job_settings_parse, job_settings_serialise
+from scraping.job_options import JobSettings, job_settings_parse, job_settings_serialise
 
 URL = "https://example.org/a"
 

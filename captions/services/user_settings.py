@@ -180,9 +180,8 @@ def caption_settings_upsert(
                 meta = meta or RequestMeta()
                 audit_log_write(
                     action="caption_settings.created" if existing is None else "caption_settings.updated",
-                    user=actor,
-                    resource_type="caption_settings",
-                    resource_id=row.pk,
+                    actor=actor,
+                    target=row,
                     details={
                         "platform_connection": connection.pk,
                         "changed": {name: cleaned[name] for name in changed},

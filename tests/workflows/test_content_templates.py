@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 
 from core.models import ConfigType
 from core.services import config_set
-from workflows.templates import BUILTIN_TEMPLATES, template_list, template_render
+from workflows.content_templates import BUILTIN_TEMPLATES, template_list, template_render
 from workflows.writing import SourceMaterial
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +122,7 @@ def test_templates_from_system_config():
 def test_malformed_configured_templates_are_skipped_with_a_warning(bad, caplog):
     good = {**NEWSLETTER, "name": "digest"}
     config_set(key="workflow_templates", value=[bad, good], value_type=ConfigType.JSON)
-    with caplog.at_level(logging.WARNING, logger="workflows.templates"):
+    with caplog.at_level(logging.WARNING, logger="workflows.content_templates"):
         names = [t.name for t in template_list()]
     assert "digest" in names and "newsletter" not in names
     assert names.count("hiring") == 1
@@ -131,6 +131,6 @@ def test_malformed_configured_templates_are_skipped_with_a_warning(bad, caplog):
 
 def test_a_setting_that_is_not_a_list_is_ignored(caplog):
     config_set(key="workflow_templates", value={"name": "x"}, value_type=ConfigType.JSON)
-    with caplog.at_level(logging.WARNING, logger="workflows.templates"):
+    with caplog.at_level(logging.WARNING, logger="workflows.content_templates"):
         assert len(template_list()) == len(BUILTIN_TEMPLATES)
     assert "not a JSON list" in caplog.text
