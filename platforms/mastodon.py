@@ -63,13 +63,13 @@ from platforms.clients import (
     _account_from,
     server_reason,
 )
+from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DESCRIPTION_LIMIT = 1500
 MAX_PAGE_SIZE = 40
 CHANGE_VALUE_CHARS = 80
-PIXELFED = "pixelfed"
 
 
 @dataclass(frozen=True)
@@ -344,7 +344,7 @@ class MastodonApi:
             return MediaDescriptionResult(
                 status_id=status_id, media_id=media_id, written=False, status=_status_summary(before)
             )
-        if self.platform_type == PIXELFED:
+        if kind_of(self.platform_type).describes_by_media_update:
             self._update_media(media_id=media_id, description=description)
         else:
             self._edit_status(status_id=status_id, media_id=media_id, description=description, before=before)

@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.models import MASTODON_API_PLATFORMS, PlatformConnection, PlatformType
-from platforms.publishers.base import HttpPublisher, Publication, Published, Publisher
+from platforms.kinds.registry import kind_of
+from platforms.models import PlatformConnection
+from platforms.publishers.base import Publication, Published, Publisher
 from platforms.publishers.linkedin import LinkedInPublisher
 from platforms.publishers.mastodon import MastodonPublisher
 from platforms.publishers.webhook import WebhookPublisher
@@ -24,7 +25,6 @@ from platforms.publishers.wordpress import WordPressPublisher
 from platforms.publishers.x import XPublisher
 
 __all__ = [
-    "PUBLISHING_PLATFORM_TYPES",
     "LinkedInPublisher",
     "MastodonPublisher",
     "Publication",
@@ -35,22 +35,6 @@ __all__ = [
     "XPublisher",
     "publisher_for",
 ]
-
-# Workflow platform (workflows.models.Platform) -> connection types that can publish it.
-PUBLISHING_PLATFORM_TYPES: dict[str, frozenset[str]] = {
-    "mastodon": frozenset(MASTODON_API_PLATFORMS),
-    "x": frozenset({PlatformType.X}),
-    "linkedin": frozenset({PlatformType.LINKEDIN}),
-    "blog": frozenset({PlatformType.WORDPRESS, PlatformType.WEBHOOK}),
-}
-
-_CLASSES: dict[str, type[HttpPublisher]] = {
-    **{platform_type: MastodonPublisher for platform_type in MASTODON_API_PLATFORMS},
-    PlatformType.X: XPublisher,
-    PlatformType.LINKEDIN: LinkedInPublisher,
-    PlatformType.WORDPRESS: WordPressPublisher,
-    PlatformType.WEBHOOK: WebhookPublisher,
-}
 
 
 def publisher_for(
@@ -63,7 +47,6 @@ def publisher_for(
 ) -> Publisher:
     """The publisher of a connection (no request is made). `timeout` defaults to
     `connection.extra["timeout"]`, else 10 s. ValueError for a type that cannot publish (ImageFX)."""
-    cls = _CLASSES.get(connection.platform_type)
-    if cls is None:
-        raise ValueError(f"{connection.platform_type!r} connections cannot publish posts.")
-    return cls.from_connection(connection, timeout=timeout, policy=policy, sleep=sleep, throttle=throttle)
+    return kind_of(connection.platform_type).publisher(
+        connection, timeout=timeout, policy=policy, sleep=sleep, throttle=throttle
+    )
