@@ -10,14 +10,7 @@ publisher looks for the post before posting again (see `base`). Errors are
 (transient, retries used up), with `status`, `ambiguous` (the post may exist) and `retry_after`.
 """
 
-import time
-from collections.abc import Callable
-
-from core.outbound import HostThrottle
-from core.retry import RetryPolicy
-from platforms.kinds.registry import kind_of
-from platforms.models import PlatformConnection
-from platforms.publishers.base import Publication, Published, Publisher
+from platforms.kinds.publishing import Publication, Published, Publisher, publisher_for
 from platforms.publishers.linkedin import LinkedInPublisher
 from platforms.publishers.mastodon import MastodonPublisher
 from platforms.publishers.webhook import WebhookPublisher
@@ -35,18 +28,3 @@ __all__ = [
     "XPublisher",
     "publisher_for",
 ]
-
-
-def publisher_for(
-    connection: PlatformConnection,
-    *,
-    timeout: float | None = None,
-    policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
-    throttle: HostThrottle | None = None,
-) -> Publisher:
-    """The publisher of a connection (no request is made). `timeout` defaults to
-    `connection.extra["timeout"]`, else 10 s. ValueError for a type that cannot publish (ImageFX)."""
-    return kind_of(connection.platform_type).publisher(
-        connection, timeout=timeout, policy=policy, sleep=sleep, throttle=throttle
-    )

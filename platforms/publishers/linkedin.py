@@ -22,7 +22,7 @@ from urllib.parse import quote
 import httpx
 
 from platforms.clients import PlatformAccount, PlatformAuthError
-from platforms.publishers.base import (
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,

@@ -14,8 +14,7 @@ POST and two GETs.
 
 from urllib.parse import quote
 
-from platforms.mastodon import _rate_limit_wait
-from platforms.publishers.base import (
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,
@@ -23,6 +22,7 @@ from platforms.publishers.base import (
     html_to_text,
     same_text,
 )
+from platforms.mastodon import _rate_limit_wait
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 LOOKUP_LIMIT = 20

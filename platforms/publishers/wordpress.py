@@ -31,7 +31,7 @@ from markdown.blockprocessors import HashHeaderProcessor
 from markdown.extensions import Extension
 
 from platforms.clients import PlatformAccount, PlatformAuthError
-from platforms.publishers.base import (
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,

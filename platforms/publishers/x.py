@@ -21,7 +21,7 @@ import httpx
 
 from core.retry import parse_retry_after
 from platforms.clients import PlatformAccount, PlatformAuthError
-from platforms.publishers.base import (
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,
