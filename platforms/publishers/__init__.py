@@ -11,11 +11,11 @@ publisher looks for the post before posting again (see `base`). Errors are
 """
 
 from platforms.kinds.publishing import Publication, Published, Publisher, publisher_for
+from platforms.kinds.x.publisher import XPublisher
 from platforms.publishers.linkedin import LinkedInPublisher
 from platforms.publishers.mastodon import MastodonPublisher
 from platforms.publishers.webhook import WebhookPublisher
 from platforms.publishers.wordpress import WordPressPublisher
-from platforms.publishers.x import XPublisher
 
 __all__ = [
     "LinkedInPublisher",

@@ -24,7 +24,7 @@ class XKind(Kind):
     verifiable = True
 
     def publisher_class(self):
-        from platforms.publishers.x import XPublisher
+        from platforms.kinds.x.publisher import XPublisher
 
         return XPublisher
 
