@@ -10,12 +10,12 @@ publisher looks for the post before posting again (see `base`). Errors are
 (transient, retries used up), with `status`, `ambiguous` (the post may exist) and `retry_after`.
 """
 
+from platforms.kinds.linkedin.publisher import LinkedInPublisher
 from platforms.kinds.publishing import Publication, Published, Publisher, publisher_for
+from platforms.kinds.webhook.publisher import WebhookPublisher
+from platforms.kinds.wordpress.publisher import WordPressPublisher
 from platforms.kinds.x.publisher import XPublisher
-from platforms.publishers.linkedin import LinkedInPublisher
 from platforms.publishers.mastodon import MastodonPublisher
-from platforms.publishers.webhook import WebhookPublisher
-from platforms.publishers.wordpress import WordPressPublisher
 
 __all__ = [
     "LinkedInPublisher",

@@ -52,7 +52,7 @@ class LinkedInKind(Kind):
         return account, ({} if extra.get("author_urn") else {"author_urn": account.acct})
 
     def publisher_class(self):
-        from platforms.publishers.linkedin import LinkedInPublisher
+        from platforms.kinds.linkedin.publisher import LinkedInPublisher
 
         return LinkedInPublisher
 

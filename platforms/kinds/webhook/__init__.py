@@ -10,7 +10,7 @@ class WebhookKind(Kind):
     writing = BLOG_WRITING
 
     def publisher_class(self):
-        from platforms.publishers.webhook import WebhookPublisher
+        from platforms.kinds.webhook.publisher import WebhookPublisher
 
         return WebhookPublisher
 

@@ -28,12 +28,12 @@ class WordPressKind(Kind):
         return errors
 
     def publishing_option_errors(self, options: dict[str, Any]) -> dict[str, str]:
-        from platforms.publishers.wordpress import wordpress_option_errors
+        from platforms.kinds.wordpress.publisher import wordpress_option_errors
 
         return wordpress_option_errors(options)
 
     def publisher_class(self):
-        from platforms.publishers.wordpress import WordPressPublisher
+        from platforms.kinds.wordpress.publisher import WordPressPublisher
 
         return WordPressPublisher
 
