@@ -1,4 +1,4 @@
-"""platforms.imagefx and the imagefx image backend against a local fake of labs.google/aisandbox."""
+"""The ImageFX client (platforms.kinds.imagefx) and image backend against a fake of labs.google/aisandbox."""
 
 import base64
 import json
@@ -16,7 +16,7 @@ from generation.backends import (
 from generation.backends.imagefx import ImageFXBackend
 from generation.models import AspectRatio, GenerationModel
 from platforms.clients import PlatformAuthError, PlatformUnavailableError
-from platforms.imagefx import ImageFXRefused
+from platforms.kinds.imagefx.client import ImageFXRefused
 from platforms.models import PlatformType
 from tests.factories.accounts import UserFactory
 from tests.factories.platforms import PlatformConnectionFactory
