@@ -18,7 +18,6 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core import urlguard
-from platforms import clients
 from platforms.errors import (
     ConnectionConflict,
     ConnectionNotFound,
@@ -26,6 +25,7 @@ from platforms.errors import (
     VerificationFailed,
     VerificationUnsupported,
 )
+from platforms.kinds import common
 from platforms.kinds.registry import PlatformType, kinds
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_account_taken, connection_name_taken
@@ -332,7 +332,7 @@ def connection_verify(
     actor: User | None = None,
     meta: RequestMeta | None = None,
     timeout: float | None = None,
-) -> clients.PlatformAccount:
+) -> common.PlatformAccount:
     """Ask the platform whom the access token belongs to; record `last_used` (and the username
     when it was empty; for LinkedIn the member's author URN in `extra["author_urn"]` when absent;
     for Mastodon-compatible instances their status length limit in `extra["max_characters"]`).
@@ -345,10 +345,10 @@ def connection_verify(
             f"{connection.get_platform_type_display()} connections cannot be verified (there is no "
             f"account to ask about). Verification is available for {_verifiable_names()}."
         )
-    timeout = clients.DEFAULT_TIMEOUT if timeout is None else timeout
+    timeout = common.DEFAULT_TIMEOUT if timeout is None else timeout
     try:
         account, learned = kind.verify(connection, timeout=timeout)
-    except clients.PlatformError as exc:
+    except common.PlatformError as exc:
         logger.info("Verifying connection %s failed: %s", connection.pk, exc)
         _audit(
             action="connection.verify_failed",
@@ -357,7 +357,7 @@ def connection_verify(
             details={"reason": exc.reason, "status": exc.status},
             meta=meta,
         )
-        if isinstance(exc, clients.PlatformAuthError):
+        if isinstance(exc, common.PlatformAuthError):
             raise VerificationFailed(str(exc)) from None
         raise PlatformUnavailable(str(exc)) from None
 

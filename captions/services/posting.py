@@ -19,8 +19,8 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from captions.models import Image, ImageStatus, ProcessingRun
 from captions.services.review import audit_image_change, caption_approve, ensure_transition
-from platforms.clients import PlatformError
-from platforms.mastodon import MastodonApi, PostChangedError
+from platforms.kinds.common import PlatformError
+from platforms.kinds.mastodon.client import MastodonApi, PostChangedError
 
 ApiFactory = Callable[..., MastodonApi]
 

@@ -54,9 +54,9 @@ from captions.models import (
 from captions.services.scan import scan_connection
 from core.ai import get_backend
 from core.retry import RetryStats
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.errors import ConnectionNotFound
-from platforms.mastodon import DescriptionLimit, MastodonApi
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.mastodon.client import DescriptionLimit, MastodonApi
 from platforms.models import PlatformConnection
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from generation.backends.base import (
     ImageRequest,
     ImageResult,
 )
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.imagefx.client import ImageFXClient, ImageFXRefused
 
 

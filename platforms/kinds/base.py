@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from platforms.clients import PlatformAccount
+    from platforms.kinds.common import PlatformAccount
 
 
 class Form(StrEnum):

@@ -33,7 +33,7 @@ import httpx
 from core.outbound import HostThrottle, host_of, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
-from platforms.clients import DEFAULT_TIMEOUT, PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.common import DEFAULT_TIMEOUT, PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)

@@ -42,11 +42,11 @@ from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.base import Form
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.kinds.registry import kinds, kinds_for_target, writing_rules
 from platforms.models import PlatformConnection
-from platforms.publishers import Publication, Published, publisher_for
 from platforms.selectors import connection_default
 from workflows.errors import (
     NotVisible,

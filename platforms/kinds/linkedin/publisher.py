@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 import httpx
 
-from platforms.clients import PlatformAccount, PlatformAuthError
+from platforms.kinds.common import PlatformAccount, PlatformAuthError
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,

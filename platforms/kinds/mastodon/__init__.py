@@ -43,7 +43,7 @@ class MastodonKind(Kind):
         return {}
 
     def verify(self, connection, *, timeout: float):
-        from platforms import clients
+        from platforms.kinds.mastodon import client as clients
 
         account = clients.mastodon_verify_credentials(
             instance_url=connection.instance_url, access_token=connection.access_token, timeout=timeout
@@ -55,7 +55,7 @@ class MastodonKind(Kind):
         return account, ({} if status_limit is None else {"max_characters": status_limit})
 
     def publisher_class(self):
-        from platforms.publishers.mastodon import MastodonPublisher
+        from platforms.kinds.mastodon.publisher import MastodonPublisher
 
         return MastodonPublisher
 

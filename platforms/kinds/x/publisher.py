@@ -20,7 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from core.retry import parse_retry_after
-from platforms.clients import PlatformAccount, PlatformAuthError
+from platforms.kinds.common import PlatformAccount, PlatformAuthError
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,

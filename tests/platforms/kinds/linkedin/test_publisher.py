@@ -4,7 +4,7 @@ import pytest
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
 from platforms.kinds.linkedin.publisher import LinkedInPublisher, linkedin_commentary
 from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.models import PlatformConnection, PlatformType

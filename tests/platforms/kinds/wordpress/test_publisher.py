@@ -6,7 +6,7 @@ import pytest
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
 from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.kinds.wordpress.publisher import WordPressPublisher, hashtags_of, wordpress_parts
 from platforms.models import PlatformConnection, PlatformType

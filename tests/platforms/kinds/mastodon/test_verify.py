@@ -5,7 +5,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from platforms import clients
+from platforms.kinds.mastodon import client as clients
 
 PATH = "/api/v1/accounts/verify_credentials"
 TOKEN = "local-test-token-0123456789"

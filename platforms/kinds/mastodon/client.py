@@ -9,7 +9,7 @@ with `media_attributes`.
 
 Every call is retried through `core.retry` on transient failures (timeouts, network errors, 408,
 429, 5xx, malformed bodies), honouring Retry-After (or, on a 429 without it, X-RateLimit-Reset).
-Errors come out as the classes of `platforms.clients`; each carries `status`, `retry_after`,
+Errors come out as the classes of `platforms.kinds.common`; each carries `status`, `retry_after`,
 `ambiguous` (the request may have taken effect) and, once retried, `retry_stats`. Statistics of
 every call add up in `MastodonApi.retry_stats`, for the `ProcessingRun`.
 
@@ -24,7 +24,7 @@ with a description, an empty one for an image without (Takahē refuses an entry 
 status edit is not idempotent on the server, so after an ambiguous failure the status is read back
 and the edit is sent again only if the description is not there yet.
 
-Refusals carry the server's own reason (`platforms.clients.server_reason`: `error` with
+Refusals carry the server's own reason (`platforms.kinds.common.server_reason`: `error` with
 `error_description`, `details` or `error_details`, or a plain-text body), trimmed, the token masked.
 """
 
@@ -48,25 +48,26 @@ from mastodon.errors import (
     MastodonNetworkError,
     MastodonNotFoundError,
     MastodonRatelimitError,
+    MastodonServerError,
+    MastodonUnauthorizedError,
 )
 
 from core.outbound import HostThrottle, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client, guarded_requests_session, refusal_in
-from platforms.clients import (
+from platforms.kinds.common import (
     DEFAULT_TIMEOUT,
-    USER_AGENT,
     PlatformAccount,
     PlatformAuthError,
     PlatformError,
     PlatformUnavailableError,
-    _account_from,
     server_reason,
 )
 from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
 
+USER_AGENT = "socialdesk (+Mastodon.py)"
 DEFAULT_DESCRIPTION_LIMIT = 1500
 MAX_PAGE_SIZE = 40
 CHANGE_VALUE_CHARS = 80
@@ -160,14 +161,8 @@ class MastodonApi:
         self._last = threading.local()
         session = guarded_requests_session()
         session.hooks["response"].append(self._remember_response)
-        self._client = Mastodon(
-            api_base_url=self.instance_url,
-            access_token=access_token,
-            request_timeout=timeout,
-            version_check_mode="none",
-            ratelimit_method="throw",
-            user_agent=USER_AGENT,
-            session=session,
+        self._client = mastodon_client(
+            instance_url=self.instance_url, access_token=access_token, timeout=timeout, session=session
         )
         self._http = guarded_client(
             base_url=self.instance_url,
@@ -314,7 +309,9 @@ class MastodonApi:
             except PlatformError as exc:
                 problems.append(f"{path}: {exc}")
                 continue
-            limit = _description_limit_of(data)
+            limit = _instance_limit(
+                data, section="media_attachments", key="description_limit", top_level="description_limit"
+            )
             if limit is not None:
                 return DescriptionLimit(limit=limit)
             problems.append(f"{path} names no description limit")
@@ -581,7 +578,7 @@ class MastodonApi:
                 ambiguous=False,
             )
         if status == 429:
-            wait = _rate_limit_wait(headers)
+            wait = rate_limit_wait(headers)
             return _error(
                 PlatformUnavailableError,
                 f"{url} is rate-limiting requests for {what} (HTTP 429); try again later.",
@@ -642,6 +639,129 @@ class MastodonApi:
         )
 
 
+# One request, inside a web request: verifying a connection ------------------------------------
+
+
+def mastodon_client(
+    *,
+    instance_url: str,
+    access_token: str,
+    timeout: float = DEFAULT_TIMEOUT,
+    session: requests.Session | None = None,
+) -> Mastodon:
+    """A Mastodon.py client for one instance (`version_check_mode="none"`: constructing it makes
+    no request; `ratelimit_method="throw"`: it never sleeps on its own), through the outbound guard."""
+    return Mastodon(
+        api_base_url=instance_url,
+        access_token=access_token,
+        request_timeout=timeout,
+        version_check_mode="none",
+        ratelimit_method="throw",
+        user_agent=USER_AGENT,
+        session=session or guarded_requests_session(),
+    )
+
+
+def mastodon_verify_credentials(
+    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
+) -> PlatformAccount:
+    """GET /api/v1/accounts/verify_credentials: the account the token belongs to. A refusal says
+    the server's own reason (`server_reason`), e.g. Takahē's "Invalid Bearer token"."""
+    client = mastodon_client(instance_url=instance_url, access_token=access_token, timeout=timeout)
+    answers: list = []
+    client.session.hooks["response"].append(lambda response, *args, **kwargs: answers.append(response))
+
+    def said() -> str:
+        reason = server_reason(answers[-1], secrets=[access_token]) if answers else None
+        return f" The server said: {reason}" if reason else ""
+
+    try:
+        account = client.account_verify_credentials()
+    except MastodonUnauthorizedError:
+        raise PlatformAuthError(
+            f"{instance_url} refused the access token (HTTP 401): it is wrong, expired or revoked." + said(),
+            status=401,
+        ) from None
+    except MastodonNotFoundError:
+        raise PlatformAuthError(
+            f"{instance_url} has no Mastodon-compatible API at /api/v1/accounts/verify_credentials "
+            "(HTTP 404): check the instance URL and platform type.",
+            status=404,
+        ) from None
+    except MastodonRatelimitError:
+        raise PlatformUnavailableError(
+            f"{instance_url} is rate-limiting requests (HTTP 429); try again later.", status=429
+        ) from None
+    except MastodonServerError as exc:
+        status = _http_status(exc)
+        raise PlatformUnavailableError(
+            f"{instance_url} answered with a server error (HTTP {status}); try again later.", status=status
+        ) from None
+    except MastodonNetworkError as exc:
+        refused = refusal_in(exc.__context__)
+        if refused is not None:
+            raise PlatformError(str(refused)) from None
+        raise PlatformUnavailableError(
+            f"{instance_url} could not be reached within {timeout:g} s (network error or timeout)."
+        ) from None
+    except MastodonAPIError as exc:
+        status = _http_status(exc)
+        if status is not None and 400 <= status < 500:
+            reason = said()
+            guess = " The token may lack the read scope." if status == 403 else ""
+            raise PlatformAuthError(
+                f"{instance_url} refused the request (HTTP {status}).{reason or guess}",
+                status=status,
+            ) from None
+        raise PlatformUnavailableError(
+            f"{instance_url} answered with a body that is not the JSON of an account.", status=status
+        ) from None
+    except MastodonError:
+        raise PlatformUnavailableError(f"{instance_url} could not be asked (client error).") from None
+    return _account_from(account, instance_url=instance_url)
+
+
+def _account_from(data, *, instance_url: str) -> PlatformAccount:
+    if not isinstance(data, dict) or data.get("id") in (None, "") or not data.get("username"):
+        raise PlatformUnavailableError(
+            f"{instance_url} answered with JSON that does not describe an account."
+        )
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        return "" if value is None else str(value)
+
+    return PlatformAccount(
+        id=text("id"),
+        username=text("username"),
+        acct=text("acct") or text("username"),
+        display_name=text("display_name"),
+        url=text("url"),
+    )
+
+
+def mastodon_status_limit(
+    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
+) -> int | None:
+    """The longest status the instance accepts, in characters, or None when it does not say.
+
+    From /api/v2/instance `configuration.statuses.max_characters`, else /api/v1/instance (same
+    place, or Pleroma/Akkoma's top-level `max_toot_chars`). Failures are not errors here: the
+    caller falls back to Mastodon's 500.
+    """
+    client = mastodon_client(instance_url=instance_url, access_token=access_token, timeout=timeout)
+    for ask in (client.instance_v2, client.instance_v1):
+        try:
+            limit = _instance_limit(
+                _plain(ask()), section="statuses", key="max_characters", top_level="max_toot_chars"
+            )
+        except MastodonError:
+            continue
+        if limit is not None:
+            return limit
+    return None
+
+
 # Helpers ---------------------------------------------------------------------------------------
 
 
@@ -681,7 +801,7 @@ def _never_sent(cause: BaseException | None) -> bool:
     return False
 
 
-def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     """Retry-After, else Mastodon's X-RateLimit-Reset (ISO 8601, or epoch seconds on GoToSocial)."""
     wait = parse_retry_after(headers.get("Retry-After"))
     if wait is not None:
@@ -837,13 +957,14 @@ def _status_summary(status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _description_limit_of(instance: Any) -> int | None:
+def _instance_limit(instance: Any, *, section: str, key: str, top_level: str) -> int | None:
+    """A positive limit from an instance document: `configuration.<section>.<key>` (Mastodon), else
+    the top-level `<top_level>` (Pleroma / Akkoma); None when neither says."""
     if not isinstance(instance, dict):
         return None
     configuration = instance.get("configuration")
-    media = configuration.get("media_attachments") if isinstance(configuration, dict) else None
-    candidates = [media.get("description_limit") if isinstance(media, dict) else None]
-    candidates.append(instance.get("description_limit"))  # Pleroma / Akkoma
+    part = configuration.get(section) if isinstance(configuration, dict) else None
+    candidates = [part.get(key) if isinstance(part, dict) else None, instance.get(top_level)]
     for value in candidates:
         if isinstance(value, bool):
             continue

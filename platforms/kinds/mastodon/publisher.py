@@ -14,6 +14,7 @@ POST and two GETs.
 
 from urllib.parse import quote
 
+from platforms.kinds.mastodon.client import rate_limit_wait
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
@@ -22,7 +23,6 @@ from platforms.kinds.publishing import (
     html_to_text,
     same_text,
 )
-from platforms.mastodon import _rate_limit_wait
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 LOOKUP_LIMIT = 20
@@ -110,7 +110,7 @@ class MastodonPublisher(HttpPublisher):
 
     def _rate_limit_wait(self, headers):
         # Retry-After, else X-RateLimit-Reset, read as the captions client reads them.
-        return _rate_limit_wait(headers)
+        return rate_limit_wait(headers)
 
     def _published(self, status: dict, *, http_status: int | None) -> Published:
         return Published(
