@@ -57,6 +57,7 @@ from core.retry import RetryStats
 from platforms.errors import ConnectionNotFound
 from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.mastodon.client import DescriptionLimit, MastodonApi
+from platforms.kinds.registry import media_client_for
 from platforms.models import PlatformConnection
 
 logger = logging.getLogger(__name__)
@@ -218,7 +219,7 @@ def caption_task_run(
     *,
     task_id: UUID | str,
     captioner: Captioner | None = None,
-    api_factory: ApiFactory = MastodonApi.from_connection,
+    api_factory: ApiFactory = media_client_for,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Run a queued task: verify the account, read the instance's description limit, scan, caption.

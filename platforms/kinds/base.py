@@ -103,6 +103,14 @@ class Kind:
         with self.publisher(connection, timeout=timeout) as publisher:
             return publisher.account(), {}
 
+    # Media descriptions (alt text) ----------------------------------------------------------------
+
+    def media_client(self, connection, **kwargs):
+        """A client that lists the account's media posts and writes their descriptions (see
+        `platforms.kinds.mastodon.client.MastodonApi` for the interface); ValueError when this
+        network has none."""
+        raise ValueError(f"{connection.platform_type!r} connections cannot describe media.")
+
     # Publishing ---------------------------------------------------------------------------------
 
     def publisher_class(self) -> type | None:

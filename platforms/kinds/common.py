@@ -1,10 +1,6 @@
-"""Code that talks to the platforms, behind small functions that raise the project's own errors.
-
-Mastodon-compatible instances (Mastodon, Pixelfed, Pleroma/Akkoma, GoToSocial) are reached through
-Mastodon.py. Building a client never touches the network (`version_check_mode="none"`); every call
-has a timeout; a platform's rate limit is reported, never slept on inside a web request.
-
-Error messages carry the instance and the HTTP status, never a credential.
+"""What every network's client shares: the errors they raise, the account a credential belongs
+to, and the server's own reason for a refusal. Every call has a timeout; error messages carry the
+host and the HTTP status, never a credential.
 """
 
 import json

@@ -109,3 +109,8 @@ def writing_rules(target: str) -> WritingRules:
 def mastodon_api_types() -> frozenset[str]:
     """The connection types that speak the Mastodon client API (captions read and write alt text)."""
     return frozenset(kind.type for kind in _KINDS.values() if kind.speaks_mastodon_api)
+
+
+def media_client_for(connection, **kwargs):
+    """The connection's media client (no request is made): `kind_of(...).media_client(...)`."""
+    return kind_of(connection.platform_type).media_client(connection, **kwargs)

@@ -54,6 +54,11 @@ class MastodonKind(Kind):
         # The workflow writer keeps Mastodon drafts within the instance's own limit.
         return account, ({} if status_limit is None else {"max_characters": status_limit})
 
+    def media_client(self, connection, **kwargs):
+        from platforms.kinds.mastodon.client import MastodonApi
+
+        return MastodonApi.from_connection(connection, **kwargs)
+
     def publisher_class(self):
         from platforms.kinds.mastodon.publisher import MastodonPublisher
 

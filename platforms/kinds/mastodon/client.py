@@ -1,5 +1,8 @@
-"""The Mastodon-compatible API the captions pipeline needs: read one's own media posts, learn the
-instance's alt-text limit, and write an image description back without losing anything else.
+"""The one client of the Mastodon-compatible API. `MastodonApi` is what the captions pipeline
+needs: read one's own media posts, learn the instance's alt-text limit, and write an image
+description back without losing anything else. `mastodon_verify_credentials` and
+`mastodon_status_limit` verify a connection in one request each, inside a web request (no retry,
+no wait). Publishing is `publisher.MastodonPublisher`.
 
 Works with Mastodon, Pixelfed, Pleroma/Akkoma and GoToSocial. Reads go through Mastodon.py (built
 with `version_check_mode="none"`, a request timeout and `ratelimit_method="throw"`, so it never
@@ -337,7 +340,7 @@ class MastodonApi:
             raise PlatformError(
                 f"Status {status_id} on {self.instance_url} has no media attachment {media_id}.", status=None
             )
-        if _same_text(target.get("description"), description):
+        if _same_description(target.get("description"), description):
             return MediaDescriptionResult(
                 status_id=status_id, media_id=media_id, written=False, status=_status_summary(before)
             )
@@ -859,7 +862,11 @@ def _next_max_id(link: str | None, *, ids: list[str], max_id: str | None) -> str
     return candidate
 
 
-def _same_text(left: str | None, right: str | None) -> bool:
+def _same_description(left: str | None, right: str | None) -> bool:
+    """Whether two image descriptions are the same: only line endings and the ends are normalised
+    (not `publishing.same_text`'s whitespace folding: inner spaces and line breaks of alt text are
+    the writer's, and a description that differs in them must still be written)."""
+
     def norm(text: str | None) -> str:
         return (text or "").replace("\r\n", "\n").strip()
 
@@ -875,7 +882,7 @@ def _find_media(status: dict[str, Any], media_id: str) -> dict[str, Any] | None:
 
 def _has_description(status: dict[str, Any], media_id: str, description: str) -> bool:
     media = _find_media(status, media_id)
-    return media is not None and _same_text(media.get("description"), description)
+    return media is not None and _same_description(media.get("description"), description)
 
 
 def _poll_shape(poll: Any) -> tuple | None:
@@ -923,7 +930,7 @@ def _status_changes(before: dict[str, Any], after: dict[str, Any], *, media_id: 
         changes.append(f"the attachments changed from {short(before_ids)} to {short(after_ids)}")
     else:
         for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
-            if _id(old.get("id")) != media_id and not _same_text(
+            if _id(old.get("id")) != media_id and not _same_description(
                 old.get("description"), new.get("description")
             ):
                 changes.append(f"the description of media {_id(old.get('id'))} changed")

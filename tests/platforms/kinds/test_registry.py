@@ -65,3 +65,17 @@ def test_capabilities():
     assert not kind_of("webhook").verifiable
     assert kind_of("wordpress").publishing_option_keys == ("status", "category", "tags", "hashtags_as_tags")
     assert kind_of("mastodon").alt_text_limit == 1500
+
+
+@pytest.mark.django_db
+def test_media_client_only_for_networks_that_describe_media():
+    from platforms.kinds.mastodon.client import MastodonApi
+    from platforms.kinds.registry import media_client_for
+    from tests.factories.platforms import PlatformConnectionFactory
+
+    pixelfed = PlatformConnectionFactory(platform_type="pixelfed", instance_url="https://pixelfed.example")
+    with media_client_for(pixelfed) as client:
+        assert isinstance(client, MastodonApi)
+    x = PlatformConnectionFactory(platform_type="x", instance_url="https://api.x.com")
+    with pytest.raises(ValueError, match="cannot describe media"):
+        media_client_for(x)
