@@ -54,14 +54,14 @@ def platforms_answer_from_loopback(httpserver, monkeypatch):
             "url": httpserver.url_for("/@fuzz"),
         }
     )
-    real_client = clients.mastodon_client
+    real_client = clients.mastodon_http
 
     def loopback_client(*, instance_url, access_token, timeout=clients.DEFAULT_TIMEOUT, **kwargs):
         return real_client(
             instance_url=httpserver.url_for("/"), access_token=access_token, timeout=timeout, **kwargs
         )
 
-    monkeypatch.setattr(clients, "mastodon_client", loopback_client)
+    monkeypatch.setattr(clients, "mastodon_http", loopback_client)
     # X, LinkedIn and WordPress are verified through their publishers; resources fetch web pages.
     monkeypatch.setattr(
         Kind,

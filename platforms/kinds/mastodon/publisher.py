@@ -6,10 +6,8 @@ repeated key with the status it already created (Mastodon keeps keys for an hour
 is simply retried: no lookup is needed in between. `find_published` (the account's last 20 statuses
 with the same plain text) is for a job taken up again later, when the hour may have passed.
 
-Why httpx and not Mastodon.py's `status_post(idempotency_key=...)`: one code path for every
-publisher (the same error mapping, ambiguity rules, pacing and statistics), the answer's HTTP
-status and headers at hand without response hooks, and nothing Mastodon.py adds is needed for one
-POST and two GETs.
+Built on `platforms.kinds.publishing.HttpPublisher` like every publisher (the same error mapping,
+ambiguity rules, pacing and statistics), over httpx like the rest of this network's client.
 """
 
 from urllib.parse import quote
