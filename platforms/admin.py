@@ -3,8 +3,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from core.admin_forms import secret_field
-from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers.wordpress import wordpress_option_errors
+from platforms.kinds.registry import PlatformType, kind_of
+from platforms.models import PlatformConnection
 from platforms.services import instance_url_clean
 
 SECRET_FIELDS = ("access_token", "client_key", "client_secret")
@@ -42,8 +42,9 @@ class PlatformConnectionForm(forms.ModelForm):
         if not self.instance.pk and not cleaned.get("new_access_token"):
             self.add_error("new_access_token", "A new connection needs its access token.")
         extra = cleaned.get("extra")
-        if cleaned.get("platform_type") == PlatformType.WORDPRESS and isinstance(extra, dict):
-            problems = wordpress_option_errors(extra)
+        platform_type = cleaned.get("platform_type")
+        if platform_type in PlatformType.values and isinstance(extra, dict):
+            problems = kind_of(platform_type).publishing_option_errors(extra)
             if problems:
                 self.add_error("extra", " ".join(problems.values()))
         return cleaned

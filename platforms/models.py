@@ -4,23 +4,9 @@ from django.db import models
 from core import crypto
 from core.fields import EncryptedTextField
 from core.models import TimestampedModel
+from platforms.kinds.registry import PlatformType, kind_of
 
-
-class PlatformType(models.TextChoices):
-    MASTODON = "mastodon", "Mastodon"
-    PIXELFED = "pixelfed", "Pixelfed"
-    PLEROMA = "pleroma", "Pleroma / Akkoma"
-    GOTOSOCIAL = "gotosocial", "GoToSocial"
-    X = "x", "X"
-    LINKEDIN = "linkedin", "LinkedIn"
-    WORDPRESS = "wordpress", "WordPress"
-    WEBHOOK = "webhook", "Blog webhook"
-    IMAGEFX = "imagefx", "Google ImageFX"
-
-
-MASTODON_API_PLATFORMS = frozenset(
-    {PlatformType.MASTODON, PlatformType.PIXELFED, PlatformType.PLEROMA, PlatformType.GOTOSOCIAL}
-)
+__all__ = ["PlatformConnection", "PlatformType"]
 
 
 class PlatformConnection(TimestampedModel):
@@ -79,5 +65,10 @@ class PlatformConnection(TimestampedModel):
         return crypto.mask(self.access_token)
 
     @property
+    def kind(self):
+        """This connection's network (`platforms.kinds.base.Kind`)."""
+        return kind_of(self.platform_type)
+
+    @property
     def uses_mastodon_api(self) -> bool:
-        return self.platform_type in MASTODON_API_PLATFORMS
+        return self.platform_type in PlatformType.values and self.kind.speaks_mastodon_api

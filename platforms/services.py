@@ -6,7 +6,6 @@ that trips a database constraint raises ConnectionConflict (409).
 """
 
 import logging
-import re
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,7 +18,6 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core import urlguard
-from platforms import clients
 from platforms.errors import (
     ConnectionConflict,
     ConnectionNotFound,
@@ -27,9 +25,9 @@ from platforms.errors import (
     VerificationFailed,
     VerificationUnsupported,
 )
-from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import publisher_for
-from platforms.publishers.wordpress import wordpress_option_errors
+from platforms.kinds import common
+from platforms.kinds.registry import PlatformType, kinds
+from platforms.models import PlatformConnection
 from platforms.selectors import connection_account_taken, connection_name_taken
 
 logger = logging.getLogger(__name__)
@@ -97,40 +95,10 @@ def _not_utf8(value: str) -> bool:
     return False
 
 
-LINKEDIN_AUTHOR_URN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
-LINKEDIN_VERSION = re.compile(r"^\d{6}$")
-MASTODON_VISIBILITIES = ("public", "unlisted", "private", "direct")
-VERIFIABLE_PUBLISHERS = frozenset({PlatformType.X, PlatformType.LINKEDIN, PlatformType.WORDPRESS})
-
-
 def _check_platform_rules(connection: PlatformConnection, errors: dict[str, str]) -> None:
-    """Per-platform rules for publishing. LinkedIn's author URN may be left out: verifying the
-    connection learns the member's (urn:li:person:{sub}), and publishing without one fails with a
-    clear message; an organization page must be given."""
+    """The network's own rules (its kind's), then the ones every publisher shares."""
     extra = connection.extra if isinstance(connection.extra, dict) else {}
-    platform_type = connection.platform_type
-    if platform_type == PlatformType.LINKEDIN:
-        urn = extra.get("author_urn")
-        if urn is not None and not (isinstance(urn, str) and LINKEDIN_AUTHOR_URN.match(urn)):
-            errors["extra"] = (
-                "author_urn must look like urn:li:person:<id> or urn:li:organization:<id> "
-                "(leave it out to learn the member's by verifying)."
-            )
-        version = extra.get("linkedin_version")
-        if version is not None and not (isinstance(version, str) and LINKEDIN_VERSION.match(version)):
-            errors["extra"] = "linkedin_version is a LinkedIn API version like 202411 (YYYYMM)."
-    elif platform_type == PlatformType.WORDPRESS:
-        if not (connection.username or "").strip():
-            errors["username"] = (
-                "A WordPress connection needs the WordPress user name of the application password."
-            )
-        problems = wordpress_option_errors(extra)
-        if problems:
-            errors["extra"] = " ".join(problems.values())
-    elif connection.uses_mastodon_api:
-        visibility = extra.get("visibility")
-        if visibility is not None and visibility not in MASTODON_VISIBILITIES:
-            errors["extra"] = f"visibility must be one of {', '.join(MASTODON_VISIBILITIES)}."
+    errors.update(connection.kind.connection_errors(username=connection.username, extra=extra))
     timeout = extra.get("timeout")
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 300
@@ -364,36 +332,23 @@ def connection_verify(
     actor: User | None = None,
     meta: RequestMeta | None = None,
     timeout: float | None = None,
-) -> clients.PlatformAccount:
+) -> common.PlatformAccount:
     """Ask the platform whom the access token belongs to; record `last_used` (and the username
     when it was empty; for LinkedIn the member's author URN in `extra["author_urn"]` when absent;
     for Mastodon-compatible instances their status length limit in `extra["max_characters"]`).
     Mastodon-compatible platforms: verify_credentials; X: GET /2/users/me; LinkedIn: GET
     /v2/userinfo (OpenID); WordPress: GET /wp-json/wp/v2/users/me. Webhooks and ImageFX cannot be
     asked. Raises VerificationUnsupported (400), VerificationFailed (400) or PlatformUnavailable (502)."""
-    if not connection.uses_mastodon_api and connection.platform_type not in VERIFIABLE_PUBLISHERS:
+    kind = connection.kind
+    if not kind.verifiable:
         raise VerificationUnsupported(
             f"{connection.get_platform_type_display()} connections cannot be verified (there is no "
-            "account to ask about). Verification is available for Mastodon-compatible platforms "
-            "(Mastodon, Pixelfed, Pleroma/Akkoma, GoToSocial), X, LinkedIn and WordPress."
+            f"account to ask about). Verification is available for {_verifiable_names()}."
         )
-    timeout = clients.DEFAULT_TIMEOUT if timeout is None else timeout
+    timeout = common.DEFAULT_TIMEOUT if timeout is None else timeout
     try:
-        if connection.uses_mastodon_api:
-            account = clients.mastodon_verify_credentials(
-                instance_url=connection.instance_url,
-                access_token=connection.access_token,
-                timeout=timeout,
-            )
-            status_limit = clients.mastodon_status_limit(
-                instance_url=connection.instance_url,
-                access_token=connection.access_token,
-                timeout=timeout,
-            )
-        else:
-            account = _publisher_account(connection, timeout=timeout)
-            status_limit = None
-    except clients.PlatformError as exc:
+        account, learned = kind.verify(connection, timeout=timeout)
+    except common.PlatformError as exc:
         logger.info("Verifying connection %s failed: %s", connection.pk, exc)
         _audit(
             action="connection.verify_failed",
@@ -402,7 +357,7 @@ def connection_verify(
             details={"reason": exc.reason, "status": exc.status},
             meta=meta,
         )
-        if isinstance(exc, clients.PlatformAuthError):
+        if isinstance(exc, common.PlatformAuthError):
             raise VerificationFailed(str(exc)) from None
         raise PlatformUnavailable(str(exc)) from None
 
@@ -419,12 +374,9 @@ def connection_verify(
             connection.username = account.username
             fields.append("username")
         extra = connection.extra if isinstance(connection.extra, dict) else {}
-        if connection.platform_type == PlatformType.LINKEDIN and not extra.get("author_urn"):
-            connection.extra = {**extra, "author_urn": account.acct}
-            fields.append("extra")
-        if status_limit is not None and extra.get("max_characters") != status_limit:
-            # The workflow writer keeps Mastodon drafts within the instance's own limit.
-            connection.extra = {**connection.extra, "max_characters": status_limit}
+        if any(extra.get(key) != value for key, value in learned.items()):
+            # What verifying learned (LinkedIn's author URN, an instance's status limit).
+            connection.extra = {**extra, **learned}
             fields.append("extra")
         _save(connection, update_fields=fields)
         _audit(
@@ -437,7 +389,9 @@ def connection_verify(
     return account
 
 
-def _publisher_account(connection: PlatformConnection, *, timeout: float) -> clients.PlatformAccount:
-    """One request (no retry, no wait: this runs inside a web request) through the publisher."""
-    with publisher_for(connection, timeout=timeout) as publisher:
-        return publisher.account()
+def _verifiable_names() -> str:
+    """ "Mastodon-compatible platforms (Mastodon, Pixelfed, ...), X, LinkedIn and WordPress"."""
+    family = [kind.label for kind in kinds() if kind.verifiable and kind.speaks_mastodon_api]
+    others = [kind.label for kind in kinds() if kind.verifiable and not kind.speaks_mastodon_api]
+    names = [f"Mastodon-compatible platforms ({', '.join(family)})", *others]
+    return ", ".join(names[:-1]) + " and " + names[-1]

@@ -15,13 +15,11 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from core.models import TimestampedModel
+from platforms.kinds.registry import Target
 
-
-class Platform(models.TextChoices):
-    LINKEDIN = "linkedin", "LinkedIn"
-    X = "x", "X"
-    BLOG = "blog", "Blog"
-    MASTODON = "mastodon", "Mastodon"
+# What a workflow writes for: the platform registry's targets (see platforms/kinds/registry.py for
+# how they relate to connection types). Stored values and API contract: linkedin, x, blog, mastodon.
+Platform = Target
 
 
 class WorkflowStatus(models.TextChoices):

@@ -20,8 +20,9 @@ from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from captions.models import Image, ImageStatus, ProcessingRun
 from captions.services.review import caption_approve, ensure_transition
-from platforms.clients import PlatformError
-from platforms.mastodon import MastodonApi, PostChangedError
+from platforms.kinds.common import PlatformError
+from platforms.kinds.mastodon.client import MastodonApi, PostChangedError
+from platforms.kinds.registry import media_client_for
 
 ApiFactory = Callable[..., MastodonApi]
 
@@ -40,7 +41,7 @@ def caption_post(
     image: Image,
     actor: User | None,
     meta: RequestMeta | None = None,
-    api_factory: ApiFactory = MastodonApi.from_connection,
+    api_factory: ApiFactory = media_client_for,
 ) -> Image:
     """Write the approved caption to the platform, read it back, and mark the image posted.
 
@@ -120,7 +121,7 @@ def caption_approve_and_post(
     reviewer: User,
     text: str | None = None,
     meta: RequestMeta | None = None,
-    api_factory: ApiFactory = MastodonApi.from_connection,
+    api_factory: ApiFactory = media_client_for,
 ) -> Image:
     image = caption_approve(image=image, reviewer=reviewer, text=text, meta=meta)
     return caption_post(image=image, actor=reviewer, meta=meta, api_factory=api_factory)

@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from captions.alt_text import alt_text_missing
 from captions.models import Image, Post, ScanCursor
-from platforms.mastodon import MAX_PAGE_SIZE, MastodonApi
+from platforms.kinds.mastodon.client import MAX_PAGE_SIZE, MastodonApi
 from platforms.models import PlatformConnection
 
 

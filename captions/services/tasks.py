@@ -55,9 +55,10 @@ from captions.services.scan import scan_connection
 from core.ai import get_backend
 from core.locking import row_lock
 from core.retry import RetryStats
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.errors import ConnectionNotFound
-from platforms.mastodon import DescriptionLimit, MastodonApi
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.mastodon.client import DescriptionLimit, MastodonApi
+from platforms.kinds.registry import media_client_for
 from platforms.models import PlatformConnection
 
 logger = logging.getLogger(__name__)
@@ -207,7 +208,7 @@ def caption_task_run(
     *,
     task_id: UUID | str,
     captioner: Captioner | None = None,
-    api_factory: ApiFactory = MastodonApi.from_connection,
+    api_factory: ApiFactory = media_client_for,
     sleep: Callable[[float], None] = time.sleep,
 ) -> None:
     """Run a queued task: verify the account, read the instance's description limit, scan, caption.

@@ -1,4 +1,4 @@
-"""Google ImageFX through `platforms.imagefx`, with the user's cookie from their `imagefx` connection.
+"""Google ImageFX through `platforms.kinds.imagefx.client`, with the cookie of the user's connection.
 
 ImageFX has no edit endpoint for variations: with a `reference`, the prompt alone is sent with the
 next seeds (seed, seed+1, ...), and the metadata says the reference was not used. Errors of the
@@ -19,8 +19,8 @@ from generation.backends.base import (
     ImageRequest,
     ImageResult,
 )
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
-from platforms.imagefx import ImageFXClient, ImageFXRefused
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.imagefx.client import ImageFXClient, ImageFXRefused
 
 
 def _translate(exc: PlatformError) -> ImageBackendError:

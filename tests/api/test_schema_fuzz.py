@@ -22,8 +22,9 @@ from accounts.models import Role
 from accounts.tokens import hash_secret, new_session_token
 from config.wsgi import application
 from core import pages
-from platforms import clients
-from platforms import services as platform_services
+from platforms.kinds.base import Kind
+from platforms.kinds.common import PlatformAccount
+from platforms.kinds.mastodon import client as clients
 from tests.factories.accounts import UserFactory, UserSessionFactory
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -53,18 +54,23 @@ def platforms_answer_from_loopback(httpserver, monkeypatch):
             "url": httpserver.url_for("/@fuzz"),
         }
     )
-    real_client = clients.mastodon_client
+    real_client = clients.mastodon_http
 
-    def loopback_client(*, instance_url, access_token, timeout=clients.DEFAULT_TIMEOUT):
-        return real_client(instance_url=httpserver.url_for("/"), access_token=access_token, timeout=timeout)
+    def loopback_client(*, instance_url, access_token, timeout=clients.DEFAULT_TIMEOUT, **kwargs):
+        return real_client(
+            instance_url=httpserver.url_for("/"), access_token=access_token, timeout=timeout, **kwargs
+        )
 
-    monkeypatch.setattr(clients, "mastodon_client", loopback_client)
+    monkeypatch.setattr(clients, "mastodon_http", loopback_client)
     # X, LinkedIn and WordPress are verified through their publishers; resources fetch web pages.
     monkeypatch.setattr(
-        platform_services,
-        "_publisher_account",
-        lambda connection, *, timeout: clients.PlatformAccount(
-            id="1", username="fuzz", acct="fuzz", display_name="Fuzz", url=httpserver.url_for("/@fuzz")
+        Kind,
+        "verify",
+        lambda self, connection, *, timeout: (
+            PlatformAccount(
+                id="1", username="fuzz", acct="fuzz", display_name="Fuzz", url=httpserver.url_for("/@fuzz")
+            ),
+            {},
         ),
     )
     monkeypatch.setattr(

@@ -22,8 +22,8 @@ from config.envfile import write_env
 from config.keys import generate_key
 from console.demo.instance import DEMO_ACCOUNT_USERNAME, DEMO_TOKEN, DemoInstance, is_loopback
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformError
-from platforms.mastodon import MastodonApi
+from platforms.kinds.common import PlatformAuthError, PlatformError
+from platforms.kinds.mastodon.client import MastodonApi
 from scraping.fetching import Fetcher, FetchError, FetchPolicy
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -305,8 +305,8 @@ def test_publishing_to_a_webhook_whose_url_carries_a_token_never_logs_it(
 ):
     from core.outbound import HostThrottle
     from core.retry import RetryPolicy
+    from platforms.kinds.publishing import Publication, publisher_for
     from platforms.models import PlatformConnection, PlatformType
-    from platforms.publishers import Publication, publisher_for
     from tests.fakes.webhook import FakeWebhook
 
     fake = FakeWebhook(httpserver)
@@ -414,8 +414,8 @@ def test_publishing_to_a_webhook_with_a_secret_in_its_path_never_logs_it(
 ):
     from core.outbound import HostThrottle
     from core.retry import RetryPolicy
+    from platforms.kinds.publishing import Publication, publisher_for
     from platforms.models import PlatformConnection, PlatformType
-    from platforms.publishers import Publication, publisher_for
     from tests.fakes.webhook import FakeWebhook
 
     fake = FakeWebhook(httpserver)

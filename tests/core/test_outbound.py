@@ -4,7 +4,7 @@ import time
 import pytest
 
 from core.outbound import HostThrottle, host_of
-from platforms.mastodon import MastodonApi
+from platforms.kinds.mastodon.client import MastodonApi
 from tests.fakes.mastodon import FakeMastodon
 
 

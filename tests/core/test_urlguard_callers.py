@@ -15,10 +15,10 @@ from captions.services.generation import caption_generate
 from core.ai.builtin import BuiltinBackend
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformError, PlatformUnavailableError, mastodon_verify_credentials
-from platforms.mastodon import MastodonApi
+from platforms.kinds.common import PlatformError, PlatformUnavailableError
+from platforms.kinds.mastodon.client import MastodonApi, mastodon_verify_credentials
+from platforms.kinds.publishing import Publication, publisher_for
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import Publication, publisher_for
 from platforms.services import instance_url_clean
 from scraping.models import ScrapingJob
 from tests.factories.accounts import UserFactory

@@ -8,7 +8,7 @@
         images = client.generate(prompt="A cat", seed=7, count=2, aspect_ratio=..., model="IMAGEN_3")
         assert fake.count("POST", "/v1:runImageFx") == 1
 
-Wire formats (the original client's, see platforms/imagefx.py):
+Wire formats (the original client's, see platforms/kinds/imagefx/client.py):
 - GET  /fx/api/auth/session: the `Cookie` header must equal `fake.cookie`; answers
   `{"access_token", "expires", "user": {"name", "email", "image"}}`; a wrong or expired cookie gets
   `{}` (HTTP 200), as labs.google answers a signed-out browser.
@@ -123,7 +123,7 @@ class FakeImageFX(FakeHttpPlatform):
     # Clients for this server ------------------------------------------------------------------
 
     def client(self, **overrides):
-        from platforms.imagefx import ImageFXClient
+        from platforms.kinds.imagefx.client import ImageFXClient
 
         options = {
             "cookie": self.cookie,

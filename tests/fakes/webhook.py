@@ -1,4 +1,4 @@
-"""A blog's webhook receiver for tests, honouring the contract of platforms.publishers.webhook:
+"""A blog's webhook receiver for tests, honouring the contract of platforms.kinds.webhook.publisher:
 it checks X-Socialdesk-Signature (HMAC-SHA256 of "{timestamp}.{raw body}" with the shared secret)
 and dedupes by Idempotency-Key (a repeated key gets the same answer, no second post).
 

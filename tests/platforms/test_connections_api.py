@@ -565,9 +565,9 @@ def test_verify_when_the_platform_fails_is_a_502(api, instance, httpserver, resp
 
 
 def test_verify_timeout_is_a_502(api, instance, httpserver, monkeypatch):
-    from platforms import clients
+    from platforms.kinds import common
 
-    monkeypatch.setattr(clients, "DEFAULT_TIMEOUT", 0.2)
+    monkeypatch.setattr(common, "DEFAULT_TIMEOUT", 0.2)
 
     def slow(request):
         time.sleep(1.0)

@@ -57,13 +57,13 @@ from django_q.tasks import async_task
 
 from accounts.services.audit import audit_log_write
 from core.ai import AIError, AIUnavailable
-from platforms.models import MASTODON_API_PLATFORMS, PlatformConnection
+from platforms.kinds.registry import kinds_for_target, writing_rules
+from platforms.models import PlatformConnection
 from workflows.config import WorkflowSettings, workflow_settings
 from workflows.models import (
     Draft,
     DraftSource,
     Evaluation,
-    Platform,
     PlatformState,
     PlatformStatus,
     Resource,
@@ -305,16 +305,19 @@ def _context(*, workflow: Workflow, platform: str) -> _Context:
                 :MAX_STYLE_SAMPLES
             ]
         ]
-    char_limit = mastodon_char_limit(user_id=workflow.user_id) if platform == Platform.MASTODON else None
+    char_limit = instance_char_limit(user_id=workflow.user_id, platform=platform)
     return _Context(style_samples=tuple(samples), references=tuple(references), char_limit=char_limit)
 
 
-def mastodon_char_limit(*, user_id) -> int | None:
-    """The instance's post limit from the user's Mastodon-API connection (the default one first), when
-    a verification stored it in `extra["max_characters"]`; None when unknown."""
+def instance_char_limit(*, user_id, platform: str) -> int | None:
+    """For a target whose instances set their own post limit (Mastodon): the limit of the user's
+    connection that publishes it (the default one first), when a verification stored it in
+    `extra["max_characters"]`; None when unknown or when the target has one limit for everybody."""
+    if not writing_rules(platform).instance_limit:
+        return None
     extras = (
         PlatformConnection.objects.filter(
-            user_id=user_id, platform_type__in=MASTODON_API_PLATFORMS, is_active=True
+            user_id=user_id, platform_type__in=kinds_for_target(platform), is_active=True
         )
         .order_by("-is_default", "-updated_at")
         .values_list("extra", flat=True)  # no credential is decrypted

@@ -43,11 +43,11 @@ from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
 from core.locking import row_lock
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
-from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import PUBLISHING_PLATFORM_TYPES, Publication, Published, publisher_for
-from platforms.publishers.wordpress import OPTION_KEYS as WORDPRESS_OPTION_KEYS
-from platforms.publishers.wordpress import wordpress_option_errors
+from platforms.kinds.base import Form
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.publishing import Publication, Published, publisher_for
+from platforms.kinds.registry import kinds, kinds_for_target, writing_rules
+from platforms.models import PlatformConnection
 from platforms.selectors import connection_default
 from workflows.errors import (
     NotVisible,
@@ -159,7 +159,7 @@ def _published_message(*, workflow: Workflow, state: PlatformState) -> str:
 
 
 def _compatible_types(platform: str) -> frozenset[str]:
-    return frozenset(PUBLISHING_PLATFORM_TYPES.get(platform, ()))
+    return kinds_for_target(platform)
 
 
 def publishing_connection_resolve(
@@ -202,25 +202,30 @@ def publishing_connection_resolve(
 
 def publishing_options_clean(*, options: Any, connection: PlatformConnection) -> dict[str, Any]:
     """A job's publishing options for its connection, checked; ValidationError on `options`.
-    Only WordPress takes options (status, category, tags, hashtags_as_tags); they win over the
-    connection's own for this one publication."""
+    The connection's kind says which options it takes (WordPress: status, category, tags,
+    hashtags_as_tags); they win over the connection's own for this one publication."""
     if options is None or options == {}:
         return {}
     if not isinstance(options, dict):
         raise ValidationError({"options": "Must be a JSON object."})
-    if connection.platform_type != PlatformType.WORDPRESS:
+    kind = connection.kind
+    keys = kind.publishing_option_keys
+    if not keys:
+        takers = "; ".join(
+            f"{other.label} ({', '.join(other.publishing_option_keys)})"
+            for other in kinds()
+            if other.publishing_option_keys
+        )
         raise ValidationError(
             {
                 "options": f"A {connection.get_platform_type_display()} connection takes no publishing "
-                "options; they are for WordPress (status, category, tags, hashtags_as_tags)."
+                f"options; they are for {takers}."
             }
         )
-    unknown = sorted(set(options) - set(WORDPRESS_OPTION_KEYS))
+    unknown = sorted(set(options) - set(keys))
     if unknown:
-        raise ValidationError(
-            {"options": f"Unknown option(s): {', '.join(unknown)}. Use {', '.join(WORDPRESS_OPTION_KEYS)}."}
-        )
-    problems = wordpress_option_errors(options)
+        raise ValidationError({"options": f"Unknown option(s): {', '.join(unknown)}. Use {', '.join(keys)}."})
+    problems = kind.publishing_option_errors(options)
     if problems:
         raise ValidationError({"options": " ".join(problems.values())})
     return dict(options)
@@ -585,7 +590,7 @@ class _Publishing:
             return  # taken back by the stale-job recovery meanwhile: the next attempt will check
         publication = Publication(
             text=draft.content,
-            title=_source_title(workflow) if job.platform == Platform.BLOG else None,
+            title=_source_title(workflow) if writing_rules(job.platform).form == Form.ARTICLE else None,
             idempotency_key=job.idempotency_key,
             options=job.options if isinstance(job.options, dict) else {},
         )

@@ -37,7 +37,7 @@ from workflows.models import (
 )
 from workflows.services.engine import (
     checkpoint_write,
-    mastodon_char_limit,
+    instance_char_limit,
     platform_step_queue,
 )
 from workflows.services.status import STICKY, workflow_refresh_status
@@ -66,7 +66,7 @@ def _clean_content(*, workflow: Workflow, platform: str, content: str | None) ->
     content = content.strip()
     if len(content) > MAX_CONTENT_CHARS:
         raise ValidationError({"content": f"At most {MAX_CONTENT_CHARS} characters."})
-    instance_limit = mastodon_char_limit(user_id=workflow.user_id) if platform == Platform.MASTODON else None
+    instance_limit = instance_char_limit(user_id=workflow.user_id, platform=platform)
     limit = platform_char_limit(platform, char_limit=instance_limit)
     if limit is not None and len(content) > limit:
         label = Platform(platform).label

@@ -39,16 +39,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from platforms.kinds.base import Form
+from platforms.kinds.registry import writing_rules
 from workflows.writing import text as t
-from workflows.writing.types import (
-    BLOG_MIN_HEADINGS,
-    BLOG_WORDS,
-    CRITERIA,
-    HASHTAG_RANGE,
-    PLATFORM_NAMES,
-    DraftEvaluation,
-    platform_char_limit,
-)
+from workflows.writing.types import CRITERIA, DraftEvaluation, platform_char_limit
 
 EVALUATOR = "builtin-rules-1"
 WEIGHTS = {
@@ -112,7 +106,8 @@ def _platform(platform: str, content: str, *, char_limit: int | None, options: d
         f.add("platform_appropriateness", f"{TOO_SHORT}: the draft is empty.", 100)
         return 0
     score = 100
-    name = PLATFORM_NAMES[platform]
+    rules = writing_rules(platform)
+    name = rules.name
     limit = platform_char_limit(platform, char_limit=char_limit)
     if limit is not None and len(content) > limit:
         over = (len(content) - limit) / limit * 100
@@ -121,9 +116,9 @@ def _platform(platform: str, content: str, *, char_limit: int | None, options: d
             f"{TOO_LONG}: {len(content)} characters; the {name} limit is {limit}.",
             50 + int(over / 2),
         )
-    if platform == "blog":
+    if rules.form == Form.ARTICLE:
         count = len(t.words(content))
-        low, high = BLOG_WORDS
+        low, high = rules.words
         if count < low:
             score -= f.add(
                 "platform_appropriateness",
@@ -136,18 +131,18 @@ def _platform(platform: str, content: str, *, char_limit: int | None, options: d
                 "platform_appropriateness", f"{TOO_LONG}: {count} words; blog posts need {low}-{high}.", 20
             )
         headings = [m.group(1) for m in t.HEADING_RE.finditer(content) if m.group(1) in ("##", "###")]
-        if len(headings) < BLOG_MIN_HEADINGS:
+        if len(headings) < rules.min_headings:
             score -= f.add(
                 "platform_appropriateness",
                 f"{NO_HEADINGS}: {len(headings)} H2/H3 headings; a blog post needs at least "
-                f"{BLOG_MIN_HEADINGS}.",
+                f"{rules.min_headings}.",
                 25,
             )
         if not re.match(r"#\s+\S", content.lstrip()):
             score -= f.add("platform_appropriateness", f"{NO_TITLE}: start with a `# ` title line.", 5)
-    low, high = HASHTAG_RANGE[platform]
+    low, high = rules.hashtags
     count = len(t.hashtags(content))
-    if platform == "blog" and count:
+    if rules.form == Form.ARTICLE and count:
         score -= f.add(
             "platform_appropriateness", f"{TOO_MANY_HASHTAGS}: blog posts carry none ({count}).", 15
         )
@@ -159,7 +154,7 @@ def _platform(platform: str, content: str, *, char_limit: int | None, options: d
         score -= f.add(
             "platform_appropriateness", f"{TOO_MANY_HASHTAGS}: {count}; {name} posts need {low}-{high}.", 15
         )
-    if platform == "linkedin":
+    if rules.form == Form.LONG_POST:
         lines = content.strip().splitlines()
         if not lines or len(lines[0]) > 150 or len(lines) < 2:
             score -= f.add(
@@ -202,20 +197,21 @@ def _engagement(platform: str, content: str, options: dict, f: _Findings) -> int
     if not content.strip():
         return 0
     score = 40
+    rules = writing_rules(platform)
     if has_call_to_action(content):
         score += 20
-    elif platform != "linkedin":  # LinkedIn's missing call to action is already a platform finding
+    elif rules.form != Form.LONG_POST:  # a long post's missing call to action is already a platform finding
         f.add("engagement", f"{NO_CTA}: ask a question or invite the reader to act.")
     first = content.strip().splitlines()[0]
     if len(first) <= 120:
         score += 15
-    elif platform != "linkedin":
+    elif rules.form != Form.LONG_POST:
         f.add("engagement", f"{NO_HOOK}: the first line has {len(first)} characters; open with a short hook.")
-    if platform == "blog":
-        if len(t.HEADING_RE.findall(content)) >= BLOG_MIN_HEADINGS:
+    if rules.form == Form.ARTICLE:
+        if len(t.HEADING_RE.findall(content)) >= rules.min_headings:
             score += 15
     else:
-        low, high = HASHTAG_RANGE[platform]
+        low, high = rules.hashtags
         if low <= len(t.hashtags(content)) <= high or _hashtags_off(options):
             score += 15
     blocks = t.paragraphs(content) if "\n" in content else [content]

@@ -33,8 +33,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from platforms.kinds.base import Form
+from platforms.kinds.registry import writing_rules
 from workflows.writing import text as t
-from workflows.writing.types import HASHTAG_RANGE, LENGTHS, WritingBrief, WrittenDraft, platform_char_limit
+from workflows.writing.types import LENGTHS, WritingBrief, WrittenDraft, platform_char_limit
 
 MODEL = "builtin-rules-1"
 NOTE = "Rule-based: selected and formatted from the source; no new wording."
@@ -118,10 +120,9 @@ def _length_index(options: dict) -> int:
 
 def _plan(brief: WritingBrief, codes: list[str]) -> _Plan:
     length = _length_index(brief.options)
-    low, high = HASHTAG_RANGE[brief.platform]
-    tags = {"x": (2, 2, 3), "linkedin": (3, 4, 5), "mastodon": (1, 2, 3), "blog": (0, 0, 0)}[brief.platform][
-        length
-    ]
+    rules = writing_rules(brief.platform)
+    low, high = rules.hashtags
+    tags = rules.hashtags_by_length[length]
     plan = _Plan(length=length, hashtags=tags)
     if "too_long" in codes:
         plan = replace(plan, length=max(0, length - 1), margin=0.9)
@@ -209,9 +210,10 @@ def _call_to_action(brief: WritingBrief, plan: _Plan, stock: list[str]) -> str:
     given = str(brief.options.get("call_to_action") or "").strip()
     if given:
         return given
-    if brief.source.urls and brief.platform != "blog":
+    form = writing_rules(brief.platform).form
+    if brief.source.urls and form != Form.ARTICLE:
         return f"Read more: {brief.source.urls[0]}"
-    if plan.want_cta or brief.platform == "linkedin":
+    if plan.want_cta or form == Form.LONG_POST:
         stock.append(STOCK_CTA)
         return STOCK_CTA
     return ""
@@ -219,7 +221,7 @@ def _call_to_action(brief: WritingBrief, plan: _Plan, stock: list[str]) -> str:
 
 def _short_post(brief: WritingBrief, plan: _Plan, limit: int, ranked, top, stock) -> str:
     """X and Mastodon: sentences + call to action + hashtags, within `limit`."""
-    most = {"x": (1, 2, 3), "mastodon": (1, 2, 4)}[brief.platform][plan.length]
+    most = writing_rules(brief.platform).sentences_by_length[plan.length]
     cta = _call_to_action(brief, plan, stock)
     budget = max(40, int(limit * plan.margin))
 
@@ -359,9 +361,10 @@ def _compose(brief: WritingBrief, plan: _Plan, stock: list[str]) -> str:
     top = t.keywords(f"{brief.source.title}\n{brief.source.text}", limit=8)
     ranked = _ranked(sentences, plan, set(top))
     limit = platform_char_limit(brief.platform, char_limit=brief.char_limit)
-    if brief.platform == "blog":
+    form = writing_rules(brief.platform).form
+    if form == Form.ARTICLE:
         return _blog(brief, plan, ranked, top, stock)
-    if brief.platform == "linkedin":
+    if form == Form.LONG_POST:
         return _linkedin(brief, plan, limit, ranked, top, stock)
     return _short_post(brief, plan, limit, ranked, top, stock)
 
@@ -404,7 +407,7 @@ def write_builtin(brief: WritingBrief) -> WrittenDraft:
             "The feedback asked for changes the rules could not make with this source; the draft is "
             "the same as the previous one."
         )
-    if brief.platform == "blog":
+    if writing_rules(brief.platform).form == Form.ARTICLE:
         metadata["words"] = len(t.words(content))
     else:
         metadata["characters"] = len(content)

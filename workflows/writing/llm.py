@@ -28,11 +28,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from core.ai.base import AIBackend, AIUnavailable
+from platforms.kinds.base import Form
+from platforms.kinds.registry import writing_rules
 from workflows.config import workflow_settings
 from workflows.writing import text as t
 from workflows.writing.builtin_scoring import criteria_scores_builtin
 from workflows.writing.types import (
-    BLOG_WORDS,
     CRITERIA,
     DraftEvaluation,
     WritingBrief,
@@ -49,36 +50,14 @@ DRAFT_CHARS = 4_000
 MAX_DRAFTS = 2
 EVALUATION_MAX_TOKENS = 800
 
-PLATFORM_RULES = {
-    "x": (
-        "X (Twitter): one post of at most {limit} characters, hashtags and links included; open with a "
-        "hook; 2-3 hashtags; a short call to action when it fits."
-    ),
-    "linkedin": (
-        "LinkedIn: at most {limit} characters; a one-line hook on its own line; short paragraphs; an "
-        "optional bullet list of key points; end with a call to action or a question; 3-5 hashtags "
-        "on the last line."
-    ),
-    "mastodon": (
-        "Mastodon: at most {limit} characters; plain text, no markdown; 1-3 hashtags in CamelCase "
-        "(#OpenSource) so screen readers can read them; no engagement bait."
-    ),
-    "blog": (
-        "Blog: a markdown article of {low}-{high} words: a '# ' title, an introduction, at least two "
-        "'## ' sections ('### ' where helpful), a conclusion, and the source links as references. "
-        "No hashtags."
-    ),
-}
-
 
 def platform_rules(platform: str, *, char_limit: int | None = None) -> str:
-    limit = platform_char_limit(platform, char_limit=char_limit)
-    return PLATFORM_RULES[platform].format(limit=limit, low=BLOG_WORDS[0], high=BLOG_WORDS[1])
+    return writing_rules(platform).prompt(instance_limit=char_limit)
 
 
 def generation_max_tokens(platform: str, *, char_limit: int | None = None) -> int:
     """Room for the longest allowed post at ~3 characters a token, plus slack."""
-    if platform == "blog":
+    if writing_rules(platform).form == Form.ARTICLE:
         return 4096
     limit = platform_char_limit(platform, char_limit=char_limit) or 3000
     return max(300, min(2048, limit // 2 + 200))

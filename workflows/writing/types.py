@@ -4,20 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from platforms.kinds.registry import writing_rules
+
 CRITERIA = ("platform_appropriateness", "style_consistency", "clarity", "engagement", "grammar")
 
-# Hard limits in characters (None: the blog is measured in words).
-CHAR_LIMITS: dict[str, int | None] = {"x": 280, "linkedin": 3000, "mastodon": 500, "blog": None}
-BLOG_WORDS = (800, 2000)
-BLOG_MIN_HEADINGS = 2
-# Hashtags a post should carry, (fewest, most).
-HASHTAG_RANGE: dict[str, tuple[int, int]] = {
-    "x": (2, 3),
-    "linkedin": (3, 5),
-    "mastodon": (1, 3),
-    "blog": (0, 0),
-}
-PLATFORM_NAMES = {"x": "X", "linkedin": "LinkedIn", "mastodon": "Mastodon", "blog": "blog"}
 LENGTHS = ("short", "medium", "long")
 
 
@@ -59,13 +49,9 @@ class DraftEvaluation:
 
 
 def platform_char_limit(platform: str, *, char_limit: int | None = None) -> int | None:
-    """The platform's character limit; None for the blog (word-based).
+    """The platform's character limit; None where posts are measured in words (the blog).
 
-    `char_limit` is an instance's own limit and applies to Mastodon only (X and LinkedIn have one
-    limit for everybody). ValueError for an unknown platform.
+    `char_limit` is an instance's own limit and applies only where instances set one (Mastodon; X
+    and LinkedIn have one limit for everybody). ValueError for an unknown platform.
     """
-    if platform not in CHAR_LIMITS:
-        raise ValueError(f"Unknown platform {platform!r}; expected one of {', '.join(CHAR_LIMITS)}.")
-    if platform == "mastodon" and char_limit:
-        return int(char_limit)
-    return CHAR_LIMITS[platform]
+    return writing_rules(platform).char_limit(char_limit)

@@ -6,7 +6,7 @@ from accounts.models import AuditLog, Role
 from captions.models import Image, ImageStatus
 from captions.services.posting import caption_approve_and_post, caption_post
 from captions.services.review import InvalidTransition
-from platforms.mastodon import MastodonApi
+from platforms.kinds.mastodon.client import MastodonApi
 from tests.factories.accounts import UserFactory
 from tests.factories.captions import ImageFactory, PostFactory, ProcessingRunFactory
 from tests.factories.platforms import PlatformConnectionFactory

@@ -2,7 +2,7 @@ import pytest
 
 from captions.models import Image, ImageStatus, Post, ScanCursor
 from captions.services.scan import scan_connection
-from platforms.mastodon import MastodonApi
+from platforms.kinds.mastodon.client import MastodonApi
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.fakes.mastodon import FakeMastodon
 

@@ -39,7 +39,7 @@ from captions.services.tasks import (
 )
 from core.errors import NotFound
 from core.reaper import reapers
-from platforms.mastodon import MastodonApi
+from platforms.kinds.mastodon.client import MastodonApi
 from tests.factories.accounts import UserFactory
 from tests.factories.captions import CaptionGenerationTaskFactory, CaptionGenerationUserSettingsFactory
 from tests.factories.platforms import PlatformConnectionFactory

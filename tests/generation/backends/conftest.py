@@ -1,6 +1,6 @@
 import pytest
 
-from platforms.imagefx import imagefx_forget_sessions
+from platforms.kinds.imagefx.client import imagefx_forget_sessions
 from tests.fakes.base import make_httpserver  # noqa: F401  (threaded: a hanging request blocks nothing)
 
 

@@ -1,4 +1,4 @@
-"""platforms.imagefx and the imagefx image backend against a local fake of labs.google/aisandbox."""
+"""The ImageFX client (platforms.kinds.imagefx) and image backend against a fake of labs.google/aisandbox."""
 
 import base64
 import json
@@ -15,8 +15,8 @@ from generation.backends import (
 )
 from generation.backends.imagefx import ImageFXBackend
 from generation.models import AspectRatio, GenerationModel
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
-from platforms.imagefx import ImageFXRefused
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.imagefx.client import ImageFXRefused
 from platforms.models import PlatformType
 from tests.factories.accounts import UserFactory
 from tests.factories.platforms import PlatformConnectionFactory
@@ -209,7 +209,7 @@ def test_fetch_media_returns_a_generated_image(fake):
 
 
 def test_fetch_media_unknown_is_a_clear_error(fake):
-    from platforms.clients import PlatformError
+    from platforms.kinds.common import PlatformError
 
     with pytest.raises(PlatformError, match="HTTP 404"):
         fake.client().fetch_media(media_key="nope")

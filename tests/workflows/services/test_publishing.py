@@ -16,9 +16,9 @@ from django.utils import timezone
 from accounts.models import AuditLog, Role
 from core.errors import NotFound
 from core.schedules import declared_schedules
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.publishing import Publication, Published
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import Publication, Published
 from tests.factories.accounts import UserFactory
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import (

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
+from platforms.kinds.publishing import publisher_for
 from platforms.models import PlatformType
-from platforms.publishers import publisher_for
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import AcceptedPlatformStateFactory, PublishingJobFactory
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server: hanging answers)

@@ -14,8 +14,8 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from platforms.kinds.publishing import Published
 from platforms.models import PlatformType
-from platforms.publishers import Published
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import AcceptedPlatformStateFactory, PublishingJobFactory
 from workflows.models import Platform, PublishingJob, PublishingStatus

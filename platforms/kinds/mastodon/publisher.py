@@ -6,16 +6,14 @@ repeated key with the status it already created (Mastodon keeps keys for an hour
 is simply retried: no lookup is needed in between. `find_published` (the account's last 20 statuses
 with the same plain text) is for a job taken up again later, when the hour may have passed.
 
-Why httpx and not Mastodon.py's `status_post(idempotency_key=...)`: one code path for every
-publisher (the same error mapping, ambiguity rules, pacing and statistics), the answer's HTTP
-status and headers at hand without response hooks, and nothing Mastodon.py adds is needed for one
-POST and two GETs.
+Built on `platforms.kinds.publishing.HttpPublisher` like every publisher (the same error mapping,
+ambiguity rules, pacing and statistics), over httpx like the rest of this network's client.
 """
 
 from urllib.parse import quote
 
-from platforms.mastodon import _rate_limit_wait
-from platforms.publishers.base import (
+from platforms.kinds.mastodon.client import rate_limit_wait
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,
@@ -110,7 +108,7 @@ class MastodonPublisher(HttpPublisher):
 
     def _rate_limit_wait(self, headers):
         # Retry-After, else X-RateLimit-Reset, read as the captions client reads them.
-        return _rate_limit_wait(headers)
+        return rate_limit_wait(headers)
 
     def _published(self, status: dict, *, http_status: int | None) -> Published:
         return Published(

@@ -4,10 +4,10 @@ import pytest
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.linkedin.publisher import LinkedInPublisher, linkedin_commentary
+from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import LinkedInPublisher, Publication, Published, publisher_for
-from platforms.publishers.linkedin import linkedin_commentary
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server)
 from tests.fakes.linkedin import FakeLinkedIn
 

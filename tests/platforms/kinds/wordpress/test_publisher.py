@@ -6,10 +6,10 @@ import pytest
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.publishing import Publication, Published, publisher_for
+from platforms.kinds.wordpress.publisher import WordPressPublisher, hashtags_of, wordpress_parts
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import Publication, Published, WordPressPublisher, publisher_for
-from platforms.publishers.wordpress import hashtags_of, wordpress_parts
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server)
 from tests.fakes.wordpress import FakeWordPress
 

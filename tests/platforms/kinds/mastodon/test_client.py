@@ -11,18 +11,18 @@ from werkzeug import Response
 
 from captions.alt_text import alt_text_missing
 from core.retry import RetryPolicy
-from platforms.clients import (
+from platforms.kinds.common import (
     PlatformAccount,
     PlatformAuthError,
     PlatformError,
     PlatformUnavailableError,
-    mastodon_verify_credentials,
 )
-from platforms.mastodon import (
+from platforms.kinds.mastodon.client import (
     DEFAULT_DESCRIPTION_LIMIT,
     MastodonApi,
     PostChangedError,
     description_idempotency_key,
+    mastodon_verify_credentials,
 )
 from platforms.models import PlatformConnection, PlatformType
 from tests.fakes.mastodon import DEFAULT_TOKEN, FakeMastodon

@@ -1,15 +1,18 @@
-"""The Mastodon-compatible API the captions pipeline needs: read one's own media posts, learn the
-instance's alt-text limit, and write an image description back without losing anything else.
+"""The one client of the Mastodon-compatible API. `MastodonApi` is what the captions pipeline
+needs: read one's own media posts, learn the instance's alt-text limit, and write an image
+description back without losing anything else. `mastodon_verify_credentials` and
+`mastodon_status_limit` verify a connection in one request each, inside a web request (no retry,
+no wait). Publishing is `publisher.MastodonPublisher`.
 
-Works with Mastodon, Pixelfed, Pleroma/Akkoma and GoToSocial. Reads go through Mastodon.py (built
-with `version_check_mode="none"`, a request timeout and `ratelimit_method="throw"`, so it never
-sleeps on its own); the status edit goes through httpx because Mastodon.py's `status_update` cannot
-send `language` or an `Idempotency-Key`, and reorders (in 2.3 even crashes on) `media_ids` combined
-with `media_attributes`.
+Works with Mastodon, Pixelfed, Pleroma/Akkoma and GoToSocial. Every request, here and in the
+publisher, goes through one httpx client per instance and token (`mastodon_http`, built on
+`core.urlguard.guarded_client`), with a timeout; a rate limit is reported, never slept on here.
+(Mastodon.py was dropped: its `status_update` cannot send `language` or an `Idempotency-Key` and
+reorders `media_ids` combined with `media_attributes`, so the edit needed httpx anyway.)
 
 Every call is retried through `core.retry` on transient failures (timeouts, network errors, 408,
 429, 5xx, malformed bodies), honouring Retry-After (or, on a 429 without it, X-RateLimit-Reset).
-Errors come out as the classes of `platforms.clients`; each carries `status`, `retry_after`,
+Errors come out as the classes of `platforms.kinds.common`; each carries `status`, `retry_after`,
 `ambiguous` (the request may have taken effect) and, once retried, `retry_stats`. Statistics of
 every call add up in `MastodonApi.retry_stats`, for the `ProcessingRun`.
 
@@ -24,52 +27,40 @@ with a description, an empty one for an image without (Takahē refuses an entry 
 status edit is not idempotent on the server, so after an ambiguous failure the status is read back
 and the edit is sent again only if the description is not there yet.
 
-Refusals carry the server's own reason (`platforms.clients.server_reason`: `error` with
+Refusals carry the server's own reason (`platforms.kinds.common.server_reason`: `error` with
 `error_description`, `details` or `error_details`, or a plain-text body), trimmed, the token masked.
 """
 
 import hashlib
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
-import requests
-import urllib3
-from mastodon import Mastodon
-from mastodon.errors import (
-    MastodonAPIError,
-    MastodonError,
-    MastodonNetworkError,
-    MastodonNotFoundError,
-    MastodonRatelimitError,
-)
 
 from core.outbound import HostThrottle, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
-from core.urlguard import OutboundRefused, guarded_client, guarded_requests_session, refusal_in
-from platforms.clients import (
+from core.urlguard import OutboundRefused, guarded_client
+from platforms.kinds.common import (
     DEFAULT_TIMEOUT,
-    USER_AGENT,
     PlatformAccount,
     PlatformAuthError,
     PlatformError,
     PlatformUnavailableError,
-    _account_from,
     server_reason,
 )
+from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
 
+USER_AGENT = "socialdesk (+httpx)"
 DEFAULT_DESCRIPTION_LIMIT = 1500
 MAX_PAGE_SIZE = 40
 CHANGE_VALUE_CHARS = 80
-PIXELFED = "pixelfed"
 
 
 @dataclass(frozen=True)
@@ -157,27 +148,7 @@ class MastodonApi:
         self._sleep = sleep
         self._throttle = throttle or platform_throttle()
         self._account_id = str(account_id) if account_id else None
-        self._last = threading.local()
-        session = guarded_requests_session()
-        session.hooks["response"].append(self._remember_response)
-        self._client = Mastodon(
-            api_base_url=self.instance_url,
-            access_token=access_token,
-            request_timeout=timeout,
-            version_check_mode="none",
-            ratelimit_method="throw",
-            user_agent=USER_AGENT,
-            session=session,
-        )
-        self._http = guarded_client(
-            base_url=self.instance_url,
-            timeout=timeout,
-            headers={
-                "Authorization": f"Bearer {access_token}",
-                "User-Agent": USER_AGENT,
-                "Accept": "application/json",
-            },
-        )
+        self._http = mastodon_http(instance_url=self.instance_url, access_token=access_token, timeout=timeout)
 
     @classmethod
     def from_connection(
@@ -202,7 +173,6 @@ class MastodonApi:
 
     def close(self) -> None:
         self._http.close()
-        self._client.session.close()
 
     def __enter__(self) -> "MastodonApi":
         return self
@@ -221,9 +191,9 @@ class MastodonApi:
         )
 
         def fetch():
-            data = self._mpy(
-                "the account of the access token",
-                lambda c: c.account_verify_credentials(),
+            data, _ = self._get(
+                "/api/v1/accounts/verify_credentials",
+                what="the account of the access token",
                 not_found=not_found,
             )
             return _account_from(data, instance_url=self.instance_url)
@@ -254,23 +224,22 @@ class MastodonApi:
         account_id = self._account_id or self.verify().id
 
         def fetch():
-            page = self._mpy(
-                "the account's statuses",
-                lambda c: c.account_statuses(
-                    account_id,
-                    only_media=True,
-                    exclude_replies=not include_replies,
-                    exclude_reblogs=True,
-                    max_id=max_id,
-                    limit=limit,
-                ),
+            params: dict[str, Any] = {"only_media": "true", "exclude_reblogs": "true", "limit": limit}
+            if not include_replies:
+                params["exclude_replies"] = "true"
+            if max_id:
+                params["max_id"] = max_id
+            page, response = self._get(
+                f"/api/v1/accounts/{quote(account_id, safe='')}/statuses",
+                what="the account's statuses",
+                params=params,
             )
             if not isinstance(page, list) or not all(isinstance(item, dict) for item in page):
                 raise self._malformed("the account's statuses", "is not a list of statuses")
-            response = getattr(self._last, "response", None)
-            return page, (response.headers.get("Link") if response is not None else None)
+            following = response.links.get("next") or {}
+            return page, response.headers.get("Link"), following.get("url")
 
-        raw, link = self._retrying(fetch)
+        raw, link, next_url = self._retrying(fetch)
         ids = [_id(item.get("id")) for item in raw if item.get("id") not in (None, "")]
         statuses, seen = [], set()
         for item in raw:
@@ -285,7 +254,9 @@ class MastodonApi:
                 continue
             seen.add(status_id)
             statuses.append(_status_summary(item))
-        return StatusPage(statuses=statuses, next_max_id=_next_max_id(link, ids=ids, max_id=max_id))
+        return StatusPage(
+            statuses=statuses, next_max_id=_next_max_id(link, next_url=next_url, ids=ids, max_id=max_id)
+        )
 
     def get_status(self, *, status_id: str) -> dict[str, Any]:
         """GET /api/v1/statuses/{id}, in the shape `own_media_statuses` uses."""
@@ -303,18 +274,16 @@ class MastodonApi:
         /api/v1/instance (same place, or top-level `description_limit` on Pleroma/Akkoma), else
         1500 with `problem` saying what each source answered.
         """
-        sources = (
-            ("/api/v2/instance", lambda c: c.instance_v2()),
-            ("/api/v1/instance", lambda c: c.instance_v1()),
-        )
         problems = []
-        for path, call in sources:
+        for path in ("/api/v2/instance", "/api/v1/instance"):
             try:
-                data = self._retrying(lambda call=call, path=path: self._mpy(path, call))
+                data = self._retrying(lambda path=path: self._get(path, what=path)[0])
             except PlatformError as exc:
                 problems.append(f"{path}: {exc}")
                 continue
-            limit = _description_limit_of(data)
+            limit = _instance_limit(
+                data, section="media_attachments", key="description_limit", top_level="description_limit"
+            )
             if limit is not None:
                 return DescriptionLimit(limit=limit)
             problems.append(f"{path} names no description limit")
@@ -340,11 +309,11 @@ class MastodonApi:
             raise PlatformError(
                 f"Status {status_id} on {self.instance_url} has no media attachment {media_id}.", status=None
             )
-        if _same_text(target.get("description"), description):
+        if _same_description(target.get("description"), description):
             return MediaDescriptionResult(
                 status_id=status_id, media_id=media_id, written=False, status=_status_summary(before)
             )
-        if self.platform_type == PIXELFED:
+        if kind_of(self.platform_type).describes_by_media_update:
             self._update_media(media_id=media_id, description=description)
         else:
             self._edit_status(status_id=status_id, media_id=media_id, description=description, before=before)
@@ -365,9 +334,11 @@ class MastodonApi:
             f"{self.instance_url} has no media {media_id} this account may change (HTTP 404).",
         )
         self._retrying(
-            lambda: self._mpy(
-                "the media description",
-                lambda c: c.media_update(media_id, description=description),
+            lambda: self._request(
+                "PUT",
+                f"/api/v1/media/{quote(media_id, safe='')}",
+                what="the media description",
+                data={"description": description},
                 not_found=not_found,
             )
         )
@@ -381,7 +352,11 @@ class MastodonApi:
             "cannot be edited without losing its text.",
         )
         source = self._retrying(
-            lambda: self._mpy("the status source", lambda c: c.status_source(status_id), not_found=not_found)
+            lambda: self._get(
+                f"/api/v1/statuses/{quote(status_id, safe='')}/source",
+                what="the status source",
+                not_found=not_found,
+            )[0]
         )
         if not isinstance(source, dict) or not isinstance(source.get("text"), str):
             raise PlatformError(
@@ -479,7 +454,9 @@ class MastodonApi:
 
     def _read_status_once(self, status_id: str) -> dict[str, Any]:
         not_found = (PlatformError, f"Status {status_id} no longer exists on {self.instance_url} (HTTP 404).")
-        data = self._mpy("the status", lambda c: c.status(status_id), not_found=not_found)
+        data, _ = self._get(
+            f"/api/v1/statuses/{quote(status_id, safe='')}", what="the status", not_found=not_found
+        )
         if (
             not isinstance(data, dict)
             or data.get("id") in (None, "")
@@ -488,63 +465,36 @@ class MastodonApi:
             raise self._malformed("the status", "does not describe a status")
         return data
 
-    def _remember_response(self, response: requests.Response, *args, **kwargs) -> None:
-        self._last.response = response
-
-    def _mpy(
+    def _get(
         self,
-        what: str,
-        call: Callable[[Mastodon], Any],
+        path: str,
         *,
+        what: str,
+        params: dict[str, Any] | None = None,
         not_found: tuple[type[PlatformError], str] | None = None,
-    ) -> Any:
-        """One Mastodon.py call, its result as plain JSON types, its failure as a PlatformError."""
-        self._last.response = None
-        try:
-            return _plain(call(self._client))
-        except MastodonError as exc:
-            raise self._mpy_error(exc, what=what, not_found=not_found) from None
-
-    def _mpy_error(
-        self, exc: MastodonError, *, what: str, not_found: tuple[type[PlatformError], str] | None
-    ) -> PlatformError:
-        response = getattr(self._last, "response", None)
-        headers = response.headers if response is not None else {}
-        if isinstance(exc, MastodonRatelimitError):
-            return self._status_error(429, what=what, headers=headers, detail=None)
-        if isinstance(exc, MastodonNetworkError):
-            cause = exc.__context__
-            refused = refusal_in(cause)
-            if refused is not None:
-                return self._refused(refused)
-            if _never_sent(cause):
-                return self._unreachable(what)
-            if isinstance(cause, requests.exceptions.Timeout):
-                return self._timed_out(what)
-            return _error(
-                PlatformUnavailableError,
-                f"{self.instance_url} dropped the connection while answering {what}.",
-                ambiguous=True,
-                reason="network",
-            )
-        if isinstance(exc, MastodonNotFoundError) and not_found is not None:
-            cls, message = not_found
-            return _error(cls, message, status=404, ambiguous=False, reason="404")
-        if isinstance(exc, MastodonAPIError):
-            status = _http_status(exc)
-            if status is None:
-                return self._malformed(what, "is not JSON")
-            detail = self._reason(response) if response is not None else None
-            if detail is None and len(exc.args) > 3 and isinstance(exc.args[3], str):
-                detail = exc.args[3]
-            return self._status_error(status, what=what, headers=headers, detail=detail)
-        return _error(
-            PlatformError, f"{self.instance_url} could not be asked for {what} ({type(exc).__name__})."
-        )
+    ) -> tuple[Any, httpx.Response]:
+        """One GET: (its JSON body, the response), its failure as a PlatformError."""
+        response = self._request("GET", path, what=what, params=params, not_found=not_found)
+        return self._json_of(response, what=what), response
 
     def _put_json(self, path: str, *, payload: dict, headers: dict[str, str], what: str) -> Any:
+        return self._json_of(self._request("PUT", path, what=what, json=payload, headers=headers), what=what)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        data: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        not_found: tuple[type[PlatformError], str] | None = None,
+    ) -> httpx.Response:
+        """One request; a 2xx answer, or the failure as a PlatformError (never naming the token)."""
         try:
-            response = self._http.put(path, json=payload, headers=headers)
+            response = self._http.request(method, path, params=params, json=json, data=data, headers=headers)
         except OutboundRefused as exc:
             raise self._refused(exc) from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
@@ -558,9 +508,15 @@ class MastodonApi:
                 ambiguous=True,
                 reason="network",
             ) from None
-        if not response.is_success:
-            detail = self._reason(response)
-            raise self._status_error(response.status_code, what=what, headers=response.headers, detail=detail)
+        if response.is_success:
+            return response
+        if response.status_code == 404 and not_found is not None:
+            cls, message = not_found
+            raise _error(cls, message, status=404, ambiguous=False, reason="404")
+        detail = self._reason(response)
+        raise self._status_error(response.status_code, what=what, headers=response.headers, detail=detail)
+
+    def _json_of(self, response: httpx.Response, *, what: str) -> Any:
         try:
             return response.json()
         except ValueError:
@@ -568,7 +524,9 @@ class MastodonApi:
 
     def _reason(self, response) -> str | None:
         """The server's own words for a refusal (trimmed, the token and other secrets masked)."""
-        return server_reason(response, secrets=[self._client.access_token or ""])
+        return server_reason(
+            response, secrets=[self._http.headers.get("Authorization", "").removeprefix("Bearer ")]
+        )
 
     def _status_error(self, status: int, *, what: str, headers: Mapping[str, str], detail: str | None):
         url = self.instance_url
@@ -581,7 +539,7 @@ class MastodonApi:
                 ambiguous=False,
             )
         if status == 429:
-            wait = _rate_limit_wait(headers)
+            wait = rate_limit_wait(headers)
             return _error(
                 PlatformUnavailableError,
                 f"{url} is rate-limiting requests for {what} (HTTP 429); try again later.",
@@ -642,6 +600,123 @@ class MastodonApi:
         )
 
 
+# One request, inside a web request: verifying a connection ------------------------------------
+
+
+def mastodon_http(*, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:
+    """The HTTP client for one instance and token, through the outbound guard; building it makes
+    no request."""
+    return guarded_client(
+        base_url=instance_url.rstrip("/"),
+        timeout=timeout,
+        headers={
+            "Authorization": f"Bearer {access_token}",
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+        },
+    )
+
+
+def mastodon_verify_credentials(
+    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
+) -> PlatformAccount:
+    """GET /api/v1/accounts/verify_credentials: the account the token belongs to. A refusal says
+    the server's own reason (`server_reason`), e.g. Takahē's "Invalid Bearer token"."""
+    try:
+        with mastodon_http(instance_url=instance_url, access_token=access_token, timeout=timeout) as http:
+            response = http.get("/api/v1/accounts/verify_credentials")
+    except OutboundRefused as exc:
+        raise PlatformError(str(exc)) from None
+    except httpx.HTTPError:
+        raise PlatformUnavailableError(
+            f"{instance_url} could not be reached within {timeout:g} s (network error or timeout)."
+        ) from None
+    status = response.status_code
+
+    def said() -> str:
+        reason = server_reason(response, secrets=[access_token])
+        return f" The server said: {reason}" if reason else ""
+
+    if status == 401:
+        raise PlatformAuthError(
+            f"{instance_url} refused the access token (HTTP 401): it is wrong, expired or revoked." + said(),
+            status=401,
+        )
+    if status == 404:
+        raise PlatformAuthError(
+            f"{instance_url} has no Mastodon-compatible API at /api/v1/accounts/verify_credentials "
+            "(HTTP 404): check the instance URL and platform type.",
+            status=404,
+        )
+    if status == 429:
+        raise PlatformUnavailableError(
+            f"{instance_url} is rate-limiting requests (HTTP 429); try again later.", status=429
+        )
+    if status >= 500:
+        raise PlatformUnavailableError(
+            f"{instance_url} answered with a server error (HTTP {status}); try again later.", status=status
+        )
+    if 400 <= status < 500:
+        reason = said()
+        guess = " The token may lack the read scope." if status == 403 else ""
+        raise PlatformAuthError(
+            f"{instance_url} refused the request (HTTP {status}).{reason or guess}", status=status
+        )
+    try:
+        if not response.is_success:
+            raise ValueError
+        account = response.json()
+    except ValueError:
+        raise PlatformUnavailableError(
+            f"{instance_url} answered with a body that is not the JSON of an account."
+        ) from None
+    return _account_from(account, instance_url=instance_url)
+
+
+def _account_from(data, *, instance_url: str) -> PlatformAccount:
+    if not isinstance(data, dict) or data.get("id") in (None, "") or not data.get("username"):
+        raise PlatformUnavailableError(
+            f"{instance_url} answered with JSON that does not describe an account."
+        )
+
+    def text(key: str) -> str:
+        value = data.get(key)
+        return "" if value is None else str(value)
+
+    return PlatformAccount(
+        id=text("id"),
+        username=text("username"),
+        acct=text("acct") or text("username"),
+        display_name=text("display_name"),
+        url=text("url"),
+    )
+
+
+def mastodon_status_limit(
+    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
+) -> int | None:
+    """The longest status the instance accepts, in characters, or None when it does not say.
+
+    From /api/v2/instance `configuration.statuses.max_characters`, else /api/v1/instance (same
+    place, or Pleroma/Akkoma's top-level `max_toot_chars`). Failures are not errors here: the
+    caller falls back to Mastodon's 500.
+    """
+    with mastodon_http(instance_url=instance_url, access_token=access_token, timeout=timeout) as http:
+        for path in ("/api/v2/instance", "/api/v1/instance"):
+            try:
+                response = http.get(path)
+                if not response.is_success:
+                    continue
+                limit = _instance_limit(
+                    response.json(), section="statuses", key="max_characters", top_level="max_toot_chars"
+                )
+            except (OutboundRefused, httpx.HTTPError, ValueError):
+                continue
+            if limit is not None:
+                return limit
+    return None
+
+
 # Helpers ---------------------------------------------------------------------------------------
 
 
@@ -661,27 +736,7 @@ def _error(
     return exc
 
 
-def _http_status(exc: MastodonError) -> int | None:
-    # Mastodon.py raises HTTP errors as ('Mastodon API returned error', status, reason, message).
-    args = getattr(exc, "args", ())
-    return args[1] if len(args) > 1 and isinstance(args[1], int) else None
-
-
-def _never_sent(cause: BaseException | None) -> bool:
-    """Whether a requests failure happened before the request reached the server."""
-    if isinstance(cause, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(cause, requests.exceptions.ConnectionError) and isinstance(
-        cause.__cause__, httpx.ConnectError
-    ):
-        return True  # from core.urlguard's adapter: the connection was never made
-    if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
-        reason = getattr(cause.args[0], "reason", None)
-        return isinstance(reason, urllib3.exceptions.NewConnectionError)
-    return False
-
-
-def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
+def rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     """Retry-After, else Mastodon's X-RateLimit-Reset (ISO 8601, or epoch seconds on GoToSocial)."""
     wait = parse_retry_after(headers.get("Retry-After"))
     if wait is not None:
@@ -702,35 +757,29 @@ def _rate_limit_wait(headers: Mapping[str, str]) -> float | None:
     return max((when - now).total_seconds(), 0.0)
 
 
-def _plain(value: Any) -> Any:
-    """Mastodon.py's typed answers as plain JSON types: dicts, lists, str ids, ISO 8601 dates."""
-    if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, str):
-        return str(value)
-    return value
+def _iso_datetime(value: Any) -> Any:
+    """A server's timestamp in one ISO 8601 form ("2026-01-01T12:01:00.000Z" and
+    "2026-01-01T12:01:00+00:00" are one time), as the scan has always stored it."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return datetime.fromisoformat(value).isoformat()
+    except ValueError:
+        return value
 
 
 def _id(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _next_max_id(link: str | None, *, ids: list[str], max_id: str | None) -> str | None:
-    """The `max_id` of the next page: from the Link header's rel="next" when the server sends Link
-    headers (none there: the end), else the last id of a non-empty page. An id that does not move
-    on from `max_id` ends the listing too, so a server that ignores max_id cannot loop it."""
+def _next_max_id(link: str | None, *, next_url: str | None, ids: list[str], max_id: str | None) -> str | None:
+    """The `max_id` of the next page: from the Link header's rel="next" (`next_url`) when the server
+    sends Link headers (none there: the end), else the last id of a non-empty page. An id that does
+    not move on from `max_id` ends the listing too, so a server that ignores max_id cannot loop it."""
     if link is not None and link.strip():
-        following = next(
-            (entry for entry in requests.utils.parse_header_links(link) if entry.get("rel") == "next"),
-            None,
-        )
-        if following is None:
+        if next_url is None:
             return None
-        values = parse_qs(urlsplit(following.get("url") or "").query).get("max_id")
+        values = parse_qs(urlsplit(next_url).query).get("max_id")
         candidate = values[0] if values and values[0] else (ids[-1] if ids else None)
     else:
         candidate = ids[-1] if ids else None
@@ -739,7 +788,11 @@ def _next_max_id(link: str | None, *, ids: list[str], max_id: str | None) -> str
     return candidate
 
 
-def _same_text(left: str | None, right: str | None) -> bool:
+def _same_description(left: str | None, right: str | None) -> bool:
+    """Whether two image descriptions are the same: only line endings and the ends are normalised
+    (not `publishing.same_text`'s whitespace folding: inner spaces and line breaks of alt text are
+    the writer's, and a description that differs in them must still be written)."""
+
     def norm(text: str | None) -> str:
         return (text or "").replace("\r\n", "\n").strip()
 
@@ -755,7 +808,7 @@ def _find_media(status: dict[str, Any], media_id: str) -> dict[str, Any] | None:
 
 def _has_description(status: dict[str, Any], media_id: str, description: str) -> bool:
     media = _find_media(status, media_id)
-    return media is not None and _same_text(media.get("description"), description)
+    return media is not None and _same_description(media.get("description"), description)
 
 
 def _poll_shape(poll: Any) -> tuple | None:
@@ -803,7 +856,7 @@ def _status_changes(before: dict[str, Any], after: dict[str, Any], *, media_id: 
         changes.append(f"the attachments changed from {short(before_ids)} to {short(after_ids)}")
     else:
         for old, new in zip(before["media_attachments"], after["media_attachments"], strict=True):
-            if _id(old.get("id")) != media_id and not _same_text(
+            if _id(old.get("id")) != media_id and not _same_description(
                 old.get("description"), new.get("description")
             ):
                 changes.append(f"the description of media {_id(old.get('id'))} changed")
@@ -825,7 +878,7 @@ def _status_summary(status: dict[str, Any]) -> dict[str, Any]:
         "id": _id(status.get("id")),
         "url": status.get("url") or status.get("uri"),
         "content": status.get("content") or "",
-        "created_at": status.get("created_at"),
+        "created_at": _iso_datetime(status.get("created_at")),
         "language": status.get("language"),
         "sensitive": bool(status.get("sensitive")),
         "spoiler_text": status.get("spoiler_text") or "",
@@ -837,13 +890,14 @@ def _status_summary(status: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _description_limit_of(instance: Any) -> int | None:
+def _instance_limit(instance: Any, *, section: str, key: str, top_level: str) -> int | None:
+    """A positive limit from an instance document: `configuration.<section>.<key>` (Mastodon), else
+    the top-level `<top_level>` (Pleroma / Akkoma); None when neither says."""
     if not isinstance(instance, dict):
         return None
     configuration = instance.get("configuration")
-    media = configuration.get("media_attachments") if isinstance(configuration, dict) else None
-    candidates = [media.get("description_limit") if isinstance(media, dict) else None]
-    candidates.append(instance.get("description_limit"))  # Pleroma / Akkoma
+    part = configuration.get(section) if isinstance(configuration, dict) else None
+    candidates = [part.get(key) if isinstance(part, dict) else None, instance.get(top_level)]
     for value in candidates:
         if isinstance(value, bool):
             continue

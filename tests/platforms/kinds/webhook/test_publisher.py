@@ -8,10 +8,10 @@ import pytest
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.publishing import Publication, Published, publisher_for
+from platforms.kinds.webhook.publisher import WebhookPublisher, webhook_signature
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import Publication, Published, WebhookPublisher, publisher_for
-from platforms.publishers.webhook import webhook_signature
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server)
 from tests.fakes.webhook import FakeWebhook
 

@@ -1,4 +1,12 @@
-"""What every publisher shares: the contract types, one HTTP attempt with the project's error
+"""What every publisher shares. Each network's publisher lives in its kind's folder:
+
+    publisher = publisher_for(connection)
+    published = publisher.publish(Publication(text=..., title=..., idempotency_key=job.idempotency_key))
+
+Errors are `PlatformAuthError` (refused; not retried) and `PlatformUnavailableError` (transient,
+retries used up), with `status`, `ambiguous` (the post may exist) and `retry_after`.
+
+Here: the contract types, one HTTP attempt with the project's error
 mapping, retries through `core.retry`, pacing through `core.outbound`, and the check-before-retry
 loop for platforms without an idempotency key.
 
@@ -25,7 +33,8 @@ import httpx
 from core.outbound import HostThrottle, host_of, platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
-from platforms.clients import DEFAULT_TIMEOUT, PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.common import DEFAULT_TIMEOUT, PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
 
@@ -446,3 +455,18 @@ def connection_timeout(connection, timeout: float | None) -> float:
     except (TypeError, ValueError):
         return DEFAULT_TIMEOUT
     return seconds if 0 < seconds <= 300 else DEFAULT_TIMEOUT
+
+
+def publisher_for(
+    connection,
+    *,
+    timeout: float | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    throttle: HostThrottle | None = None,
+) -> Publisher:
+    """The publisher of a connection (no request is made). `timeout` defaults to
+    `connection.extra["timeout"]`, else 10 s. ValueError for a type that cannot publish (ImageFX)."""
+    return kind_of(connection.platform_type).publisher(
+        connection, timeout=timeout, policy=policy, sleep=sleep, throttle=throttle
+    )

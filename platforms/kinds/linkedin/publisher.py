@@ -21,8 +21,8 @@ from urllib.parse import quote
 
 import httpx
 
-from platforms.clients import PlatformAccount, PlatformAuthError
-from platforms.publishers.base import (
+from platforms.kinds.common import PlatformAccount, PlatformAuthError
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,

@@ -6,9 +6,10 @@ import pytest
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.publishing import Publication, Published, publisher_for
+from platforms.kinds.x.publisher import XPublisher
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import Publication, Published, XPublisher, publisher_for
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server)
 from tests.fakes.x import FakeX
 

@@ -5,7 +5,7 @@ import time
 import pytest
 from werkzeug import Response
 
-from platforms import clients
+from platforms.kinds.mastodon import client as clients
 
 PATH = "/api/v1/accounts/verify_credentials"
 TOKEN = "local-test-token-0123456789"
@@ -68,8 +68,8 @@ def test_success_returns_the_account_and_sends_the_bearer_token(httpserver):
 
 
 def test_building_a_client_makes_no_request(httpserver):
-    client = clients.mastodon_client(instance_url=base(httpserver), access_token=TOKEN, timeout=1)
-    assert client.request_timeout == 1
+    client = clients.mastodon_http(instance_url=base(httpserver), access_token=TOKEN, timeout=1)
+    assert client.timeout.read == 1
     assert httpserver.log == []
 
 

@@ -30,8 +30,8 @@ import markdown
 from markdown.blockprocessors import HashHeaderProcessor
 from markdown.extensions import Extension
 
-from platforms.clients import PlatformAccount, PlatformAuthError
-from platforms.publishers.base import (
+from platforms.kinds.common import PlatformAccount, PlatformAuthError
+from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,

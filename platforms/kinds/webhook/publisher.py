@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 import markdown
 
-from platforms.publishers.base import HttpPublisher, Publication, Published, connection_timeout
+from platforms.kinds.publishing import HttpPublisher, Publication, Published, connection_timeout
 
 MARKDOWN_EXTENSIONS = ("extra", "sane_lists")
 

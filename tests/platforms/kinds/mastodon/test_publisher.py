@@ -5,9 +5,10 @@ from pytest_httpserver import HTTPServer
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
-from platforms.clients import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.mastodon.publisher import MastodonPublisher
+from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.models import PlatformConnection, PlatformType
-from platforms.publishers import MastodonPublisher, Publication, Published, publisher_for
 from tests.fakes.mastodon import FakeMastodon
 
 STATUSES = "/api/v1/statuses"

@@ -45,7 +45,7 @@ from django.conf import settings
 
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
-from platforms.clients import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 
 logger = logging.getLogger(__name__)
 

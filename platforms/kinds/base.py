@@ -1,0 +1,128 @@
+"""What every network kind provides, and the defaults a kind overrides.
+
+A kind is everything the project knows about one network: its capabilities (text limit and how it
+is counted, hashtags, media and alt text, editing), how a connection's settings are checked, how a
+connection is verified, and its publisher. Callers ask the kind (`kind_of(connection.platform_type)`)
+instead of comparing platform names. Heavy modules (HTTP clients) are imported inside the methods,
+so the registry stays cheap to import from `platforms.models`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from platforms.kinds.common import PlatformAccount
+
+
+class Form(StrEnum):
+    """The shape of a post on a writing target, which decides how drafts are written and scored."""
+
+    ARTICLE = "article"  # a titled markdown article measured in words (blogs)
+    LONG_POST = "long_post"  # a hook line, paragraphs and a call to action (LinkedIn)
+    SHORT_POST = "short_post"  # a few sentences, a link and hashtags (X, Mastodon)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WritingRules:
+    """How drafts for one workflow target are written and scored. Every kind that publishes to the
+    same target (WordPress and the webhook both serve `blog`) shares one `WritingRules` value."""
+
+    name: str  # how findings and prompts name the target ("X", "blog")
+    form: Form
+    text_limit: int | None  # characters; None when the form is measured in words
+    # An instance may set its own limit (stored by verification in extra["max_characters"]).
+    instance_limit: bool = False
+    words: tuple[int, int] | None = None  # (fewest, most) words of an article
+    min_headings: int = 0
+    hashtags: tuple[int, int] = (0, 0)  # (fewest, most) a post should carry
+    hashtags_by_length: tuple[int, int, int] = (0, 0, 0)  # what the builtin writer adds: short, medium, long
+    sentences_by_length: tuple[int, int, int] | None = None  # short posts: most sentences per length
+    guide: str = ""  # the prompt's rules, with {limit}, {low} and {high}
+
+    def char_limit(self, instance_limit: int | None = None) -> int | None:
+        """The character limit; an instance's own applies only where instances set one."""
+        if self.instance_limit and instance_limit:
+            return int(instance_limit)
+        return self.text_limit
+
+    def prompt(self, *, instance_limit: int | None = None) -> str:
+        low, high = self.words or (0, 0)
+        return self.guide.format(limit=self.char_limit(instance_limit), low=low, high=high)
+
+
+# The `blog` target is served by two kinds (WordPress and the signed webhook): one set of rules.
+BLOG_WRITING = WritingRules(
+    name="blog",
+    form=Form.ARTICLE,
+    text_limit=None,
+    words=(800, 2000),
+    min_headings=2,
+    hashtags=(0, 0),
+    hashtags_by_length=(0, 0, 0),
+    guide=(
+        "Blog: a markdown article of {low}-{high} words: a '# ' title, an introduction, at least two "
+        "'## ' sections ('### ' where helpful), a conclusion, and the source links as references. "
+        "No hashtags."
+    ),
+)
+
+TIMEOUT_PROBLEM = "timeout is a number of seconds between 0 and 300."
+
+
+class Kind:
+    """One network. Subclasses set the class attributes and override what their network does."""
+
+    type: str = ""  # the PlatformType value stored on connections
+    label: str = ""
+    #: The workflow target (`Target` value) this kind publishes; None when it cannot publish.
+    target: str | None = None
+    writing: WritingRules | None = None
+    #: Speaks the Mastodon client API (reading one's media posts, writing alt text).
+    speaks_mastodon_api: bool = False
+    describes_media: bool = False
+    alt_text_limit: int | None = None  # the default when the instance does not say
+    can_edit_posts: bool = False
+    verifiable: bool = False
+    #: Keys a publishing job may set in its options (they win over the connection's extra).
+    publishing_option_keys: tuple[str, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"<Kind {self.type}>"
+
+    # Connections --------------------------------------------------------------------------------
+
+    def connection_errors(self, *, username: str | None, extra: dict[str, Any]) -> dict[str, str]:
+        """{field: message} for settings of a connection this network cannot use (empty: fine)."""
+        return {}
+
+    def verify(self, connection, *, timeout: float) -> tuple[PlatformAccount, dict[str, Any]]:
+        """(the account of the credentials, settings learned on the way to store in `extra`)."""
+        with self.publisher(connection, timeout=timeout) as publisher:
+            return publisher.account(), {}
+
+    # Media descriptions (alt text) ----------------------------------------------------------------
+
+    def media_client(self, connection, **kwargs):
+        """A client that lists the account's media posts and writes their descriptions (see
+        `platforms.kinds.mastodon.client.MastodonApi` for the interface); ValueError when this
+        network has none."""
+        raise ValueError(f"{connection.platform_type!r} connections cannot describe media.")
+
+    # Publishing ---------------------------------------------------------------------------------
+
+    def publisher_class(self) -> type | None:
+        return None
+
+    def publisher(self, connection, **kwargs):
+        """The connection's publisher (no request is made); ValueError when this kind cannot publish."""
+        cls = self.publisher_class()
+        if cls is None:
+            raise ValueError(f"{connection.platform_type!r} connections cannot publish posts.")
+        return cls.from_connection(connection, **kwargs)
+
+    def publishing_option_errors(self, options: dict[str, Any]) -> dict[str, str]:
+        """{key: message} for unusable values of this kind's publishing options."""
+        return {}

@@ -1,0 +1,121 @@
+"""What every network's client shares: the errors they raise, the account a credential belongs
+to, and the server's own reason for a refusal. Every call has a timeout; error messages carry the
+host and the HTTP status, never a credential.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+DEFAULT_TIMEOUT = 10.0
+# The most of a server's own explanation that goes into a message.
+SERVER_REASON_CHARS = 300
+MIN_SECRET_CHARS = 6
+
+
+class PlatformError(Exception):
+    """A platform call failed; `reason` is a short machine-readable word, `status` the HTTP status."""
+
+    reason = "error"
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class PlatformAuthError(PlatformError):
+    """The platform refused the credentials (401/403) or the request (other 4xx)."""
+
+    reason = "rejected"
+
+
+class PlatformUnavailableError(PlatformError):
+    """The platform could not answer usefully: timeout, network error, 429, 5xx or a malformed body."""
+
+    reason = "unavailable"
+
+
+@dataclass(frozen=True)
+class PlatformAccount:
+    id: str
+    username: str
+    acct: str
+    display_name: str
+    url: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def server_reason(response: Any, *, secrets: Iterable[str] = ()) -> str | None:
+    """The server's own explanation of a refusal, trimmed and with secrets masked; None if it gave
+    none (an HTML error page is not an explanation).
+
+    `response` is a requests or httpx response. JSON bodies: Mastodon's `error` with
+    `error_description` (OAuth) or `details` (validation, per field), and `error_details` (Takahē,
+    a list of field errors); plain text bodies as they are ("Invalid Bearer token").
+    """
+    from core.logging import MASK, secret_values
+
+    try:
+        text = response.text
+    except Exception:  # an undecodable body has no reason to give
+        return None
+    content_type = (response.headers.get("Content-Type") or "").lower()
+    if "html" in content_type or not text or not text.strip():
+        return None
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = text
+    parts: list[str] = []
+    if isinstance(body, dict):
+        for key in ("error", "error_description", "message", "error_details", "details"):
+            _collect(body.get(key), parts)
+    elif isinstance(body, str):
+        parts.append(body)
+    else:
+        _collect(body, parts)
+    unique = list(dict.fromkeys(" ".join(part.split()) for part in parts if part and part.strip()))
+    if not unique:
+        return None
+    # The server knows only what was sent to it: the token is masked wherever it is echoed (and the
+    # secret settings, as in every log line). Not the log filter's patterns: they would turn Takahē's
+    # "Invalid Bearer token" into "Invalid Bearer ***".
+    reason = "; ".join(unique)
+    for secret in sorted({*secrets, *secret_values()}, key=len, reverse=True):
+        if len(secret) >= MIN_SECRET_CHARS:
+            reason = reason.replace(secret, MASK)
+    if len(reason) > SERVER_REASON_CHARS:
+        reason = reason[: SERVER_REASON_CHARS - 1].rstrip() + "…"
+    return reason
+
+
+def _collect(value: Any, parts: list[str], *, field: str | None = None, depth: int = 0) -> None:
+    """Error texts from a string, a list of field errors or a {field: [errors]} mapping."""
+    if depth > 3 or value is None:
+        return
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        parts.append(f"{field}: {value}" if field else str(value))
+        return
+    if isinstance(value, list):
+        for item in value[:10]:
+            _collect(item, parts, field=field, depth=depth + 1)
+        return
+    if isinstance(value, dict):
+        message = next(
+            (
+                value[key]
+                for key in ("msg", "message", "description", "detail")
+                if isinstance(value.get(key), str)
+            ),
+            None,
+        )
+        location = value.get("loc") or value.get("field")
+        if message is not None:
+            where = ".".join(str(p) for p in location) if isinstance(location, list) else location or field
+            parts.append(f"{where}: {message}" if where else message)
+            return
+        for key, item in list(value.items())[:10]:
+            _collect(item, parts, field=str(key), depth=depth + 1)
