@@ -33,10 +33,7 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
-import requests
 from django.conf import settings
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -330,67 +327,3 @@ def guarded_client(*, policy: OutboundPolicy | None = None, **kwargs) -> httpx.C
     return httpx.Client(
         transport=GuardedTransport(policy=policy), event_hooks=hooks, trust_env=False, **kwargs
     )
-
-
-class GuardedRequestsAdapter(BaseAdapter):
-    """A `requests` adapter that sends through `guarded_client`, for libraries built on requests
-    (Mastodon.py). requests follows redirects itself, one `send` per hop, so each hop is checked."""
-
-    def __init__(self, *, policy: OutboundPolicy | None = None):
-        super().__init__()
-        self._client = guarded_client(policy=policy, follow_redirects=False)
-
-    def send(self, request, stream=False, timeout=None, verify=True, cert=None, proxies=None):
-        if isinstance(timeout, tuple):
-            connect, read = timeout
-            timeout = httpx.Timeout(read, connect=connect)
-        try:
-            answer = self._client.request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.body,
-                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
-            )
-        except httpx.ConnectTimeout as exc:
-            raise requests.exceptions.ConnectTimeout(str(exc), request=request) from exc
-        except httpx.TimeoutException as exc:
-            raise requests.exceptions.Timeout(str(exc), request=request) from exc
-        except httpx.TransportError as exc:
-            raise requests.exceptions.ConnectionError(str(exc), request=request) from exc
-        response = requests.Response()
-        response.status_code = answer.status_code
-        response.headers = CaseInsensitiveDict({key: answer.headers[key] for key in answer.headers})
-        response._content = answer.content
-        response._content_consumed = True
-        response.encoding = requests.utils.get_encoding_from_headers(response.headers)
-        response.reason = answer.reason_phrase
-        response.url = str(answer.url)
-        response.request = request
-        response.connection = self
-        response.elapsed = answer.elapsed
-        return response
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def guarded_requests_session(*, policy: OutboundPolicy | None = None) -> requests.Session:
-    """A requests.Session whose every request goes through the guard (see the adapter)."""
-    session = requests.Session()
-    session.trust_env = False
-    adapter = GuardedRequestsAdapter(policy=policy)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
-def refusal_in(exc: BaseException | None) -> OutboundRefused | None:
-    """The OutboundRefused behind an exception a library wrapped (Mastodon.py wraps everything)."""
-    seen = 0
-    while exc is not None and seen < 10:
-        if isinstance(exc, OutboundRefused):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-        seen += 1
-    return None

@@ -60,6 +60,10 @@ class PlatformConnection(TimestampedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.get_platform_type_display()})"
 
+    def audit_context(self) -> dict:
+        """What every audit row about a connection says besides its own details (accounts.services.audit)."""
+        return {"name": self.name, "platform_type": self.platform_type}
+
     @property
     def access_token_hint(self) -> str:
         return crypto.mask(self.access_token)

@@ -18,6 +18,7 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core import urlguard
+from core.locking import row_lock
 from platforms.errors import (
     ConnectionConflict,
     ConnectionNotFound,
@@ -151,10 +152,10 @@ def _clear_default(*, owner, keep_pk: int | None) -> None:
 
 def _locked(connection: PlatformConnection) -> PlatformConnection:
     """The row again, locked for this transaction; gone meanwhile (a concurrent delete) is a 404."""
-    locked = PlatformConnection.objects.select_for_update().filter(pk=connection.pk).first()
-    if locked is None:
-        raise ConnectionNotFound()
-    return locked
+    try:
+        return row_lock(row=connection)
+    except PlatformConnection.DoesNotExist:
+        raise ConnectionNotFound() from None
 
 
 def _save(connection: PlatformConnection, *, update_fields: list[str] | None = None) -> None:
@@ -167,25 +168,6 @@ def _save(connection: PlatformConnection, *, update_fields: list[str] | None = N
             "Another change to your connections happened at the same time (same name, account or "
             "default); reload and try again."
         ) from None
-
-
-def _audit(
-    *,
-    action: str,
-    connection: PlatformConnection,
-    actor: User | None,
-    details: dict[str, Any],
-    meta: RequestMeta | None,
-) -> None:
-    meta = meta or RequestMeta()
-    audit_log_write(
-        action=action,
-        user=actor,
-        resource_type="platform_connection",
-        resource_id=connection.pk,
-        details={"name": connection.name, "platform_type": connection.platform_type, **details},
-        meta=meta,
-    )
 
 
 def connection_create(
@@ -223,10 +205,10 @@ def connection_create(
         if is_default:
             _clear_default(owner=user, keep_pk=None)
         _save(connection)
-        _audit(
+        audit_log_write(
             action="connection.created",
-            connection=connection,
             actor=actor or user,
+            target=connection,
             details={"instance_url": connection.instance_url, "is_default": is_default},
             meta=meta,
         )
@@ -268,10 +250,10 @@ def connection_update(
         if "is_default" in changed and connection.is_default:
             _clear_default(owner=connection.user, keep_pk=connection.pk)
         _save(connection)
-        _audit(
+        audit_log_write(
             action="connection.updated",
-            connection=connection,
             actor=actor,
+            target=connection,
             # Field names only: a credential's value never reaches the audit log.
             details={"changed": sorted(changed)},
             meta=meta,
@@ -288,10 +270,10 @@ def connection_delete(
     """Delete a connection (its posts, images and caption work go with it: the seed's CASCADE)."""
     with transaction.atomic():
         pk = connection.pk
-        _audit(
+        audit_log_write(
             action="connection.deleted",
-            connection=connection,
             actor=actor,
+            target=connection,
             details={"instance_url": connection.instance_url, "owner_id": connection.user_id},
             meta=meta,
         )
@@ -316,10 +298,10 @@ def connection_set_default(
         if not connection.is_default:
             connection.is_default = True
             _save(connection, update_fields=["is_default", "updated_at"])
-            _audit(
+            audit_log_write(
                 action="connection.default_set",
-                connection=connection,
                 actor=actor,
+                target=connection,
                 details={},
                 meta=meta,
             )
@@ -350,10 +332,10 @@ def connection_verify(
         account, learned = kind.verify(connection, timeout=timeout)
     except common.PlatformError as exc:
         logger.info("Verifying connection %s failed: %s", connection.pk, exc)
-        _audit(
+        audit_log_write(
             action="connection.verify_failed",
-            connection=connection,
             actor=actor,
+            target=connection,
             details={"reason": exc.reason, "status": exc.status},
             meta=meta,
         )
@@ -379,10 +361,10 @@ def connection_verify(
             connection.extra = {**extra, **learned}
             fields.append("extra")
         _save(connection, update_fields=fields)
-        _audit(
+        audit_log_write(
             action="connection.verified",
-            connection=connection,
             actor=actor,
+            target=connection,
             details={"account_id": account.id, "acct": account.acct},
             meta=meta,
         )

@@ -37,14 +37,13 @@ def audit_log_write(
     resource_id: Any = None,
     ip_address: str | None = None,
     user_agent: str | None = None,
-    user: User | None = None,
 ) -> AuditLog:
     """The one way an AuditLog row is written.
 
     `target` (the object acted on) gives the resource type and id; `resource_type`/`resource_id`
     are for actions on something that is not a row (a retention run, a failed sign-in's account).
     `meta` (the request's address and user agent) fills `ip_address` and `user_agent` when they are
-    not given. `user` is the older name of `actor`, still used by platforms/services.py.
+    not given.
     """
     if target is not None:
         derived_type, resource_id = audit_resource_of(target)
@@ -56,7 +55,7 @@ def audit_log_write(
         ip_address = ip_address or meta.ip_address
         user_agent = user_agent or meta.user_agent or None
     return AuditLog.objects.create(
-        user=actor if actor is not None else user,
+        user=actor,
         action=action,
         resource_type=resource_type,
         resource_id=None if resource_id is None else str(resource_id),

@@ -9,7 +9,6 @@ from pathlib import Path
 import httpcore
 import httpx
 import pytest
-import requests
 from django.core.checks import run_checks
 from pytest_httpserver import HTTPServer
 
@@ -20,7 +19,6 @@ from core.urlguard import (
     address_refusal,
     check_url,
     guarded_client,
-    guarded_requests_session,
     literal_address,
 )
 
@@ -272,45 +270,6 @@ def test_proxies_from_the_environment_are_not_used(strict, monkeypatch, httpserv
     with guarded_client() as client, pytest.raises(OutboundRefused):
         client.get(_url(httpserver, "127.0.0.1"))
     assert httpserver.log == []
-
-
-# --- requests (Mastodon.py) ----------------------------------------------------------------------
-
-
-def test_the_requests_session_refuses_loopback_and_keeps_answers_whole(settings, httpserver):
-    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
-    settings.OUTBOUND_ALLOWED_ORIGINS = [f"http://127.0.0.1:{httpserver.port}"]
-    httpserver.expect_request("/api/v1/x").respond_with_json(
-        [{"id": "1"}],
-        headers={"Link": '<https://a.example/next>; rel="next"', "X-RateLimit-Remaining": "299"},
-    )
-    session = guarded_requests_session()
-    answer = session.get(_url(httpserver, "127.0.0.1", "/api/v1/x"), timeout=5)
-    assert answer.ok and answer.json() == [{"id": "1"}]
-    assert answer.links["next"]["url"] == "https://a.example/next"
-    assert answer.headers["x-ratelimit-remaining"] == "299"
-    with pytest.raises(OutboundRefused, match="loopback"):
-        session.get(_url(httpserver, "localhost", "/api/v1/x"), timeout=5)
-
-
-def test_the_requests_session_checks_every_redirect(strict, httpserver, inner):
-    inner.expect_request("/admin").respond_with_data("internal")
-    httpserver.expect_request("/start").respond_with_data(
-        "", status=302, headers={"Location": _url(inner, "127.0.0.1", "/admin")}
-    )
-    strict.OUTBOUND_ALLOWED_ORIGINS = [f"http://127.0.0.1:{httpserver.port}"]
-    with pytest.raises(OutboundRefused):
-        guarded_requests_session().get(_url(httpserver, "127.0.0.1", "/start"), timeout=5)
-    assert inner.log == []
-
-
-def test_the_requests_session_reports_a_connection_failure_as_requests_does(settings):
-    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = True
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(requests.exceptions.ConnectionError):
-        guarded_requests_session().get(f"http://127.0.0.1:{port}/", timeout=2)
 
 
 # --- settings -----------------------------------------------------------------------------------
