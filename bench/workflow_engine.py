@@ -91,7 +91,7 @@ class _SlowChat:
         finally:
             with self.lock:
                 self.in_flight -= 1
-        # The evaluation prompt asks for criteria_scores (workflows.config); anything else is a draft.
+        # The evaluation prompt asks for criteria_scores (workflows.stored_settings); else a draft.
         if "criteria_scores" in system:
             content = json.dumps(
                 {

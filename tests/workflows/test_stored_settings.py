@@ -6,7 +6,7 @@ import pytest
 
 from core.models import ConfigType, SystemConfig
 from core.services import config_set
-from workflows.config import (
+from workflows.stored_settings import (
     DEFAULT_EVALUATION_PROMPT,
     DEFAULT_GENERATION_PROMPT,
     WorkflowSettings,
@@ -87,7 +87,7 @@ def test_stored_values_win():
 )
 def test_invalid_values_fall_back_with_a_warning(key, value, value_type, field, default, caplog):
     config_set(key=key, value=value, value_type=value_type)
-    with caplog.at_level(logging.WARNING, logger="workflows.config"):
+    with caplog.at_level(logging.WARNING, logger="workflows.stored_settings"):
         assert getattr(workflow_settings(), field) == default
     assert key in caplog.text
 
@@ -95,7 +95,7 @@ def test_invalid_values_fall_back_with_a_warning(key, value, value_type, field, 
 def test_a_value_that_does_not_parse_as_its_type_falls_back(caplog):
     # written around the service (a hand-edited database row): the typed read raises
     SystemConfig.objects.create(key="workflow_max_iterations", value="not json", type=ConfigType.JSON)
-    with caplog.at_level(logging.WARNING, logger="workflows.config"):
+    with caplog.at_level(logging.WARNING, logger="workflows.stored_settings"):
         assert workflow_settings().max_iterations == 3
     assert "workflow_max_iterations" in caplog.text
 

@@ -5,7 +5,7 @@ import pytest
 from core.ai.base import AIRefused, AIUnavailable
 from core.services import config_set
 from tests.fakes.openai_chat import FakeOpenAIChat
-from workflows.config import DEFAULT_GENERATION_PROMPT
+from workflows.stored_settings import DEFAULT_GENERATION_PROMPT
 from workflows.writing import CRITERIA, SourceMaterial, WritingBrief, draft_score, draft_write
 from workflows.writing.llm import generation_max_tokens, parse_evaluation
 

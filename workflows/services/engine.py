@@ -59,7 +59,6 @@ from accounts.services.audit import audit_log_write
 from core.ai import AIError, AIUnavailable
 from platforms.kinds.registry import kinds_for_target, writing_rules
 from platforms.models import PlatformConnection
-from workflows.config import WorkflowSettings, workflow_settings
 from workflows.models import (
     Draft,
     DraftSource,
@@ -72,6 +71,7 @@ from workflows.models import (
     WorkflowCheckpoint,
 )
 from workflows.services.status import STICKY, WORKING, workflow_refresh_status_by_id
+from workflows.stored_settings import WorkflowSettings, workflow_settings
 
 logger = logging.getLogger(__name__)
 

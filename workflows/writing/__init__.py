@@ -6,7 +6,7 @@ CRITERIA. Both use the AI backend chosen in settings (or the one passed):
 - `builtin` (offline default): rule-based and honest about it. The writer selects and formats the
   source's own sentences (`builtin_writer`); the scorer applies stated rules (`builtin_scoring`,
   whose docstring lists every rule and weight). Their metadata says `rule_based: True`.
-- anything else (the OpenAI-compatible backend): prompts from `workflows.config` through
+- anything else (the OpenAI-compatible backend): prompts from `workflows.stored_settings` through
   `backend.complete_text` (`llm`), which retries transient failures itself.
 
 Errors are core.ai.base's: AIUnavailable (transient, incl. a malformed evaluation), AIRefused,

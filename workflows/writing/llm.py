@@ -30,7 +30,7 @@ from typing import Any
 from core.ai.base import AIBackend, AIUnavailable
 from platforms.kinds.base import Form
 from platforms.kinds.registry import writing_rules
-from workflows.config import workflow_settings
+from workflows.stored_settings import workflow_settings
 from workflows.writing import text as t
 from workflows.writing.builtin_scoring import criteria_scores_builtin
 from workflows.writing.types import (
