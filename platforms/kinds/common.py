@@ -4,9 +4,12 @@ host and the HTTP status, never a credential.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+from core.outbound import HostThrottle
+from core.retry import RetryPolicy, RetryStats, call_with_retries
 
 DEFAULT_TIMEOUT = 10.0
 # The most of a server's own explanation that goes into a message.
@@ -119,3 +122,44 @@ def _collect(value: Any, parts: list[str], *, field: str | None = None, depth: i
             return
         for key, item in list(value.items())[:10]:
             _collect(item, parts, field=str(key), depth=depth + 1)
+
+
+T = TypeVar("T")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether trying again later may work: the platform was unavailable, and the failure does
+    not say a retry would repeat a side effect (`retryable=False`)."""
+    return isinstance(exc, PlatformUnavailableError) and getattr(exc, "retryable", True)
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    return getattr(exc, "retry_after", None)
+
+
+def retried_in_turn(
+    fn: Callable[[], T],
+    *,
+    url: str,
+    throttle: HostThrottle,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    stats: RetryStats,
+) -> T:
+    """Run `fn` in the host's turn (pacing shared by every worker), retried by `policy` on
+    transient failures; every attempt adds up in `stats`, a final failure's attempts included."""
+
+    def in_turn() -> T:
+        return throttle.call(url, fn, retry_after_of=retry_after_of)
+
+    try:
+        result, attempts = call_with_retries(
+            in_turn, policy=policy, is_transient=is_transient, retry_after_of=retry_after_of, sleep=sleep
+        )
+    except Exception as exc:
+        failed = getattr(exc, "retry_stats", None)
+        if failed is not None:
+            stats.add(failed)
+        raise
+    stats.add(attempts)
+    return result

@@ -31,9 +31,17 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from core.outbound import HostThrottle, host_of, platform_throttle
-from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
+from core.retry import RetryPolicy, RetryStats, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
-from platforms.kinds.common import DEFAULT_TIMEOUT, PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.common import (
+    DEFAULT_TIMEOUT,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+    is_transient,
+    retried_in_turn,
+    retry_after_of,
+)
 from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
@@ -92,14 +100,6 @@ def platform_error(
     exc.retryable = retryable
     exc.duplicate = duplicate
     return exc
-
-
-def is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, PlatformUnavailableError) and getattr(exc, "retryable", True)
-
-
-def retry_after_of(exc: BaseException) -> float | None:
-    return getattr(exc, "retry_after", None)
 
 
 # Text helpers -----------------------------------------------------------------------------------
@@ -295,24 +295,14 @@ class HttpPublisher:
         return _with_details(found, attempts=state["attempts"], recovered=True)
 
     def _retrying(self, fn: Callable[[], Any]) -> Any:
-        def in_turn():
-            return self._throttle.call(self.base_url, fn, retry_after_of=retry_after_of)
-
-        try:
-            result, stats = call_with_retries(
-                in_turn,
-                policy=self.policy,
-                is_transient=is_transient,
-                retry_after_of=retry_after_of,
-                sleep=self._sleep,
-            )
-        except Exception as exc:
-            stats = getattr(exc, "retry_stats", None)
-            if stats is not None:
-                self.retry_stats.add(stats)
-            raise
-        self.retry_stats.add(stats)
-        return result
+        return retried_in_turn(
+            fn,
+            url=self.base_url,
+            throttle=self._throttle,
+            policy=self.policy,
+            sleep=self._sleep,
+            stats=self.retry_stats,
+        )
 
     def _send(
         self,

@@ -43,7 +43,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 
 from core.outbound import HostThrottle, platform_throttle
-from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
+from core.retry import RetryPolicy, RetryStats, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
 from platforms.kinds.common import (
     DEFAULT_TIMEOUT,
@@ -51,6 +51,7 @@ from platforms.kinds.common import (
     PlatformAuthError,
     PlatformError,
     PlatformUnavailableError,
+    retried_in_turn,
     server_reason,
 )
 from platforms.kinds.registry import kind_of
@@ -111,14 +112,6 @@ def description_idempotency_key(*, status_id: str, media_id: str, description: s
     """The Idempotency-Key of one description write: the same write always gets the same key."""
     digest = hashlib.sha256(description.encode("utf-8")).hexdigest()
     return "socialdesk-alt-" + hashlib.sha256(f"{status_id}:{media_id}:{digest}".encode()).hexdigest()[:40]
-
-
-def _is_transient(exc: BaseException) -> bool:
-    return isinstance(exc, PlatformUnavailableError)
-
-
-def _retry_after_of(exc: BaseException) -> float | None:
-    return getattr(exc, "retry_after", None)
 
 
 class MastodonApi:
@@ -429,25 +422,14 @@ class MastodonApi:
     # Plumbing -------------------------------------------------------------------------------
 
     def _retrying(self, fn: Callable[[], Any]) -> Any:
-        # Every attempt takes its turn with the instance, shared by all threads of the process.
-        def in_turn():
-            return self._throttle.call(self.instance_url, fn, retry_after_of=_retry_after_of)
-
-        try:
-            result, stats = call_with_retries(
-                in_turn,
-                policy=self.policy,
-                is_transient=_is_transient,
-                retry_after_of=_retry_after_of,
-                sleep=self._sleep,
-            )
-        except Exception as exc:
-            stats = getattr(exc, "retry_stats", None)
-            if stats is not None:
-                self.retry_stats.add(stats)
-            raise
-        self.retry_stats.add(stats)
-        return result
+        return retried_in_turn(
+            fn,
+            url=self.instance_url,
+            throttle=self._throttle,
+            policy=self.policy,
+            sleep=self._sleep,
+            stats=self.retry_stats,
+        )
 
     def _read_status(self, status_id: str) -> dict[str, Any]:
         return self._retrying(lambda: self._read_status_once(status_id))
