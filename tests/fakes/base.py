@@ -39,6 +39,16 @@ def make_httpserver():
         server.stop()
 
 
+class Sleeper:
+    """A `sleep` for clients under test: records the waits instead of waiting."""
+
+    def __init__(self):
+        self.waits = []
+
+    def __call__(self, seconds):
+        self.waits.append(seconds)
+
+
 @dataclass
 class RecordedRequest:
     method: str

@@ -16,22 +16,9 @@ KEY = "c0ffee00-2222-4000-8000-000000000003"
 TEXT = "Big news (finally): we ship *today* #Launch @team [beta] - see https://example.com/a_b"
 
 
-class Sleeper:
-    def __init__(self):
-        self.waits = []
-
-    def __call__(self, seconds):
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def fake(httpserver):
     return FakeLinkedIn(httpserver)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
 
 
 def publisher(fake, sleeper, *, timeout=2.0, extra=None, **overrides):

@@ -25,6 +25,7 @@ from platforms.kinds.mastodon.client import (
     mastodon_verify_credentials,
 )
 from platforms.models import PlatformConnection, PlatformType
+from tests.fakes.base import Sleeper
 from tests.fakes.mastodon import DEFAULT_TOKEN, FakeMastodon
 
 
@@ -39,14 +40,6 @@ def make_httpserver():
         server.stop()
 
 
-class Sleeper:
-    def __init__(self):
-        self.waits = []
-
-    def __call__(self, seconds):
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def fake(httpserver):
     return FakeMastodon(httpserver)
@@ -55,11 +48,6 @@ def fake(httpserver):
 @pytest.fixture
 def pixelfed(httpserver):
     return FakeMastodon(httpserver, flavor="pixelfed")
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
 
 
 def api_for(fake, *, sleeper=None, timeout=2.0, platform_type="mastodon", token=None, **policy):

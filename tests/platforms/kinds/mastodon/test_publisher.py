@@ -25,22 +25,9 @@ def make_httpserver():
         server.stop()
 
 
-class Sleeper:
-    def __init__(self):
-        self.waits = []
-
-    def __call__(self, seconds):
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def fake(httpserver):
     return FakeMastodon(httpserver)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
 
 
 def connection_for(fake, **overrides):

@@ -19,22 +19,9 @@ KEY = "deadbeef-4444-4000-8000-000000000005"
 TEXT = "# Title\n\nSome *markdown* text."
 
 
-class Sleeper:
-    def __init__(self):
-        self.waits = []
-
-    def __call__(self, seconds):
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def fake(httpserver):
     return FakeWebhook(httpserver)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
 
 
 def publisher(fake, sleeper, *, timeout=2.0, **overrides):

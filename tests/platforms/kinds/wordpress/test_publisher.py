@@ -19,22 +19,9 @@ KEY = "A1B2C3D4-3333-4000-8000-000000000004"
 DRAFT = "# Why we publish once\n\nIdempotency **matters**.\n\n## Details\n\n- one\n- two\n"
 
 
-class Sleeper:
-    def __init__(self):
-        self.waits = []
-
-    def __call__(self, seconds):
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def fake(httpserver):
     return FakeWordPress(httpserver)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
 
 
 def publisher(fake, sleeper, *, timeout=2.0, **overrides):

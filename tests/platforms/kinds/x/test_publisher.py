@@ -18,22 +18,9 @@ KEY = "0b5e2f4c-1111-4000-8000-000000000002"
 TEXT = "Shipping the publishers today & tomorrow <3 https://example.com/posts/1?utm=x"
 
 
-class Sleeper:
-    def __init__(self):
-        self.waits = []
-
-    def __call__(self, seconds):
-        self.waits.append(seconds)
-
-
 @pytest.fixture
 def fake(httpserver):
     return FakeX(httpserver)
-
-
-@pytest.fixture
-def sleeper():
-    return Sleeper()
 
 
 def publisher(fake, sleeper, *, timeout=2.0, **overrides):
