@@ -1,5 +1,11 @@
 # Two commands: `make run` and `make test`. Everything else is a helper.
 #
+#   make test                     the whole suite, in parallel (pytest-xdist, WORKERS processes)
+#   make test-fast                the same without the slow groups (browser, fuzz, quick start,
+#                                 races, real processes): for the edit-test loop
+#   make test WORKERS=0           in one process (e.g. to debug with -s or --pdb)
+#   make mutation                 mutation testing of the rule modules (docs/testing.md; not in CI)
+#
 #   make run                      web server on :8000, worker, demo Mastodon instance on 127.0.0.1:8001
 #   make run DEMO=1               the same, with `bootstrap --demo` (demo users and data) first
 #   make run PORT=9000 DEMO_PORT=9001
@@ -12,6 +18,9 @@ VENV ?= .venv
 PORT ?= 8000
 DEMO_PORT ?= 8001
 DEMO ?=
+# Test workers: more than the cores, because much of the suite waits on local servers and
+# subprocesses rather than computing (docs/testing.md has the measurements).
+WORKERS ?= 4
 BIN := $(VENV)/bin
 
 # A VENV given on the command line or in the environment that already exists belongs to the
@@ -31,7 +40,7 @@ endif
 
 BOOTSTRAP := $(if $(filter 1 yes true,$(DEMO)),bootstrap --demo,bootstrap)
 
-.PHONY: run test install lint migrate clean
+.PHONY: run test test-fast install lint migrate clean
 
 ifndef EXTERNAL_VENV
 $(BIN)/python:
@@ -58,8 +67,23 @@ run: $(STAMP) .env
 	$(BIN)/python manage.py $(BOOTSTRAP)
 	$(BIN)/python manage.py serve --port $(PORT) --demo-instance $(DEMO_PORT)
 
+# Two runs: the suite on WORKERS processes, then the tests that measure wall-clock time on their
+# own (next to busy workers a thread can be late by more than their few milliseconds of slack).
+# Both always run; the target fails if either does. pytest's exit code 5 is "nothing collected",
+# e.g. PYTEST_ARGS naming a file without timing tests.
+PYTEST := $(BIN)/python -m pytest
+define run_suite
+	@status=0; \
+	$(PYTEST) -n $(WORKERS) --dist loadgroup -m "$(1)not timing" $(PYTEST_ARGS) || status=$$?; \
+	$(PYTEST) -m "$(1)timing" $(PYTEST_ARGS) || { rc=$$?; [ $$rc -eq 5 ] || status=$$rc; }; \
+	exit $$status
+endef
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(call run_suite,)
+
+test-fast: $(STAMP)
+	$(call run_suite,not slow and )
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

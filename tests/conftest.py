@@ -3,14 +3,18 @@ from django.db import connection
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked `postgres` run only when DATABASE_URL points at PostgreSQL."""
+    """Tests marked `postgres` run only when DATABASE_URL points at PostgreSQL; browser tests are
+    slow too (`make test-fast` runs `-m "not slow"`)."""
     from django.conf import settings
 
-    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
-        return
+    on_postgres = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
     skip = pytest.mark.skip(reason="PostgreSQL only (set DATABASE_URL)")
     for item in items:
-        if "postgres" in item.keywords:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+            # One worker runs them all (`--dist loadgroup`): one Chromium for the run, not one each.
+            item.add_marker(pytest.mark.xdist_group("browser"))
+        if not on_postgres and "postgres" in item.keywords:
             item.add_marker(skip)
 
 

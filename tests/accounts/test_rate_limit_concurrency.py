@@ -16,7 +16,7 @@ from tests.factories.accounts import UserFactory
 N = 20
 LIMIT = 7
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def run_together(worker) -> list:

@@ -27,6 +27,8 @@ from platforms.kinds.common import PlatformAccount
 from platforms.kinds.mastodon import client as clients
 from tests.factories.accounts import UserFactory, UserSessionFactory
 
+pytestmark = pytest.mark.slow
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -164,6 +164,7 @@ def test_429_is_transient_and_carries_retry_after(httpserver):
     assert "rate-limiting" in caught.value.reason
 
 
+@pytest.mark.timing
 def test_a_server_slower_than_the_timeout_is_transient(httpserver):
     def slow(_request):
         time.sleep(0.4)

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import pytest
 
 from config.keys import generate_key
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -24,26 +27,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture
-def project_env(tmp_path):
-    env = {
+def serve_env(database: Path, var_dir: Path, keys: str) -> dict[str, str]:
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": "serve-test-" + "x" * 40,
-        "FIELD_ENCRYPTION_KEYS": generate_key(),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "FIELD_ENCRYPTION_KEYS": keys,
+        "DATABASE_URL": f"sqlite:///{database}",
         "CACHE_URL": "locmemcache://",
-        "VAR_DIR": str(tmp_path),
+        "VAR_DIR": str(var_dir),
         "DEBUG": "true",
     }
+
+
+@pytest.fixture(scope="module")
+def migrated_database(tmp_path_factory) -> tuple[Path, str]:
+    """One `migrate` per module (it takes seconds); each test serves from a copy of its file."""
+    directory = tmp_path_factory.mktemp("serve-migrated")
+    keys = generate_key()
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
         cwd=ROOT,
-        env=env,
+        env=serve_env(directory / "db.sqlite3", directory, keys),
         check=True,
         timeout=300,
     )
-    return env
+    return directory / "db.sqlite3", keys
+
+
+@pytest.fixture
+def project_env(tmp_path, migrated_database):
+    template, keys = migrated_database
+    shutil.copyfile(template, tmp_path / "db.sqlite3")
+    return serve_env(tmp_path / "db.sqlite3", tmp_path, keys)
 
 
 def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> list[str]:
@@ -79,7 +95,8 @@ def test_serve_prints_the_admin_url_and_ctrl_c_stops_web_and_worker(project_env)
         wait_for_line(process, f"http://localhost:{port}/admin/", timeout=60)
         children = children_of(process.pid)
         assert len(children) == 2, "a web server and a worker"
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=10) as response:
+        # The first request loads the application: on a busy machine that takes seconds.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/login/", timeout=60) as response:
             assert response.status == 200
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == -signal.SIGINT  # ended by the signal: the shell shows 130
@@ -190,11 +207,13 @@ def test_gunicorn_writes_every_line_in_the_project_format_without_the_query(proj
         deadline = time.monotonic() + 60
         while True:
             try:
+                # One request only (its access line is counted below): a slow first answer is
+                # waited for, not asked for again.
                 answer = httpx.get(
-                    f"http://127.0.0.1:{port}/health/live?access_token=sekrit-token-0017", timeout=2
+                    f"http://127.0.0.1:{port}/health/live?access_token=sekrit-token-0017", timeout=60
                 )
                 break
-            except httpx.TransportError:
+            except httpx.ConnectError:
                 assert time.monotonic() < deadline and process.poll() is None, "gunicorn did not start"
                 time.sleep(0.2)
         assert answer.status_code == 200

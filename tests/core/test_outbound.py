@@ -68,6 +68,7 @@ def test_host_of_ignores_paths_and_case():
     assert host_of("social.example") == "social.example"
 
 
+@pytest.mark.timing
 def test_threads_share_the_pace():
     limiter = HostThrottle(rate=50.0)
     started = time.monotonic()

@@ -63,6 +63,7 @@ def test_a_crawl_delay_spaces_workers_that_ask_for_less():
     assert HostPace.objects.get(host=key).min_interval == 0.0
 
 
+@pytest.mark.timing
 def test_concurrent_reservations_never_share_a_turn():
     pace, key, interval = DatabasePace(), new_key(), 0.1
     starts: list[float] = []

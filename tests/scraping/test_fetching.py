@@ -257,6 +257,7 @@ def test_politeness_delay_between_requests_to_one_host(site):
     assert site.paths() == ["/robots.txt", "/pages/1", "/pages/2", "/pages/3", "/robots.txt", "/pages/4"]
 
 
+@pytest.mark.timing
 def test_politeness_delay_is_real_when_measured_by_the_server(site):
     with make_fetcher(politeness_delay=0.2) as fetcher:
         for url in site.page_urls[:3]:
@@ -283,6 +284,7 @@ def test_retry_after_pauses_the_host_and_is_honoured(site):
 
 
 @pytest.mark.parametrize("cap", [1, 2])
+@pytest.mark.timing
 def test_per_host_concurrency_is_capped_across_threads(site, cap):
     site.latency = 0.2
     with make_fetcher(per_host_concurrency=cap) as fetcher:
@@ -531,6 +533,7 @@ def drip_server(request):
 
 
 @pytest.mark.parametrize("drip_server", [False, True], ids=["body", "headers"], indirect=True)
+@pytest.mark.timing
 def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline(drip_server):
     started = time.monotonic()
     with make_fetcher(timeout=5.0, deadline=1.0, obey_robots=False) as fetcher:

@@ -16,7 +16,7 @@ from tests.fakes.base import make_httpserver  # noqa: F401  (threaded: workers' 
 from tests.fakes.site import FakeSite
 from tests.pacing_worker import finish, start, worker_env
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.slow, pytest.mark.timing, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture

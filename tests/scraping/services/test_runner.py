@@ -102,6 +102,7 @@ def item_statuses(job) -> dict[str, str]:
 # The must-show run --------------------------------------------------------------------------------
 
 
+@pytest.mark.timing
 def test_sitemap_job_over_the_fake_site(settings, site, fast_fetcher, django_capture_on_commit_callbacks):
     """30 pages (5 duplicate bodies), a robots.txt disallow, a 404, a 500, a page past the timeout
     and a PDF, run end to end (created, queued on commit, run by django-q in sync mode) with

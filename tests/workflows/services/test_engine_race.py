@@ -14,7 +14,7 @@ from workflows.models import Draft, Evaluation, Platform, PlatformState, Platfor
 from workflows.services import engine
 from workflows.writing import CRITERIA, DraftEvaluation, WrittenDraft
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 WORKERS = 8
 

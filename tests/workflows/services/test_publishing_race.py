@@ -22,7 +22,7 @@ from workflows.models import Platform, PublishingJob, PublishingStatus
 from workflows.services import publishing as publishing_module
 from workflows.services.publishing import publishing_job_publish, publishing_jobs_dispatch_due
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 JOBS = 20
 

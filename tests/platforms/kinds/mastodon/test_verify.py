@@ -107,6 +107,7 @@ def test_server_errors_are_unavailable(httpserver, status):
     assert caught.value.status == status
 
 
+@pytest.mark.timing
 def test_rate_limit_is_unavailable_and_not_slept_on(httpserver):
     httpserver.expect_request(PATH).respond_with_json(
         {"error": "Too many requests"},
@@ -120,6 +121,7 @@ def test_rate_limit_is_unavailable_and_not_slept_on(httpserver):
     assert caught.value.status == 429
 
 
+@pytest.mark.timing
 def test_timeout_is_unavailable(httpserver):
     def slow(request):
         time.sleep(1.0)
