@@ -23,7 +23,9 @@ class EncryptedTextField(models.TextField):
         if self.db_index or self.unique:
             errors.append(
                 checks.Error(
-                    "EncryptedTextField cannot be indexed or unique: its ciphertext is random.", obj=self
+                    "EncryptedTextField cannot be indexed or unique: its ciphertext is random.",
+                    obj=self,
+                    id="core.E001",
                 )
             )
         return errors
