@@ -102,6 +102,89 @@ def test_retry_after_wins_over_backoff_but_is_capped(retry_after, expected):
 
 
 @pytest.mark.parametrize(
+    ("retry", "expected"),
+    [(0, 1.0), (1, 1.0), (2, 2.0), (5, 16.0), (6, 30.0), (50, 30.0)],
+)
+def test_each_retrys_backoff_from_one_second_to_the_thirty_second_cap(retry, expected):
+    # ORIGINALS: 1 s base, x2, 30 s cap (the 6th retry's 32 s is capped); retry 0 counts as the first.
+    assert RetryPolicy(attempts=100).delay(retry, rand=lambda: 0.5) == expected
+
+
+@pytest.mark.parametrize(("rand", "expected"), [(0.0, 27.0), (0.5, 30.0), (1.0, 30.0)])
+def test_jitter_at_the_cap_only_shortens(rand, expected):
+    assert RetryPolicy().delay(6, rand=lambda: rand) == expected
+
+
+@pytest.mark.parametrize(("rand", "expected"), [(0.0, 7.2), (0.999, 8.7984), (0.5, 8.0)])
+def test_jitter_bounds_around_eight_seconds(rand, expected):
+    # 8 s +/- 10 %: 7.2 s to 8.8 s.
+    assert RetryPolicy().delay(4, rand=lambda: rand) == pytest.approx(expected)
+
+
+def test_without_jitter_the_backoff_is_exact():
+    policy = RetryPolicy(jitter=0.0)
+    assert [policy.delay(retry, rand=lambda: 1.0) for retry in (1, 2, 3)] == [1.0, 2.0, 4.0]
+
+
+def test_a_factor_of_one_waits_the_base_every_time():
+    policy = RetryPolicy(base_delay=2.5, factor=1.0, jitter=0.0)
+    assert [policy.delay(retry) for retry in (1, 2, 5)] == [2.5, 2.5, 2.5]
+
+
+def test_a_smaller_cap_and_base_are_honoured():
+    policy = RetryPolicy(base_delay=0.5, factor=3.0, max_delay=10.0, jitter=0.0)
+    assert [policy.delay(retry) for retry in (1, 2, 3, 4)] == [0.5, 1.5, 4.5, 10.0]
+
+
+def test_a_random_source_out_of_range_never_gives_a_negative_or_capped_over_delay():
+    # The clamps hold whatever `rand` returns (it is injectable).
+    policy = RetryPolicy(jitter=0.5)
+    assert policy.delay(1, rand=lambda: -10.0) == 0.0
+    assert policy.delay(5, rand=lambda: 10.0) == 30.0
+
+
+@pytest.mark.parametrize(("retry_after", "expected"), [(30, 30.0), (30.5, 30.0), (29.9, 29.9), ("12", 12.0)])
+def test_retry_after_at_the_cap(retry_after, expected):
+    assert RetryPolicy().delay(1, retry_after=retry_after) == expected
+
+
+def test_retry_after_is_not_jittered_and_ignores_the_retry_number():
+    assert RetryPolicy().delay(5, retry_after=7, rand=lambda: 1.0) == 7.0
+    assert RetryPolicy(max_delay=5.0).delay(1, retry_after=7) == 5.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"attempts": 1},
+        {"base_delay": 0.0},
+        {"max_delay": 0.0},
+        {"factor": 1.0},
+        {"jitter": 0.0},
+        {"jitter": 0.99},
+    ],
+)
+def test_edge_policies_are_accepted(kwargs):
+    RetryPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"attempts": 0}, "at least one attempt"),
+        ({"base_delay": -0.1}, "cannot be negative"),
+        ({"max_delay": -0.1}, "cannot be negative"),
+        ({"factor": 0.99}, "at least 1"),
+        ({"jitter": 1.0}, "between 0 and 1"),
+        ({"jitter": -0.01}, "between 0 and 1"),
+    ],
+)
+def test_nonsense_policies_say_what_is_wrong(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RetryPolicy(**kwargs)
+
+
+@pytest.mark.parametrize(
     "kwargs",
     [
         {"attempts": 0},
@@ -140,9 +223,96 @@ def test_retry_after_date_in_the_past_means_now():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=now) == 0.0
 
 
-@pytest.mark.parametrize("header", [None, "", "   ", "soon", "nan", "inf", "Mon, 99 Foo 2026"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        None,
+        "",
+        "   ",
+        "soon",
+        "nan",
+        "inf",
+        "-inf",
+        "1e400",
+        "Mon, 99 Foo 2026",
+        "Fri, 32 Nov 2026 12:01:30 GMT",
+        "Fri, 20 Nov 2026 25:01:30 GMT",
+        "Fri, 20 Nov 2026 12:01:30 +9999",
+        # Numbers too big for the date's fields (a broken or hostile server).
+        "Fri, 20 Nov 99999999999 12:01:30 GMT",
+        "Fri, 99999999999 Nov 2026 12:01:30 GMT",
+        "Fri, 20 Nov 2026 99999999999:01:30 GMT",
+    ],
+)
 def test_unreadable_retry_after_is_none(header):
     assert parse_retry_after(header) is None
+
+
+# 90 s after NOW, in each form a server may write it: RFC 7231's IMF-fixdate ("GMT"), RFC 5322's
+# numeric zones ("+0000"; "-0000" means "UTC, local zone unknown"), obsolete "UT"/"UTC", RFC 850
+# and asctime (no zone: HTTP dates are always GMT), and another zone's offset.
+NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Fri, 20 Nov 2026 12:01:30 GMT",
+        "Fri, 20 Nov 2026 12:01:30 +0000",
+        "Fri, 20 Nov 2026 12:01:30 -0000",
+        "Fri, 20 Nov 2026 12:01:30 UT",
+        "Fri, 20 Nov 2026 12:01:30 UTC",
+        "Friday, 20-Nov-26 12:01:30 GMT",
+        "Fri Nov 20 12:01:30 2026",
+        "Fri, 20 Nov 2026 13:01:30 +0100",
+        "Fri, 20 Nov 2026 07:01:30 -0500",
+        "  Fri, 20 Nov 2026 12:01:30 GMT\t",
+    ],
+)
+def test_retry_after_dates_in_every_zone_form(header):
+    assert parse_retry_after(header, now=NOW) == 90.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("Fri, 20 Nov 2026 12:00:00 GMT", 0.0),  # now
+        ("Fri, 20 Nov 2026 12:00:01 GMT", 1.0),
+        ("Fri, 20 Nov 2026 11:59:59 GMT", 0.0),  # a second ago
+        ("Fri, 20 Nov 2026 11:59:59 -0000", 0.0),
+        ("Fri, 20 Nov 2026 12:00:00 +0100", 0.0),  # 11:00 UTC
+        ("Sat, 21 Nov 2026 12:00:00 GMT", 86400.0),
+    ],
+)
+def test_retry_after_dates_around_now(header, expected):
+    assert parse_retry_after(header, now=NOW) == expected
+
+
+def test_a_retry_after_date_is_measured_from_the_real_clock_by_default():
+    header = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    assert 3590.0 <= parse_retry_after(header) <= 3600.0
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("\t 5 \r\n", 5.0),
+        ("-0", 0.0),
+        ("-0.5", 0.0),
+        ("0.001", 0.001),
+        ("86400", 86400.0),
+        ("1e9", 1e9),  # the caller's policy caps what it waits, not the parser
+        ("99999999999999999999", 1e20),
+        (2.5, 2.5),
+        (-1, 0.0),
+    ],
+)
+def test_retry_after_seconds_edges(header, expected):
+    assert parse_retry_after(header) == expected
+
+
+def test_a_huge_retry_after_waits_the_cap():
+    assert RetryPolicy().delay(1, retry_after=parse_retry_after("99999999999999999999")) == 30.0
 
 
 # call_with_retries ----------------------------------------------------------------------------
