@@ -1,5 +1,6 @@
 """The retry policy: backoff, jitter, Retry-After, idempotency and the statistics a run records."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -456,3 +457,154 @@ def test_stats_add_up_for_a_run_and_fill_the_run_columns():
         "retry_total_time": 34,
         "retry_stats": total.as_dict(),
     }
+
+
+def test_success_on_the_last_allowed_attempt():
+    fn = Script(Transient(503), Transient(503), "ok")
+    (result, stats), _ = run(fn, policy=RetryPolicy(attempts=3))
+    assert result == "ok"
+    assert (stats.attempts, stats.retries, stats.successes_after_retry, stats.failures) == (3, 2, 1, 0)
+
+
+@pytest.mark.parametrize(("attempts", "waits"), [(1, []), (2, [1.0]), (4, [1.0, 2.0, 4.0])])
+def test_exactly_the_policys_attempts_are_made(attempts, waits):
+    fn = Script(*[Transient(503) for _ in range(attempts)], "never reached")
+    sleeper = Sleeper()
+    with pytest.raises(Transient) as caught:
+        run(fn, policy=RetryPolicy(attempts=attempts), sleep=sleeper)
+    assert fn.calls == attempts
+    assert sleeper.waits == waits
+    stats = caught.value.retry_stats
+    assert (stats.attempts, stats.retries, stats.failures) == (attempts, attempts - 1, 1)
+    assert stats.reasons == {"503": attempts}
+    assert stats.total_wait_seconds == sum(waits)
+
+
+def test_the_random_source_reaches_the_backoff():
+    fn = Script(Transient(503), Transient(503), "ok")
+    sleeper = Sleeper()
+    call_with_retries(fn, policy=RetryPolicy(), is_transient=is_transient, sleep=sleeper, rand=lambda: 0.0)
+    assert sleeper.waits == pytest.approx([0.9, 1.8])
+
+
+def test_without_a_retry_after_reader_the_backoff_is_used():
+    fn = Script(Transient(429, retry_after=12.0), "ok")
+    sleeper = Sleeper()
+    _, stats = call_with_retries(fn, policy=RetryPolicy(jitter=0.0), is_transient=is_transient, sleep=sleeper)
+    assert sleeper.waits == [1.0]
+    assert stats.total_wait_seconds == 1.0
+
+
+def test_calls_are_idempotent_unless_said_otherwise():
+    fn = Script(Transient(504, ambiguous=True), "ok")
+    (result, stats), _ = run(fn)
+    assert result == "ok"
+    assert stats.retries == 1
+
+
+def test_the_caller_may_judge_ambiguity():
+    fn = Script(Transient(504, ambiguous=True), "ok")
+    (result, _), _ = run(fn, idempotent=False, ambiguous=lambda exc: False)
+    assert result == "ok"
+    fn = Script(Transient(429, ambiguous=False), "ok")
+    with pytest.raises(Transient):
+        run(fn, idempotent=False, ambiguous=lambda exc: True)
+    assert fn.calls == 1
+
+
+def test_a_permanent_error_is_not_counted_as_a_reason():
+    fn = Script(Transient(503), Permanent("no"))
+    with pytest.raises(Permanent) as caught:
+        run(fn)
+    assert caught.value.retry_stats.reasons == {"503": 1}
+    assert caught.value.retry_stats.attempts == 2
+
+
+def test_an_exception_that_refuses_attributes_still_propagates():
+    class Sealed(Exception):
+        def __setattr__(self, name, value):
+            raise AttributeError(name)
+
+    with pytest.raises(Sealed) as caught:
+        run(Script(Sealed()), policy=RetryPolicy(attempts=1))
+    assert not hasattr(caught.value, "retry_stats")
+
+
+def test_each_retry_is_logged_with_its_reason_and_wait(caplog):
+    caplog.set_level(logging.INFO, logger="core.retry")
+    run(Script(Transient(503), Transient(429, retry_after=4.25), "ok"))
+    assert [record.getMessage() for record in caplog.records] == [
+        "Attempt 1 of 3 failed (503); retrying in 1.00 s",
+        "Attempt 2 of 3 failed (429); retrying in 4.25 s",
+    ]
+
+
+def test_a_zero_wait_is_not_added_to_the_time_spent():
+    fn = Script(Transient(503, retry_after=0), Transient(503, retry_after=2.5), "ok")
+    (_, stats), sleeper = run(fn)
+    assert sleeper.waits == [2.5]
+    assert stats.total_wait_seconds == 2.5
+    assert stats.retries == 2
+
+
+# Ambiguity and labels -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("ambiguous", "expected"), [(True, True), (False, False), (None, False), (1, True)])
+def test_an_exception_says_whether_it_is_ambiguous(ambiguous, expected):
+    assert is_ambiguous(Transient(ambiguous=ambiguous)) is expected
+
+
+@pytest.mark.parametrize(
+    ("attributes", "reason"),
+    [
+        ({"retry_reason": "", "status": 502}, "502"),
+        ({"retry_reason": None, "status": 0}, "0"),
+        ({"status": "503"}, "Labelled"),  # not an int: not an HTTP status
+        ({"status": None}, "Labelled"),
+        ({"retry_reason": 408}, "408"),
+    ],
+)
+def test_failure_reason_falls_back_in_order(attributes, reason):
+    class Labelled(Exception):
+        pass
+
+    exc = Labelled()
+    for name, value in attributes.items():
+        setattr(exc, name, value)
+    assert failure_reason(exc) == reason
+
+
+# Statistics -----------------------------------------------------------------------------------
+
+
+def test_adding_returns_the_total_and_leaves_the_other_alone():
+    total = RetryStats(reasons={"503": 1})
+    other = RetryStats(
+        attempts=2, retries=1, successes_after_retry=1, total_wait_seconds=1.5, reasons={"503": 2}
+    )
+    assert total.add(other) is total
+    assert total == RetryStats(
+        attempts=2, retries=1, successes_after_retry=1, total_wait_seconds=1.5, reasons={"503": 3}
+    )
+    assert other.reasons == {"503": 2}
+
+
+def test_the_recorded_numbers_are_rounded():
+    stats = RetryStats(retries=1, total_wait_seconds=2.6666)
+    assert stats.as_dict()["total_wait_seconds"] == 2.667
+    assert stats.as_run_fields()["retry_total_time"] == 3
+    stats.reasons["503"] = 1
+    assert stats.as_dict()["reasons"] is not stats.reasons
+
+
+def test_a_new_stats_is_empty():
+    assert RetryStats().as_dict() == {
+        "attempts": 0,
+        "retries": 0,
+        "successes_after_retry": 0,
+        "failures": 0,
+        "total_wait_seconds": 0,
+        "reasons": {},
+    }
+    assert RetryStats().reasons is not RetryStats().reasons
