@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.checks import check_rate_limits
 from accounts.models import ApiRateLimit
+from accounts.services import rate_limits
 from accounts.services.api_keys import api_key_create
 from accounts.services.rate_limits import (
     Rate,
@@ -250,6 +251,28 @@ def test_a_new_window_starts_a_new_count(limits):
     assert hit.count == 1
     assert hit.window_start == datetime(2026, 3, 4, 5, 21, tzinfo=UTC)
     assert sorted(ApiRateLimit.objects.values_list("request_count", flat=True)) == [1, 3]
+
+
+@pytest.mark.parametrize(
+    ("vendor", "in_atomic_block", "skips_the_flush"),
+    [
+        ("postgresql", False, True),
+        ("postgresql", True, False),
+        ("sqlite", False, False),
+        ("sqlite", True, False),
+    ],
+)
+def test_only_postgresql_in_autocommit_commits_a_count_without_waiting(
+    monkeypatch, vendor, in_atomic_block, skips_the_flush
+):
+    """The choice of statement, on any database (test_rate_limits_autocommit runs both for real)."""
+    monkeypatch.setattr(
+        rate_limits, "connection", SimpleNamespace(vendor=vendor, in_atomic_block=in_atomic_block)
+    )
+    statement = rate_limits._upsert_statement()
+    assert ("set_config('synchronous_commit', 'off', true)" in statement) is skips_the_flush
+    assert "ON CONFLICT (bucket, endpoint, window_start)" in statement
+    assert "RETURNING request_count" in statement
 
 
 def test_a_row_written_by_the_orm_is_counted_on(limits):
