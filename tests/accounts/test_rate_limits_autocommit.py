@@ -220,35 +220,41 @@ def test_an_api_request_is_refused_past_a_thousand_an_hour(clock, counted_in):
     assert ApiRateLimit.objects.get().request_count == 1001
 
 
-# --- concurrent first requests on SQLite -------------------------------------------------------
+# --- concurrent first requests ----------------------------------------------------------------
 
 
-def test_concurrent_first_requests_on_sqlite_lose_no_count(tmp_path):
-    """A default install (SQLite, a threaded server): N requests opening the same window at once.
-
-    SQLite's test database lives in this process's memory, where threads share one cache and
-    fail on each other's locks instead of waiting; so the threads here open a file copy, as a
-    real install does (tests/accounts/test_rate_limit_concurrency.py does this on PostgreSQL).
-    """
+@pytest.fixture
+def thread_database(tmp_path):
+    """Settings for the worker threads' own connections: the test database itself on PostgreSQL
+    (the test commits, so they see it); on SQLite a file copy of it, as a real install uses, since
+    the in-memory test database makes threads fail on each other's locks instead of waiting."""
     if connection.vendor != "sqlite":
-        pytest.skip("SQLite only: PostgreSQL is covered by test_rate_limit_concurrency")
+        return dict(connection.settings_dict)
     path = tmp_path / "rate-limits.sqlite3"
     connection.ensure_connection()
     target = sqlite3.connect(path)
     connection.connection.backup(target)
     target.close()
+    return {**connection.settings_dict, "NAME": str(path)}
+
+
+@pytest.mark.parametrize("threads_mode", ["autocommit", "atomic"])
+def test_concurrent_first_requests_lose_no_count(thread_database, threads_mode):
+    """A threaded server: 20 requests opening the same window at once, each counted outside any
+    transaction or inside its own (tests/accounts/test_rate_limit_concurrency.py has more on
+    PostgreSQL)."""
     wrapper_class = type(connections["default"])
-    settings_dict = {**connection.settings_dict, "NAME": str(path)}
     workers = 20
     barrier = threading.Barrier(workers)
     hits, errors = [], []
 
     def request() -> None:
-        own = wrapper_class(settings_dict, "default")
+        own = wrapper_class(thread_database, "default")
         connections["default"] = own  # this thread's default connection only
         try:
             barrier.wait(timeout=30)
-            hits.append(rate_limit_hit(bucket="ip:192.0.2.30", scope="auth", now=T0))
+            with transaction.atomic() if threads_mode == "atomic" else nullcontext():
+                hits.append(rate_limit_hit(bucket="ip:192.0.2.30", scope="auth", now=T0))
         except Exception as exc:  # reported below
             errors.append(exc)
         finally:
@@ -262,10 +268,10 @@ def test_concurrent_first_requests_on_sqlite_lose_no_count(tmp_path):
     assert not errors, errors
     assert sorted(h.count for h in hits) == list(range(1, workers + 1))
     assert sum(h.allowed for h in hits) == 10  # "auth": 10 per 5 minutes
-    check = sqlite3.connect(path)
+    reader = wrapper_class(thread_database, "reader")
     try:
-        assert check.execute("SELECT bucket, request_count FROM api_rate_limits").fetchall() == [
-            ("ip:192.0.2.30", workers)
-        ]
+        with reader.cursor() as cursor:
+            cursor.execute("SELECT bucket, request_count FROM api_rate_limits")
+            assert cursor.fetchall() == [("ip:192.0.2.30", workers)]
     finally:
-        check.close()
+        reader.close()
