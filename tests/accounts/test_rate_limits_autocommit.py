@@ -4,8 +4,8 @@ Requests run in autocommit (no ATOMIC_REQUESTS), and the counting statement is c
 a transaction is open (`_upsert_statement`: on PostgreSQL autocommit commits the count without
 waiting for its flush). The suite's ordinary tests all run inside the test's transaction and so
 never reach that branch; these run each behaviour both ways, committing for real
-(`transaction=True`) in autocommit, on whichever database the suite runs on. The limits are the documented defaults (README,
-`RATE_LIMIT_*`): "auth" 10 per 5 minutes, "api" 1000 per hour.
+(`transaction=True`) in autocommit, on whichever database the suite runs on. The limits are the
+documented defaults (README, `RATE_LIMIT_*`): "auth" 10 per 5 minutes, "api" 1000 per hour.
 """
 
 import sqlite3
