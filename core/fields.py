@@ -23,7 +23,9 @@ class EncryptedTextField(models.TextField):
         if self.db_index or self.unique:
             errors.append(
                 checks.Error(
-                    "EncryptedTextField cannot be indexed or unique: its ciphertext is random.", obj=self
+                    "EncryptedTextField cannot be indexed or unique: its ciphertext is random.",
+                    obj=self,
+                    id="core.E001",
                 )
             )
         return errors
@@ -42,7 +44,7 @@ class EncryptedTextField(models.TextField):
         value = super().get_prep_value(value)
         if value is None:
             return None
-        return crypto.encrypt(str(value))
+        return crypto.encrypt(value)  # TextField.get_prep_value made it a str
 
     def from_db_value(self, value, expression, connection):
         if value is None:

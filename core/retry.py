@@ -144,7 +144,7 @@ def parse_retry_after(value: str | float | None, *, now: datetime | None = None)
         return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # OverflowError: "Nov 99999999999"
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

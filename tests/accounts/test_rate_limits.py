@@ -1,5 +1,6 @@
 """Database-backed rate limits: parsing, counting, the DRF throttle, its headers and the system check."""
 
+import dataclasses
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -17,12 +18,15 @@ from rest_framework.views import APIView
 
 from accounts.checks import check_rate_limits
 from accounts.models import ApiRateLimit
+from accounts.services import rate_limits
 from accounts.services.api_keys import api_key_create
 from accounts.services.rate_limits import (
     Rate,
+    RateLimitHit,
     parse_rate,
     rate_for_scope,
     rate_limit_hit,
+    rate_limit_windows_ended,
     rate_limits_prune,
     window_start_for,
 )
@@ -133,6 +137,57 @@ def test_a_scope_without_a_limit_is_a_configuration_error(limits):
         rate_for_scope("api")
 
 
+@pytest.mark.parametrize("value", [None, 10, b"10/m"])
+def test_rates_that_are_not_text_are_refused_as_malformed(value):
+    # A settings file may hold anything; the system check reports a ValueError (accounts.E002).
+    with pytest.raises(ValueError, match="is not a rate like '10/5m' or '1000/h'"):
+        parse_rate(value)
+
+
+@pytest.mark.parametrize("value", ["0/m", "10/0m", "0/0s"])
+def test_zero_requests_or_a_zero_window_name_the_rule(value):
+    with pytest.raises(ValueError, match="must be at least 1"):
+        parse_rate(value)
+
+
+def test_parsed_rates_are_shared_and_cannot_be_changed():
+    # parse_rate caches: one caller changing its Rate would change every caller's limit.
+    rate = parse_rate("10/5m")
+    assert parse_rate("10/5m") is rate
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rate.limit = 1_000_000
+
+
+def test_a_scope_reads_its_configured_rate(limits):
+    assert rate_for_scope("auth") == Rate(2, 300)
+    assert rate_for_scope("admin") == Rate(500, 3600)
+
+
+@pytest.mark.parametrize("configured", [None, {}])
+def test_no_rate_limits_at_all_is_a_configuration_error(settings, configured):
+    settings.RATE_LIMITS = configured
+    with pytest.raises(
+        ImproperlyConfigured, match=r"No rate limit for scope 'api': add it to settings\.RATE_LIMITS"
+    ):
+        rate_for_scope("api")
+
+
+def test_a_missing_setting_is_a_configuration_error(settings):
+    del settings.RATE_LIMITS
+    with pytest.raises(ImproperlyConfigured, match="No rate limit for scope 'api'"):
+        rate_for_scope("api")
+
+
+def test_a_malformed_rate_names_its_scope_and_the_problem(limits):
+    limits["search"] = "0/m"
+    with pytest.raises(ImproperlyConfigured) as caught:
+        rate_for_scope("search")
+    assert str(caught.value) == (
+        "RATE_LIMITS['search']: '0/m': the number of requests and the window must be at least 1."
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
 # --- counting ---------------------------------------------------------------------------------
 
 
@@ -141,6 +196,31 @@ def test_windows_are_aligned_to_the_epoch():
     assert window_start_for(T0, 300) == datetime(2026, 3, 4, 5, 20, tzinfo=UTC)
     assert window_start_for(T0, 3600) == datetime(2026, 3, 4, 5, 0, tzinfo=UTC)
     assert window_start_for(T0, 86400) == datetime(2026, 3, 4, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("now", "start"),
+    [
+        (datetime(2026, 3, 4, 5, 25, tzinfo=UTC), datetime(2026, 3, 4, 5, 25, tzinfo=UTC)),
+        (datetime(2026, 3, 4, 5, 24, 59, 999999, tzinfo=UTC), datetime(2026, 3, 4, 5, 20, tzinfo=UTC)),
+        (datetime(2026, 3, 4, 5, 25, 0, 1, tzinfo=UTC), datetime(2026, 3, 4, 5, 25, tzinfo=UTC)),
+    ],
+)
+def test_a_window_starts_on_its_first_second_and_holds_its_last(now, start):
+    window = window_start_for(now, 300)
+    assert window == start
+    assert window.tzinfo is UTC
+
+
+def test_a_hit_reports_the_end_of_its_window_and_what_is_left():
+    hit = RateLimitHit(
+        count=3, limit=3, window_start=datetime(2026, 3, 4, 5, 20, tzinfo=UTC), window_seconds=300
+    )
+    assert hit.window_end == datetime(2026, 3, 4, 5, 25, tzinfo=UTC)
+    assert (hit.allowed, hit.remaining) == (True, 0)
+    over = hit._replace(count=4)
+    assert (over.allowed, over.remaining) == (False, 0)
+    assert hit._replace(count=1).remaining == 2
 
 
 def test_hits_count_up_in_one_row(limits):
@@ -173,6 +253,28 @@ def test_a_new_window_starts_a_new_count(limits):
     assert sorted(ApiRateLimit.objects.values_list("request_count", flat=True)) == [1, 3]
 
 
+@pytest.mark.parametrize(
+    ("vendor", "in_atomic_block", "skips_the_flush"),
+    [
+        ("postgresql", False, True),
+        ("postgresql", True, False),
+        ("sqlite", False, False),
+        ("sqlite", True, False),
+    ],
+)
+def test_only_postgresql_in_autocommit_commits_a_count_without_waiting(
+    monkeypatch, vendor, in_atomic_block, skips_the_flush
+):
+    """The choice of statement, on any database (test_rate_limits_autocommit runs both for real)."""
+    monkeypatch.setattr(
+        rate_limits, "connection", SimpleNamespace(vendor=vendor, in_atomic_block=in_atomic_block)
+    )
+    statement = rate_limits._upsert_statement()
+    assert ("set_config('synchronous_commit', 'off', true)" in statement) is skips_the_flush
+    assert "ON CONFLICT (bucket, endpoint, window_start)" in statement
+    assert "RETURNING request_count" in statement
+
+
 def test_a_row_written_by_the_orm_is_counted_on(limits):
     """The raw upsert matches window_start values written through the ORM (same stored format)."""
     ApiRateLimit.objects.create(
@@ -195,6 +297,47 @@ def test_prune_deletes_only_ended_windows(limits):
     rate_limit_hit(bucket="ip:1", scope="api", now=T0)
     assert rate_limits_prune(now=T0) == 1
     assert set(ApiRateLimit.objects.values_list("endpoint", flat=True)) == {"api", "admin"}
+
+
+def _window_at(start: datetime, bucket: str) -> int:
+    return ApiRateLimit.objects.create(bucket=bucket, endpoint="api", window_start=start).pk
+
+
+def test_a_window_is_ended_once_the_longest_window_has_passed_since_its_start(limits):
+    # The longest configured window here is "admin", an hour: a window that began exactly an
+    # hour ago may still be the current one of an hourly scope.
+    exactly = _window_at(T0 - timedelta(hours=1), "ip:exactly")
+    older = _window_at(T0 - timedelta(hours=1, microseconds=1), "ip:older")
+    assert list(rate_limit_windows_ended(now=T0).values_list("pk", flat=True)) == [older]
+    assert rate_limits_prune(now=T0) == 1
+    assert list(ApiRateLimit.objects.values_list("pk", flat=True)) == [exactly]
+
+
+def test_without_configured_limits_windows_end_after_a_day(settings):
+    settings.RATE_LIMITS = {}
+    kept = _window_at(T0 - timedelta(hours=24), "ip:kept")
+    gone = _window_at(T0 - timedelta(hours=24, seconds=1), "ip:gone")
+    assert list(rate_limit_windows_ended(now=T0).values_list("pk", flat=True)) == [gone]
+    assert kept != gone
+
+
+def test_a_minimum_age_longer_than_every_window_keeps_windows_longer(limits):
+    kept = _window_at(T0 - timedelta(hours=3), "ip:kept")
+    gone = _window_at(T0 - timedelta(hours=5), "ip:gone")
+    ended = rate_limit_windows_ended(now=T0, min_age=timedelta(hours=4))
+    assert list(ended.values_list("pk", flat=True)) == [gone]
+    # A shorter minimum age does not shorten the longest window (an hour here).
+    current = _window_at(T0 - timedelta(minutes=45), "ip:current")
+    shorter = rate_limit_windows_ended(now=T0, min_age=timedelta(minutes=30))
+    assert set(shorter.values_list("pk", flat=True)) == {kept, gone}
+    assert current not in set(shorter.values_list("pk", flat=True))
+
+
+def test_prune_without_a_time_uses_the_clock(limits, clock):
+    _window_at(T0 - timedelta(hours=1, seconds=1), "ip:gone")
+    kept = _window_at(T0 - timedelta(minutes=59), "ip:kept")
+    assert rate_limits_prune() == 1
+    assert list(ApiRateLimit.objects.values_list("pk", flat=True)) == [kept]
 
 
 # --- the throttle -----------------------------------------------------------------------------
