@@ -31,7 +31,7 @@ endif
 
 BOOTSTRAP := $(if $(filter 1 yes true,$(DEMO)),bootstrap --demo,bootstrap)
 
-.PHONY: run test install lint migrate clean
+.PHONY: run test install lint migrate clean mutation
 
 ifndef EXTERNAL_VENV
 $(BIN)/python:
@@ -60,6 +60,12 @@ run: $(STAMP) .env
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the rule modules (docs/testing.md): minutes, not run by .ci/run.
+#   make mutation                                  all modules of tests/mutation/config.py
+#   make mutation MODULES="core/retry.py" MUTATION_ARGS="--jobs 2"
+mutation: $(STAMP)
+	$(BIN)/python -m tests.mutation $(MODULES) $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
