@@ -41,6 +41,16 @@ TIMEOUT_FACTOR = 10
 TIMEOUT_EXTRA = 5.0
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this child when the runner dies (Ctrl-C, kill), so none is left over."""
+    with contextlib.suppress(OSError, AttributeError):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _uses_db(item) -> bool:
     if item.get_closest_marker("django_db"):
         return True
@@ -142,6 +152,15 @@ class MutationPlugin:
         queue = deque(self.mutants)
         running: dict[int, tuple[object, float]] = {}
         done = 0
+
+        def stop(signum, frame):
+            for pid in running:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
         while queue or running:
             while queue and len(running) < self.jobs:
                 mutant = queue.popleft()
@@ -213,6 +232,9 @@ class MutationPlugin:
 
     def _child(self, items, mutant, *, quiet: bool, media: str) -> None:
         os.setpgid(0, 0)  # so a timeout kills whatever the tests started too
+        _die_with_parent()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         if quiet:
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, 1)
