@@ -63,9 +63,10 @@ test: $(STAMP)
 
 # Mutation testing of the rule modules (docs/testing.md): minutes, not run by .ci/run.
 #   make mutation                                  all modules of tests/mutation/config.py
-#   make mutation MODULES="core/retry.py" MUTATION_ARGS="--jobs 2"
+#   make mutation MODULES="core/retry.py core/crypto.py" MUTATION_JOBS=1 MUTATION_ARGS=-v
+MUTATION_JOBS ?= 2
 mutation: $(STAMP)
-	$(BIN)/python -m tests.mutation $(MODULES) $(MUTATION_ARGS)
+	$(BIN)/python -m tests.mutation --jobs $(MUTATION_JOBS) $(MODULES) $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

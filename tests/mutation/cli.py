@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     total = time.monotonic() - started
 
     summaries = [summarise(result, known) for result in results]
+    _warn_stale(results, known)
     print()
     print(markdown_table(summaries, total))
     failed = False
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         for m in summary["equivalent_killed"]:
             print(f"\n{summary['module']}: #{m['number']} line {m['line']} ({m['description']}) is listed as "
                   "equivalent but a test kills it: remove its entry from equivalent.toml")  # fmt: skip
-        if summary["unexplained"] or summary["score"] < THRESHOLD:
+        if summary["unexplained"] or summary["equivalent_killed"] or summary["score"] < THRESHOLD:
             failed = True
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
@@ -145,6 +146,21 @@ def _run_worker(path: str, tests: list[str], args) -> dict:
                 "invalid": 0,
             }
         return json.loads(result_file.read_text(encoding="utf-8"))
+
+
+def _warn_stale(results: list[dict], known: dict) -> None:
+    """Entries of equivalent.toml for a module that was run, whose line and mutation it no longer has."""
+    for result in results:
+        if result.get("error") or not result["mutants"] or len(result["mutants"]) < result.get("total", 0):
+            continue
+        seen = {
+            equivalents.mutant_key(result["module"], m["line_text"], m["description"])
+            for m in result["mutants"]
+        }
+        for key, entry in known.items():
+            if entry.module == result["module"] and key not in seen:
+                where = f"{entry.module}: no mutant {entry.mutation} on `{entry.line}`"
+                print(f"warning: equivalent.toml: {where}")
 
 
 def summarise(result: dict, known: dict) -> dict:

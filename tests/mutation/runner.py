@@ -104,6 +104,11 @@ class MutationPlugin:
             self._run(session, items, media)
         finally:
             shutil.rmtree(media, ignore_errors=True)
+        if self.error is None:
+            # Its closing "no tests ran" would be about the parent, which runs none.
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                session.config.pluginmanager.unregister(reporter)
         return True
 
     # --- the parent --------------------------------------------------------------------------
@@ -290,6 +295,7 @@ def run_module(path: str, *, tests: list[str], jobs: int, only: set[int] | None,
         "tests": tests,
         "test_count": plugin.tests,
         "invalid": invalid,
+        "total": len(valid),
         "baseline_seconds": plugin.baseline_seconds,
         "seconds": round(time.monotonic() - started, 1),
         "error": plugin.error,

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.mutation import equivalents
-from tests.mutation.cli import summarise
+from tests.mutation.cli import _warn_stale, summarise
 
 TOML = """
 [[equivalent]]
@@ -70,3 +70,10 @@ def test_an_entry_without_a_reason_is_refused(tmp_path):
 def test_the_projects_equivalent_file_loads():
     for entry in equivalents.load():
         assert entry.reason
+
+
+def test_an_entry_whose_line_is_gone_is_reported_after_a_full_run(known, capsys):
+    _warn_stale([{**result(mutant(1, "killed", line_text="if wait >= 0:")), "total": 1}], known)
+    assert "core/retry.py: no mutant `>` -> `>=` on `if wait > 0:`" in capsys.readouterr().out
+    _warn_stale([{**result(mutant(1, "killed", line_text="if wait >= 0:")), "total": 5}], known)  # --only
+    assert capsys.readouterr().out == ""
