@@ -41,6 +41,113 @@ TIMEOUT_FACTOR = 10
 TIMEOUT_EXTRA = 5.0
 
 
+NOT_RUN = "no test runs this line"
+
+
+class _LineTracer:
+    """The module's lines each test runs (setup and teardown included), and those its import runs.
+
+    A mutant inside a function changes nothing for a test that never reaches its line, so only
+    the tests that do are run for it; a mutant on a line that runs at import (module constants,
+    class bodies, default values, functions called to build a constant) gets every test.
+    """
+
+    def __init__(self, module):
+        import threading
+
+        self.threading = threading
+        self.filename = module.__file__
+        self.current: set[int] = set()
+        self.per_test: dict[int, set[int]] = {}
+        # The import's lines: the patcher executes the whole mutated module, so they count for all.
+        self.import_lines: set[int] = set()
+        self.current = self.import_lines
+        self._install()
+        source = Path(self.filename).read_text(encoding="utf-8")
+        namespace = {
+            "__name__": module.__name__,
+            "__file__": self.filename,
+            "__package__": module.__package__,
+        }
+        exec(compile(source, self.filename, "exec", dont_inherit=True), namespace)  # noqa: S102
+        self._uninstall()
+
+    def _trace(self, frame, event, arg):
+        if frame.f_code.co_filename != self.filename:
+            return None
+        sink = self.current
+
+        def local(frame, event, arg):
+            if event == "line":
+                sink.add(frame.f_lineno)
+            return local
+
+        sink.add(frame.f_lineno)
+        return local
+
+    def _install(self) -> None:
+        sys.settrace(self._trace)
+        self.threading.settrace(self._trace)
+
+    def _uninstall(self) -> None:
+        sys.settrace(None)
+        self.threading.settrace(None)
+
+    def start(self, index: int) -> None:
+        self.current = self.per_test.setdefault(index, set())
+        self._install()
+
+    def stop(self) -> None:
+        self._uninstall()
+
+    def result(self) -> dict:
+        return {
+            "import": sorted(self.import_lines),
+            "tests": {str(index): sorted(lines) for index, lines in self.per_test.items()},
+        }
+
+
+def statement_lines(source: str) -> list[tuple[int, int]]:
+    """(first, last) line of every statement, of a compound statement its header only.
+
+    Running a statement reports at least one of its lines to the tracer, whichever line of a
+    multi-line statement the mutated token is on; so a mutant counts as reached by a test that ran
+    any line of its innermost statement.
+    """
+    import ast
+
+    ranges = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.stmt):
+            continue
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body:
+            ranges.append((node.lineno, max(node.lineno, body[0].lineno - 1)))
+        else:
+            ranges.append((node.lineno, node.end_lineno))
+    return ranges
+
+
+def mutant_lines(mutant, ranges: list[tuple[int, int]]) -> set[int]:
+    first, last = mutant.start[0], mutant.end[0]
+    inner = [(a, b) for a, b in ranges if a <= first <= b]
+    lines = set(range(first, last + 1))
+    if inner:
+        a, b = min(inner, key=lambda r: r[1] - r[0])
+        lines |= set(range(a, b + 1))
+    return lines
+
+
+def _tests_for(mutant, items: list, coverage: dict | None) -> list:
+    """The tests that run the mutant's lines, in collection order; all of them without coverage."""
+    if coverage is None:
+        return items
+    lines = mutant_lines(mutant, coverage["statements"])
+    if lines & set(coverage["import"]):
+        return items
+    return [item for index, item in enumerate(items) if lines & set(coverage["tests"].get(str(index), ()))]
+
+
 def _die_with_parent() -> None:
     """Linux: the kernel kills this child when the runner dies (Ctrl-C, kill), so none is left over."""
     with contextlib.suppress(OSError, AttributeError):
@@ -65,8 +172,11 @@ def _uses_db(item) -> bool:
 
 
 class MutationPlugin:
-    def __init__(self, *, module_name: str, source: str, mutants: list, jobs: int, verbose: bool):
+    def __init__(
+        self, *, module_name: str, source: str, mutants: list, jobs: int, verbose: bool, select: bool = True
+    ):
         self.module_name = module_name
+        self.select = select
         self.source = source
         self.mutants = mutants
         self.jobs = max(1, jobs)
@@ -147,6 +257,10 @@ class MutationPlugin:
         if code != EXIT_SURVIVED:
             self.error = f"the unmutated tests fail (exit {code}): fix them first"
             return
+        coverage = None
+        if self.select:
+            coverage = json.loads(Path(media, "coverage.json").read_text())
+            coverage["statements"] = statement_lines(self.source)
         timeout = TIMEOUT_FACTOR * self.baseline_seconds + TIMEOUT_EXTRA
         print(
             f"baseline passed in {self.baseline_seconds:.2f} s; {len(self.mutants)} mutants, "
@@ -169,7 +283,13 @@ class MutationPlugin:
         while queue or running:
             while queue and len(running) < self.jobs:
                 mutant = queue.popleft()
-                running[self._fork(items, mutant, quiet=True, media=media)] = (mutant, time.monotonic())
+                chosen = _tests_for(mutant, items, coverage)
+                if not chosen:
+                    self.results[mutant.number] = {"status": "survived", "seconds": 0.0, "note": NOT_RUN}
+                    done += 1
+                    self._progress(done, mutant)
+                    continue
+                running[self._fork(chosen, mutant, quiet=True, media=media)] = (mutant, time.monotonic())
             pid, status = os.waitpid(-1, os.WNOHANG)
             if pid and pid in running:
                 mutant, began = running.pop(pid)
@@ -260,11 +380,17 @@ class MutationPlugin:
             unchanged = not patcher.changes
         self._in_child = True
         self._quiet = quiet
+        tracer = _LineTracer(sys.modules[self.module_name]) if mutant is None and self.select else None
         for index, item in enumerate(items):
             nextitem = items[index + 1] if index + 1 < len(items) else None
+            if tracer is not None:
+                tracer.start(index)
             item.ihook.pytest_runtest_protocol(item=item, nextitem=nextitem)
         if self._failed:
             os._exit(EXIT_KILLED)
+        if tracer is not None:
+            tracer.stop()
+            Path(media, "coverage.json").write_text(json.dumps(tracer.result()))
         os._exit(EXIT_SURVIVED_NO_CHANGE if unchanged else EXIT_SURVIVED)
 
 
