@@ -40,7 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--only", default="", metavar="N,N", help="run only these mutant numbers")
     parser.add_argument("--tests", nargs="+", metavar="FILE", help="test files instead of config.MODULES'")
     parser.add_argument("--add-tests", nargs="+", default=[], metavar="FILE", help="more test files")
-    parser.add_argument("--markdown", action="store_true", help="print the table for docs/testing.md")
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="only the table at the end (for docs/testing.md), no survivor lists",
+    )
     parser.add_argument("--json", metavar="FILE", help="write the full results as JSON")
     parser.add_argument("--verbose", "-v", action="store_true", help="one line per mutant")
     return parser
@@ -91,15 +95,13 @@ def main(argv: list[str] | None = None) -> int:
 
     summaries = [summarise(result, known) for result in results]
     _warn_stale(results, known)
-    print()
-    print(markdown_table(summaries, total))
     failed = False
     for summary in summaries:
         if summary["error"]:
             failed = True
             print(f"\n{summary['module']}: ERROR: {summary['error']}")
             continue
-        if summary["unexplained"]:
+        if summary["unexplained"] and not args.markdown:
             print(f"\n{summary['module']}: {len(summary['unexplained'])} unexplained survivors")
             for m in summary["unexplained"]:
                 note = f" ({m['note']})" if m.get("note") else ""
@@ -111,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1), encoding="utf-8")
+    print()
+    print(markdown_table(summaries, total))
     print(f"\n{len(paths)} module(s) in {total:.0f} s; " + ("FAILED" if failed else "passed"))
     return 1 if failed else 0
 
