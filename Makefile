@@ -40,7 +40,7 @@ endif
 
 BOOTSTRAP := $(if $(filter 1 yes true,$(DEMO)),bootstrap --demo,bootstrap)
 
-.PHONY: run test test-fast install lint migrate clean
+.PHONY: run test test-fast install lint migrate clean mutation
 
 ifndef EXTERNAL_VENV
 $(BIN)/python:
@@ -88,6 +88,13 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(call run_suite,not slow and )
+
+# Mutation testing of the rule modules (docs/testing.md): minutes, not run by .ci/run.
+#   make mutation                                  all modules of tests/mutation/config.py
+#   make mutation MODULES="core/retry.py core/crypto.py" MUTATION_JOBS=1 MUTATION_ARGS=-v
+MUTATION_JOBS ?= 2
+mutation: $(STAMP)
+	$(BIN)/python -m tests.mutation --jobs $(MUTATION_JOBS) $(MODULES) $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
