@@ -16,9 +16,11 @@ MODULES: dict[str, list[str]] = {
     ],
     "accounts/services/rate_limits.py": [
         "tests/accounts/test_rate_limits.py",
+        "tests/accounts/test_rate_limits_autocommit.py",
         "tests/accounts/test_rate_limit_concurrency.py",
     ],
     "core/crypto.py": [
+        "tests/core/test_crypto.py",
         "tests/core/test_encrypted_field.py",
         "tests/core/test_rotate_encryption_key.py",
     ],
