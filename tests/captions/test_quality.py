@@ -759,6 +759,25 @@ def test_korean_is_cut_between_words_not_syllables():
     assert caption_fit(text="키보드 위에서 자는 고양이", max_length=9) == "키보드 위에서…"
 
 
+@pytest.mark.parametrize(
+    ("text", "max_length", "fitted"),
+    [
+        ("키보드 위에서 자는 고양이", 6, "키보드…"),  # not "키보드 위…": Hangul is not cut like Chinese
+        ("키보드 위에서 자는 고양이", 4, "키보드…"),
+        ("키보드 위에서 자는 고양이", 3, "키보…"),  # the first word alone is too long: a hard cut
+        # The ends of the Hangul blocks: syllables U+AC00..U+D7A3, jamo U+1100.., compatibility
+        # jamo U+3131..U+318E (a chat's "ㅋㅋ").
+        ("가가 가가가", 5, "가가…"),
+        ("힣힣 힣힣힣", 5, "힣힣…"),
+        ("\u1100\u1100 \u1100\u1100\u1100", 5, "\u1100\u1100…"),
+        ("ㄱㄱ ㄱㄱㄱ", 5, "ㄱㄱ…"),
+        ("ㆎㆎ ㆎㆎㆎ", 5, "ㆎㆎ…"),
+    ],
+)
+def test_korean_at_short_lengths_keeps_whole_words(text, max_length, fitted):
+    assert caption_fit(text=text, max_length=max_length) == fitted
+
+
 def test_emoji_sequences_are_not_split():
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # 5 code points
     fitted = caption_fit(text=family * 3, max_length=8)
