@@ -611,6 +611,46 @@ def test_markdown_or_html_costs_10(text):
     assert report.score == 90
 
 
+@pytest.mark.parametrize(
+    ("text", "rules"),
+    [
+        # The rules read the caption inside its quotes and behind leading Markdown.
+        ('"This image shows a tabby cat asleep on a sunlit windowsill beside a basil plant."',
+         ("generic_opening", "quoted")),
+        ('"a tabby cat sleeps curled up on a sunlit windowsill beside a potted basil plant."',
+         ("no_capital", "quoted")),
+        ("**This image shows** a tabby cat asleep on a sunlit windowsill beside a basil plant.",
+         ("generic_opening", "markup")),
+        # A heading, quotes, a label: three layers, peeled one after the other.
+        ('# "Alt text: This image shows a tabby cat asleep on a sunlit windowsill by basil."',
+         ("generic_opening", "markup")),
+        # Peeling stops after three rounds (label, quotes, Markdown each): deeper nesting is left to
+        # the reviewer, whom the markup rule already sends there.
+        ('# "# “Alt text: This image shows a tabby cat asleep on a sunlit windowsill by basil.”"',
+         ("markup",)),
+    ],
+)  # fmt: skip
+def test_the_rules_see_through_labels_quotes_and_markdown(text, rules):
+    assert quality(text).rules == rules
+
+
+def test_quotes_do_not_count_towards_a_run_on_sentence():
+    # The quoted sentence itself is measured: 250 characters inside quotes is not a run-on.
+    assert quality('"' + sentence_of(250) + '"', **WIDE).rules == ("quoted",)
+    assert quality('"' + sentence_of(251) + '"', **WIDE).rules == ("run_on", "quoted")
+
+
+def test_empty_quotes_are_a_wrapping_but_a_lone_quote_mark_is_not():
+    assert quality('Alt text: ""').rules == ("too_short", "preamble", "no_terminal", "quoted")
+    assert quality('Alt text: "').rules == ("too_short", "preamble", "no_terminal")
+
+
+def test_a_report_is_clean_unless_told_otherwise():
+    report = QualityReport(score=100, level="excellent")
+    assert (report.issues, report.needs_special_review, report.rules) == ([], False, ())
+    assert report.reviewer_notes == ""
+
+
 # --- totals, levels and review -------------------------------------------------------------------
 
 
@@ -802,3 +842,108 @@ def test_empty_input_stays_empty_and_a_zero_limit_is_refused():
     assert caption_fit(text="   ", max_length=5) == ""
     with pytest.raises(ValueError):
         caption_fit(text="A cat.", max_length=0)
+
+
+def test_text_without_final_punctuation_of_exactly_the_limit_is_kept_whole():
+    assert caption_fit(text="one two three", max_length=13) == "one two three"
+
+
+def test_a_sentence_that_ends_exactly_at_the_limit_is_kept():
+    # 24 characters up to the full stop; a one-letter sentence follows.
+    assert caption_fit(text="A cat sleeps on the mat. Z", max_length=24) == "A cat sleeps on the mat."
+
+
+@pytest.mark.parametrize(
+    ("max_length", "fitted"),
+    [
+        (22, "A cat naps."),  # the sentence (11) keeps exactly half: kept
+        (23, "A cat naps. The…"),  # under half: whole words instead
+    ],
+)
+def test_a_sentence_cut_must_keep_at_least_half_of_the_limit(max_length, fitted):
+    text = "A cat naps. The windowsill holds a basil plant in a clay pot."
+    assert caption_fit(text=text, max_length=max_length) == fitted
+
+
+def test_a_full_width_stop_inside_closing_brackets_ends_a_sentence():
+    # 。」 ends the quoted sentence though no space follows, as Japanese is written.
+    text = "「こんにちは。」と猫が言った。犬は寝ている。"
+    assert caption_fit(text=text, max_length=12) == "「こんにちは。」"
+
+
+def test_a_word_cut_after_a_quoted_full_stop_needs_no_ellipsis():
+    # '"Stop." and' is no sentence end (lower case follows), but the cut after it reads finished.
+    text = 'A sign says "Stop." and a cat sleeps on the mat nearby'
+    assert caption_fit(text=text, max_length=20) == 'A sign says "Stop."'
+
+
+def test_a_caption_opening_with_an_ellipsis_still_gets_one_when_cut():
+    text = "…and the cat slept on for hours in the sun"
+    assert caption_fit(text=text, max_length=20) == "…and the cat slept…"
+
+
+def test_a_one_letter_first_word_is_a_word_to_cut_after():
+    assert caption_fit(text="A Pneumonoultramicroscopic", max_length=5) == "A…"
+
+
+@pytest.mark.parametrize(
+    ("text", "max_length", "fitted"),
+    [
+        ("A Photo東京タワー", 8, "A Photo…"),  # before a wide character
+        ("A 東京Tokyo tower", 5, "A 東京…"),  # after one
+        ("A 東Tokyo tower", 4, "A 東…"),
+        ("東Pneumonoultramicroscopic", 5, "東…"),  # right after the first character
+        ("富士山 夕焼けに染まる湖面と桜の枝", 10, "富士山 夕焼けに染…"),
+    ],
+)
+def test_a_cut_may_fall_on_either_side_of_a_cjk_character(text, max_length, fitted):
+    assert caption_fit(text=text, max_length=max_length) == fitted
+
+
+def test_decomposed_kana_keep_their_voicing_marks_and_still_fill_the_limit():
+    # macOS writes が as か + U+3099; a cut never separates them, and the nearest whole pair is used.
+    text = "犬 か\u3099き\u3099く\u3099け\u3099こ\u3099"
+    assert caption_fit(text=text, max_length=8) == "犬 か\u3099き\u3099…"
+
+
+@pytest.mark.parametrize(
+    ("text", "max_length", "fitted"),
+    [
+        # An accent stays on its letter even at the smallest limit.
+        ("e\u0301" * 5, 2, "e\u0301"),
+        ("Hi" + "\u0301" * 20, 5, "H…"),
+        # Nothing in reach can be cut cleanly: a hard cut at the limit, never longer.
+        ("e" + "\u0301" * 10, 3, "e\u0301\u0301"),
+    ],
+)
+def test_combining_marks_at_the_smallest_limits(text, max_length, fitted):
+    assert caption_fit(text=text, max_length=max_length) == fitted
+
+
+@pytest.mark.parametrize(
+    ("text", "max_length", "fitted"),
+    [
+        ("\U0001f44d\U0001f3ff" * 3, 4, "\U0001f44d\U0001f3ff…"),  # darkest skin tone
+        ("\U0001f44d\U0001f3fb" * 3, 4, "\U0001f44d\U0001f3fb…"),  # lightest
+        # Flags at both ends of the regional indicators: South Africa (Z A), Azerbaijan (A Z).
+        ("\U0001f1ff\U0001f1e6" * 4, 4, "\U0001f1ff\U0001f1e6…"),
+        ("\U0001f1e6\U0001f1ff" * 4, 4, "\U0001f1e6\U0001f1ff…"),
+        ("\U0001f1ef\U0001f1f5 Tokyo", 2, "\U0001f1ef\U0001f1f5"),  # a flag is not halved
+        ("\U0001f1ef" + "abcdef", 2, "\U0001f1ef…"),  # a lone indicator is no flag
+    ],
+)
+def test_skin_tones_and_flags_are_not_split(text, max_length, fitted):
+    assert caption_fit(text=text, max_length=max_length) == fitted
+
+
+@pytest.mark.parametrize("char", ["\ud7af", "\u3130", "\u318f"])
+def test_the_hangul_blocks_count_to_their_last_code_point(char):
+    # _is_hangul's ranges are whole Unicode blocks (their unassigned ends included).
+    assert caption_fit(text=f"{char}{char} {char}{char}{char}", max_length=5) == f"{char}{char}…"
+
+
+def test_a_short_first_sentence_beats_a_hard_cut_when_no_word_fits():
+    # Half-width katakana are not wide (no cut between them) and no space follows the half-width
+    # stop: rather than a cut word, the one whole sentence, though it keeps under half the limit.
+    text = "ｺﾝﾆﾁﾊ｡Supercalifragilisticexpialidocious"
+    assert caption_fit(text=text, max_length=14) == "ｺﾝﾆﾁﾊ｡"
