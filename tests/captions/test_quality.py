@@ -668,8 +668,9 @@ def test_deductions_add_up_and_stop_at_1():
 
 @pytest.mark.parametrize(
     ("score", "level"),
-    [(100, "excellent"), (90, "excellent"), (89, "good"), (70, "good"), (69, "fair"), (40, "fair"),
-     (39, "poor"), (1, "poor")],
+    # ORIGINALS (Vedfolnir): ≥ 90 excellent, ≥ 70 good, ≥ 40 fair, else poor; each edge and both sides.
+    [(100, "excellent"), (91, "excellent"), (90, "excellent"), (89, "good"), (71, "good"), (70, "good"),
+     (69, "fair"), (41, "fair"), (40, "fair"), (39, "poor"), (1, "poor")],
 )  # fmt: skip
 def test_levels_at_the_boundaries(score, level):
     assert quality_level(score) == level
