@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditLog, Role, User, UserSession
 from accounts.services.users import user_set_role
+from tests.admin_pages import form_fields, listed
 from tests.factories.accounts import (
     ApiKeyFactory,
     BrowserSessionFactory,
@@ -161,17 +162,24 @@ def test_change_page_lists_keys_and_active_sessions_without_hashes(operator_clie
 
 def test_the_linked_lists_filter_by_user(operator_client):
     user = UserFactory()
-    UserSessionFactory(user=user)
-    ApiKeyFactory(user=user)
-    for name in ("usersession", "apikey"):
+    rows = {"usersession": UserSessionFactory(user=user), "apikey": ApiKeyFactory(user=user)}
+    UserSessionFactory()
+    ApiKeyFactory()
+    for name, row in rows.items():
         response = operator_client.get(
             reverse(f"admin:accounts_{name}_changelist"), {"user__id__exact": user.pk}
         )
         assert response.status_code == 200
+        assert listed(response) == [row]
 
 
 def test_add_page_still_works(operator_client):
-    assert operator_client.get(reverse("admin:accounts_user_add")).status_code == 200
+    response = operator_client.get(reverse("admin:accounts_user_add"))
+    assert response.status_code == 200
+    # UserAdmin.add_fieldsets: the role is chosen when the user is made; the password twice.
+    assert form_fields(response) == ["username", "email", "full_name", "role", "password1", "password2"]
+    assert response.context["add"] is True and response.context["show_save"] is True
+    assert 'name="_save"' in response.content.decode()
 
 
 def test_operator_setting_a_password_revokes_the_users_tokens(operator, operator_client):
@@ -203,7 +211,10 @@ def test_operator_setting_their_own_password_stays_signed_in(operator, operator_
         },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
-    assert operator_client.get(reverse(CHANGELIST)).status_code == 200
+    still_in = operator_client.get(reverse(CHANGELIST))
+    assert still_in.status_code == 200
+    assert still_in.context["user"] == operator
+    assert operator in listed(still_in)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     assert client.get("/api/v1/auth/me/").status_code == 401

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from captions.models import ImageStatus
+from tests.admin_pages import form_fields, inline_models, readonly_fields
 from tests.factories.captions import (
     CaptionGenerationTaskFactory,
     CaptionGenerationUserSettingsFactory,
@@ -72,15 +73,68 @@ def test_changelist_search_and_change_page(admin_client, rows, model):
     response = admin_client.get(reverse(f"admin:captions_{model}_change", args=[rows[model].pk]))
     assert response.status_code == 200
     _assert_no_secrets(response)
+    assert response.context["original"] == rows[model]
+    key_fields, editable, inlines = CHANGE_PAGES[model]
+    assert set(key_fields) <= set(form_fields(response))
+    if editable is not None:
+        assert set(form_fields(response)) - readonly_fields(response) == editable
+    assert inline_models(response) == inlines
+
+
+# Per model: fields its change page must show, the only editable ones where that is the point
+# (None: not pinned), and its inlines.
+CHANGE_PAGES = {
+    "post": (["post_id", "platform_connection", "post_url", "post_content"], None, ["image"]),
+    # A moderator edits the reviewed caption; everything else on an image comes from the scan.
+    "image": (
+        ["thumbnail_large", "post", "original_caption", "generated_caption", "reviewed_caption",
+         "characters", "final_caption", "score", "needs_special_review", "reviewer_notes", "status"],
+        {"reviewed_caption"},
+        [],
+    ),
+    # A task is the worker's record: nothing on it is edited by hand.
+    "captiongenerationtask": (
+        ["user", "platform_connection", "status", "progress", "current_step", "error_message"],
+        set(),
+        ["processingrun"],
+    ),
+    "processingrun": (["task", "batch_id", "status", "images_processed", "captions_generated"], None, []),
+    "captiongenerationusersettings": (
+        ["user", "platform_connection", "max_caption_length", "optimal_min_length", "optimal_max_length"],
+        None,
+        [],
+    ),
+    "imagecaption": (["user", "image_path", "caption_text"], None, []),
+}  # fmt: skip
+
+
+def test_the_task_page_shows_its_progress(admin_client, rows):
+    task = rows["captiongenerationtask"]
+    response = admin_client.get(reverse("admin:captions_captiongenerationtask_change", args=[task.pk]))
+    html = response.content.decode()
+    assert "captioning image 3 of 7" in html
+    assert '<progress value="42" max="100"' in html
+    assert rows["processingrun"].batch_id in html  # the inline
 
 
 # Images come from scans and tasks start through the API (one active per connection): no add page.
 NO_ADD = {"image", "captiongenerationtask"}
 
+ADD_FIELDS = {
+    "post": ["post_id", "platform_connection", "post_content"],
+    "processingrun": ["user", "platform_connection", "batch_id", "status"],
+    "captiongenerationusersettings": ["user", "platform_connection", "max_caption_length"],
+    "imagecaption": ["user", "image_path", "caption_text"],
+}
+
 
 @pytest.mark.parametrize("model", [model for model in SEARCHES if model not in NO_ADD])
 def test_add_page_renders(admin_client, model):
-    assert admin_client.get(reverse(f"admin:captions_{model}_add")).status_code == 200
+    response = admin_client.get(reverse(f"admin:captions_{model}_add"))
+    assert response.status_code == 200
+    assert response.context["add"] is True and response.context["original"] is None
+    assert set(ADD_FIELDS[model]) <= set(form_fields(response)) - readonly_fields(response)
+    assert 'name="_save"' in response.content.decode()
 
 
 @pytest.mark.parametrize("model", sorted(NO_ADD))

@@ -69,6 +69,25 @@ def test_present(description):
 
 
 @pytest.mark.parametrize(
+    ("description", "missing"),
+    [
+        # Mastodon's shortcode is two or more of [A-Za-z0-9_] between colons
+        # (CustomEmoji::SHORTCODE_RE_FRAGMENT): ":a:" is a letter between colons, so it is text.
+        (":a:", False),
+        (":ab:", True),
+        (":a_1:", True),
+        ("\n\n\r\n\u2028", True),  # line breaks only
+        ("\n\nA cat\nasleep\n", False),  # text over several lines
+        ("1 \ufe0f", False),  # the selector after a space does not turn the digit into an emoji
+        ("1\ufe0f", True),
+        ("x\u20e3y", False),  # the keycap takes the x; the y is still text
+    ],
+)
+def test_boundaries_of_what_counts_as_text(description, missing):
+    assert alt_text_missing(description) is missing
+
+
+@pytest.mark.parametrize(
     "description",
     ["夕焼けの富士山", "日落时的富士山", "후지산의 일몰", "富士山 \U0001f305", "火"],
 )

@@ -258,8 +258,13 @@ def test_the_index_for_a_moderator_links_only_what_they_may_open(world):
     client = client_of(moderator)
     response = client.get(INDEX)
     assert response.status_code == 200
-    for item in response.context["attention_items"]:
-        assert client.get(item.url).status_code == 200, item
+    items = response.context["attention_items"]
+    assert {(item.section, item.label) for item in items} == set(world)
+    for item in items:
+        opened = client.get(item.url)
+        assert opened.status_code == 200, item
+        # The moderator's list holds exactly the rows the block counted for them.
+        assert {str(row.pk) for row in opened.context["cl"].result_list} == world[(item.section, item.label)]
 
 
 def test_the_index_without_anything_to_show_has_no_block():
@@ -271,4 +276,7 @@ def test_the_index_without_anything_to_show_has_no_block():
 def test_the_index_page_query_count_is_bounded(world, admin_client, django_assert_max_num_queries):
     # The page itself (session, user, recent actions) plus one query per dashboard model.
     with django_assert_max_num_queries(9 + 6):
-        assert admin_client.get(INDEX).status_code == 200
+        response = admin_client.get(INDEX)
+    assert response.status_code == 200
+    assert 'id="needs-attention"' in response.content.decode()
+    assert len(response.context["attention_items"]) == len(world)

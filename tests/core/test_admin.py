@@ -4,6 +4,7 @@ from django.urls import reverse
 from core.models import SystemConfig
 from core.selectors import config_get
 from core.services import config_set
+from tests.admin_pages import form_fields, readonly_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,15 @@ def test_change_page_never_renders_the_secret(admin_client):
     entry = config_set(key="smtp_password", value="hunter2-but-longer", is_sensitive=True)
     response = admin_client.get(reverse("admin:core_systemconfig_change", args=[entry.pk]))
     assert response.status_code == 200
-    assert "hunter2" not in response.content.decode()
+    html = response.content.decode()
+    assert "hunter2" not in html
+    # What the page shows instead: the key (not editable), the last four characters masked, and an
+    # empty field for a new secret.
+    assert response.context["original"] == entry
+    assert {"key", "shown_value"} <= readonly_fields(response)
+    assert {"new_secret", "is_sensitive", "description"} <= set(form_fields(response))
+    assert '<div class="readonly">••••nger</div>' in html
+    assert response.context["adminform"].form["new_secret"].value() in (None, "")
 
 
 def test_adding_a_typed_value_goes_through_the_service(admin_client):

@@ -257,11 +257,17 @@ def _client(user) -> Client:
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", Q_MODELS, ids=lambda model: model.__name__)
 def test_django_q_changelists_open_for_admins_and_moderators(admin_client, model):
-    _failure()
+    failure = _failure()
     url = reverse(f"admin:django_q_{model._meta.model_name}_changelist")
-    assert admin_client.get(url).status_code == 200
     moderator = user_set_role(user=UserFactory(), role=Role.MODERATOR)
-    assert _client(moderator).get(url).status_code == 200
+    for client in (admin_client, _client(moderator)):
+        response = client.get(url)
+        assert response.status_code == 200
+        changelist = response.context["cl"]
+        assert changelist.model is model
+        # Only the failure exists: it is on its own list, and no other list shows it.
+        expected = [failure.pk] if model is Failure else []
+        assert [row.pk for row in changelist.result_list] == expected
 
 
 @pytest.mark.django_db

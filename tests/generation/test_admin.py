@@ -4,6 +4,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generation.admin import PREVIEW_MAX_ENCODED_CHARS
+from tests.admin_pages import form_fields, inline_models, readonly_fields
 from tests.factories.generation import (
     TINY_PNG_BASE64,
     GeneratedImageArchiveFactory,
@@ -54,6 +55,27 @@ def test_changelist_search_and_change_page(admin_client, model_name):
     response = admin_client.get(reverse(f"admin:generation_{model_name}_change", args=[obj.pk]))
     assert response.status_code == 200
     assert BIG_BLOB[:200] not in response.content.decode()
+    assert response.context["original"] == obj
+    key_fields, inlines, editable = CHANGE_PAGES[model_name]
+    assert set(key_fields) <= set(form_fields(response))
+    assert inline_models(response) == inlines
+    # Workers write these rows; only a persona's own text is edited by hand.
+    assert (set(form_fields(response)) - readonly_fields(response) != set()) is editable
+    assert response.context["show_save"] is editable
+
+
+# Per model: fields the change page must show, its inlines, whether anything on it is editable.
+CHANGE_PAGES = {
+    "prompt": (["user", "prompt_text", "status", "error_message", "backend"], ["generatedimage"], False),
+    "generatedimage": (["prompt", "media_generation_id", "image_preview", "image_size"], [], False),
+    "generatedimagearchive": (["media_generation_id", "image_preview", "archived_at"], [], False),
+    "generationtask": (
+        ["task_id", "user", "status", "persona_progress", "image_progress"],
+        ["generatedpersona"],
+        False,
+    ),
+    "generatedpersona": (["task", "first_name", "last_name", "bio_x", "images"], [], True),
+}
 
 
 @pytest.mark.parametrize("model_name", ["generatedimage", "generatedimagearchive"])

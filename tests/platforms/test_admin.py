@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 
 from platforms.models import PlatformConnection
+from tests.admin_pages import form_fields
 from tests.factories.accounts import UserFactory
 from tests.factories.platforms import PlatformConnectionFactory
 
@@ -27,6 +28,11 @@ def test_change_page_shows_only_masked_hints(admin_client):
     body = response.content.decode()
     assert SECRET not in body
     assert "••••abcd" in body
+    assert response.context["original"] == connection
+    assert f'value="{connection.name}"' in body
+    # New credentials are typed into empty fields; the stored ones are never form fields.
+    assert {"new_access_token", "new_client_key", "new_client_secret"} <= set(form_fields(response))
+    assert not {"access_token", "client_key", "client_secret"} & set(form_fields(response))
 
 
 def form_data(user, **overrides):
@@ -84,6 +90,8 @@ def test_a_bad_url_is_a_form_error(admin_client):
         form_data(user, instance_url="not a url", new_access_token=SECRET),
     )
     assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["instance_url"]
+    assert SECRET not in response.content.decode()  # the typed token is not echoed back
     assert not PlatformConnection.objects.exists()
 
 

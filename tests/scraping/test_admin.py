@@ -4,6 +4,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from scraping.models import JobStatus
+from tests.admin_pages import form_fields, inline_models, listed, readonly_fields
 from tests.factories.scraping import (
     ArtifactFactory,
     ContentExtractionFactory,
@@ -51,6 +52,39 @@ def test_changelist_search_and_change_pages(admin_client, artifact, get_obj, sea
         response = admin_client.get(url)
         assert response.status_code == 200, url
     assert str(obj.pk) in admin_client.get(searched).content.decode()
+    assert obj in listed(admin_client.get(searched))
+
+    page = admin_client.get(change)
+    assert page.context["original"] == obj
+    key_fields, read_only, inlines = CHANGE_PAGES[obj._meta.model_name]
+    assert set(key_fields) <= set(form_fields(page))
+    assert set(read_only) <= readonly_fields(page)
+    assert inline_models(page) == inlines
+    assert "content_text" not in form_fields(page)  # the text only as a bounded preview
+
+
+# Per model: fields its change page shows, ones that must not be editable there (the runner's
+# bookkeeping and the stored file's identity), and its inlines.
+CHANGE_PAGES = {
+    "scrapingjob": (
+        ["user", "title", "job_type", "keywords", "status", "progress_bar", "items_link"],
+        ["id", "status", "cancel_requested", "progress_bar", "total_items", "processed_items",
+         "failed_items", "attempts"],
+        ["jobconfiguration", "scrapingjobitem"],
+    ),
+    "jobconfiguration": (["job", "config_key", "config_value"], ["id", "created_at"], []),
+    "artifact": (
+        ["user", "job", "title", "source_url", "tags", "content_hash", "content_preview"],
+        ["id", "content_hash", "minio_path", "file_size", "mime_type", "content_preview"],
+        ["metadatatag", "contentextraction"],
+    ),
+    "metadatatag": (["artifact", "tag_type", "tag_key", "tag_value"], ["id", "created_at"], []),
+    "contentextraction": (
+        ["artifact", "extraction_type", "extracted_data", "confidence_score"],
+        ["id", "created_at"],
+        [],
+    ),
+}  # fmt: skip
 
 
 @pytest.mark.parametrize(

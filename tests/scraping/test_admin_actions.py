@@ -100,7 +100,8 @@ def test_the_actions_need_the_change_permission(queued):
     client.post(JOBS, {"action": "cancel_selected", "_selected_action": [job.pk]}, follow=True)
 
     assert page.status_code == 200
-    assert "cancel_selected" not in page.content.decode()
+    assert list(page.context["cl"].result_list) == [job]  # they see the job ...
+    assert "cancel_selected" not in page.content.decode()  # ... but are offered no action on it
     job.refresh_from_db()
     assert job.status == JobStatus.PENDING
 
@@ -138,7 +139,10 @@ def test_the_item_pages_are_read_only_and_filter_by_job_and_status(admin_client)
     assert admin_client.get(reverse("admin:scraping_scrapingjobitem_add")).status_code == 403
     change = admin_client.get(reverse("admin:scraping_scrapingjobitem_change", args=[item.pk]))
     assert change.status_code == 200
+    assert change.context["original"] == item
     assert 'name="url"' not in change.content.decode()  # shown, not editable
+    assert item.url in change.content.decode()
+    assert change.context["show_save"] is False
 
 
 def test_cancel_requested_is_not_editable_by_hand(admin_client):

@@ -63,14 +63,42 @@ def test_job_defaults():
     assert str(job) == "Sitemap crawl (Pending)"
 
 
-@pytest.mark.parametrize("job_type", JobType.values)
+JOB_TYPES = ["web_page", "url_list", "sitemap", "feed", "paper", "government_doc"]
+JOB_STATUSES = ["pending", "running", "completed", "failed", "cancelled"]
+
+
+def test_the_job_choices_are_the_documented_ones():
+    # Literal lists: a choice added or renamed must be added to the accepted-value tests below.
+    assert JobType.values == JOB_TYPES
+    assert JobStatus.values == JOB_STATUSES
+
+
+def _accepted(field: str, value: str) -> None:
+    """The value passes model validation, the database's check constraint (on insert and on an
+    update that bypasses the model) and reads back unchanged."""
+    other = next(v for v in (JOB_TYPES if field == "job_type" else JOB_STATUSES) if v != value)
+    job = ScrapingJobFactory(**{field: other})
+    setattr(job, field, value)
+    job.full_clean()
+    job.save()
+    job.refresh_from_db()
+    assert getattr(job, field) == value
+    # An update that bypasses the model meets the check constraint alone (see
+    # test_job_check_constraints_reject_bad_values for a value it refuses).
+    assert ScrapingJob.objects.filter(pk=job.pk).update(**{field: other}) == 1
+    assert ScrapingJob.objects.filter(pk=job.pk).update(**{field: value}) == 1
+    assert ScrapingJob.objects.filter(pk=job.pk, **{field: value}).count() == 1
+    assert ScrapingJobFactory(**{field: value}).pk is not None
+
+
+@pytest.mark.parametrize("job_type", JOB_TYPES)
 def test_every_job_type_is_accepted(job_type):
-    ScrapingJobFactory(job_type=job_type)
+    _accepted("job_type", job_type)
 
 
-@pytest.mark.parametrize("status", JobStatus.values)
+@pytest.mark.parametrize("status", JOB_STATUSES)
 def test_every_job_status_is_accepted(status):
-    ScrapingJobFactory(status=status)
+    _accepted("status", status)
 
 
 @pytest.mark.parametrize(
@@ -93,9 +121,12 @@ def test_job_check_constraints_reject_bad_values(values, rejected_by):
         ScrapingJobFactory(**values)
 
 
-@pytest.mark.parametrize("progress", [0, 50, 100])
+@pytest.mark.parametrize("progress", [0, 1, 50, 99, 100])
 def test_job_progress_bounds_are_inclusive(progress):
-    ScrapingJobFactory(progress=progress)
+    job = ScrapingJobFactory(progress=progress)
+    job.full_clean()
+    job.refresh_from_db()
+    assert job.progress == progress
 
 
 def test_job_needs_an_owner():

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from tests.admin_pages import form_fields, inline_models, listed, readonly_fields
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import (
     DraftFactory,
@@ -80,6 +81,7 @@ def test_changelist_search_by_id(admin_client, rows, model):
 def test_changelist_search_with_text_that_is_no_uuid(admin_client, rows, model):
     response = admin_client.get(reverse(f"admin:workflows_{model}_changelist"), {"q": "not a uuid"})
     assert response.status_code == 200
+    assert listed(response) == []  # matched nothing, and no error either
 
 
 @pytest.mark.parametrize("model", ["workflow", "resource"])
@@ -123,6 +125,11 @@ def test_publishing_job_date_hierarchy(admin_client, rows):
         {"scheduled_for__year": when.year, "scheduled_for__month": when.month},
     )
     assert response.status_code == 200
+    assert listed(response) == [rows["publishingjob"]]
+    later = admin_client.get(
+        reverse("admin:workflows_publishingjob_changelist"), {"scheduled_for__year": when.year + 1}
+    )
+    assert listed(later) == []
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -132,6 +139,33 @@ def test_change_page(admin_client, rows, model):
     html = response.content.decode()
     assert SECRET_TOKEN not in html
     assert "secret-client-value" not in html
+    assert response.context["original"] == rows[model]
+    key_fields, editable, inlines = CHANGE_PAGES[model]
+    assert set(key_fields) <= set(form_fields(response))
+    if editable is not None:
+        assert set(form_fields(response)) - readonly_fields(response) == editable
+    assert inline_models(response) == inlines
+
+
+# Per model: fields its change page shows, the editable ones (the engine writes the rest: a hand
+# edit would bypass its rules; None: not pinned) and its inlines.
+CHANGE_PAGES = {
+    "workflow": (
+        ["user", "status", "mode", "source_content", "error_message", "completed_at"],
+        None,
+        ["platformstate"],
+    ),
+    "platformstate": (["workflow", "platform", "status", "active_draft", "iteration"], set(), []),
+    "draft": (["workflow", "platform", "content", "source"], set(), ["evaluation"]),
+    "evaluation": (["draft", "score", "feedback", "criteria_scores"], set(), []),
+    "resource": (
+        ["user", "type", "title", "content"], {"user", "type", "title", "content", "metadata"}, []
+    ),
+    "publishingjob": (
+        ["workflow", "platform", "draft", "platform_connection", "status", "scheduled_for"], set(), []
+    ),
+    "workflowcheckpoint": (["workflow", "platform", "step", "sequence", "state"], set(), []),
+}  # fmt: skip
 
 
 def test_workflow_change_page_shows_platform_states_inline(admin_client, rows):

@@ -1,6 +1,7 @@
 """/api/v1/scraping/artifacts/: list, search, detail, change, delete, tags, download."""
 
 import hashlib
+import logging
 from datetime import timedelta
 
 import pytest
@@ -267,6 +268,36 @@ def test_patch_changes_title_description_and_visibility(api, user):
     assert AuditLog.objects.filter(action="artifact.updated", resource_id=str(artifact.pk)).exists()
 
 
+def test_a_patch_that_changes_nothing_answers_200_with_the_artifact(api, user):
+    artifact = stored(user, title="Same", description="Kept", is_public=True, tags=["solar"])
+    response = api.patch(
+        detail(artifact), {"title": "Same", "description": "Kept", "is_public": True}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert data["id"] == str(artifact.pk)
+    assert (data["title"], data["description"], data["is_public"], data["tags"]) == (
+        "Same",
+        "Kept",
+        True,
+        ["solar"],
+    )
+    assert not AuditLog.objects.filter(action="artifact.updated").exists()
+    empty = api.patch(detail(artifact), {}, format="json")
+    assert empty.status_code == 200, empty.content
+    assert empty.json()["title"] == "Same"
+
+
+def test_a_title_of_500_characters_is_accepted(api, user):
+    # docs/api.md: PATCH artifacts/{id}/ takes a title of at most 500 characters.
+    artifact = stored(user, title="Old")
+    response = api.patch(detail(artifact), {"title": "x" * 500}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["title"] == "x" * 500
+    artifact.refresh_from_db()
+    assert artifact.title == "x" * 500
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -295,6 +326,32 @@ def test_delete_removes_the_row_and_the_stored_file(api, user, django_capture_on
     assert not Artifact.objects.filter(pk=artifact.pk).exists()
     assert not default_storage.exists(artifact.minio_path)
     assert AuditLog.objects.filter(action="artifact.deleted", resource_id=str(artifact.pk)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storage_failure_deleting_the_file_is_logged_and_the_delete_still_answers_204(monkeypatch, caplog):
+    # A real commit (no test transaction around it): the file's deletion runs as the view's own
+    # transaction commits, so a failure there would reach the response if it were not caught.
+    owner = UserFactory(role=Role.USER)
+    artifact = stored(owner, content=b"%PDF-1.4 storage refuses")
+    key = artifact.minio_path
+
+    def refuse(name):
+        raise OSError("storage is read-only")
+
+    monkeypatch.setattr(default_storage, "delete", refuse)
+    with caplog.at_level(logging.WARNING, logger="scraping.services.storage"):
+        response = client_for(owner).delete(detail(artifact))
+
+    assert response.status_code == 204
+    assert not Artifact.objects.filter(pk=artifact.pk).exists()
+    assert AuditLog.objects.filter(action="artifact.deleted", resource_id=str(artifact.pk)).exists()
+    assert [r.getMessage() for r in caplog.records if r.name == "scraping.services.storage"] == [
+        f"Could not delete the stored artifact file {key}"
+    ]
+    monkeypatch.undo()
+    assert default_storage.exists(key)  # the orphan stays: only disk space
+    default_storage.delete(key)
 
 
 # --- tags --------------------------------------------------------------------------------------
@@ -333,6 +390,36 @@ def test_bad_tags_are_a_400_and_change_nothing(api, user, body, field):
     assert field in error_fields(response)
     artifact.refresh_from_db()
     assert artifact.tags == ["kept"]
+
+
+def test_a_tag_of_50_characters_is_accepted(api, user):
+    # docs/api.md: each tag at most 50 characters.
+    artifact = stored(user, tags=[])
+    response = api.post(detail(artifact, "tags/"), {"tags": ["x" * 50]}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["tags"] == ["x" * 50]
+
+
+def test_fifty_tags_in_one_request_are_accepted_and_fifty_one_are_a_400(api, user):
+    # docs/api.md: 1-50 tags per request.
+    artifact = stored(user, tags=[])
+    too_many = api.post(detail(artifact, "tags/"), {"tags": [f"t{n}" for n in range(51)]}, format="json")
+    assert too_many.status_code == 400
+    assert "tags" in error_fields(too_many)
+    artifact.refresh_from_db()
+    assert artifact.tags == []
+
+    fifty = api.post(detail(artifact, "tags/"), {"tags": [f"t{n}" for n in range(50)]}, format="json")
+    assert fifty.status_code == 200, fifty.content
+    assert len(fifty.json()["tags"]) == 50
+
+
+def test_fifty_tags_in_all_are_accepted(api, user):
+    # docs/api.md: at most 50 tags per artifact; 45 + 5 is exactly 50.
+    artifact = stored(user, tags=[f"t{n}" for n in range(45)])
+    response = api.post(detail(artifact, "tags/"), {"tags": [f"new{n}" for n in range(5)]}, format="json")
+    assert response.status_code == 200, response.content
+    assert len(response.json()["tags"]) == 50
 
 
 def test_more_than_fifty_tags_in_all_is_a_400(api, user):
