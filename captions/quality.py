@@ -55,6 +55,7 @@ checked for length, shape and the listed phrases.
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -74,6 +75,8 @@ LEVEL_EXCELLENT = 90
 LEVEL_GOOD = 70
 LEVEL_FAIR = 40
 REVIEW_BELOW = 70
+# The floor of the score, and the empty caption's score.
+MIN_SCORE = 1
 
 PENALTY = {
     "over_limit": 40,
@@ -388,7 +391,7 @@ def _body(text: str) -> str:
     body = text
     for _ in range(3):
         before = body
-        body = PREAMBLE.sub("", body, count=1).strip()
+        body = PREAMBLE.sub("", body).strip()
         body, _quoted = _strip_wrapping(body)
         body = re.sub(r"^(?:#{1,6}\s+|[-*+]\s+|\*\*|__|`+)", "", body).strip()
         if body == before:
@@ -417,14 +420,14 @@ def caption_quality(
     normalised = _normalise_space(raw)
     if not _has_text(normalised):
         return QualityReport(
-            score=1,
-            level=quality_level(1),
+            score=MIN_SCORE,
+            level=quality_level(MIN_SCORE),
             issues=["The caption is empty: it has no words."],
             needs_special_review=True,
             rules=("empty",),
         )
 
-    found: list[tuple[str, str, int]] = []  # (rule, issue, points)
+    found: list[tuple[str, str, int]] = []  # (rule, issue, points deducted)
 
     def add(rule: str, issue: str, points: int | None = None) -> None:
         found.append((rule, issue, PENALTY[rule] if points is None else points))
@@ -452,9 +455,9 @@ def caption_quality(
             f"The caption has {length} characters, above the optimal range of {optimal_min}–{optimal_max}.",
         )
 
-    if PREAMBLE.match(normalised):
-        label = PREAMBLE.match(normalised).group(0)
-        add("preamble", f'The caption starts with a label or preamble ("{label}"); remove it.')
+    preamble = PREAMBLE.match(normalised)
+    if preamble:
+        add("preamble", f'The caption starts with a label or preamble ("{preamble.group(0)}"); remove it.')
 
     body = _body(normalised)
     opening = GENERIC_OPENING.match(body)
@@ -498,7 +501,7 @@ def caption_quality(
         if sum(1 for word in gram if len(word) >= 3 and word not in STOPWORDS) >= 2
     )
     if trigrams:
-        gram, count = trigrams.most_common(1)[0]
+        [(gram, count)] = trigrams.most_common(1)
         phrase = " ".join(gram)
         if count >= 3:
             add("looping", f'The caption loops: "{phrase}" appears {count} times.')
@@ -529,27 +532,29 @@ def caption_quality(
             f"The caption carries an AI marker ({_quoted_list(markers)}); alt text describes the image, "
             "not how it was written.",
         )
-    if _strip_wrapping(PREAMBLE.sub("", normalised, count=1).strip())[1]:
+    if _strip_wrapping(PREAMBLE.sub("", normalised).strip())[1]:
         add("quoted", "The caption is wrapped in quotation marks; remove them.")
     if any(pattern.search(raw) for pattern in MARKUP):
         add("markup", "The caption contains Markdown or HTML, which screen readers read out literally.")
 
-    score = max(1, min(100, 100 - sum(points for _rule, _issue, points in found)))
+    # Penalties are positive: the score only needs its floor.
+    score = max(MIN_SCORE, 100 - sum(points for _rule, _issue, points in found))
+    rules = [rule for rule, _issue, _points in found]
+    issues = [issue for _rule, issue, _points in found]
     if placeholder:
-        add(
-            "placeholder",
-            "The caption is a basic placeholder from measurements: it does not say what the image "
-            "shows. Describe the image.",
-            max(0, score - PLACEHOLDER_MAX_SCORE),
-        )
+        # Not a deduction: a cap, whatever the other rules left.
         score = min(score, PLACEHOLDER_MAX_SCORE)
-    rules = tuple(rule for rule, _issue, _points in found)
+        rules.append("placeholder")
+        issues.append(
+            "The caption is a basic placeholder from measurements: it does not say what the image "
+            "shows. Describe the image."
+        )
     return QualityReport(
         score=score,
         level=quality_level(score),
-        issues=[issue for _rule, issue, _points in found],
+        issues=issues,
         needs_special_review=score < REVIEW_BELOW or any(rule in SERIOUS for rule in rules),
-        rules=rules,
+        rules=tuple(rules),
     )
 
 
@@ -565,22 +570,24 @@ def _is_regional_indicator(char: str) -> bool:
 
 
 def _safe_break(text: str, index: int) -> bool:
-    """Whether cutting text[:index] keeps every character whole (no split emoji or accent)."""
-    if index <= 0 or index >= len(text):
-        return True
+    """Whether cutting text[:index] keeps every character whole (no split emoji or accent), for
+    0 < index < len(text).
+
+    Nothing that belongs to the character before it may start the cut-off part: a combining mark, a
+    skin-tone modifier (U+1F3FB..U+1F3FF are category Sk), a format character (the zero-width joiner
+    is one, Cf); nor may a cut follow a zero-width joiner.
+    """
     before, after = text[index - 1], text[index]
-    if after == _ZWJ or before == _ZWJ or unicodedata.category(after) in _NO_BREAK_BEFORE:
-        return False
-    if "\U0001f3fb" <= after <= "\U0001f3ff":  # skin-tone modifier
-        return False
     if _is_regional_indicator(before) and _is_regional_indicator(after):
-        run = 0
+        # Regional indicators pair into flags from the start of their run: a cut between two of
+        # them falls between flags only after an even number.
+        even = True
         position = index - 1
         while position >= 0 and _is_regional_indicator(text[position]):
-            run += 1
+            even = not even
             position -= 1
-        return run % 2 == 0
-    return True
+        return even
+    return before != _ZWJ and unicodedata.category(after) not in _NO_BREAK_BEFORE
 
 
 def _is_hangul(char: str) -> bool:
@@ -596,17 +603,23 @@ def _wide(char: str) -> bool:
 
 
 def _word_break(text: str, index: int) -> bool:
-    """Whether text[:index] ends between words: at a space, or next to a CJK character."""
-    if index >= len(text):
-        return True
-    if text[index] in " \n" or text[index - 1] in " \n":
+    """Whether text[:index] ends between words, for 0 < index < len(text) of a cleaned text: before
+    a space or line break, or next to a CJK character.
+
+    A cut just after a space needs no test of its own: the downward scan of `caption_fit` stops one
+    index lower, before the space, which the cut text would lose to `rstrip` anyway.
+    """
+    if text[index] in " \n":
         return True
     return (_wide(text[index - 1]) or _wide(text[index])) and _safe_break(text, index)
 
 
 def _sentence_ends(text: str) -> list[int]:
     """Indexes just after each sentence end: terminal punctuation (and closers) before a space that
-    is followed by a non-lower-case character, or CJK full-width terminals anywhere."""
+    is followed by a non-lower-case character, or CJK full-width terminals anywhere.
+
+    `text` is cleaned, so it never ends with a space: a space always has a character after it.
+    """
     ends = []
     pattern = rf"[{re.escape(TERMINALS)}][{re.escape(CLOSERS)}]*"
     for match in re.finditer(pattern, text):
@@ -615,9 +628,14 @@ def _sentence_ends(text: str) -> list[int]:
         if end == len(text) or terminal in "。！？｡":
             ends.append(end)
             continue
-        if text[end] in " \n" and end + 1 < len(text) and not text[end + 1].islower():
+        if text[end] in " \n" and not text[end + 1].islower():
             ends.append(end)
     return ends
+
+
+def _last_cut(text: str, start: int, allowed: Callable[[str, int], bool]) -> int:
+    """The highest index from `start` down to 1 where `allowed(text, index)`; 0 when there is none."""
+    return next((index for index in range(start, 0, -1) if allowed(text, index)), 0)
 
 
 def caption_fit(*, text: str, max_length: int) -> str:
@@ -644,7 +662,7 @@ def caption_fit(*, text: str, max_length: int) -> str:
         return normalised[:sentence_cut].rstrip()
 
     budget = max_length - len(ELLIPSIS)
-    cut = next((index for index in range(budget, 0, -1) if _word_break(normalised, index)), 0)
+    cut = _last_cut(normalised, budget, _word_break)
     prefix = normalised[:cut].rstrip(_TRAILING_JUNK)
     if prefix:
         if prefix[-1] in TERMINALS or prefix.rstrip(CLOSERS)[-1:] in TERMINALS:
@@ -654,8 +672,8 @@ def caption_fit(*, text: str, max_length: int) -> str:
         return normalised[:sentence_cut].rstrip()
 
     # The first word is longer than the limit.
-    cut = next((index for index in range(budget, 0, -1) if _safe_break(normalised, index)), 0)
+    cut = _last_cut(normalised, budget, _safe_break)
     if cut:
         return normalised[:cut] + ELLIPSIS
-    cut = next((index for index in range(max_length, 0, -1) if _safe_break(normalised, index)), 0)
-    return normalised[: cut or max_length]
+    # Not one whole character fits before an ellipsis: a hard cut at the limit, never longer.
+    return normalised[:max_length]
