@@ -18,6 +18,34 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+DATABASE_FIXTURES = frozenset({"db", "transactional_db", "live_server", "django_db_setup"})
+
+
+class SlowWithoutDatabaseFirst:
+    """Slow tests that never touch the test database (the quick start, `serve`, the migrations'
+    round trip: tens of seconds each, in processes of their own) run first, so the parallel
+    workers do not all end waiting on one of them. The other tests keep pytest-django's order
+    (in a transaction, then transactional ones, which empty the tables, then the rest): hence
+    last among the hooks, after pytest-django's sort."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items):
+        items[:] = sorted(items, key=lambda item: not _slow_without_database(item))
+
+
+def _slow_without_database(item) -> bool:
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return bool(
+        item.get_closest_marker("slow")
+        and item.get_closest_marker("django_db") is None
+        and not DATABASE_FIXTURES & fixtures
+    )
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(SlowWithoutDatabaseFirst(), "slow-without-database-first")
+
+
 @pytest.fixture
 def raw_column():
     """Read one column of one row straight from the database, bypassing the ORM's decoding."""
