@@ -33,13 +33,11 @@ CUSTOM_EMOJI = re.compile(r"(?<![\w:]):[A-Za-z0-9_]{2,}:(?![\w:])")
 
 
 def _is_text_char(text: str, index: int) -> bool:
-    char = text[index]
-    if unicodedata.category(char)[0] not in "LN":
-        return False
-    following = text[index + 1 : index + 3]
     # Keycap one is "1" + U+FE0F + U+20E3 (or "1" + U+20E3); U+2139 INFORMATION SOURCE is a letter (Ll)
-    # that U+FE0F turns into an emoji.
-    return not following.startswith((EMOJI_PRESENTATION, COMBINING_KEYCAP))
+    # that U+FE0F turns into an emoji: a letter or digit followed by either is not text.
+    return unicodedata.category(text[index])[0] in "LN" and not text.startswith(
+        (EMOJI_PRESENTATION, COMBINING_KEYCAP), index + 1
+    )
 
 
 def alt_text_missing(description: str | None) -> bool:

@@ -57,7 +57,7 @@ def workflow_refresh_status_by_id(*, workflow_id) -> Workflow:
         locked.status = target
         locked.error_message = error
         locked.completed_at = now if target == WorkflowStatus.COMPLETED else None
-        locked.updated_at = now
+        # updated_at is auto_now: save() stamps it.
         locked.save(update_fields=["status", "error_message", "completed_at", "updated_at"])
     return locked
 
