@@ -104,6 +104,11 @@ class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         return False  # workflows start through the API, which validates the source and queues the engine
 
+    # A workflow's state is the engine's: a status, mode or error set by hand would bypass its rules
+    # and the audit log. The list's actions (cancel) still need the change permission.
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request)
+
     @admin.action(description="Cancel selected workflows", permissions=["change"])
     def cancel_selected(self, request, queryset):
         cancelled = skipped = 0

@@ -148,11 +148,11 @@ def test_change_page(admin_client, rows, model):
 
 
 # Per model: fields its change page shows, the editable ones (the engine writes the rest: a hand
-# edit would bypass its rules; None: not pinned) and its inlines.
+# edit would bypass its rules) and its inlines.
 CHANGE_PAGES = {
     "workflow": (
         ["user", "status", "mode", "source_content", "error_message", "completed_at"],
-        None,
+        set(),
         ["platformstate"],
     ),
     "platformstate": (["workflow", "platform", "status", "active_draft", "iteration"], set(), []),
@@ -183,6 +183,18 @@ def test_draft_change_page_is_view_only_with_evaluations(admin_client, rows):
 @pytest.mark.parametrize("model", ["draft", "evaluation", "workflowcheckpoint"])
 def test_records_cannot_be_added_by_hand(admin_client, model):
     assert admin_client.get(reverse(f"admin:workflows_{model}_add")).status_code == 403
+
+
+def test_a_workflow_cannot_be_edited_by_hand(admin_client, rows):
+    workflow = rows["workflow"]
+    before = (workflow.status, workflow.mode, workflow.error_message)
+    url = reverse("admin:workflows_workflow_change", args=[workflow.pk])
+    assert 'name="_save"' not in admin_client.get(url).content.decode()
+    response = admin_client.post(url, {"status": "completed", "mode": "auto", "error_message": "by hand"})
+    assert response.status_code == 403
+    workflow.refresh_from_db()
+    assert (workflow.status, workflow.mode, workflow.error_message) == before
+    assert "by hand" not in before and before[0] != "completed"
 
 
 def test_checkpoints_cannot_be_changed(admin_client, rows):
