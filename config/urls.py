@@ -2,10 +2,13 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from console.api_root import ApiRootView
 from console.health_views import health_live, health_ready
+from console.static_views import FaviconView
 from core.api.errors import json_not_found
 
 api_v1 = [
+    path("", ApiRootView.as_view(), name="api-root"),
     path("", include("accounts.api.urls")),
     path("platforms/", include("platforms.api.urls")),
     path("captions/", include("captions.api.urls")),
@@ -16,6 +19,7 @@ api_v1 = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("health/live", health_live, name="health-live"),
     path("health/ready", health_ready, name="health-ready"),
     path("api/v1/", include(api_v1)),
