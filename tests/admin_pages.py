@@ -31,3 +31,12 @@ def inline_models(response) -> list[str]:
 def listed(response) -> list:
     """The rows a changelist shows."""
     return list(response.context["cl"].result_list)
+
+
+def assert_change_page(response, *, shows: list[str], editable: set[str] | None, inlines: list[str]) -> None:
+    """The change form shows at least `shows`, lets exactly `editable` be edited (None: not
+    pinned), and has exactly `inlines`, in order."""
+    assert set(shows) <= set(form_fields(response))
+    if editable is not None:
+        assert set(form_fields(response)) - readonly_fields(response) == editable
+    assert inline_models(response) == inlines
