@@ -27,6 +27,27 @@ class PlatformError(Exception):
         self.status = status
 
 
+def platform_error(
+    cls: type[PlatformError],
+    message: str,
+    *,
+    status: int | None = None,
+    retry_after: float | None = None,
+    ambiguous: bool = False,
+    reason: str | None = None,
+    retryable: bool = True,
+    duplicate: bool = False,
+) -> PlatformError:
+    """A PlatformError carrying what the retry loop and the publishing service read from it."""
+    exc = cls(message, status=status)
+    exc.retry_after = retry_after
+    exc.ambiguous = ambiguous
+    exc.retry_reason = reason or (str(status) if status is not None else cls.reason)
+    exc.retryable = retryable
+    exc.duplicate = duplicate
+    return exc
+
+
 class PlatformAuthError(PlatformError):
     """The platform refused the credentials (401/403) or the request (other 4xx)."""
 

@@ -45,7 +45,7 @@ from django.conf import settings
 
 from core.retry import RetryPolicy, RetryStats, call_with_retries, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
-from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
+from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError, platform_error
 
 logger = logging.getLogger(__name__)
 
@@ -104,22 +104,6 @@ def imagefx_forget_sessions() -> None:
 def session_id() -> str:
     # The web client's form: a semicolon and the time in milliseconds.
     return f";{int(time.time() * 1000)}"
-
-
-def _error(
-    cls: type[PlatformError],
-    message: str,
-    *,
-    status: int | None = None,
-    retry_after: float | None = None,
-    ambiguous: bool = False,
-    reason: str | None = None,
-) -> PlatformError:
-    exc = cls(message, status=status)
-    exc.retry_after = retry_after
-    exc.ambiguous = ambiguous
-    exc.retry_reason = reason or (str(status) if status is not None else cls.reason)
-    return exc
 
 
 class ImageFXClient:
@@ -248,7 +232,7 @@ class ImageFXClient:
             if isinstance(c, dict) and isinstance(c.get("output"), str) and c["output"].strip()
         ]
         if not captions:
-            raise _error(
+            raise platform_error(
                 ImageFXRefused,
                 f"{self._host(self.labs_url)} returned no caption for the image (its filters withheld it).",
                 status=200,
@@ -264,7 +248,7 @@ class ImageFXClient:
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             # labs.google answers {} (HTTP 200) for a cookie that is no longer signed in.
-            raise _error(PlatformAuthError, EXPIRED_COOKIE, status=401, reason="expired")
+            raise platform_error(PlatformAuthError, EXPIRED_COOKIE, status=401, reason="expired")
         try:
             expires = datetime.fromisoformat(str(body.get("expires")).replace("Z", "+00:00"))
         except ValueError:
@@ -287,7 +271,9 @@ class ImageFXClient:
             return self._retrying(lambda: call(fresh), idempotent=idempotent)
         except PlatformAuthError as exc:
             if exc.status == 401:
-                raise _error(PlatformAuthError, EXPIRED_COOKIE, status=401, reason="expired") from None
+                raise platform_error(
+                    PlatformAuthError, EXPIRED_COOKIE, status=401, reason="expired"
+                ) from None
             raise
 
     def _retrying(self, fn: Callable[[], Any], *, idempotent: bool) -> Any:
@@ -325,22 +311,22 @@ class ImageFXClient:
                 method, url, headers=headers, params=params, content=content, json=json_body
             )
         except OutboundRefused as exc:
-            raise _error(PlatformError, str(exc), ambiguous=False, reason="refused") from None
+            raise platform_error(PlatformError, str(exc), ambiguous=False, reason="refused") from None
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
-            raise _error(
+            raise platform_error(
                 PlatformUnavailableError,
                 f"{host} could not be reached for {what} (connection failed).",
                 reason="network",
             ) from None
         except httpx.TimeoutException:
-            raise _error(
+            raise platform_error(
                 PlatformUnavailableError,
                 f"{host} did not answer {what} within {self.timeout:g} s.",
                 ambiguous=True,
                 reason="timeout",
             ) from None
         except httpx.TransportError:
-            raise _error(
+            raise platform_error(
                 PlatformUnavailableError,
                 f"{host} dropped the connection while answering {what}.",
                 ambiguous=True,
@@ -357,25 +343,25 @@ class ImageFXClient:
         status = response.status_code
         detail = _error_detail(response)
         if status in (401, 403):
-            return _error(
+            return platform_error(
                 PlatformAuthError,
                 f"{host} refused the ImageFX credentials for {what} (HTTP {status}): the cookie has "
                 "expired or was signed out; paste a fresh labs.google cookie.",
                 status=status,
             )
         if status == 429:
-            return _error(
+            return platform_error(
                 PlatformUnavailableError,
                 f"{host} is rate-limiting ImageFX requests (HTTP 429); try again later.",
                 status=429,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status == 408:
-            return _error(
+            return platform_error(
                 PlatformUnavailableError, f"{host} timed out waiting for {what} (HTTP 408).", status=408
             )
         if status >= 500:
-            return _error(
+            return platform_error(
                 PlatformUnavailableError,
                 f"{host} answered {what} with a server error (HTTP {status}); try again later.",
                 status=status,
@@ -383,7 +369,7 @@ class ImageFXClient:
                 ambiguous=True,
             )
         if status == 400 and _is_refusal(detail):
-            return _error(
+            return platform_error(
                 ImageFXRefused,
                 f"ImageFX refused the request under its safety policy ({detail['reason'] or 'filtered'}).",
                 status=status,
@@ -391,14 +377,14 @@ class ImageFXClient:
         message = f"{host} refused {what} (HTTP {status})"
         if detail["message"]:
             message += f": {detail['message'][:200]}"
-        return _error(PlatformError, message, status=status)
+        return platform_error(PlatformError, message, status=status)
 
     def _images_of(self, body: Any) -> list[ImageFXImage]:
         panels = body.get("imagePanels") if isinstance(body, dict) else None
         if not isinstance(panels, list):
             raise self._malformed("the image generation", "has no imagePanels")
         if not panels:
-            raise _error(
+            raise platform_error(
                 ImageFXRefused,
                 "ImageFX returned no images for this prompt (its safety filters withheld them).",
                 status=200,
@@ -407,7 +393,7 @@ class ImageFXClient:
         if not isinstance(generated, list):
             raise self._malformed("the image generation", "has no generatedImages")
         if not generated:
-            raise _error(
+            raise platform_error(
                 ImageFXRefused,
                 "ImageFX returned no images for this prompt (its safety filters withheld them).",
                 status=200,
@@ -450,7 +436,7 @@ class ImageFXClient:
         )
 
     def _malformed(self, what: str, problem: str, *, host: str | None = None) -> PlatformUnavailableError:
-        return _error(
+        return platform_error(
             PlatformUnavailableError,
             f"{host or self._host(self.labs_url)} answered {what} with a body that {problem}.",
             ambiguous=True,

@@ -21,13 +21,12 @@ from urllib.parse import quote
 
 import httpx
 
-from platforms.kinds.common import PlatformAccount, PlatformAuthError
+from platforms.kinds.common import PlatformAccount, PlatformAuthError, platform_error
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,
     connection_timeout,
-    platform_error,
     same_text,
 )
 

@@ -51,6 +51,7 @@ from platforms.kinds.common import (
     PlatformAuthError,
     PlatformError,
     PlatformUnavailableError,
+    platform_error,
     retried_in_turn,
     server_reason,
 )
@@ -484,7 +485,7 @@ class MastodonApi:
         except httpx.TimeoutException:
             raise self._timed_out(what) from None
         except httpx.TransportError:
-            raise _error(
+            raise platform_error(
                 PlatformUnavailableError,
                 f"{self.instance_url} dropped the connection while answering {what}.",
                 ambiguous=True,
@@ -494,7 +495,7 @@ class MastodonApi:
             return response
         if response.status_code == 404 and not_found is not None:
             cls, message = not_found
-            raise _error(cls, message, status=404, ambiguous=False, reason="404")
+            raise platform_error(cls, message, status=404, ambiguous=False, reason="404")
         detail = self._reason(response)
         raise self._status_error(response.status_code, what=what, headers=response.headers, detail=detail)
 
@@ -514,7 +515,7 @@ class MastodonApi:
         url = self.instance_url
         said = f" The server said: {detail}" if detail else ""
         if status == 401:
-            return _error(
+            return platform_error(
                 PlatformAuthError,
                 f"{url} refused the access token (HTTP 401): it is wrong, expired or revoked.{said}",
                 status=401,
@@ -522,7 +523,7 @@ class MastodonApi:
             )
         if status == 429:
             wait = rate_limit_wait(headers)
-            return _error(
+            return platform_error(
                 PlatformUnavailableError,
                 f"{url} is rate-limiting requests for {what} (HTTP 429); try again later.",
                 status=429,
@@ -530,14 +531,14 @@ class MastodonApi:
                 ambiguous=False,
             )
         if status == 408:
-            return _error(
+            return platform_error(
                 PlatformUnavailableError,
                 f"{url} timed out waiting for the request for {what} (HTTP 408).",
                 status=408,
                 ambiguous=False,
             )
         if status >= 500:
-            return _error(
+            return platform_error(
                 PlatformUnavailableError,
                 f"{url} answered {what} with a server error (HTTP {status}); try again later.",
                 status=status,
@@ -552,13 +553,13 @@ class MastodonApi:
             message = f"{url} has no {what} (HTTP 404).{said}"
         else:
             message = f"{url} refused {what} (HTTP {status})" + (f": {detail}" if detail else ".")
-        return _error(PlatformAuthError, message, status=status, ambiguous=False)
+        return platform_error(PlatformAuthError, message, status=status, ambiguous=False)
 
     def _refused(self, refused: OutboundRefused) -> PlatformError:
-        return _error(PlatformError, str(refused), ambiguous=False, reason="refused")
+        return platform_error(PlatformError, str(refused), ambiguous=False, reason="refused")
 
     def _unreachable(self, what: str) -> PlatformUnavailableError:
-        return _error(
+        return platform_error(
             PlatformUnavailableError,
             f"{self.instance_url} could not be reached for {what} (connection failed).",
             ambiguous=False,
@@ -566,7 +567,7 @@ class MastodonApi:
         )
 
     def _timed_out(self, what: str) -> PlatformUnavailableError:
-        return _error(
+        return platform_error(
             PlatformUnavailableError,
             f"{self.instance_url} did not answer {what} within {self.timeout:g} s.",
             ambiguous=True,
@@ -574,7 +575,7 @@ class MastodonApi:
         )
 
     def _malformed(self, what: str, problem: str) -> PlatformUnavailableError:
-        return _error(
+        return platform_error(
             PlatformUnavailableError,
             f"{self.instance_url} answered {what} with a body that {problem}.",
             ambiguous=True,
@@ -700,22 +701,6 @@ def mastodon_status_limit(
 
 
 # Helpers ---------------------------------------------------------------------------------------
-
-
-def _error(
-    cls: type[PlatformError],
-    message: str,
-    *,
-    status: int | None = None,
-    retry_after: float | None = None,
-    ambiguous: bool = True,
-    reason: str | None = None,
-) -> PlatformError:
-    exc = cls(message, status=status)
-    exc.retry_after = retry_after
-    exc.ambiguous = ambiguous
-    exc.retry_reason = reason or (str(status) if status is not None else cls.reason)
-    return exc
 
 
 def rate_limit_wait(headers: Mapping[str, str]) -> float | None:

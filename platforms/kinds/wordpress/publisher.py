@@ -30,13 +30,12 @@ import markdown
 from markdown.blockprocessors import HashHeaderProcessor
 from markdown.extensions import Extension
 
-from platforms.kinds.common import PlatformAccount, PlatformAuthError
+from platforms.kinds.common import PlatformAccount, PlatformAuthError, platform_error
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
     Published,
     connection_timeout,
-    platform_error,
 )
 
 MARKDOWN_EXTENSIONS = ("extra", "sane_lists")
