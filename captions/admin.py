@@ -53,7 +53,7 @@ from captions.services.review import (
     ensure_transition,
 )
 from captions.services.tasks import caption_task_cancel
-from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, short_id_column
 from core.errors import DomainError
 
 CAPTION_PREVIEW_CHARS = 80
@@ -107,7 +107,15 @@ class ImageInline(admin.TabularInline):
 
 @admin.register(Post)
 class PostAdmin(LargeTableAdminMixin, admin.ModelAdmin):
-    list_display = ["post_id", "platform_connection", "platform_user_id", "post_url", "created_at"]
+    list_display = [
+        "post_id_short",
+        "platform_connection",
+        "platform_user_id_short",
+        "post_url",
+        "created_at",
+    ]
+    post_id_short = short_id_column("post_id", description="Post id")
+    platform_user_id_short = short_id_column("platform_user_id", description="Platform user id")
     list_filter = ["platform_connection__platform_type"]
     search_fields = ["post_id", "post_url", "platform_user_id"]
     list_select_related = ["platform_connection"]
@@ -499,12 +507,8 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "platform_connection",
         "status",
         "progress",
-        "current_step",
-        "attempts",
         "created_at",
-        "started_at",
         "completed_at",
-        "heartbeat_at",
     ]
     list_filter = ["status", ChangedRecentlyFilter, "platform_connection__platform_type"]
     search_fields = ["user__username", "current_step", "error_message"]
@@ -585,19 +589,18 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     @admin.display(description="Progress", ordering="progress_percent")
     def progress(self, obj: CaptionGenerationTask) -> str:
         return format_html(
-            '<progress value="{}" max="100" title="{} %"></progress> {} %',
+            '<progress value="{}" max="100" title="{} %"></progress> {} %<br>{}',
             obj.progress_percent,
             obj.progress_percent,
             obj.progress_percent,
+            obj.current_step or "",
         )
 
 
 @admin.register(ProcessingRun)
 class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
-        "id",
         "batch_id",
-        "user",
         "platform_connection",
         "status",
         "started_at",

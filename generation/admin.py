@@ -5,7 +5,12 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
+from core.admin_lists import (
+    ChangedRecentlyFilter,
+    LargeTableAdminMixin,
+    fixed_choices_filter,
+    short_id_column,
+)
 from generation.models import (
     AspectRatio,
     GeneratedImage,
@@ -161,14 +166,13 @@ class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     list_display = [
         "id",
-        "media_generation_id",
+        "media_generation_id_short",
         "user",
-        "prompt_id",
         "model_name_type",
-        "aspect_ratio",
-        "mime_type",
+        "aspect",
         "created_at",
     ]
+    media_generation_id_short = short_id_column("media_generation_id", description="Media generation id")
     list_filter = [ImageModelFilter, ImageAspectRatioFilter, MimeTypeFilter, "created_at"]
     search_fields = ["=media_generation_id", "=workflow_id", "user__username", "user__email"]
     list_select_related = ["user"]
@@ -198,6 +202,15 @@ class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                 or 0
             )
         return obj._encoded_length
+
+    @admin.display(description="Aspect ratio", ordering="aspect_ratio")
+    def aspect(self, obj) -> str:
+        # The archive's column has no choices (the seed's archive table kept free text).
+        return (
+            AspectRatio(obj.aspect_ratio).label
+            if obj.aspect_ratio in AspectRatio.values
+            else obj.aspect_ratio or "—"
+        )
 
     @admin.display(description="Size")
     def image_size(self, obj) -> str:

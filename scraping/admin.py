@@ -90,10 +90,7 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "job_type",
         "status",
         "progress_bar",
-        "total_items",
-        "processed_items",
-        "skipped_items",
-        "failed_items",
+        "item_counts",
         "artifacts_link",
         "created_at",
     )
@@ -178,6 +175,16 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def progress_bar(self, obj):
         progress = max(0, min(100, obj.progress or 0))
         return format_html('<progress value="{p}" max="100">{p}%</progress> {p}%', p=progress)
+
+    @admin.display(description=_("items"), ordering="processed_items")
+    def item_counts(self, obj):
+        return format_html(
+            "{} of {}<br>{} skipped, {} failed",
+            obj.processed_items or 0,
+            obj.total_items or 0,
+            obj.skipped_items or 0,
+            obj.failed_items or 0,
+        )
 
     @admin.display(description=_("items"))
     def items_link(self, obj):

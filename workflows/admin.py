@@ -22,6 +22,7 @@ from core.admin_lists import (
     LargeTableAdminMixin,
     fixed_choices_filter,
     recent_values_filter,
+    short_id_column,
 )
 from core.errors import DomainError
 from workflows.models import (
@@ -90,7 +91,8 @@ class PlatformStateInline(ReadOnlyInline):
 
 @admin.register(Workflow)
 class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "user", "mode", "status", "created_at", "updated_at", "completed_at")
+    list_display = ("id_short", "user", "mode", "status", "created_at", "updated_at", "completed_at")
+    id_short = short_id_column("id", description="ID")
     list_filter = ("status", ChangedRecentlyFilter, "mode")
     search_fields = ("=id", "user__username")
     list_select_related = ("user",)
@@ -154,7 +156,17 @@ REVIEWABLE = (PlatformStatus.AWAITING_REVIEW, PlatformStatus.ACCEPTED)
 class PlatformStateAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """Platform states; each has a review page (draft, evaluation and history side by side)."""
 
-    list_display = ("id", "workflow", "platform", "status", "iteration", "review", "attempts", "updated_at")
+    list_display = (
+        "id_short",
+        "workflow",
+        "platform",
+        "status",
+        "iteration",
+        "review",
+        "attempts",
+        "updated_at",
+    )
+    id_short = short_id_column("id", description="ID")
     list_filter = ("platform", "status")
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)
@@ -279,7 +291,8 @@ class EvaluationInline(ReadOnlyInline):
 
 @admin.register(Draft)
 class DraftAdmin(LargeTableAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "workflow", "platform", "source", "content_preview", "created_at")
+    list_display = ("id_short", "workflow", "platform", "source", "content_preview", "created_at")
+    id_short = short_id_column("id", description="ID")
     list_filter = ("platform", "source")
     search_fields = ("=id", "=workflow__id", "created_by__username")
     list_select_related = ("workflow",)
@@ -460,7 +473,8 @@ CheckpointStepFilter = fixed_choices_filter(
 
 @admin.register(WorkflowCheckpoint)
 class WorkflowCheckpointAdmin(LargeTableAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "workflow", "platform", "sequence", "step", "created_at")
+    list_display = ("id_short", "workflow", "platform", "sequence", "step", "created_at")
+    id_short = short_id_column("id", description="ID")
     list_filter = ("platform", CheckpointStepFilter)
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)
