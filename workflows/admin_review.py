@@ -145,21 +145,12 @@ def _panels(request, workflow: Workflow, *, bound: tuple[str, DraftReviewForm] |
         .order_by("-created_at", "-id")
     )
     by_id = {draft.pk: draft for draft in drafts}
-    checkpoints = workflow.checkpoints.filter(step__startswith="review_").order_by("-sequence")
-    reviews = list(checkpoints.values("platform", "step", "metadata", "created_at"))
-    reviewer_ids = {(r["metadata"] or {}).get("reviewer") for r in reviews} - {None}
-    names = dict(get_user_model().objects.filter(pk__in=reviewer_ids).values_list("pk", "username"))
+    reviews = _review_log(workflow)
     jobs = list(workflow.publishing_jobs.order_by("-created_at"))
     reviewing = may_review(request.user, workflow)
     panels = []
     for state in states:
         active = by_id.get(state.active_draft_id)
-        lineage, seen = [], set()
-        draft = active
-        while draft is not None and draft.pk not in seen:
-            lineage.append(draft)
-            seen.add(draft.pk)
-            draft = by_id.get(draft.based_on_id)
         if bound is not None and bound[0] == state.platform:
             form = bound[1]
         else:
@@ -176,22 +167,43 @@ def _panels(request, workflow: Workflow, *, bound: tuple[str, DraftReviewForm] |
                 ),
                 evaluation=next(iter(active.evaluations.all()), None) if active else None,
                 history=[d for d in drafts if d.platform == state.platform],
-                lineage=lineage,
-                reviews=[
-                    {
-                        "action": r["step"].removeprefix("review_").replace("_", " "),
-                        "feedback": (r["metadata"] or {}).get("feedback"),
-                        "reviewer": names.get((r["metadata"] or {}).get("reviewer"), "—"),
-                        "at": r["created_at"],
-                    }
-                    for r in reviews
-                    if r["platform"] == state.platform
-                ],
+                lineage=_lineage(active, by_id),
+                reviews=[review for review in reviews if review["platform"] == state.platform],
                 jobs=[job for job in jobs if job.platform == state.platform],
                 may_review=reviewing,
             )
         )
     return panels
+
+
+def _lineage(active: Draft | None, by_id: dict) -> list[Draft]:
+    """The active draft, the draft it was based on, and so on back to the first AI draft."""
+    lineage: list[Draft] = []
+    draft = active
+    while draft is not None and draft not in lineage:
+        lineage.append(draft)
+        draft = by_id.get(draft.based_on_id)
+    return lineage
+
+
+def _review_log(workflow: Workflow) -> list[dict]:
+    """Every review action on the workflow, newest first, with its reviewer and feedback (the
+    review service records both on the checkpoint it writes)."""
+    checkpoints = workflow.checkpoints.filter(step__startswith="review_").order_by("-sequence")
+    rows = list(checkpoints.values("platform", "step", "metadata", "created_at"))
+    metadata = [row["metadata"] if isinstance(row["metadata"], dict) else {} for row in rows]
+    ids = {meta.get("reviewer") for meta in metadata} - {None}
+    names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username")) if ids else {}
+    return [
+        {
+            "platform": row["platform"],
+            "action": row["step"].removeprefix("review_").replace("_", " "),
+            "feedback": meta.get("feedback"),
+            "reviewer": names.get(meta.get("reviewer"), "—"),
+            "at": row["created_at"],
+        }
+        for row, meta in zip(rows, metadata, strict=True)
+    ]
 
 
 def _resources(workflow: Workflow) -> list[Resource]:
@@ -323,8 +335,8 @@ class WorkflowPages:
         """Before publishing: an edited text becomes the accepted draft (edit_and_publish); an
         unchanged draft awaiting review is accepted; an accepted one is published as it is."""
         content = data["content"]
-        active = state.active_draft.content if state.active_draft else None
-        if content.strip() and content.strip() != (active or "").strip():
+        active = state.active_draft.content if state.active_draft else ""
+        if content.strip() != active.strip():  # an emptied editor too: the service says what is wrong
             workflow_review(**review, action=EDIT_AND_PUBLISH, content=content, meta=meta)
         elif state.status == PlatformStatus.AWAITING_REVIEW:
             workflow_review(**review, action=ACCEPT, meta=meta)

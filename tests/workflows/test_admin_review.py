@@ -556,3 +556,28 @@ def test_moderators_cancel_scheduled_jobs_and_retry_failed_ones():
     failed.refresh_from_db()
     assert scheduled.status == PublishingStatus.CANCELLED
     assert failed.status == PublishingStatus.QUEUED
+
+
+def test_the_page_costs_the_same_queries_however_many_drafts(
+    reviewer, workflow, django_assert_max_num_queries
+):
+    client = client_of(reviewer)
+    client.get(review_url(workflow))  # sessions, permissions and content types cached
+    with django_assert_max_num_queries(20) as first:
+        client.get(review_url(workflow))
+    for index in range(6):
+        draft = DraftFactory(workflow=workflow, platform=Platform.X, content=f"Older draft {index}.")
+        EvaluationFactory(draft=draft)
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        response = client.get(review_url(workflow))
+    assert "Older draft 5." in response.content.decode()
+
+
+def test_publishing_an_emptied_editor_is_a_form_error(reviewer, workflow):
+    PlatformConnectionFactory(user=reviewer, platform_type=PlatformType.X)
+    response = press(client_of(reviewer), workflow, "x", "edit_and_publish", content="  \r\n")
+
+    assert response.status_code == 200
+    assert errors_of(response, "x")["content"] == ["Give the edited draft's text."]
+    assert state_of(workflow, Platform.X).status == PlatformStatus.AWAITING_REVIEW
+    assert not PublishingJob.objects.exists()
