@@ -13,7 +13,6 @@
   function countCharacters(text) {
     return Array.from(text.replace(/\r\n/g, "\n").replace(EDGES, "")).length;
   }
-  window.socialdeskCountCharacters = countCharacters;
 
   function setUpCounter(counter) {
     var editor = document.getElementById(counter.dataset.counterFor);
