@@ -158,7 +158,15 @@ def test_the_workflow_page_cancels_a_running_workflow(browser, live_server, user
     wait(browser).until(
         lambda d: d.find_element(By.CSS_SELECTOR, ".wf-progress-step").text == "X: waiting for a worker"
     )
-    submit(browser, browser.find_element(By.CSS_SELECTOR, ".wf-cancel button"))
+    button = browser.find_element(By.CSS_SELECTOR, ".wf-cancel button")
+    button.click()
+    browser.switch_to.alert.dismiss()  # changed their mind: nothing happens
+    workflow.refresh_from_db()
+    assert workflow.status == WorkflowStatus.RUNNING
+    button.click()
+    browser.switch_to.alert.accept()
+    wait(browser).until(EC.staleness_of(button))
+    wait(browser).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     assert messages(browser, "success") == ["The workflow is cancelled."]
     workflow.refresh_from_db()

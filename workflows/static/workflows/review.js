@@ -90,9 +90,19 @@
     poll();
   }
 
+  // Cancelling stops the engine and every queued publication: it cannot be undone.
+  function confirmCancel(form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm("Cancel this workflow? Drafts still being written stop, and queued or scheduled publications are cancelled.")) {
+        event.preventDefault();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll(".wf-counter[data-counter-for]").forEach(setUpCounter);
     document.querySelectorAll("form.wf-start").forEach(setUpStartForm);
     document.querySelectorAll(".wf-progress[data-progress-url]").forEach(setUpProgress);
+    document.querySelectorAll("form.wf-cancel").forEach(confirmCancel);
   });
 })();
