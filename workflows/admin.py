@@ -112,6 +112,10 @@ class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     change_form_template = "admin/workflows/workflow/change_form.html"
 
+    class Media:  # the Review column, the progress panel and Cancel (list and workflow pages)
+        css = {"all": ("workflows/review.css",)}
+        js = ("workflows/review.js",)
+
     # Starting, reviewing, progress and cancelling: workflows.admin_review (same services as the API).
     @property
     def pages(self) -> WorkflowPages:
@@ -232,6 +236,9 @@ class PlatformStateAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    class Media:
+        css = {"all": ("workflows/review.css",)}
 
     def get_changelist(self, request, **kwargs):
         return ReviewPageChangeList
