@@ -434,7 +434,7 @@ def test_the_workflow_list_has_a_review_column_with_the_count(reviewer, workflow
     html = response.content.decode()
     assert f'href="{review_url(workflow)}">Review (1)</a>' in html
     assert f'href="{review_url(idle)}">Drafts</a>' in html
-    assert response.context["cl"].list_display[:3] == ["action_checkbox", "id", "review_link"]
+    assert response.context["cl"].list_display[:3] == ["action_checkbox", "id_short", "review_link"]
 
 
 def test_platform_state_rows_open_the_review_page(workflow, admin_client):
