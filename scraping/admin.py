@@ -11,6 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.request_meta import request_meta
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
 from core.errors import DomainError
+from scraping.admin_forms import (
+    artifact_change_context,
+    artifact_download_link,
+    artifact_urls,
+    job_options_html,
+    scraping_job_change_context,
+    scraping_job_start_view,
+    scraping_job_urls,
+)
 from scraping.job_options import COMMON_KEYS, PAPER_SOURCES, TYPE_KEYS
 from scraping.models import (
     Artifact,
@@ -103,11 +112,25 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    inlines = [JobConfigurationInline, JobItemInline]
+    # The options show as named values (scraping.admin_forms.job_options_html), not as raw rows.
+    inlines = [JobItemInline]
     actions = ["cancel_selected", "retry_selected"]
+    change_form_template = "admin/sd_work_change_form.html"
 
-    def has_add_permission(self, request):
-        return False  # jobs start through the API, which validates them and queues the run
+    # Started from the job form (scraping.admin_forms): the API's service, rules and queueing.
+    def add_view(self, request, form_url="", extra_context=None):
+        return scraping_job_start_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**scraping_job_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*scraping_job_urls(self), *super().get_urls()]
+
+    @admin.display(description=_("options"))
+    def options(self, obj):
+        return job_options_html(obj) if obj.pk else "-"
 
     def delete_model(self, request, obj):
         scraping_job_delete(job=obj, actor=request.user, meta=request_meta(request))
@@ -124,6 +147,7 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "cancel_requested",
         "progress_bar",
         "items_link",
+        "options",
         "total_items",
         "processed_items",
         "skipped_items",
@@ -141,6 +165,7 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             None,
             {"fields": ("id", "user", "title", "description", "job_type", "keywords", "expanded_keywords")},
         ),
+        (_("Options"), {"fields": ("options",)}),
         (
             _("Progress"),
             {
@@ -339,6 +364,7 @@ class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "file_size",
         "is_public",
         "created_at",
+        "download",
     )
     list_filter = ("artifact_type", "is_public", JobListFilter)
     search_fields = ("title", "source_url", "=content_hash")
@@ -373,6 +399,19 @@ class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         # Artifacts come from scraping jobs and uploads, which store the file and hash it.
         return False
+
+    change_form_template = "admin/sd_work_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**artifact_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*artifact_urls(self), *super().get_urls()]
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        return artifact_download_link(obj)
 
     # Deleting goes through the service, which removes the stored file too (once committed).
     def delete_model(self, request, obj):
