@@ -132,6 +132,14 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def options(self, obj):
         return job_options_html(obj) if obj.pk else "-"
 
+    @admin.display(description=_("keywords"))
+    def keyword_list(self, obj):
+        return ", ".join(obj.keywords or []) or "-"
+
+    @admin.display(description=_("expanded keywords"))
+    def expanded_keyword_list(self, obj):
+        return ", ".join(obj.expanded_keywords or []) or "-"
+
     def delete_model(self, request, obj):
         scraping_job_delete(job=obj, actor=request.user, meta=request_meta(request))
 
@@ -148,6 +156,8 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "progress_bar",
         "items_link",
         "options",
+        "keyword_list",
+        "expanded_keyword_list",
         "total_items",
         "processed_items",
         "skipped_items",
@@ -163,7 +173,17 @@ class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     fieldsets = (
         (
             None,
-            {"fields": ("id", "user", "title", "description", "job_type", "keywords", "expanded_keywords")},
+            {
+                "fields": (
+                    "id",
+                    "user",
+                    "title",
+                    "description",
+                    "job_type",
+                    "keyword_list",
+                    "expanded_keyword_list",
+                )
+            },
         ),
         (_("Options"), {"fields": ("options",)}),
         (

@@ -138,7 +138,8 @@ def test_a_person_starts_a_caption_scan_follows_it_and_cancels_it(browser, live_
     )
     wait(browser).until(lambda d: _panel_text(d, "step") == "captioning 5 of 9")
     assert _panel_text(browser, "percent") == "55"
-    assert not browser.find_element(By.CSS_SELECTOR, '.sd-progress [data-progress-field="error"]').is_displayed()
+    error = browser.find_element(By.CSS_SELECTOR, '.sd-progress [data-progress-field="error"]')
+    assert not error.is_displayed()
     screenshot(browser, "caption-scan-running")
 
     submit(browser, browser.find_element(By.CSS_SELECTOR, ".sd-progress-cancel button"))

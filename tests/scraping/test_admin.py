@@ -67,9 +67,9 @@ def test_changelist_search_and_change_pages(admin_client, artifact, get_obj, sea
 # bookkeeping and the stored file's identity), and its inlines.
 CHANGE_PAGES = {
     "scrapingjob": (
-        ["user", "title", "job_type", "keywords", "options", "status", "progress_bar", "items_link"],
-        ["id", "options", "status", "cancel_requested", "progress_bar", "total_items", "processed_items",
-         "failed_items", "attempts"],
+        ["user", "title", "job_type", "keyword_list", "options", "status", "progress_bar", "items_link"],
+        ["id", "keyword_list", "expanded_keyword_list", "options", "status", "cancel_requested",
+         "progress_bar", "total_items", "processed_items", "failed_items", "attempts"],
         ["scrapingjobitem"],
     ),
     "jobconfiguration": (["job", "config_key", "config_value"], ["id", "created_at"], []),

@@ -156,6 +156,7 @@ def test_the_change_page_shows_the_options_as_named_values(client, reviewer, que
     assert '<th scope="row">Languages</th><td>en, de</td>' in html
     assert '<th scope="row">Obey robots.txt</th><td>yes</td>' in html
     assert "config_value" not in html  # no raw rows to edit
+    assert 'name="keywords"' not in html  # keywords read as words, not a JSON box
 
 
 def test_options_the_rules_refuse_are_shown_as_stored(client, reviewer):
