@@ -42,13 +42,6 @@ RECENT_JOBS_IN_FILTER = 20
 ITEMS_INLINE_LIMIT = 50
 
 
-class JobConfigurationInline(admin.TabularInline):
-    model = JobConfiguration
-    extra = 0
-    fields = ("config_key", "config_value", "created_at")
-    readonly_fields = ("created_at",)
-
-
 class JobItemInline(admin.TabularInline):
     """Read-only: items are the runner's record. Failed ones first, at most ITEMS_INLINE_LIMIT."""
 
