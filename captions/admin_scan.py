@@ -1,7 +1,8 @@
 """Starting a caption scan in the admin, and watching it run.
 
-The add page of caption tasks picks one of the connections the user may see (their own;
-moderators and admins: everyone's, `platforms.selectors.connection_list`, as the API) and shows,
+The add page of caption tasks picks one of the user's own connections (from
+`platforms.selectors.connection_list`, narrowed to their own even for moderators, who may scan
+anyone's through the API: a page listing every account of the site would help nobody) and shows,
 for each, the settings the scan will run with: what `caption_settings_snapshot` resolves (the
 owner's saved settings for the connection, else the defaults), the same call the task service
 makes when it queues the task. Submitting runs the API's create serializer and then
@@ -32,8 +33,7 @@ CONNECTION_OWNER = "platform_connection__user"
 
 class ConnectionChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj) -> str:
-        owner = f" — {obj.user.username}" if self.show_owner else ""
-        return f"{obj.name} ({obj.get_platform_type_display()}, @{obj.username}){owner}"
+        return f"{obj.name} ({obj.get_platform_type_display()}, @{obj.username})"
 
 
 class CaptionScanForm(forms.Form):
@@ -46,15 +46,13 @@ class CaptionScanForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["platform_connection"]
-        field.queryset = scannable_connections(user=user)
-        field.show_owner = any(connection.user_id != user.pk for connection in field.queryset)
+        self.fields["platform_connection"].queryset = scannable_connections(user=user)
 
 
 def scannable_connections(*, user):
-    """The connections the user may see that have captions at all (Mastodon-compatible ones)."""
-    visible = connection_list(user=user).select_related("user").order_by("name", "pk")
-    return visible.filter(pk__in=[connection.pk for connection in visible if connection.uses_mastodon_api])
+    """The user's own connections that have captions at all (Mastodon-compatible ones)."""
+    own = connection_list(user=user).filter(user=user).select_related("user").order_by("name", "pk")
+    return own.filter(pk__in=[connection.pk for connection in own if connection.uses_mastodon_api])
 
 
 def scan_settings_rows(*, connections) -> list[dict]:

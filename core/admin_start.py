@@ -88,7 +88,7 @@ def start_view(
     """
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
-    form = form_class(request.POST or None, **(form_kwargs or {}))
+    form = form_class(request.POST if request.method == "POST" else None, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         created = None
         try:

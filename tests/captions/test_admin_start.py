@@ -60,11 +60,12 @@ def test_the_form_lists_only_the_users_own_connections_with_the_settings_a_scan_
     assert 'name="_start"' in html and "captions/scan_form.js" in html
 
 
-def test_moderators_may_scan_anyones_connection(client_of):
+def test_moderators_pick_among_their_own_connections_too(client_of):
     moderator = user_with_role(Role.MODERATOR)
-    theirs = PlatformConnectionFactory(name="owner's account")
+    own = PlatformConnectionFactory(user=moderator)
+    PlatformConnectionFactory(name="owner's account")
     response = client_of(moderator).get(reverse(ADD_URL))
-    assert theirs in set(form_of(response).fields["platform_connection"].queryset)
+    assert set(form_of(response).fields["platform_connection"].queryset) == {own}
 
 
 def test_a_valid_scan_creates_one_task_and_queues_it_once(
