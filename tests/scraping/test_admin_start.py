@@ -93,6 +93,7 @@ def test_a_paper_job_keeps_the_chosen_index(client, reviewer, queued, django_cap
     [
         ({"title": ""}, "title"),
         ({"title": "x" * 256}, "title"),
+        ({"description": "x" * 10_001}, "description"),
         ({"job_type": "forum"}, "job_type"),
         ({"keywords": "\n".join(f"k{n}" for n in range(21))}, "keywords"),
         ({"keywords": "x" * 101}, "keywords"),
