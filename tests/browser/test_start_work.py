@@ -121,7 +121,7 @@ def test_a_person_starts_a_caption_scan_follows_it_and_cancels_it(browser, live_
     labels = [option.text for option in choice.options]
     assert not any("someone-elses" in label for label in labels)
     choice.select_by_value(str(mine.pk))
-    chosen = browser.find_element(By.CSS_SELECTOR, "#scan-settings tr.sd-chosen")
+    chosen = wait(browser).until(lambda d: d.find_element(By.CSS_SELECTOR, "#scan-settings tr.sd-chosen"))
     assert "heron.social" in chosen.text and "120" in chosen.text
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 1280
     screenshot(browser, "caption-scan-form")
