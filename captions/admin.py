@@ -25,6 +25,7 @@ from django.utils.text import Truncator, add_truncation_text, calculate_truncate
 from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
+from captions.admin_scan import caption_scan_view, caption_task_change_context, caption_task_urls
 from captions.images import stored_key_ok
 from captions.models import (
     ACTIVE_TASK_STATUSES,
@@ -556,8 +557,18 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
 
-    def has_add_permission(self, request):
-        return False  # tasks start through the API (one active per connection, queued on commit)
+    change_form_template = "admin/sd_work_change_form.html"
+
+    # Started from the scan form (captions.admin_scan): the API's serializer and service.
+    def add_view(self, request, form_url="", extra_context=None):
+        return caption_scan_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**caption_task_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*caption_task_urls(self), *super().get_urls()]
 
     @admin.action(
         description="Cancel selected tasks (running ones stop before their next image)",

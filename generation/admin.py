@@ -11,6 +11,19 @@ from core.admin_lists import (
     fixed_choices_filter,
     short_id_column,
 )
+from generation.admin_forms import (
+    generated_image_thumbnail,
+    generated_image_urls,
+    persona_gallery,
+    persona_portrait,
+    persona_task_change_context,
+    persona_task_start_view,
+    persona_task_urls,
+    persona_urls,
+    prompt_change_context,
+    prompt_start_view,
+    prompt_urls,
+)
 from generation.models import (
     AspectRatio,
     GeneratedImage,
@@ -71,15 +84,9 @@ class GeneratedImageInline(admin.TabularInline):
 
     @admin.display(description="Image")
     def thumbnail(self, obj: GeneratedImage) -> str:
-        # The browser fetches each image from the API's content view (the admin session
-        # authenticates it), so this page never loads the base64 blobs itself.
-        if not obj.pk:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="generated image {}" loading="lazy" class="sd-thumb-96">',
-            reverse("generated-image-content", kwargs={"pk": obj.pk}),
-            obj.pk,
-        )
+        # The browser fetches each thumbnail from an admin-only view, so this page never loads
+        # the base64 blobs itself.
+        return generated_image_thumbnail(obj, size=96)
 
 
 @admin.register(Prompt)
@@ -144,13 +151,25 @@ class PromptAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
 
-    # A prompt is a record of a request: created through the API (which queues the work), then
-    # changed only by its worker. Operators view and delete it here.
-    def has_add_permission(self, request):
-        return False
+    # A prompt is a record of a request: created through the prompt form (generation.admin_forms,
+    # the API's service, which queues the work), then changed only by its worker.
+    change_form_template = "admin/sd_work_change_form.html"
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return prompt_start_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**prompt_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*prompt_urls(self), *super().get_urls()]
 
     @admin.display(description="Prompt", ordering="prompt_text")
     def short_text(self, obj: Prompt) -> str:
@@ -235,7 +254,23 @@ class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 @admin.register(GeneratedImage)
 class GeneratedImageAdmin(BaseGeneratedImageAdmin):
-    pass
+    list_display = ["thumbnail", *BaseGeneratedImageAdmin.list_display]
+    fields = ["thumbnail_large", *IMAGE_FIELDS]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
+
+    def get_urls(self):
+        return [*generated_image_urls(self), *super().get_urls()]
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: GeneratedImage) -> str:
+        return generated_image_thumbnail(obj)
+
+    @admin.display(description="Thumbnail")
+    def thumbnail_large(self, obj: GeneratedImage) -> str:
+        return generated_image_thumbnail(obj, size=160)
 
 
 @admin.register(GeneratedImageArchive)
@@ -250,7 +285,16 @@ class GeneratedPersonaInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["position", "full_name", "gender", "age", "job_title", "current_city", "image_count"]
+    fields = [
+        "position",
+        "portrait",
+        "full_name",
+        "gender",
+        "age",
+        "job_title",
+        "current_city",
+        "image_count",
+    ]
     readonly_fields = fields
     ordering = ["position"]
 
@@ -278,6 +322,10 @@ class GeneratedPersonaInline(admin.TabularInline):
     @admin.display(description="Images")
     def image_count(self, obj: GeneratedPersona) -> int:
         return len(obj.images or [])
+
+    @admin.display(description="Portrait")
+    def portrait(self, obj: GeneratedPersona) -> str:
+        return persona_portrait(obj)
 
 
 class TaskProgressFilter(admin.SimpleListFilter):
@@ -372,13 +420,25 @@ class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
 
-    # Tasks are created through the API (which issues task_id and queues the work) and then
-    # changed only by their worker. Operators view and delete them here.
-    def has_add_permission(self, request):
-        return False
+    # Tasks are created through the persona form (generation.admin_forms, the API's service, which
+    # issues task_id and queues the work) and then changed only by their worker.
+    change_form_template = "admin/sd_work_change_form.html"
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return persona_task_start_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**persona_task_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*persona_task_urls(self), *super().get_urls()]
 
     @admin.display(description="Bio prompts")
     def bio_prompts(self, obj: GenerationTask | None = None) -> str:
@@ -406,6 +466,7 @@ class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 @admin.register(GeneratedPersona)
 class GeneratedPersonaAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
+        "portrait",
         "full_name",
         "task",
         "position",
@@ -419,7 +480,7 @@ class GeneratedPersonaAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     search_fields = ["first_name", "last_name", "job_title", "workplace", "=task__task_id"]
     list_select_related = ["task"]
     raw_id_fields = ["task"]
-    readonly_fields = ["task", "position", "images", "image_errors", "metadata", "created_at"]
+    readonly_fields = ["task", "position", "gallery", "image_errors", "metadata", "created_at"]
     fieldsets = [
         (None, {"fields": ["task", "position", "first_name", "last_name", "gender", "age", "ethnicity"]}),
         ("Bios", {"fields": ["bio_facebook", "bio_instagram", "bio_x", "bio_tiktok", "about"]}),
@@ -437,10 +498,24 @@ class GeneratedPersonaAdmin(LargeTableAdminMixin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Images", {"fields": ["images", "image_errors", "metadata", "created_at"]}),
+        ("Images", {"fields": ["gallery", "image_errors", "metadata", "created_at"]}),
     ]
     ordering = ["-task_id", "position"]
 
     def has_add_permission(self, request):
         # Personas are written by the generation task, one per position.
         return False
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
+
+    def get_urls(self):
+        return [*persona_urls(self), *super().get_urls()]
+
+    @admin.display(description="Portrait")
+    def portrait(self, obj: GeneratedPersona) -> str:
+        return persona_portrait(obj)
+
+    @admin.display(description="Images")
+    def gallery(self, obj: GeneratedPersona) -> str:
+        return persona_gallery(obj)
