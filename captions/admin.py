@@ -25,6 +25,7 @@ from django.utils.text import Truncator, add_truncation_text, calculate_truncate
 from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
+from captions.admin_review import ReviewChangeList, approve_confirmation, review_urls
 from captions.images import stored_key_ok
 from captions.models import (
     ACTIVE_TASK_STATUSES,
@@ -74,6 +75,18 @@ def _preview(text: str | None) -> str:
     if len(text) <= CAPTION_PREVIEW_CHARS:
         return text
     return add_truncation_text(text[: calculate_truncate_chars_length(CAPTION_PREVIEW_CHARS, None)])
+
+
+SHORT_ID_CHARS = 6
+
+
+def _short(identifier: str | None) -> str:
+    """A long id by its last characters, the whole of it on hover."""
+    if not identifier:
+        return "—"
+    if len(identifier) <= SHORT_ID_CHARS:
+        return identifier
+    return format_html('<span title="{}">…{}</span>', identifier, identifier[-SHORT_ID_CHARS:])
 
 
 def _warnings_html(warnings) -> str:
@@ -177,11 +190,11 @@ class ImageReviewForm(forms.ModelForm):
         return text
 
 
-def _thumbnail_bytes(key: str) -> tuple[bytes, str]:
+def _thumbnail_bytes(key: str, size: int = THUMBNAIL_SIZE) -> tuple[bytes, str]:
     """A small PNG/JPEG of a stored image; OSError when it is missing or unreadable."""
     with default_storage.open(key, "rb") as handle, PILImage.open(handle) as picture:
-        picture.draft("RGB", (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2))
-        picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        picture.draft("RGB", (size * 2, size * 2))
+        picture.thumbnail((size, size))
         output = io.BytesIO()
         if picture.mode in ("RGBA", "LA", "P"):
             picture.convert("RGBA").save(output, "PNG", optimize=True)
@@ -209,22 +222,19 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
 
     form = ImageReviewForm
+    # Fits 1280 px: the caption gets the room; long ids are shortened (in full on hover).
     list_display = [
-        "id",
+        "short_id",
         "thumbnail",
-        "post",
-        "platform_connection",
-        "attachment_index",
+        "short_post",
         "status",
-        "original_preview",
-        "generated_preview",
-        "reviewed_preview",
+        "caption_preview",
         "characters",
         "score",
         "flags",
         "created_at",
     ]
-    list_display_links = ["id"]
+    list_display_links = ["short_id", "thumbnail"]
     list_filter = [
         "status",
         "needs_special_review",
@@ -279,6 +289,9 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     ordering = ["-created_at"]
     list_per_page = 50
 
+    class Media:
+        css = {"all": ["captions/review.css"]}
+
     # --- rows, read-only fields, urls ---------------------------------------------------------
 
     def get_queryset(self, request):
@@ -301,8 +314,12 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         thumbnail = self.admin_site.admin_view(self.thumbnail_view)
         return [
             path("<path:object_id>/thumbnail/", thumbnail, name="captions_image_thumbnail"),
+            *review_urls(self, thumbnail_bytes=_thumbnail_bytes),
             *super().get_urls(),
         ]
+
+    def get_changelist(self, request, **kwargs):
+        return ReviewChangeList  # rows open the review page
 
     def thumbnail_view(self, request, object_id):
         """A small copy of the stored image, for staff who may view this image; never public."""
@@ -346,6 +363,30 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     @admin.display(description="Image")
     def thumbnail_large(self, obj: Image) -> str:
         return self._thumbnail(obj, THUMBNAIL_SIZE)
+
+    @admin.display(description="Image", ordering="id")
+    def short_id(self, obj: Image) -> str:
+        return _short(str(obj.pk))
+
+    @admin.display(description="Post")
+    def short_post(self, obj: Image) -> str:
+        return format_html(
+            '{} <span class="quiet">#{} · {}</span>',
+            _short(obj.post.post_id),
+            obj.attachment_index + 1,
+            obj.platform_connection.name,
+        )
+
+    @admin.display(description="Caption")
+    def caption_preview(self, obj: Image) -> str:
+        """The caption as it stands; which one it is (generated, edited, approved) when not generated."""
+        if obj.final_caption:
+            kind = "approved"
+        elif obj.reviewed_caption:
+            kind = "edited"
+        else:
+            return _preview(obj.generated_caption)
+        return format_html('{} <span class="quiet">({})</span>', _preview(obj.current_caption), kind)
 
     @admin.display(description="Original")
     def original_preview(self, obj: Image) -> str:
@@ -409,6 +450,8 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Approve selected captions", permissions=["review"])
     def approve_selected(self, request, queryset):
+        if request.POST.get("post") != "yes":  # first show what would be approved
+            return approve_confirmation(self, request, self._plain(queryset))
         changed = caption_bulk_approve(
             images=self._plain(queryset), reviewer=request.user, meta=request_meta(request)
         )
