@@ -19,9 +19,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.urls import get_script_prefix, get_urlconf, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
+from django.utils.timezone import localtime
 from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
@@ -223,17 +225,7 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     form = ImageReviewForm
     # Fits 1280 px: the caption gets the room; long ids are shortened (in full on hover).
-    list_display = [
-        "short_id",
-        "thumbnail",
-        "short_post",
-        "status",
-        "caption_preview",
-        "characters",
-        "score",
-        "flags",
-        "created_at",
-    ]
+    list_display = ["short_id", "thumbnail", "caption_preview", "status", "score_and_flags", "short_post"]
     list_display_links = ["short_id", "thumbnail"]
     list_filter = [
         "status",
@@ -364,29 +356,33 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def thumbnail_large(self, obj: Image) -> str:
         return self._thumbnail(obj, THUMBNAIL_SIZE)
 
-    @admin.display(description="Image", ordering="id")
+    @admin.display(description="ID", ordering="id")
     def short_id(self, obj: Image) -> str:
         return _short(str(obj.pk))
 
-    @admin.display(description="Post")
+    @admin.display(description="Post", ordering="created_at")
     def short_post(self, obj: Image) -> str:
+        """The post by the end of its id, which image of it, the connection and when it was found."""
+        found = date_format(localtime(obj.created_at), "SHORT_DATE_FORMAT") if obj.created_at else ""
         return format_html(
-            '{} <span class="quiet">#{} · {}</span>',
+            '<span class="sd-nowrap">{} #{}</span><br><span class="quiet">{}<br>{}</span>',
             _short(obj.post.post_id),
             obj.attachment_index + 1,
             obj.platform_connection.name,
+            found,
         )
 
     @admin.display(description="Caption")
     def caption_preview(self, obj: Image) -> str:
-        """The caption as it stands; which one it is (generated, edited, approved) when not generated."""
-        if obj.final_caption:
-            kind = "approved"
-        elif obj.reviewed_caption:
-            kind = "edited"
-        else:
-            return _preview(obj.generated_caption)
-        return format_html('{} <span class="quiet">({})</span>', _preview(obj.current_caption), kind)
+        """The caption as it stands, which one it is when not the generated one, and its length
+        against the image's limit."""
+        kind = "approved" if obj.final_caption else "edited" if obj.reviewed_caption else None
+        return format_html(
+            '{}<br><span class="quiet">{}{}</span>',
+            _preview(obj.current_caption),
+            f"{kind} · " if kind else "",
+            self.characters(obj),
+        )
 
     @admin.display(description="Original")
     def original_preview(self, obj: Image) -> str:
@@ -413,6 +409,13 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             return "—"
         level = quality_level(obj.caption_quality_score)
         return format_html('<span title="{}">{}</span> {}', level, obj.caption_quality_score, level)
+
+    @admin.display(description="Score, flags", ordering="caption_quality_score")
+    def score_and_flags(self, obj: Image) -> str:
+        flags = self.flags(obj)
+        if flags == "—":
+            return self.score(obj)
+        return format_html('{}<span class="sd-flags">{}</span>', self.score(obj), flags)
 
     @admin.display(description="Flags")
     def flags(self, obj: Image) -> str:

@@ -233,7 +233,7 @@ def _post_text(html: str | None) -> str:
 def _flags(image: Image, *, length: int, limit: int) -> list[tuple[str, str]]:
     flags = []
     if image.needs_special_review:
-        flags.append(("Needs special review", image.reviewer_notes or "Flagged for a closer look."))
+        flags.append(("Needs special review", "" if image.reviewer_notes else "Flagged for a closer look."))
     if image.processing_error:
         flags.append(("Processing error", image.processing_error))
     if length > limit:

@@ -473,9 +473,13 @@ def test_the_queue_honours_the_lists_filters_and_search(reviewer):
     assert response["Location"] == review(heron, _changelist_filters="q=heron")
     response = client.get(queue(status__exact="reviewed"))
     assert response["Location"] == review(reviewed, _changelist_filters="status__exact=reviewed")
-    # Ordered as the list is when asked (o=-... by the list's column numbers): oldest first here.
-    response = client.get(queue(o="9"))
-    assert response["Location"] == review(heron, _changelist_filters="o=9")
+    # Ordered as the list is when asked (`o` numbers the list's columns, the checkbox first):
+    # by the post column, which sorts by when the image was found, oldest first.
+    from django.contrib import admin
+
+    column = str(admin.site._registry[Image].list_display.index("short_post") + 1)
+    response = client.get(queue(o=column))
+    assert response["Location"] == review(heron, _changelist_filters=f"o={column}")
 
 
 def test_after_an_action_the_walk_keeps_the_filters(reviewer):
