@@ -599,3 +599,20 @@ def test_no_pictures_without_a_stored_copy(reviewer):
     assert client.get(reverse("admin:captions_image_preview", args=[image.pk])).status_code == 404
     assert client.get(reverse("admin:captions_image_original", args=[image.pk])).status_code == 404
     assert "No stored copy of this image." in client.get(review(image)).content.decode()
+
+
+def test_the_change_page_links_to_the_review_page(image, reviewer):
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    html = client_of(reviewer).get(url, {"_changelist_filters": "q=heron"}).content.decode()
+    assert f'href="{review(image)}?_changelist_filters=q%3Dheron"' in html
+
+
+@pytest.mark.parametrize("platform_type", ["x", "linkedin"])
+def test_approve_and_post_is_not_offered_where_the_platform_takes_no_descriptions(moderator, platform_type):
+    image = make_image(post__platform_connection__platform_type=platform_type)
+    client = client_of(moderator)
+    html = client.get(review(image)).content.decode()
+    assert 'value="approve"' in html and 'value="approve_post"' not in html
+    response = client.post(review(image), {"action": "approve_post", "caption": EDITED})
+    assert response.status_code == 409
+    assert fresh(image).status == S.PENDING
