@@ -52,9 +52,9 @@ from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
 from captions.images import stored_key_ok
-from captions.models import Image, ImageStatus
+from captions.models import CaptionGenerationUserSettings, Image, ImageStatus
 from captions.prompts import INSTRUCTION_MAX_CHARS
-from captions.quality import caption_length, caption_text_clean, quality_level
+from captions.quality import QualityReport, caption_length, caption_quality, caption_text_clean, quality_level
 from captions.selectors import caption_length_limit
 from captions.services import generation, posting, review
 from core.errors import DomainError
@@ -243,6 +243,24 @@ def _flags(image: Image, *, length: int, limit: int) -> list[tuple[str, str]]:
     return flags
 
 
+def _wording_report(image: Image, *, limit: int) -> QualityReport | None:
+    """The score of the caption as it stands when a person reworded it: the stored score is the
+    generated caption's. Scored by the same rules, with the owner's optimal range."""
+    text = image.current_caption
+    if not text.strip() or caption_text_clean(text) == caption_text_clean(image.generated_caption):
+        return None
+    connection = image.platform_connection
+    own_settings = CaptionGenerationUserSettings.objects.filter(
+        user_id=connection.user_id, platform_connection=connection
+    )
+    own = own_settings.values_list("optimal_min_length", "optimal_max_length").first()
+    optimal_min, optimal_max = own or (generation.DEFAULT_OPTIMAL_MIN, generation.DEFAULT_OPTIMAL_MAX)
+    try:
+        return caption_quality(text=text, optimal_min=optimal_min, optimal_max=optimal_max, limit=limit)
+    except ValueError:  # settings outside the rules' range: no second score rather than a wrong one
+        return None
+
+
 def _actions_allowed(model_admin, request, image: Image) -> list[str]:
     """The buttons this person may press on this image now."""
     allowed = []
@@ -297,6 +315,7 @@ def _render(
         "score": score,
         "level": None if score is None else quality_level(score),
         "reasons": [line for line in (image.reviewer_notes or "").splitlines() if line.strip()],
+        "wording": _wording_report(image, limit=limit),
         "flags": _flags(image, length=length, limit=limit),
         "buttons": [BUTTONS[name] for name in BUTTONS if name in allowed],
         "may_act": bool(allowed),

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 from PIL import Image as PILImage
 
 from accounts.models import AuditLog, Role
@@ -616,3 +617,22 @@ def test_approve_and_post_is_not_offered_where_the_platform_takes_no_description
     response = client.post(review(image), {"action": "approve_post", "caption": EDITED})
     assert response.status_code == 409
     assert fresh(image).status == S.PENDING
+
+
+def test_an_edited_caption_is_scored_by_the_same_rules(reviewer):
+    from captions.quality import caption_quality
+
+    edited = "this image shows a heron, maybe"
+    image = make_image(status=S.REVIEWED, reviewed_caption=edited, caption_quality_score=88)
+    CaptionGenerationUserSettingsFactory(
+        platform_connection=image.platform_connection, optimal_min_length=40, optimal_max_length=200
+    )
+    report = caption_quality(text=edited, optimal_min=40, optimal_max=200, limit=500)
+
+    html = client_of(reviewer).get(review(image)).content.decode()
+
+    assert ">88</strong> (good)" in html, "the stored score is the generated caption's"
+    scored = f'<strong class="sd-score sd-score-{report.level}">{report.score}</strong> ({report.level})'
+    assert "The edited wording scores" in html and scored in html
+    for issue in report.issues:
+        assert f"<li>{escape(issue)}</li>" in html
