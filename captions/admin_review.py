@@ -127,9 +127,11 @@ class CaptionReviewForm(forms.Form):
 
 
 def _skipped(request) -> list[int]:
+    """The ids in `_skip`, in order, once each; anything that is not an id is ignored."""
     ids = []
     for part in request.GET.get(SKIP_PARAM, "").split(","):
-        if part.strip().isdigit() and int(part) not in ids:
+        part = part.strip()
+        if part.isascii() and part.isdigit() and int(part) not in ids:
             ids.append(int(part))
     return ids[-MAX_SKIPPED:]
 
@@ -363,8 +365,14 @@ def review_view(model_admin, request, object_id):
             form.add_error(FORM_FIELD_OF.get(field), errors)
         return page(form, status=400)
     except DomainError as exc:
+        # Most often someone else changed the image meanwhile: show it as it is now, with the
+        # typed text kept.
         messages.error(request, exc.message)
-        return page(form, status=409)
+        image = model_admin.get_object(request, unquote(object_id)) or image
+        allowed = _actions_allowed(model_admin, request, image)
+        return _render(
+            model_admin, request, image, form, allowed=allowed, filters=filters, skipped=skipped, status=409
+        )
 
     level, message, stay = outcome
     messages.add_message(request, level, message)
@@ -391,7 +399,7 @@ def _post_outcome(image: Image, *, approved: bool) -> tuple[int, str, bool]:
             True,
         )
     if image.status == ImageStatus.ERROR:
-        prefix = "Approved, but posting failed" if approved else "Posting failed"
+        prefix = "Approved, but not posted" if approved else "Not posted"
         return messages.ERROR, f"{prefix}: {image.processing_error}", True
     return messages.SUCCESS, f"{done} the caption of {image}.", False
 

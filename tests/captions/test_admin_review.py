@@ -365,15 +365,19 @@ def test_a_domain_error_from_a_service_is_shown_on_the_page(image, reviewer, mon
     from captions.errors import InvalidTransition
     from captions.services import review as review_service
 
-    def refuse(**kwargs):
+    def approved_meanwhile(**kwargs):
+        Image.objects.filter(pk=image.pk).update(status=S.APPROVED, final_caption="Someone else's words.")
         raise InvalidTransition("A caption that is approved cannot become approved.")
 
-    monkeypatch.setattr(review_service, "caption_approve", refuse)
+    monkeypatch.setattr(review_service, "caption_approve", approved_meanwhile)
     response = client_of(reviewer).post(review(image), {"action": "approve", "caption": EDITED})
     assert response.status_code == 409
-    assert "A caption that is approved cannot become approved." in response.content.decode()
+    html = response.content.decode()
+    assert "A caption that is approved cannot become approved." in html
     assert response.context["form"]["caption"].value() == EDITED, "the typed text is kept"
-    assert fresh(image).status == S.PENDING
+    assert '<strong id="sd-review-status">Approved</strong>' in html, "the image as it is now"
+    assert 'value="approve"' not in html
+    assert fresh(image).final_caption == "Someone else's words."
 
 
 def test_regenerate_is_not_offered_once_approved(reviewer):
@@ -427,7 +431,7 @@ def test_a_failed_post_stays_on_the_image_with_the_reason(on_mastodon, moderator
     failed = fresh(image)
     assert failed.status == S.ERROR and failed.final_caption == EDITED
     page = client.get(response["Location"]).content.decode()
-    assert "Approved, but posting failed: Posting failed" in page
+    assert "Approved, but not posted: Posting failed" in page
 
 
 def test_posting_needs_the_post_permission(on_mastodon, reviewer):
