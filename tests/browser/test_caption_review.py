@@ -130,6 +130,7 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
         platform_connection=first.platform_connection, max_caption_length=LIMIT
     )
     second = queued_image(15, "firebrick", generated_caption="A red bicycle leans against a brick wall.")
+    third = queued_image(25, "seagreen", generated_caption="A green door.")
     queued_image(60, "gold", status=ImageStatus.APPROVED, final_caption="Approved: not in the queue.")
 
     admin_login(browser, live_server, username="rita", password=PASSWORD)
@@ -179,12 +180,23 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
         assert counter_text(browser).split(" / ")[0] == str(caption_length(text)), repr(text)
     assert violations(browser) == []
 
+    # Save with Ctrl+S: the caption is edited (still awaiting approval) and the walk moves on.
+    set_caption(browser, "A red bicycle leans against a wall of red bricks.")
+    press(browser, Keys.CONTROL, "s")
+    assert path_of(browser) == reverse("admin:captions_image_review", args=[third.pk])
+    saved = Image.objects.get(pk=second.pk)
+    assert (saved.status, saved.reviewed_caption) == (
+        ImageStatus.REVIEWED,
+        "A red bicycle leans against a wall of red bricks.",
+    )
+
     # Skip the last one: the queue is empty, and says so.
     skip = browser.find_element(By.CSS_SELECTOR, 'a[data-shortcut="skip"]')
     browser.find_element(By.TAG_NAME, "body").send_keys(Keys.ALT, Keys.SHIFT, "n")
     wait(browser).until(EC.staleness_of(skip))
     assert "All caught up" in browser.find_element(By.ID, "content-main").text
-    assert Image.objects.get(pk=second.pk).status == ImageStatus.PENDING
+    assert "2 images you skipped, saved or sent back" in browser.find_element(By.ID, "content-main").text
+    assert Image.objects.get(pk=third.pk).status == ImageStatus.PENDING
 
 
 def test_a_moderator_approves_and_posts_with_the_keyboard(watched, live_server, user_of, httpserver):

@@ -517,7 +517,7 @@ def test_an_empty_queue_says_so_with_a_way_back(reviewer):
     html = response.content.decode()
     assert "All caught up: no caption awaits review" in html
     assert f'href="{reverse("admin:captions_image_changelist")}?status__exact=pending"' in html
-    assert "You skipped 1 image on this walk." in html
+    assert "1 image you skipped, saved or sent back to the model on this walk is left out." in html
     assert f'href="{queue(status__exact="pending")}"' in html
 
 
