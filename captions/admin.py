@@ -172,6 +172,13 @@ class ImageReviewForm(forms.ModelForm):
         model = Image
         fields = ["reviewed_caption"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The generated caption, ready to edit; saved only when changed (then it becomes the
+        # reviewed caption, through the service).
+        if self.instance.pk and not self.instance.reviewed_caption:
+            self.initial["reviewed_caption"] = self.instance.generated_caption
+
     def clean_reviewed_caption(self):
         if "reviewed_caption" not in self.changed_data:
             return self.instance.reviewed_caption

@@ -640,3 +640,15 @@ def test_an_edited_caption_is_scored_by_the_same_rules(reviewer):
     assert "The edited wording scores" in html and scored in html
     for issue in report.issues:
         assert f"<li>{escape(issue)}</li>" in html
+
+
+def test_the_change_page_offers_the_generated_caption_to_edit_and_saves_only_a_change(image, reviewer):
+    url = reverse("admin:captions_image_change", args=[image.pk])
+    client = client_of(reviewer)
+    assert client.get(url).context["adminform"].form["reviewed_caption"].value() == GENERATED
+    assert client.post(url, {"reviewed_caption": GENERATED}).status_code == 302
+    assert (fresh(image).status, fresh(image).reviewed_caption) == (S.PENDING, None), (
+        "unchanged: nothing saved"
+    )
+    client.post(url, {"reviewed_caption": EDITED})
+    assert (fresh(image).status, fresh(image).reviewed_caption) == (S.REVIEWED, EDITED)
