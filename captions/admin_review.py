@@ -305,7 +305,7 @@ def _render(
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": f"Review {image}",
+        "title": f"Review the caption of image {image.pk}",
         "image": image,
         "post": image.post,
         "post_text": _post_text(image.post.post_content),
@@ -401,7 +401,7 @@ def _post_outcome(image: Image, *, approved: bool) -> tuple[int, str, bool]:
     if image.status == ImageStatus.ERROR:
         prefix = "Approved, but not posted" if approved else "Not posted"
         return messages.ERROR, f"{prefix}: {image.processing_error}", True
-    return messages.SUCCESS, f"{done} the caption of {image}.", False
+    return messages.SUCCESS, f"{done} the caption of image {image.pk}.", False
 
 
 def _act(request, image: Image, action: str, data: dict) -> tuple[int, str, bool]:
@@ -410,11 +410,11 @@ def _act(request, image: Image, action: str, data: dict) -> tuple[int, str, bool
     user = request.user
     if action == SAVE:
         image = review.caption_edit(image=image, editor=user, text=data["caption"], meta=meta)
-        return messages.SUCCESS, f"Saved the caption of {image}; approve it to post it.", False
+        return messages.SUCCESS, f"Saved the caption of image {image.pk}; approve it to post it.", False
     if action == APPROVE:
         text = _changed_text(image, data["caption"])
         image = review.caption_approve(image=image, reviewer=user, text=text, meta=meta)
-        return messages.SUCCESS, f"Approved the caption of {image}.", False
+        return messages.SUCCESS, f"Approved the caption of image {image.pk}.", False
     if action == APPROVE_POST:
         text = _changed_text(image, data["caption"])
         image = posting.caption_approve_and_post(image=image, reviewer=user, text=text, meta=meta)
@@ -424,13 +424,13 @@ def _act(request, image: Image, action: str, data: dict) -> tuple[int, str, bool
         return _post_outcome(image, approved=False)
     if action == REJECT:
         image = review.caption_reject(image=image, reviewer=user, notes=data["notes"] or None, meta=meta)
-        return messages.SUCCESS, f"Rejected the caption of {image}.", False
+        return messages.SUCCESS, f"Rejected the caption of image {image.pk}.", False
     if action == REGENERATE:
         instruction = data["instruction"] or None
         image = generation.caption_regenerate(image=image, actor=user, instruction=instruction, meta=meta)
         return (
             messages.SUCCESS,
-            f"Asked the model for a new caption of {image}; it comes back to the queue once written.",
+            f"Asked the model for a new caption of image {image.pk}; it returns to the queue once written.",
             False,
         )
     raise Http404("No such action.")  # unreachable: the form's choices
