@@ -117,6 +117,7 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
             'The caption hedges ("appears to", "possibly"); check those details and state them plainly.'
         ),
         post__post_id="113456789012345678",
+        post__platform_connection__name="rita@birds.example",
         post__post_content="<p>Evening walk by the river. Look who was fishing!</p>",
     )
     ImageFactory(
@@ -129,8 +130,15 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
     CaptionGenerationUserSettingsFactory(
         platform_connection=first.platform_connection, max_caption_length=LIMIT
     )
-    second = queued_image(15, "firebrick", generated_caption="A red bicycle leans against a brick wall.")
-    third = queued_image(25, "seagreen", generated_caption="A green door.")
+    second = queued_image(
+        15,
+        "firebrick",
+        generated_caption="A red bicycle leans against a brick wall.",
+        post__platform_connection=first.platform_connection,
+    )
+    third = queued_image(
+        25, "seagreen", generated_caption="A green door.", post__platform_connection=first.platform_connection
+    )
     queued_image(60, "gold", status=ImageStatus.APPROVED, final_caption="Approved: not in the queue.")
 
     admin_login(browser, live_server, username="rita", password=PASSWORD)
