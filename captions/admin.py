@@ -2,8 +2,10 @@
 connections appear only by their name and platform type.
 
 The image changelist is the review queue: a thumbnail (served by an admin-only view from the stored
-copy, never from public media), the original, generated and reviewed captions, the character count
-against the image's limit, the score with its level, and flags. Bulk approve and reject need
+copy, never from public media), the caption as it stands with its character count against the
+image's limit, the score with its level and flags, the post by the end of its id; it fits 1280 px.
+Each row opens the image's review page, and "Review the queue" walks the images awaiting review
+(captions.admin_review). Bulk approve (shown first for confirmation) and reject need
 `captions.review_image`, posting `captions.post_image_caption`; every change goes through the
 services (captions.services.*), so it is validated, locked and audited as in the API. A page costs
 the same few queries at any size: the caption limit comes as a subquery annotation.
@@ -390,18 +392,6 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             f"{kind} · " if kind else "",
             self.characters(obj),
         )
-
-    @admin.display(description="Original")
-    def original_preview(self, obj: Image) -> str:
-        return _preview(obj.original_caption)
-
-    @admin.display(description="Generated")
-    def generated_preview(self, obj: Image) -> str:
-        return _preview(obj.generated_caption)
-
-    @admin.display(description="Reviewed")
-    def reviewed_preview(self, obj: Image) -> str:
-        return _preview(obj.reviewed_caption)
 
     @admin.display(description="Characters")
     def characters(self, obj: Image) -> str:
