@@ -531,11 +531,12 @@ CONFIRM_SHOWN = 100
 def approve_confirmation(model_admin, request, images):
     """What "Approve selected captions" would approve, before it does (Django's delete_selected
     pattern: the same action posted again with `post=yes` approves)."""
+    # The rows caption_bulk_approve changes: approvable, with a caption to approve.
     approvable = images.filter(status__in=review.APPROVABLE).exclude(
         reviewed_caption__isnull=True, generated_caption__isnull=True
     )
-    approvable_ids = set(approvable.values_list("pk", flat=True)[: CONFIRM_SHOWN * 10])
     shown = list(images.select_related("post").order_by("-created_at", "-pk")[:CONFIRM_SHOWN])
+    approvable_ids = set(approvable.filter(pk__in=[image.pk for image in shown]).values_list("pk", flat=True))
     selected = request.POST.getlist("_selected_action")
     context = {
         **model_admin.admin_site.each_context(request),

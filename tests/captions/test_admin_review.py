@@ -652,3 +652,20 @@ def test_the_change_page_offers_the_generated_caption_to_edit_and_saves_only_a_c
     )
     client.post(url, {"reviewed_caption": EDITED})
     assert (fresh(image).status, fresh(image).reviewed_caption) == (S.REVIEWED, EDITED)
+
+
+def test_bulk_approve_of_every_filtered_row_is_confirmed_for_the_same_rows(reviewer):
+    herons = [make_image(generated_caption=f"A heron, number {n}.") for n in range(3)]
+    bicycle = make_image(generated_caption="A bicycle.")
+    url = reverse("admin:captions_image_changelist") + "?q=heron"
+    client = client_of(reviewer)
+    data = {"action": "approve_selected", "_selected_action": [herons[0].pk], "select_across": "1"}
+
+    page = client.post(url, data)
+
+    html = page.content.decode()
+    assert "3 of the 3 selected captions will be approved" in html
+    assert 'name="select_across" value="1"' in html
+    client.post(url, {**data, "post": "yes"})
+    assert {fresh(image).status for image in herons} == {S.APPROVED}
+    assert fresh(bicycle).status == S.PENDING
