@@ -240,3 +240,22 @@ def test_a_moderator_approves_and_posts_with_the_keyboard(watched, live_server, 
     descriptions = [media["description"] for media in fake.status(status["id"])["media_attachments"]]
     assert descriptions == ["A crow.", "A magpie on a fence. Its tail is raised."]
     assert violations(browser) == []
+
+
+def test_enter_in_the_instruction_asks_the_model_again(watched, live_server, user_of, settings):
+    browser = watched
+    settings.AI_BACKEND = "builtin"
+    user_of(Role.REVIEWER, username="rhea")
+    image = queued_image(5, "teal", generated_caption="A bird.")
+
+    admin_login(browser, live_server, username="rhea", password=PASSWORD)
+    open_page(browser, live_server, reverse("admin:captions_image_review", args=[image.pk]))
+    instruction = browser.find_element(By.ID, "id_instruction")
+    instruction.send_keys("Mention the reeds.", Keys.ENTER)  # its own button, not the form's first (Save)
+    wait(browser).until(EC.staleness_of(instruction))
+
+    assert any("Asked the model for a new caption" in text for text in messages(browser, "success"))
+    regenerated = Image.objects.get(pk=image.pk)
+    assert regenerated.status == ImageStatus.PENDING and regenerated.reviewed_caption is None
+    assert "The reviewer asks for this image: Mention the reeds." in regenerated.prompt_used
+    assert violations(browser) == []
