@@ -2,8 +2,10 @@
 connections appear only by their name and platform type.
 
 The image changelist is the review queue: a thumbnail (served by an admin-only view from the stored
-copy, never from public media), the original, generated and reviewed captions, the character count
-against the image's limit, the score with its level, and flags. Bulk approve and reject need
+copy, never from public media), the caption as it stands with its character count against the
+image's limit, the score with its level and flags, the post by the end of its id; it fits 1280 px.
+Each row opens the image's review page, and "Review the queue" walks the images awaiting review
+(captions.admin_review). Bulk approve (shown first for confirmation) and reject need
 `captions.review_image`, posting `captions.post_image_caption`; every change goes through the
 services (captions.services.*), so it is validated, locked and audited as in the API. A page costs
 the same few queries at any size: the caption limit comes as a subquery annotation.
@@ -19,12 +21,15 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.urls import get_script_prefix, get_urlconf, path, reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
+from django.utils.timezone import localtime
 from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
+from captions.admin_review import ReviewChangeList, approve_confirmation, review_urls
 from captions.admin_scan import caption_scan_view, caption_task_change_context, caption_task_urls
 from captions.images import stored_key_ok
 from captions.models import (
@@ -75,6 +80,18 @@ def _preview(text: str | None) -> str:
     if len(text) <= CAPTION_PREVIEW_CHARS:
         return text
     return add_truncation_text(text[: calculate_truncate_chars_length(CAPTION_PREVIEW_CHARS, None)])
+
+
+SHORT_ID_CHARS = 6
+
+
+def _short(identifier: str | None) -> str:
+    """A long id by its last characters, the whole of it on hover."""
+    if not identifier:
+        return "—"
+    if len(identifier) <= SHORT_ID_CHARS:
+        return identifier
+    return format_html('<span title="{}">…{}</span>', identifier, identifier[-SHORT_ID_CHARS:])
 
 
 def _warnings_html(warnings) -> str:
@@ -166,6 +183,13 @@ class ImageReviewForm(forms.ModelForm):
         model = Image
         fields = ["reviewed_caption"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The generated caption, ready to edit; saved only when changed (then it becomes the
+        # reviewed caption, through the service).
+        if self.instance.pk and not self.instance.reviewed_caption:
+            self.initial["reviewed_caption"] = self.instance.generated_caption
+
     def clean_reviewed_caption(self):
         if "reviewed_caption" not in self.changed_data:
             return self.instance.reviewed_caption
@@ -186,11 +210,11 @@ class ImageReviewForm(forms.ModelForm):
         return text
 
 
-def _thumbnail_bytes(key: str) -> tuple[bytes, str]:
+def _thumbnail_bytes(key: str, size: int = THUMBNAIL_SIZE) -> tuple[bytes, str]:
     """A small PNG/JPEG of a stored image; OSError when it is missing or unreadable."""
     with default_storage.open(key, "rb") as handle, PILImage.open(handle) as picture:
-        picture.draft("RGB", (THUMBNAIL_SIZE * 2, THUMBNAIL_SIZE * 2))
-        picture.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+        picture.draft("RGB", (size * 2, size * 2))
+        picture.thumbnail((size, size))
         output = io.BytesIO()
         if picture.mode in ("RGBA", "LA", "P"):
             picture.convert("RGBA").save(output, "PNG", optimize=True)
@@ -218,22 +242,9 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
 
     form = ImageReviewForm
-    list_display = [
-        "id",
-        "thumbnail",
-        "post",
-        "platform_connection",
-        "attachment_index",
-        "status",
-        "original_preview",
-        "generated_preview",
-        "reviewed_preview",
-        "characters",
-        "score",
-        "flags",
-        "created_at",
-    ]
-    list_display_links = ["id"]
+    # Fits 1280 px: the caption gets the room; long ids are shortened (in full on hover).
+    list_display = ["short_id", "thumbnail", "caption_preview", "status", "score_and_flags", "short_post"]
+    list_display_links = ["short_id", "thumbnail"]
     list_filter = [
         "status",
         "needs_special_review",
@@ -288,6 +299,9 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     ordering = ["-created_at"]
     list_per_page = 50
 
+    class Media:
+        css = {"all": ["captions/review.css"]}
+
     # --- rows, read-only fields, urls ---------------------------------------------------------
 
     def get_queryset(self, request):
@@ -310,8 +324,12 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         thumbnail = self.admin_site.admin_view(self.thumbnail_view)
         return [
             path("<path:object_id>/thumbnail/", thumbnail, name="captions_image_thumbnail"),
+            *review_urls(self, thumbnail_bytes=_thumbnail_bytes),
             *super().get_urls(),
         ]
+
+    def get_changelist(self, request, **kwargs):
+        return ReviewChangeList  # rows open the review page
 
     def thumbnail_view(self, request, object_id):
         """A small copy of the stored image, for staff who may view this image; never public."""
@@ -356,17 +374,33 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def thumbnail_large(self, obj: Image) -> str:
         return self._thumbnail(obj, THUMBNAIL_SIZE)
 
-    @admin.display(description="Original")
-    def original_preview(self, obj: Image) -> str:
-        return _preview(obj.original_caption)
+    @admin.display(description="ID", ordering="id")
+    def short_id(self, obj: Image) -> str:
+        return _short(str(obj.pk))
 
-    @admin.display(description="Generated")
-    def generated_preview(self, obj: Image) -> str:
-        return _preview(obj.generated_caption)
+    @admin.display(description="Post", ordering="created_at")
+    def short_post(self, obj: Image) -> str:
+        """The post by the end of its id, which image of it, the connection and when it was found."""
+        found = date_format(localtime(obj.created_at), "SHORT_DATE_FORMAT") if obj.created_at else ""
+        return format_html(
+            '<span class="sd-nowrap">{} #{}</span><br><span class="quiet">{}<br>{}</span>',
+            _short(obj.post.post_id),
+            obj.attachment_index + 1,
+            obj.platform_connection.name,
+            found,
+        )
 
-    @admin.display(description="Reviewed")
-    def reviewed_preview(self, obj: Image) -> str:
-        return _preview(obj.reviewed_caption)
+    @admin.display(description="Caption")
+    def caption_preview(self, obj: Image) -> str:
+        """The caption as it stands, which one it is when not the generated one, and its length
+        against the image's limit."""
+        kind = "approved" if obj.final_caption else "edited" if obj.reviewed_caption else None
+        return format_html(
+            '{}<br><span class="quiet">{}{}</span>',
+            _preview(obj.current_caption),
+            f"{kind} · " if kind else "",
+            self.characters(obj),
+        )
 
     @admin.display(description="Characters")
     def characters(self, obj: Image) -> str:
@@ -381,6 +415,13 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
             return "—"
         level = quality_level(obj.caption_quality_score)
         return format_html('<span title="{}">{}</span> {}', level, obj.caption_quality_score, level)
+
+    @admin.display(description="Score, flags", ordering="caption_quality_score")
+    def score_and_flags(self, obj: Image) -> str:
+        flags = self.flags(obj)
+        if flags == "—":
+            return self.score(obj)
+        return format_html('{}<span class="sd-flags">{}</span>', self.score(obj), flags)
 
     @admin.display(description="Flags")
     def flags(self, obj: Image) -> str:
@@ -418,6 +459,8 @@ class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Approve selected captions", permissions=["review"])
     def approve_selected(self, request, queryset):
+        if request.POST.get("post") != "yes":  # first show what would be approved
+            return approve_confirmation(self, request, self._plain(queryset))
         changed = caption_bulk_approve(
             images=self._plain(queryset), reviewer=request.user, meta=request_meta(request)
         )

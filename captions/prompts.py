@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_LANGUAGE_NAME",
     "FALLBACK_CONFIG_KEY",
     "FALLBACK_PROMPT",
+    "INSTRUCTION_MAX_CHARS",
     "caption_prompt",
     "language_name",
     "prompt_instruction",
@@ -31,6 +32,8 @@ __all__ = [
 CONFIG_KEY_PREFIX = "caption_prompt_"
 FALLBACK_CONFIG_KEY = f"{CONFIG_KEY_PREFIX}fallback"
 DEFAULT_LANGUAGE_NAME = "English"
+# A reviewer's instruction for one regeneration ("mention the sign's text"): a sentence or two.
+INSTRUCTION_MAX_CHARS = 500
 
 C = ImageCategory
 CATEGORY_PROMPTS: dict[str, str] = {
@@ -131,10 +134,14 @@ def caption_prompt(
     optimal_min: int,
     optimal_max: int,
     fallback: bool = False,
+    instruction: str | None = None,
 ) -> str:
     """The whole prompt sent with the image: the instruction, then the language and length budget.
 
     The optimal range is narrowed to fit `max_length` (a range above the limit cannot be met).
+    `instruction` is a reviewer's request for this image (from a regenerate); it goes between the
+    category's instruction and the rules, so the language, length and output rules still come
+    last and hold.
     """
     optimal_max = max(1, min(optimal_max, max_length))
     optimal_min = max(1, min(optimal_min, optimal_max))
@@ -144,4 +151,8 @@ def caption_prompt(
         optimal_min=optimal_min,
         optimal_max=optimal_max,
     )
-    return f"{prompt_instruction(category=category, fallback=fallback)} {rules}"
+    base = prompt_instruction(category=category, fallback=fallback)
+    wish = " ".join((instruction or "").split())
+    if wish:
+        base = f"{base} The reviewer asks for this image: {wish}"
+    return f"{base} {rules}"

@@ -32,6 +32,7 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
+from captions.prompts import INSTRUCTION_MAX_CHARS
 from captions.quality import caption_length, quality_level
 from captions.selectors import (
     LIMIT_ANNOTATION,
@@ -408,6 +409,16 @@ class ImageApproveSerializer(serializers.Serializer):
 class ImageRejectSerializer(serializers.Serializer):
     notes = serializers.CharField(
         required=False, allow_blank=True, max_length=5000, help_text="Why; kept in reviewer_notes."
+    )
+
+
+class ImageRegenerateSerializer(serializers.Serializer):
+    instruction = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=INSTRUCTION_MAX_CHARS,
+        help_text="Optional: what the model should do differently for this image, e.g. "
+        "“transcribe the sign”; sent with the caption prompt.",
     )
 
 

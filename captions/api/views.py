@@ -185,13 +185,18 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
 
     @extend_schema(
         summary="Caption the image again (back to pending; the new caption is written in the background)",
-        request=None,
+        request=s.ImageRegenerateSerializer,
         responses=IMAGE_RESPONSE,
     )
     @action(detail=True, methods=["post"])
     def regenerate(self, request, *args, **kwargs):
+        image = self.get_object()
+        data = _validated(s.ImageRegenerateSerializer, request)
         image = generation.caption_regenerate(
-            image=self.get_object(), actor=request.user, meta=request_meta(request)
+            image=image,
+            actor=request.user,
+            instruction=data.get("instruction") or None,
+            meta=request_meta(request),
         )
         return self._respond(image)
 

@@ -37,6 +37,7 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django_q.tasks import async_task
@@ -46,7 +47,7 @@ from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from captions.images import ImageError, ImageUnavailable, download_image, normalise_image, store_image
 from captions.models import CaptionGenerationUserSettings, Image, ImageCategory, ImageStatus
-from captions.prompts import caption_prompt
+from captions.prompts import INSTRUCTION_MAX_CHARS, caption_prompt
 from captions.quality import REVIEW_BELOW, QualityReport, caption_fit, caption_quality
 from captions.selectors import caption_length_limit
 from captions.services.review import InvalidTransition
@@ -202,13 +203,20 @@ def _classify(backend: AIBackend, picture: ImageInput, *, stats: RetryStats) -> 
 
 
 def _attempts(
-    *, category: str, language: str, limit: int, optimal_min: int, optimal_max: int
+    *,
+    category: str,
+    language: str,
+    limit: int,
+    optimal_min: int,
+    optimal_max: int,
+    instruction: str | None = None,
 ) -> list[_Attempt]:
     budget = {
         "language": language,
         "max_length": limit,
         "optimal_min": optimal_min,
         "optimal_max": optimal_max,
+        "instruction": instruction,
     }
     main = caption_prompt(category=category, **budget)
     simpler = caption_prompt(category=category, fallback=True, **budget)
@@ -274,7 +282,9 @@ def _best_caption(
     return best
 
 
-def _caption_fields(image: Image, picture: ImageInput, backend: AIBackend, stats: RetryStats) -> dict:
+def _caption_fields(
+    image: Image, picture: ImageInput, backend: AIBackend, stats: RetryStats, instruction: str | None
+) -> dict:
     connection = image.platform_connection
     own = CaptionGenerationUserSettings.objects.filter(
         user_id=connection.user_id, platform_connection_id=connection.pk
@@ -287,7 +297,12 @@ def _caption_fields(image: Image, picture: ImageInput, backend: AIBackend, stats
 
     category, classify_note = _classify(backend, picture, stats=stats)
     attempts = _attempts(
-        category=category, language=language, limit=limit, optimal_min=optimal_min, optimal_max=optimal_max
+        category=category,
+        language=language,
+        limit=limit,
+        optimal_min=optimal_min,
+        optimal_max=optimal_max,
+        instruction=instruction,
     )
     best = _best_caption(
         backend=backend,
@@ -341,11 +356,16 @@ def _finish(image: Image, fields: dict) -> Image:
 
 
 def caption_generate(
-    *, image: Image, backend: AIBackend | None = None, sleep: Callable[[float], None] = time.sleep
+    *,
+    image: Image,
+    backend: AIBackend | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    instruction: str | None = None,
 ) -> Image:
     """Caption one image (see the module docstring); return its fresh row with `retry_stats`.
 
     `backend` defaults to `core.ai.get_backend()`; a task passes one instance for all its images.
+    `instruction`: a reviewer's request for this image, added to every prompt (`caption_prompt`).
     `sleep` paces download retries (tests inject a no-op). An image that is not `pending` or
     `error` is returned untouched, without any outside call.
     """
@@ -363,7 +383,7 @@ def caption_generate(
     try:
         loaded = _load_image(current, stats=stats, sleep=sleep)
         stored = loaded.stored
-        fields = {**stored, **_caption_fields(current, loaded.picture, backend, stats)}
+        fields = {**stored, **_caption_fields(current, loaded.picture, backend, stats, instruction)}
     except _ImageFailed as exc:
         logger.info("Image %s could not be captioned: %s", current.pk, exc)
         fields = {**stored, "status": S.ERROR, "processing_error": str(exc)}
@@ -375,17 +395,38 @@ def caption_generate(
 # --- regenerate ------------------------------------------------------------------------------------
 
 
-def _queue_generation(image_id: int) -> None:
-    async_task(TASK_PATH, image_id, task_name=f"caption-image-{image_id}")
+def _queue_generation(image_id: int, instruction: str | None) -> None:
+    extra = {"instruction": instruction} if instruction else {}
+    async_task(TASK_PATH, image_id, task_name=f"caption-image-{image_id}", **extra)
 
 
-def caption_regenerate(*, image: Image, actor: User | None, meta: RequestMeta | None = None) -> Image:
+def _clean_instruction(instruction: str | None) -> str | None:
+    text = " ".join((instruction or "").split())
+    if len(text) > INSTRUCTION_MAX_CHARS:
+        raise ValidationError(
+            {"instruction": f"The instruction has {len(text)} characters; at most {INSTRUCTION_MAX_CHARS}."}
+        )
+    return text or None
+
+
+def caption_regenerate(
+    *,
+    image: Image,
+    actor: User | None,
+    meta: RequestMeta | None = None,
+    instruction: str | None = None,
+) -> Image:
     """Ask for a new caption: back to `pending` with the generated caption, its score, review flag
     and error cleared, and `captions.tasks.generate_image_caption` queued once the transaction
     commits. Allowed from rejected, error, pending and reviewed; a reviewer's earlier wording is
     cleared too, so approving afterwards takes the new caption. An approved or posted caption
     raises InvalidTransition (409).
+
+    `instruction` (at most INSTRUCTION_MAX_CHARS after whitespace is collapsed, else a
+    ValidationError on `instruction`) is passed to the model with the prompt, e.g. "transcribe the
+    sign"; it is kept in the audit row, and the prompt sent is in the image's `prompt_used`.
     """
+    instruction = _clean_instruction(instruction)
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk).get()
         if locked.status not in REGENERATABLE:
@@ -414,8 +455,8 @@ def caption_regenerate(*, image: Image, actor: User | None, meta: RequestMeta | 
             actor=actor,
             target=locked,
             meta=meta,
-            details={"from": previous},
+            details={"from": previous, **({"instruction": instruction} if instruction else {})},
         )
         image_id = locked.pk
-        transaction.on_commit(lambda: _queue_generation(image_id))
+        transaction.on_commit(lambda: _queue_generation(image_id, instruction))
     return Image.objects.select_related("post", "platform_connection").get(pk=image_id)

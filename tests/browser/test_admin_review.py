@@ -1,4 +1,5 @@
-"""A reviewer signs in to the admin, opens the caption review queue, rewrites a caption and approves it."""
+"""A reviewer signs in to the admin, opens an image from the list, rewrites its caption on the change
+page and approves it in bulk, confirming what the action will approve."""
 
 import io
 
@@ -54,17 +55,19 @@ def test_a_reviewer_edits_and_approves_a_caption(browser, live_server, user_of):
 
     open_admin(browser, live_server, "captions_image_changelist")
     assert row_checkbox(browser, image.pk) and row_checkbox(browser, untouched.pk)
-    screenshot(browser, "caption-review-queue")
 
+    # A row opens the image's review page (tests/browser/test_caption_review.py walks that);
+    # the change page, with every field, is a link from there.
+    review_path = reverse("admin:captions_image_review", args=[image.pk])
+    submit(browser, browser.find_element(By.CSS_SELECTOR, f'#result_list a[href^="{review_path}"]'))
+    assert path_of(browser) == review_path
     change_path = reverse("admin:captions_image_change", args=[image.pk])
-    link = browser.find_element(By.CSS_SELECTOR, f'#result_list a[href^="{change_path}"]')
-    link.click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, f'a[href="{change_path}"]'))
     caption = wait(browser).until(EC.presence_of_element_located((By.NAME, "reviewed_caption")))
     assert path_of(browser) == change_path
     caption.clear()
     # Extra spaces, as a person might type them: the review service normalises whitespace.
     caption.send_keys(EDITED.replace(" at dusk", "  at   dusk"))
-    screenshot(browser, "caption-review-edit")
     submit(browser, browser.find_element(By.NAME, "_save"))
 
     assert path_of(browser) == reverse("admin:captions_image_changelist"), "back to the queue"
@@ -78,6 +81,10 @@ def test_a_reviewer_edits_and_approves_a_caption(browser, live_server, user_of):
     assert image.final_caption is None, "an edit alone does not approve the caption"
 
     run_action(browser, "approve_selected", [image.pk])
+    # Bulk approve shows what it will approve first.
+    confirmation = browser.find_element(By.CSS_SELECTOR, f'li.sd-confirm-approve[data-image="{image.pk}"]')
+    assert EDITED in confirmation.text
+    submit(browser, browser.find_element(By.CSS_SELECTOR, 'input[type=submit][value^="Yes, approve"]'))
     assert messages(browser, "success"), messages(browser, "warning")
     screenshot(browser, "caption-review-approved")
 

@@ -27,8 +27,8 @@ def test_screenshots_are_not_taken_without_a_directory(monkeypatch):
 
 def test_screenshots_are_saved_as_png_files_in_the_directory(monkeypatch, tmp_path):
     monkeypatch.setenv("SCREENSHOT_DIR", str(tmp_path / "shots"))
-    path = screenshot(FakeDriver(), "caption-review-queue")
-    assert path == tmp_path / "shots" / "caption-review-queue.png"
+    path = screenshot(FakeDriver(), "caption-queue")
+    assert path == tmp_path / "shots" / "caption-queue.png"
     assert path.read_bytes() == b"\x89PNG\r\n\x1a\nfake"
 
 

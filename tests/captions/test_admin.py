@@ -318,8 +318,10 @@ def test_a_queue_page_costs_the_same_queries_at_any_size(admin_client):
 
 
 def _act(client, action, images):
+    """Run an action, confirmed (`post=yes`: bulk approve shows what it will approve first)."""
+    selected = [image.pk for image in images]
     return client.post(
-        changelist(), {"action": action, "_selected_action": [image.pk for image in images]}, follow=True
+        changelist(), {"action": action, "_selected_action": selected, "post": "yes"}, follow=True
     )
 
 

@@ -384,6 +384,23 @@ def test_regenerate_sends_the_image_back_to_pending(api, user, django_capture_on
     assert len(callbacks) == 1  # the generation is queued once the change commits
 
 
+def test_regenerate_passes_an_instruction_to_the_model(api, user, django_capture_on_commit_callbacks):
+    image = own_image(user, status=ImageStatus.REJECTED)
+    with django_capture_on_commit_callbacks(execute=False):
+        response = api.post(detail(image, "regenerate/"), {"instruction": "Name the bird."}, format="json")
+    assert response.status_code == 200, response.content
+    audit = AuditLog.objects.get(action="caption.regenerate_requested", resource_id=str(image.pk))
+    assert audit.details["instruction"] == "Name the bird."
+
+
+def test_regenerate_with_an_over_long_instruction_is_a_400(api, user):
+    image = own_image(user, status=ImageStatus.REJECTED)
+    response = api.post(detail(image, "regenerate/"), {"instruction": "x" * 501}, format="json")
+    assert response.status_code == 400
+    assert fields_of(response) == {"instruction"}
+    assert Image.objects.get(pk=image.pk).status == ImageStatus.REJECTED
+
+
 def test_regenerating_an_approved_caption_is_a_409(api, user):
     image = own_image(user, status=ImageStatus.APPROVED, final_caption="Fine.")
     assert api.post(detail(image, "regenerate/")).status_code == 409

@@ -670,3 +670,51 @@ def test_the_task_run_twice_does_not_caption_again(builtin, image, httpserver):
     assert again.updated_at == first.updated_at
     assert again.generated_caption == first.generated_caption
     assert len(httpserver.log) == requests
+
+
+# --- a reviewer's instruction with a regenerate ----------------------------------------------------
+
+INSTRUCTION = "Transcribe the   text on the sign word for word."
+
+
+def test_a_regenerate_instruction_reaches_the_models_prompt(
+    openai_settings, vision, image, django_capture_on_commit_callbacks
+):
+    Image.objects.filter(pk=image.pk).update(status=S.REJECTED)
+    reviewer = UserFactory(role=Role.REVIEWER)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        caption_regenerate(image=image, actor=reviewer, instruction=INSTRUCTION)
+
+    image.refresh_from_db()
+    asked = "The reviewer asks for this image: Transcribe the text on the sign word for word."
+    prompts = [text for kind, _model, text, _url in vision.calls if kind != "classify"]
+    assert prompts and all(asked in text for text in prompts), prompts
+    assert image.prompt_used == prompts[0]
+    # The rules (language, length, plain text) still come after it, so they hold.
+    assert prompts[0].index(asked) < prompts[0].index("at most 500 characters")
+    audit = AuditLog.objects.get(action="caption.regenerate_requested", resource_id=str(image.pk))
+    assert audit.details == {"from": S.REJECTED, "instruction": " ".join(INSTRUCTION.split())}
+
+
+def test_without_an_instruction_the_prompt_is_the_categorys(openai_settings, vision, image):
+    result = caption_generate(image=image, instruction="   ")
+    assert "The reviewer asks" not in result.prompt_used
+
+
+def test_a_regenerate_instruction_over_its_limit_is_refused_and_nothing_changes(
+    django_capture_on_commit_callbacks,
+):
+    from django.core.exceptions import ValidationError
+
+    from captions.prompts import INSTRUCTION_MAX_CHARS
+
+    image = ImageFactory(status=S.REJECTED)
+    with (
+        django_capture_on_commit_callbacks(execute=False) as callbacks,
+        pytest.raises(ValidationError) as raised,
+    ):
+        caption_regenerate(image=image, actor=None, instruction="x" * (INSTRUCTION_MAX_CHARS + 1))
+    assert "instruction" in raised.value.message_dict
+    assert callbacks == []
+    assert Image.objects.get(pk=image.pk).status == S.REJECTED
