@@ -25,7 +25,7 @@ ROW_HEIGHT = 26
 BAR_HEIGHT = 18
 
 # Day chart geometry: one row per series, one column per day.
-DAYS_WIDTH = 480
+DAYS_WIDTH = 880
 DAYS_LABEL_WIDTH = 150
 DAY_ROW_HEIGHT = 46
 DAY_BAR_MAX = 30  # the tallest column of a row

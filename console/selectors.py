@@ -30,7 +30,7 @@ UNSCORED = "unscored"
 # Images belong to whoever owns the connection they came from (as in the captions API).
 IMAGE_OWNER = "platform_connection__user"
 # Rows shown per kind of running work; the "Running now" counts link to the rest.
-RUNNING_ROWS = 8
+RUNNING_ROWS = 5
 # A workflow's platform has its draft once it is past these.
 PLATFORM_WORKING = (PlatformStatus.PENDING, PlatformStatus.GENERATING, PlatformStatus.EVALUATING)
 
@@ -185,10 +185,10 @@ def running_caption_tasks(*, user) -> list[RunningWork]:
     )
     return [
         RunningWork(
-            kind="Caption task",
+            kind="Caption scan",
             model=CaptionGenerationTask,
             pk=task.pk,
-            label=f"Caption scan of {task.platform_connection.name}",
+            label=task.platform_connection.name,
             percent=_percent(task.progress_percent, 100),
             detail=task.current_step or "",
         )
@@ -237,7 +237,7 @@ def running_persona_tasks(*, user) -> list[RunningWork]:
             kind="Persona task",
             model=GenerationTask,
             pk=task.pk,
-            label=f"Persona task {task.task_id}",
+            label=task.task_id,
             percent=_percent(
                 task.personas_generated + task.images_generated,
                 task.number_to_generate + task.images_expected,
@@ -268,7 +268,7 @@ def running_workflows(*, user) -> list[RunningWork]:
             kind="Workflow",
             model=Workflow,
             pk=workflow.pk,
-            label=f"Workflow {str(workflow.pk)[:8]} ({workflow.get_mode_display().lower()})",
+            label=f"{str(workflow.pk)[:8]} ({workflow.get_mode_display().lower()})",
             percent=_percent(workflow.drafted, workflow.platforms),
             detail=f"{workflow.drafted} of {workflow.platforms} platform drafts written",
         )

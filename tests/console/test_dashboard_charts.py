@@ -199,7 +199,7 @@ def test_the_index_shows_the_caption_charts_with_the_right_bars(owners, admin_cl
     quality = bars(chart(body, "chart-captions-quality"))
     assert [name.removeprefix("sd-band-") for name in quality] == BANDS
     assert [value for value, _ in quality.values()] == [3, 1, 2, 2, 2]
-    assert "style=" not in body.split('id="dashboard-pictures"')[1], "no inline styles (CSP)"
+    assert "style=" not in body.split('id="sd-dashboard"')[1], "no inline styles (CSP)"
     assert 'href="/static/console/dashboard.css"' in body
 
 
@@ -258,8 +258,8 @@ def test_what_each_role_counts(owners, role, pending):
 
 def test_staff_without_permissions_get_no_pictures(owners):
     body = signed_in(UserFactory(is_staff=True)).get(INDEX).content.decode()
-    assert 'id="dashboard-pictures"' not in body
-    assert 'id="dashboard-running"' not in body
+    for picture in ("dashboard-captions", "dashboard-work", "dashboard-running"):
+        assert f'id="{picture}"' not in body
 
 
 # --- work per day ---------------------------------------------------------------------------------------
@@ -389,7 +389,7 @@ def test_running_work_with_its_percent_and_links(admin_client):
 
     rows = {row.kind: row for row in admin_client.get(INDEX).context["running_work"]}
     assert {kind: row.percent for kind, row in rows.items()} == {
-        "Caption task": 40,
+        "Caption scan": 40,
         "Scraping job": 55,
         "Persona task": 40,
         "Workflow": 50,
