@@ -1,8 +1,9 @@
 """The pictures on the admin index, below "Needs attention": what console.selectors reads, drawn by
 console.charts, with the links each bar opens.
 
-- Captions by status and by quality band: each bar opens the image list filtered to the rows it
-  counts (`status__exact`, and the list's `quality` filter, whose ranges are captions.quality's).
+- Captions collected in the last 30 days by status and by quality band: each bar opens the image
+  list filtered to the rows it counts (`created_at__gte`, and `status__exact` or the list's
+  `quality` filter, whose ranges are captions.quality's).
 - Work done per day over the last 30 days, the person's days (their time zone).
 - Running work with its progress, each row opening its change page.
 
@@ -11,7 +12,7 @@ that their own rows unless they see everyone's.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -22,7 +23,15 @@ from captions.models import CaptionGenerationTask, Image, ImageStatus
 from captions.quality import QUALITY_BANDS
 from console import charts
 from console.dashboard import may_view
-from console.selectors import RUNNING_READS, SERIES, UNSCORED, caption_counts, running_work, work_per_day
+from console.selectors import (
+    RUNNING_READS,
+    SERIES,
+    UNSCORED,
+    caption_counts,
+    day_window,
+    running_work,
+    work_per_day,
+)
 
 QUALITY_FILTER = "quality"  # captions.admin.QualityLevelFilter.parameter_name
 # The image list's quality filter names its bands the same way.
@@ -46,14 +55,15 @@ def _changelist(model) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
 
 
-def _caption_charts(user) -> dict:
-    counts = caption_counts(user=user)
-    images = _changelist(Image)
+def _caption_charts(user, since: datetime) -> dict:
+    counts = caption_counts(user=user, since=since)
+    # The image list takes a lookup on its own fields in the query string: the same window.
+    images = f"{_changelist(Image)}?{urlencode({'created_at__gte': since.astimezone(UTC).isoformat()})}&"
     status_bars = [
         charts.Bar(
             label=ImageStatus(status).label,
             value=count,
-            url=f"{images}?{urlencode({'status__exact': status})}",
+            url=images + urlencode({"status__exact": status}),
             css_class=f"sd-status-{status}",
         )
         for status, count in counts.by_status.items()
@@ -62,7 +72,7 @@ def _caption_charts(user) -> dict:
         charts.Bar(
             label=BAND_LABELS[band],
             value=count,
-            url=f"{images}?{urlencode({QUALITY_FILTER: band})}",
+            url=images + urlencode({QUALITY_FILTER: band}),
             css_class=f"sd-band-{band}",
         )
         for band, count in counts.by_band.items()
@@ -101,8 +111,9 @@ def admin_dashboard_context(*, user, now: datetime, zone: tzinfo) -> dict:
     models |= {Image, CaptionGenerationTask}
     viewable = {model for model in models if may_view(user, model)}
     context: dict = {"dashboard_scope": "everyone" if sees_everyone(user) else "own"}
+    _days, since, _end = day_window(now=now, zone=zone)
     if Image in viewable:
-        context.update(_caption_charts(user))
+        context.update(_caption_charts(user, since))
     work = work_per_day(user=user, now=now, zone=zone, models=viewable)
     if work.series:
         context["work_per_day"] = charts.day_chart(

@@ -44,16 +44,20 @@ class CaptionCounts:
     by_band: dict[str, int]  # every quality band, best first, then "unscored"
 
 
-def caption_counts(*, user) -> CaptionCounts:
-    """The person's captions by status and by quality band, in one query (grouped by status, each
-    group counting its bands)."""
+def caption_counts(*, user, since: datetime) -> CaptionCounts:
+    """The person's captions collected since `since`, by status now and by quality band, in one
+    query (grouped by status, each group counting its bands).
+
+    Bounded by time, like the rest of the index: counting every caption ever is a scan of the
+    whole table (about a second per million images, docs/performance.md), the window's rows are
+    found by `ix_images_created_at`."""
     bands = {
         name: Count("pk", filter=Q(caption_quality_score__gte=low, caption_quality_score__lte=high))
         for name, (low, high) in QUALITY_BANDS.items()
     }
     bands[UNSCORED] = Count("pk", filter=Q(caption_quality_score__isnull=True))
     rows = (
-        visible_to(Image.objects.all(), user=user, owner_field=IMAGE_OWNER)
+        visible_to(Image.objects.filter(created_at__gte=since), user=user, owner_field=IMAGE_OWNER)
         .order_by()
         .values("status")
         .annotate(total=Count("pk"), **bands)
@@ -125,7 +129,8 @@ SERIES = (
         Image,
         IMAGE_OWNER,
         # reviewed_at is set by approving and by rejecting; a posted caption was approved first.
-        Q(status__in=(ImageStatus.APPROVED, ImageStatus.POSTED)),
+        # The same condition as the partial index ix_images_approved_at, so it is used.
+        Q(status__in=[ImageStatus.APPROVED, ImageStatus.POSTED]),
         "reviewed_at",
         None,
     ),

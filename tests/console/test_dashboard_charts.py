@@ -65,6 +65,9 @@ def owners():
         ],
     )
     images_of(bob, [("pending", 10), ("rejected", 50), ("posted", None)])
+    # Collected before the last 30 days: in no picture.
+    for old in images_of(ann, [("pending", 95), ("posted", 30)]):
+        Image.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
     return ann, bob
 
 
@@ -109,7 +112,8 @@ def bars(svg: ET.Element) -> dict[str, tuple[int, str]]:
 def test_caption_counts_by_status_and_band(owners):
     ann, _bob = owners
     admin = UserFactory(role=Role.ADMIN)
-    everyone = caption_counts(user=admin)
+    since = timezone.now() - timedelta(days=30)
+    everyone = caption_counts(user=admin, since=since)
     assert everyone.by_status == {
         "pending": 4,
         "reviewed": 1,
@@ -121,7 +125,7 @@ def test_caption_counts_by_status_and_band(owners):
     # Bands are captions.quality's levels: excellent >= 90, good >= 70, fair >= 40, poor below.
     assert everyone.by_band == {"excellent": 3, "good": 1, "fair": 2, "poor": 2, "unscored": 2}
 
-    own = caption_counts(user=ann)
+    own = caption_counts(user=ann, since=since)
     assert own.by_status == {
         "pending": 3,
         "reviewed": 1,
@@ -420,5 +424,6 @@ def test_attention_items_of_a_user_count_only_their_rows(owners):
         for item in admin_attention_items(user=ann, now=timezone.now())
         if item.section == "Awaiting review"
     }
-    assert items["Captions pending review"] == 3
+    # Waiting is waiting, however old: the one collected 31 days ago counts here.
+    assert items["Captions pending review"] == 4
     assert items["Captions edited, awaiting approval"] == 1
