@@ -18,13 +18,19 @@ from captions.models import Image
 from tests.factories.accounts import ApiKeyFactory, UserFactory, bearer_token_for
 from tests.factories.captions import ImageFactory
 from tests.factories.platforms import PlatformConnectionFactory
-from tests.factories.workflows import DraftFactory, PlatformStateFactory, WorkflowFactory
-from workflows.models import Platform, PlatformStatus, PublishingJob, WorkflowStatus
+from tests.factories.workflows import (
+    DraftFactory,
+    PlatformStateFactory,
+    PublishingJobFactory,
+    WorkflowFactory,
+)
+from workflows.models import Platform, PlatformStatus, PublishingJob, PublishingStatus, WorkflowStatus
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/auth/me/"
 JOBS = "/api/v1/workflows/publishing-jobs/"
+CALENDAR = "/api/v1/workflows/calendar/"
 PREFERENCES = reverse("admin-preferences")
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -285,3 +291,32 @@ def test_a_time_that_happens_twice_in_the_users_zone_is_a_400(accepted_workflow)
     # With its offset it is one instant, and fine.
     response = _schedule(accepted_workflow, f"{last_sunday.isoformat()}T02:30:00+01:00")
     assert response.status_code == 201, response.content
+
+
+def test_a_naive_filter_time_and_a_bare_calendar_date_are_read_in_the_users_zone():
+    user = UserFactory(time_zone="Asia/Tokyo")
+    tokyo = ZoneInfo("Asia/Tokyo")
+    day = _in_a_week()
+    # 08:00 in Tokyo is 23:00 UTC the day before.
+    job = PublishingJobFactory(
+        workflow__user=user,
+        status=PublishingStatus.SCHEDULED,
+        scheduled_for=datetime.combine(day, time(8), tokyo),
+    )
+    client = bearer(user)
+
+    def listed(**params) -> list[str]:
+        response = client.get(JOBS, params)
+        assert response.status_code == 200, response.content
+        return [row["id"] for row in response.json()["results"]]
+
+    assert listed(scheduled_after=f"{day.isoformat()}T07:30:00") == [str(job.pk)]
+    assert listed(scheduled_after=f"{day.isoformat()}T08:30:00") == []
+    # With an offset, that instant: 07:30 UTC is after 23:00 UTC the day before.
+    assert listed(scheduled_after=f"{day.isoformat()}T07:30:00Z") == []
+
+    # The calendar's bare dates are midnights in Tokyo: the job is on `day` there (not the day
+    # before, as it is in UTC).
+    response = client.get(CALENDAR, {"from": day.isoformat(), "to": (day + timedelta(days=1)).isoformat()})
+    assert response.status_code == 200, response.content
+    assert [row["id"] for row in response.json()] == [str(job.pk)]
