@@ -48,18 +48,30 @@ def _scaled(value: int, largest: int, space: float) -> float:
 
 
 def _svg(
-    *, css_class: str, width: int, height: int, chart_id: str, title: str, body: SafeString
+    *,
+    css_class: str,
+    width: int,
+    height: int,
+    chart_id: str,
+    title: str,
+    body: SafeString,
+    role: str = "group",
 ) -> SafeString:
+    """role "group": a chart whose parts (links) are read and reached one by one; "img": one picture
+    (its parts are not read), described by the element `{chart_id}-table`."""
+    described = format_html(' aria-describedby="{}-table"', chart_id) if role == "img" else ""
     return format_html(
-        '<svg class="sd-chart {}" viewBox="0 0 {} {}" width="{}" height="{}" role="group" '
-        'aria-labelledby="{}-title" id="{}" xmlns="http://www.w3.org/2000/svg">'
+        '<svg class="sd-chart {}" viewBox="0 0 {} {}" width="{}" height="{}" role="{}" '
+        'aria-labelledby="{}-title"{} id="{}" xmlns="http://www.w3.org/2000/svg">'
         '<title id="{}-title">{}</title>{}</svg>',
         css_class,
         width,
         height,
         width,
         height,
+        role,
         chart_id,
+        described,
         chart_id,
         chart_id,
         title,
@@ -184,7 +196,9 @@ def day_chart(*, chart_id: str, title: str, days: Sequence[date], series: Sequen
             axis_y,
             _day_text(days[-1]),
         )
+    # One picture for screen readers (150 columns read one by one say little); the table says it all.
     svg = _svg(
+        role="img",
         css_class="sd-days",
         width=DAYS_WIDTH,
         height=len(series) * DAY_ROW_HEIGHT + AXIS_HEIGHT,

@@ -353,8 +353,13 @@ def test_the_index_counts_days_in_the_users_time_zone(owners):
     tokyo_day = posted.astimezone(ZoneInfo("Asia/Tokyo")).date().isoformat()
     assert {day: n for day, n in counted.items() if n} == {tokyo_day: 1}
     assert "(days in Asia/Tokyo)" in body
-    # The same numbers, for screen readers, in a hidden table.
-    assert 'id="chart-work-per-day-table"' in body and 'class="sd-visually-hidden"' in body
+    # The same numbers, for screen readers, in a hidden table that describes the picture.
+    assert svg.get("role") == "img" and svg.get("aria-describedby") == "chart-work-per-day-table"
+    table = re.search(
+        r'<table class="sd-visually-hidden" id="chart-work-per-day-table">.*?</table>', body, re.S
+    )
+    assert table and "<caption>Work done per day, last 30 days</caption>" in table.group(0)
+    assert f'<th scope="row"><time datetime="{tokyo_day}">' in table.group(0)
 
 
 def test_each_series_is_one_query_whatever_the_rows(owners, django_assert_num_queries):
