@@ -19,7 +19,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from accounts.permissions import sees_everyone
-from captions.models import CaptionGenerationTask, Image, ImageStatus
+from captions.models import Image, ImageStatus
 from captions.quality import QUALITY_BANDS
 from console import charts
 from console.dashboard import may_view
@@ -107,8 +107,9 @@ def _running_rows(user, viewable: set) -> list[RunningRow]:
 
 def admin_dashboard_context(*, user, now: datetime, zone: tzinfo) -> dict:
     """Template context for the index's pictures; only what `user` may view is read or shown."""
-    models = {model for _key, _label, model, *_ in SERIES} | {model for model, _read in RUNNING_READS}
-    models |= {Image, CaptionGenerationTask}
+    models = (
+        {Image} | {model for _key, _label, model, *_ in SERIES} | {model for model, _read in RUNNING_READS}
+    )
     viewable = {model for model in models if may_view(user, model)}
     context: dict = {"dashboard_scope": "everyone" if sees_everyone(user) else "own"}
     _days, since, _end = day_window(now=now, zone=zone)
@@ -124,7 +125,6 @@ def admin_dashboard_context(*, user, now: datetime, zone: tzinfo) -> dict:
                 charts.Series(key=line.key, label=line.label, counts=line.counts) for line in work.series
             ],
         )
-        context["work_totals"] = [(line.label, line.total) for line in work.series]
     running_kinds = {model for model, _read in RUNNING_READS} & viewable
     if running_kinds:
         context["running_work"] = _running_rows(user, running_kinds)
