@@ -68,7 +68,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["last_login", "created_at", "updated_at", "api_keys_overview", "sessions_overview"]
     fieldsets = [
         (None, {"fields": ["username", "password"]}),
-        ("Profile", {"fields": ["full_name", "email", "avatar_url", "is_verified"]}),
+        ("Profile", {"fields": ["full_name", "email", "avatar_url", "time_zone", "is_verified"]}),
         ("Access", {"fields": ["role", "is_active", "is_superuser"]}),
         ("API keys and sessions", {"fields": ["api_keys_overview", "sessions_overview"]}),
         ("History", {"fields": ["last_login", "created_at", "updated_at"]}),

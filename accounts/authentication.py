@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiKey, SessionKind, User, UserSession
+from accounts.time_zones import time_zone_activate_for
 from accounts.tokens import hash_secret
 
 ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
@@ -94,6 +95,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             UserSession.objects.filter(pk=session.pk, last_activity__lt=now - ACTIVITY_WRITE_INTERVAL).update(
                 last_activity=now, updated_at=now
             )
+        time_zone_activate_for(session.user)  # DRF authenticates after the middleware ran
         return session.user, session
 
     def authenticate_header(self, request):
@@ -118,6 +120,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API key.")
         if api_key.last_used_at is None or api_key.last_used_at < now - ACTIVITY_WRITE_INTERVAL:
             ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        time_zone_activate_for(api_key.user)  # DRF authenticates after the middleware ran
         return api_key.user, api_key
 
     def authenticate_header(self, request):

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.services.sessions import session_rekey, session_revoke, session_touch
 from accounts.signals import browser_session_row
+from accounts.time_zones import time_zone_activate_for
 
 
 class UserSessionMiddleware:
@@ -44,3 +45,23 @@ class UserSessionMiddleware:
         session_rekey(session=row, session_key=session.session_key)
         session_touch(session=row, now=now)
         request.browser_session = row
+
+
+class UserTimeZoneMiddleware:
+    """Run each request in the signed-in person's time zone (accounts.time_zones), and switch back
+    afterwards: the zone is per thread, and the next request on this thread may be someone else's.
+
+    Sees the user of a browser session; an API token or key is recognised later, inside the view,
+    by the authentication class, which switches the zone itself. Runs after UserSessionMiddleware,
+    so a revoked session's user (logged out there) is not taken into account.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        time_zone_activate_for(getattr(request, "user", None))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()

@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from accounts.time_zones import time_zone_validate
 from core.models import TimestampedModel
 
 
@@ -32,6 +33,13 @@ class User(AbstractUser):
     avatar_url = models.URLField(max_length=2048, blank=True, default="")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER)
     is_verified = models.BooleanField(default=False)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        validators=[time_zone_validate],
+        help_text="IANA name, e.g. Europe/Berlin; blank: the site's time zone. Times are shown in it.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 

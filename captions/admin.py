@@ -43,9 +43,7 @@ from captions.models import (
     ProcessingRun,
 )
 from captions.quality import (
-    LEVEL_EXCELLENT,
-    LEVEL_FAIR,
-    LEVEL_GOOD,
+    QUALITY_BANDS,
     caption_length,
     caption_text_clean,
     quality_level,
@@ -154,12 +152,7 @@ class PostAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 class QualityLevelFilter(admin.SimpleListFilter):
     title = "quality"
     parameter_name = "quality"
-    RANGES = {
-        "excellent": (LEVEL_EXCELLENT, 100),
-        "good": (LEVEL_GOOD, LEVEL_EXCELLENT - 1),
-        "fair": (LEVEL_FAIR, LEVEL_GOOD - 1),
-        "poor": (1, LEVEL_FAIR - 1),
-    }
+    RANGES = QUALITY_BANDS
 
     def lookups(self, request, model_admin):
         return [(name, f"{name} ({low}-{high})") for name, (low, high) in self.RANGES.items()] + [

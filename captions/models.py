@@ -135,6 +135,14 @@ class Image(TimestampedModel):
             models.Index(fields=["status", "created_at"], name="ix_images_status_created"),
             models.Index(fields=["post", "attachment_index"], name="ix_images_post_attachment"),
             models.Index(fields=["created_at"], name="ix_images_created_at"),
+            # The admin index's work per day: approvals and postings of the last 30 days. Partial, so
+            # that the planner never pairs it with the (much larger) status index.
+            models.Index(
+                fields=["reviewed_at"],
+                name="ix_images_approved_at",
+                condition=Q(status__in=["approved", "posted"]),
+            ),
+            models.Index(fields=["posted_at"], name="ix_images_posted_at"),
             # Retention asks whether any image still names a stored copy before deleting it.
             models.Index(fields=["local_path"], name="ix_images_local_path"),
         ]

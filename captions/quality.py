@@ -62,6 +62,7 @@ __all__ = [
     "LEVEL_EXCELLENT",
     "LEVEL_FAIR",
     "LEVEL_GOOD",
+    "QUALITY_BANDS",
     "REVIEW_BELOW",
     "QualityReport",
     "caption_fit",
@@ -75,6 +76,13 @@ LEVEL_EXCELLENT = 90
 LEVEL_GOOD = 70
 LEVEL_FAIR = 40
 REVIEW_BELOW = 70
+# Each level's scores, best first: (lowest, highest), both included (what `quality_level` says).
+QUALITY_BANDS = {
+    "excellent": (LEVEL_EXCELLENT, 100),
+    "good": (LEVEL_GOOD, LEVEL_EXCELLENT - 1),
+    "fair": (LEVEL_FAIR, LEVEL_GOOD - 1),
+    "poor": (1, LEVEL_FAIR - 1),
+}
 # The floor of the score, and the empty caption's score.
 MIN_SCORE = 1
 

@@ -13,7 +13,11 @@ changelist filtered to exactly the rows counted.
 Reads only, and cheap at any table size: one query per model, which selects only the rows matching
 one of its conditions (so the status indexes do the work) and counts each condition with
 `Count(filter=...)`. Only models the user may view (or change, as Django's admin has it) are read
-and returned.
+and returned, and only the rows the user may see (`accounts.selectors.visible_to`: moderators and
+admins everyone's, every other role their own), so for a `user` the block is their own work.
+
+`admin_dashboard_context` adds the pictures below the block (console.selectors reads,
+console.charts draws): captions by status and quality band, work done per day, running work.
 """
 
 from dataclasses import dataclass
@@ -27,6 +31,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_q.models import Failure
 
+from accounts.permissions import sees_everyone
+from accounts.selectors import visible_to
 from captions.models import CaptionGenerationTask, Image, ImageStatus
 from captions.models import TaskStatus as CaptionTaskStatus
 from core.admin_lists import STOPPED_FILTER_PARAM, ChangedRecentlyFilter
@@ -172,7 +178,28 @@ def _counted_per_model(since: datetime) -> list[tuple[type[Model], list[_Counted
     ]
 
 
-def _may_view(user, model: type[Model]) -> bool:
+# Whose rows each model's counts read for someone who sees only their own (as in the APIs). A model
+# without an owner here (django-q's failures) is counted only for those who see everyone.
+OWNER_FIELDS: dict[type[Model], str] = {
+    Image: "platform_connection__user",
+    PlatformState: "workflow__user",
+    CaptionGenerationTask: "user",
+    Workflow: "user",
+    PublishingJob: "workflow__user",
+    ScrapingJob: "user",
+    GenerationTask: "user",
+    Prompt: "user",
+}
+
+
+def _visible_rows(user, model: type[Model]):
+    """The model's rows the user may see; None when they may see none of them."""
+    if model in OWNER_FIELDS:
+        return visible_to(model._default_manager.all(), user=user, owner_field=OWNER_FIELDS[model])
+    return model._default_manager.all() if sees_everyone(user) else None
+
+
+def may_view(user, model: type[Model]) -> bool:
     opts = model._meta
     codenames = (get_permission_codename(action, opts) for action in ("view", "change"))
     return any(user.has_perm(f"{opts.app_label}.{codename}") for codename in codenames)
@@ -183,10 +210,11 @@ def admin_attention_items(*, user, now: datetime) -> list[AttentionItem]:
     since = now - FAILED_WINDOW
     items: list[AttentionItem] = []
     for model, counted in _counted_per_model(since):
-        if not _may_view(user, model):
+        rows = _visible_rows(user, model) if may_view(user, model) else None
+        if rows is None:
             continue
         keys = [f"n{index}" for index in range(len(counted))]
-        totals = model._default_manager.filter(reduce(or_, (entry.condition for entry in counted))).aggregate(
+        totals = rows.filter(reduce(or_, (entry.condition for entry in counted))).aggregate(
             **{key: Count("pk", filter=entry.condition) for key, entry in zip(keys, counted, strict=True)}
         )
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")

@@ -33,6 +33,7 @@ from accounts.services.sessions import (
     session_revoke_all,
 )
 from accounts.services.users import user_change_password, user_update_profile
+from accounts.time_zones import time_zone_activate_for
 from core.api.pagination import NewestFirstCursorPagination
 
 # Own-account endpoints: any signed-in role (viewers too), never an API key.
@@ -161,11 +162,12 @@ class MeView(GenericAPIView):
     def get(self, request):
         return Response(self.get_serializer(request.user).data)
 
-    @extend_schema(summary="Change the caller's email, full name or avatar URL")
+    @extend_schema(summary="Change the caller's email, full name, avatar URL or time zone")
     def patch(self, request):
         serializer = self.get_serializer(request.user, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         user = user_update_profile(user=request.user, data=serializer.validated_data, request=request)
+        time_zone_activate_for(user)  # the answer already speaks the zone just chosen
         return Response(self.get_serializer(user).data)
 
 

@@ -57,6 +57,7 @@ class MeSerializer(serializers.ModelSerializer):
             "email",
             "full_name",
             "avatar_url",
+            "time_zone",
             "role",
             "is_verified",
             "last_login",

@@ -12,8 +12,9 @@ from accounts.request_meta import request_meta
 from accounts.roles import STAFF_ROLES
 from accounts.services.audit import audit_log_write
 from accounts.services.sessions import session_revoke_all
+from accounts.time_zones import time_zone_validate
 
-PROFILE_FIELDS = ("email", "full_name", "avatar_url")
+PROFILE_FIELDS = ("email", "full_name", "avatar_url", "time_zone")
 
 
 @transaction.atomic
@@ -40,8 +41,15 @@ def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
 
 
 def user_update_profile(*, user: User, data: dict, request=None) -> User:
-    """Change a user's own profile: email (unique, case-insensitively), full name, avatar URL."""
+    """Change a user's own profile: email (unique, case-insensitively), full name, avatar URL,
+    time zone (an IANA name, or blank for the site's)."""
     changes = {name: data[name] for name in PROFILE_FIELDS if name in data}
+    if "time_zone" in changes:
+        changes["time_zone"] = (changes["time_zone"] or "").strip()
+        try:
+            time_zone_validate(changes["time_zone"])
+        except ValidationError as exc:
+            raise ValidationError({"time_zone": exc.messages}) from None
     if "email" in changes:
         email = (changes["email"] or "").strip().lower()
         if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():

@@ -13,8 +13,8 @@ pytestmark = pytest.mark.django_db
 PAGES = {
     "user": (
         lambda obj: obj.username,
-        ["username", "password", "full_name", "email", "avatar_url", "is_verified", "role", "is_active",
-         "is_superuser", "api_keys_overview", "sessions_overview", "last_login", "created_at",
+        ["username", "password", "full_name", "email", "avatar_url", "time_zone", "is_verified", "role",
+         "is_active", "is_superuser", "api_keys_overview", "sessions_overview", "last_login", "created_at",
          "updated_at"],
         {"last_login", "created_at", "updated_at", "api_keys_overview", "sessions_overview"},
         True,

@@ -31,7 +31,6 @@ def test_a_moderator_cancels_a_running_task(browser, live_server, user_of):
     other = running_task()
 
     admin_login(browser, live_server, username="mona", password=PASSWORD)
-    screenshot(browser, "admin-dashboard")  # the index, with its needs-attention dashboard
     open_admin(browser, live_server, "captions_captiongenerationtask_changelist")
     assert row_checkbox(browser, task.pk) and row_checkbox(browser, other.pk)
     screenshot(browser, "caption-tasks")

@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from core.api.datetimes import WallClockDateTimeField
 from core.api.fields import at_least_one
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_list
@@ -144,7 +145,11 @@ class OwnConnectionField(serializers.PrimaryKeyRelatedField):
 class PublishingJobCreateSerializer(serializers.Serializer):
     workflow = serializers.UUIDField()
     platform = serializers.ChoiceField(choices=Platform.choices)
-    scheduled_for = serializers.DateTimeField(required=False, allow_null=True)
+    scheduled_for = WallClockDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="ISO 8601. With an offset or Z, that instant; without one, a time in your time zone.",
+    )
     platform_connection = OwnConnectionField(required=False, allow_null=True)
     options = serializers.DictField(
         required=False,
@@ -157,7 +162,9 @@ class PublishingJobCreateSerializer(serializers.Serializer):
 
 
 class PublishingJobRescheduleSerializer(serializers.Serializer):
-    scheduled_for = serializers.DateTimeField()
+    scheduled_for = WallClockDateTimeField(
+        help_text="ISO 8601. With an offset or Z, that instant; without one, a time in your time zone."
+    )
 
 
 class DayOrTimeField(serializers.DateTimeField):
