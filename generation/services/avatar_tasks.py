@@ -374,7 +374,7 @@ def _complete(task: GenerationTask, step_status: str, **fields: Any) -> str | No
     if not GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
         status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now, **fields
     ):
-        logger.info("Avatar task %s left %s meanwhile; stopping", task.task_id, step_status)
+        _stopped(task, step_status)
         return _status(task)
     logger.info("Avatar task %s completed", task.task_id)
     return TaskStatus.COMPLETED

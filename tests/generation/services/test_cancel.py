@@ -197,6 +197,22 @@ def test_a_task_cancelled_while_writing_personas_stops_before_the_next_batch_kee
     assert [a.details["from"] for a in _audits("avatar_task.cancelled", task.task_id)] == ["generating-data"]
 
 
+def test_a_task_cancelled_during_its_last_batch_of_personas_makes_no_images_and_counts_them():
+    owner = UserFactory(role=Role.USER)
+    task = GenerationTaskFactory(user=owner, number_to_generate=3)
+
+    class CancelWhileWriting(BuiltinPersonaWriter):
+        def write(self, **kwargs):
+            avatar_task_cancel(task=GenerationTask.objects.get(pk=task.pk), actor=owner)
+            return super().write(**kwargs)
+
+    backend = ScriptedImageBackend(inner=TinyImageBackend())
+    assert _run(task, writer=CancelWhileWriting(), backend=backend) == TaskStatus.CANCELLED
+    task.refresh_from_db()
+    assert GeneratedPersona.objects.filter(task=task).count() == 3 and task.personas_generated == 3
+    assert backend.requests == [] and task.images_generated == 0
+
+
 def test_a_task_cancelled_while_making_images_stops_before_the_next_call_keeping_them():
     owner = UserFactory(role=Role.USER)
     task = GenerationTaskFactory(user=owner, number_to_generate=3, images_per_persona=4)
