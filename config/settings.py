@@ -207,6 +207,8 @@ SPECTACULAR_SETTINGS = {
         "PublishingJobStatusEnum": "workflows.models.PublishingStatus",
         "ResourceTypeEnum": "workflows.models.ResourceType",
         "ScrapingJobStatusEnum": "scraping.models.JobStatus",
+        # Caption tasks and image prompts share one set (queued, running, completed, failed, cancelled).
+        "QueuedTaskStatusEnum": "captions.models.TaskStatus",
         "ConfigTypeEnum": "core.models.ConfigType",
     },
     "POSTPROCESSING_HOOKS": [

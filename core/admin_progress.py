@@ -7,6 +7,9 @@ adds two URLs with `progress_urls` and passes `progress_context` to its change p
 - `admin:<app>_<model>_cancel` (POST `<id>/cancel/`): calls the app's cancel service, then back to
   the change page with its message (only when the admin gave a `cancel`).
 
+Cancelling needs the ModelAdmin's `has_cancel_permission(request, obj)` when it has one (work
+whose change form is read-only, such as a prompt), else its change permission.
+
 Both find the row through the ModelAdmin's own queryset narrowed by the app's `scope` (its
 `visible_to`: the kernel imports no app), so another user's row is a 404 like everywhere else.
 The page's panel (templates/admin/includes/sd_progress.html) is polled by
@@ -76,6 +79,11 @@ def visible_object(model_admin, request, object_id: str, *, scope: Scope):
     return obj
 
 
+def may_cancel(model_admin, request, obj) -> bool:
+    check = getattr(model_admin, "has_cancel_permission", model_admin.has_change_permission)
+    return bool(check(request, obj))
+
+
 def progress_urls(model_admin, *, snapshot: Snapshot, scope: Scope, cancel: Cancel | None = None):
     """The progress (and cancel) URLs, to put before the ModelAdmin's own."""
 
@@ -89,7 +97,7 @@ def progress_urls(model_admin, *, snapshot: Snapshot, scope: Scope, cancel: Canc
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         obj = visible_object(model_admin, request, object_id, scope=scope)
-        if not model_admin.has_change_permission(request, obj):
+        if not may_cancel(model_admin, request, obj):
             raise PermissionDenied
         try:
             cancel(obj, request)
@@ -113,12 +121,12 @@ def progress_context(model_admin, request, obj, *, snapshot: Snapshot, cancel: b
     if obj is None:
         return {}
     current = snapshot(obj)
-    may_cancel = cancel and model_admin.has_change_permission(request, obj)
+    cancel_allowed = cancel and may_cancel(model_admin, request, obj)
     return {
         "sd_progress": {
             "url": reverse(f"admin:{_url_name(model_admin, 'progress')}", args=[obj.pk]),
             "cancel_url": reverse(f"admin:{_url_name(model_admin, 'cancel')}", args=[obj.pk])
-            if may_cancel
+            if cancel_allowed
             else "",
             "state": current.as_json(),
             "poll_ms": POLL_MILLISECONDS,

@@ -1,16 +1,19 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.db.models.functions import Length
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.request_meta import request_meta
 from core.admin_lists import (
     ChangedRecentlyFilter,
     LargeTableAdminMixin,
     fixed_choices_filter,
     short_id_column,
 )
+from core.errors import DomainError
 from generation.admin_forms import (
     generated_image_thumbnail,
     generated_image_urls,
@@ -34,7 +37,43 @@ from generation.models import (
     Prompt,
     TaskStatus,
 )
+from generation.services import avatar_tasks, prompts
 from generation.services.avatar_tasks import RUNNING_STATUSES
+
+
+class CancelWorkMixin:
+    """Cancelling background work whose change form is read-only: the role's change permission
+    (a viewer's is missing) through the app's cancel service, on the change page's Cancel button
+    (core.admin_progress) and in the changelist's action."""
+
+    actions = ["cancel_selected"]
+    cancellable_statuses: tuple[str, ...] = ()
+    noun = "item"
+
+    def has_cancel_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.{get_permission_codename('change', self.opts)}")
+
+    def cancel_one(self, obj, *, actor, meta) -> None:
+        raise NotImplementedError
+
+    @admin.action(
+        description="Cancel selected (running ones stop at their next step)", permissions=["cancel"]
+    )
+    def cancel_selected(self, request, queryset):
+        cancelled = skipped = 0
+        meta = request_meta(request)
+        for obj in queryset.filter(status__in=self.cancellable_statuses).order_by("pk"):
+            try:
+                self.cancel_one(obj, actor=request.user, meta=meta)
+            except DomainError:  # finished meanwhile, or not the actor's to cancel
+                skipped += 1
+                continue
+            cancelled += 1
+        text = f"{cancelled} {self.noun}(s) cancelled; only waiting or running ones can be cancelled."
+        if skipped:
+            text += f" {skipped} could not be cancelled."
+        self.message_user(request, text, messages.SUCCESS if cancelled else messages.WARNING)
+
 
 # Inline previews only for images whose base64 text is at most this long (~150 kB decoded).
 PREVIEW_MAX_ENCODED_CHARS = 200_000
@@ -90,7 +129,7 @@ class GeneratedImageInline(admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PromptAdmin(CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "short_text",
@@ -160,6 +199,12 @@ class PromptAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    cancellable_statuses = prompts.CANCELLABLE_STATUSES
+    noun = "prompt"
+
+    def cancel_one(self, obj, *, actor, meta) -> None:
+        prompts.prompt_cancel(prompt=obj, actor=actor, meta=meta)
 
     def add_view(self, request, form_url="", extra_context=None):
         return prompt_start_view(self, request)
@@ -336,7 +381,7 @@ class TaskProgressFilter(admin.SimpleListFilter):
     GROUPS = {
         "running": ("running (generating data or images)", RUNNING_STATUSES),
         "waiting": ("waiting for a worker", (TaskStatus.PENDING, TaskStatus.DATA_GENERATED)),
-        "finished": ("finished", (TaskStatus.COMPLETED, TaskStatus.FAILED)),
+        "finished": ("finished", avatar_tasks.FINISHED_STATUSES),
     }
 
     def lookups(self, request, model_admin):
@@ -348,7 +393,7 @@ class TaskProgressFilter(admin.SimpleListFilter):
 
 
 @admin.register(GenerationTask)
-class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class GenerationTaskAdmin(CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "task_id",
         "user",
@@ -429,6 +474,12 @@ class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    cancellable_statuses = avatar_tasks.CANCELLABLE_STATUSES
+    noun = "task"
+
+    def cancel_one(self, obj, *, actor, meta) -> None:
+        avatar_tasks.avatar_task_cancel(task=obj, actor=actor, meta=meta)
 
     def add_view(self, request, form_url="", extra_context=None):
         return persona_task_start_view(self, request)

@@ -6,12 +6,12 @@ The forms type what a person enters and hand it to the services the API's create
 the work once the transaction commits; what they refuse shows next to the field. The forms show
 the ranges those services check (the same constants), and leave the deciding to them.
 
-A prompt's and a persona task's change pages show their progress live (core.admin_progress; no
-Cancel: generation has no cancel service). A persona task's page has Export buttons (JSON, CSV,
-ZIP: `avatar_task_export`, as the API's export). Generated images and persona images show as
-thumbnails served by admin-only views, from the database (generated images) or the storage
-(persona images), for rows the admin's queryset and `visible_to` let the user see; never from a
-public URL.
+A prompt's and a persona task's change pages show their progress live with a Cancel button
+(core.admin_progress; `prompt_cancel`, `avatar_task_cancel`, as the API's cancel endpoints). A
+persona task's page has Export buttons (JSON, CSV, ZIP: `avatar_task_export`, as the API's export).
+Generated images and persona images show as thumbnails served by admin-only views, from the
+database (generated images) or the storage (persona images), for rows the admin's queryset and
+`visible_to` let the user see; never from a public URL.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from generation.models import (
     TaskStatus,
 )
 from generation.personas.exports import EXPORT_FORMATS, avatar_task_export
+from generation.services import avatar_tasks, prompts
 from generation.services.avatar_tasks import DESCRIPTION_MAX_CHARS, LANGUAGE_MAX_CHARS, avatar_task_create
 from generation.services.prompts import PROMPT_MAX_CHARS, SEED_MAX, generated_image_bytes, prompt_create
 
@@ -188,13 +189,13 @@ def _scope(queryset, user):
 
 def prompt_progress(prompt: Prompt) -> Progress:
     made = prompt.generated_images.count()
-    finished = prompt.status in (PromptStatus.COMPLETED, PromptStatus.FAILED)
     return Progress(
         status=prompt.status,
         status_label=prompt.get_status_display(),
         percent=100 if prompt.status == PromptStatus.COMPLETED else None,
         step=f"{made} of {prompt.number_of_images} images",
-        terminal=finished,
+        terminal=prompt.status in prompts.FINISHED_STATUSES,
+        cancellable=prompt.status in prompts.CANCELLABLE_STATUSES,
         error=prompt.error_message or "",
     )
 
@@ -212,7 +213,8 @@ def persona_task_progress(task: GenerationTask) -> Progress:
             f"{task.personas_generated} of {task.number_to_generate} personas, "
             f"{task.images_generated} of {task.images_expected} images"
         ),
-        terminal=task.status in (TaskStatus.COMPLETED, TaskStatus.FAILED),
+        terminal=task.status in avatar_tasks.FINISHED_STATUSES,
+        cancellable=task.status in avatar_tasks.CANCELLABLE_STATUSES,
         error=task.error_log or "",
     )
 
@@ -222,11 +224,19 @@ def _change_context(model_admin, request, object_id, snapshot) -> tuple[object |
         obj = visible_object(model_admin, request, object_id, scope=_scope)
     except (Http404, PermissionDenied):  # the change view answers these itself
         return None, {}
-    return obj, progress_context(model_admin, request, obj, snapshot=snapshot, cancel=False)
+    return obj, progress_context(model_admin, request, obj, snapshot=snapshot, cancel=True)
+
+
+def _prompt_cancel(prompt, request):
+    return prompts.prompt_cancel(prompt=prompt, actor=request.user, meta=request_meta(request))
+
+
+def _persona_task_cancel(task, request):
+    return avatar_tasks.avatar_task_cancel(task=task, actor=request.user, meta=request_meta(request))
 
 
 def prompt_urls(model_admin) -> list:
-    return progress_urls(model_admin, snapshot=prompt_progress, scope=_scope)
+    return progress_urls(model_admin, snapshot=prompt_progress, scope=_scope, cancel=_prompt_cancel)
 
 
 def prompt_change_context(model_admin, request, object_id) -> dict:
@@ -249,7 +259,10 @@ def persona_task_urls(model_admin) -> list:
         model_admin.admin_site.admin_view(export_view),
         name="generation_generationtask_export",
     )
-    return [export, *progress_urls(model_admin, snapshot=persona_task_progress, scope=_scope)]
+    progress = progress_urls(
+        model_admin, snapshot=persona_task_progress, scope=_scope, cancel=_persona_task_cancel
+    )
+    return [export, *progress]
 
 
 def persona_task_change_context(model_admin, request, object_id) -> dict:

@@ -1,6 +1,6 @@
 """The generation app's domain errors (see core/errors.py); the codes are part of the API."""
 
-from core.errors import Conflict, Unavailable
+from core.errors import Conflict, NotFound, Unavailable
 
 
 class AvatarTaskNotRetryable(Conflict):
@@ -11,6 +11,24 @@ class AvatarTaskNotRetryable(Conflict):
 class AvatarTaskRunning(Conflict):
     code = "task_running"
     default_message = "The persona task is running; wait until it completes or fails."
+
+
+class AvatarTaskNotFound(NotFound):
+    default_message = "No such persona task."
+
+
+class AvatarTaskNotCancellable(Conflict):
+    code = "task_finished"
+    default_message = "Only a pending or running persona task can be cancelled."
+
+
+class PromptNotFound(NotFound):
+    default_message = "No such prompt."
+
+
+class PromptNotCancellable(Conflict):
+    code = "prompt_finished"
+    default_message = "Only a queued or running prompt can be cancelled."
 
 
 class ImageBackendUnavailableError(Unavailable):

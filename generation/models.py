@@ -33,6 +33,8 @@ class PromptStatus(models.TextChoices):
     RUNNING = "running", "Running"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    # Not in the seed: stopped by a person (generation.services.prompts.prompt_cancel).
+    CANCELLED = "cancelled", "Cancelled"
 
 
 MAX_IMAGES_PER_PROMPT = 8
@@ -207,6 +209,8 @@ class TaskStatus(models.TextChoices):
     GENERATING_IMAGES = "generating-images", "Generating images"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
+    # Not in the seed: stopped by a person (generation.services.avatar_tasks.avatar_task_cancel).
+    CANCELLED = "cancelled", "Cancelled"
 
 
 MAX_PERSONAS_PER_TASK = 300

@@ -7,6 +7,8 @@ up, and responses show it as `id` too.
 
 - GET/POST avatar-tasks/, GET/DELETE avatar-tasks/{task_id}/
 - POST avatar-tasks/{task_id}/retry/           a failed task resumes where it stopped
+- POST avatar-tasks/{task_id}/cancel/          a waiting task at once, a running one at its next
+                                               step; what it made stays (409 once finished)
 - GET  avatar-tasks/{task_id}/personas/        the personas, in position order (paginated)
 - GET  avatar-tasks/{task_id}/export/?format=json|csv|zip   streamed, never built in memory
 """
@@ -32,6 +34,7 @@ from generation.personas.exports import EXPORT_FORMATS, avatar_task_export
 from generation.services.avatar_tasks import (
     DESCRIPTION_MAX_CHARS,
     LANGUAGE_MAX_CHARS,
+    avatar_task_cancel,
     avatar_task_create,
     avatar_task_delete,
     avatar_task_retry,
@@ -177,6 +180,17 @@ class AvatarTaskViewSet(
     @action(detail=True, methods=["post"])
     def retry(self, request, *args, **kwargs):
         task = avatar_task_retry(task=self.get_object(), actor=request.user, meta=request_meta(request))
+        return Response(AvatarTaskSerializer(task).data)
+
+    @extend_schema(
+        summary="Cancel a waiting or running task (a running one stops at its next step, keeping "
+        "the personas and images made)",
+        request=None,
+        responses={200: AvatarTaskSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, *args, **kwargs):
+        task = avatar_task_cancel(task=self.get_object(), actor=request.user, meta=request_meta(request))
         return Response(AvatarTaskSerializer(task).data)
 
     @extend_schema(

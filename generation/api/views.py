@@ -1,6 +1,8 @@
 """The generation API, images part (docs/api.md "Generation"; API-key area `generation`).
 
 - prompts/                     list, retrieve (with image ids), create (queues generation).
+- prompts/{id}/cancel/         POST: a queued prompt at once, a running one when the backend's call
+                               returns (its images are kept); 409 once finished.
 - images/                      list (`?prompt=`, `?aspect_ratio=`, `?model_name_type=`), retrieve;
                                never the base64 bytes (deferred, not even loaded).
 - images/{id}/content/         the decoded PNG/JPEG with its content type.
@@ -31,7 +33,12 @@ from generation.backends import (
 from generation.errors import ImageBackendFailed, ImageBackendUnavailableError
 from generation.models import GeneratedImage, Prompt
 from generation.selectors import generated_images_visible, prompts_visible
-from generation.services.prompts import generated_image_bytes, generated_image_caption, prompt_create
+from generation.services.prompts import (
+    generated_image_bytes,
+    generated_image_caption,
+    prompt_cancel,
+    prompt_create,
+)
 
 INLINE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/gif"}
 
@@ -79,6 +86,17 @@ class PromptViewSet(
             s.PromptSerializer(fresh, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
         )
+
+    @extend_schema(
+        summary="Cancel a queued or running prompt (a running one keeps the images its call returns)",
+        request=None,
+        responses={200: s.PromptSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, *args, **kwargs):
+        prompt = prompt_cancel(prompt=self.get_object(), actor=request.user, meta=request_meta(request))
+        fresh = self.get_queryset().get(pk=prompt.pk)
+        return Response(s.PromptSerializer(fresh, context=self.get_serializer_context()).data)
 
 
 @extend_schema_view(

@@ -20,6 +20,10 @@ Why it is built this way:
   UPDATE that ends a step is conditional the same way and carries its last heartbeat, so a task
   with nothing left to do costs two commits (claim, completed) and one read: a queue of short
   tasks drains at the pace of commits (benchmark `queue_drain`).
+- `avatar_task_cancel` stops a task: a waiting one (pending, data-generated) at once, a running
+  one at its next heartbeat, which comes before every batch of personas and every image call: the
+  task is `cancelled` and that heartbeat, conditional on the step's status, stops the run. What
+  it made stays (personas, images and their counters).
 - `avatar_task_recover_stale` (every 5 minutes) takes back tasks whose heartbeat is older than
   AVATAR_TASK_TIMEOUT seconds and queues them again, up to AVATAR_TASK_MAX_ATTEMPTS runs; then it
   fails them. Queued tasks whose message was lost are queued again (a duplicate claims nothing).
@@ -42,12 +46,18 @@ from django_q.tasks import async_task
 
 from accounts.models import User
 from accounts.request_meta import RequestMeta
+from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
 from core.locking import row_lock
 from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
-from generation.errors import AvatarTaskNotRetryable, AvatarTaskRunning
+from generation.errors import (
+    AvatarTaskNotCancellable,
+    AvatarTaskNotFound,
+    AvatarTaskNotRetryable,
+    AvatarTaskRunning,
+)
 from generation.models import (
     MAX_PERSONAS_PER_TASK,
     GeneratedPersona,
@@ -67,6 +77,9 @@ LANGUAGE_MAX_CHARS = 100
 MAX_UNUSABLE_ANSWERS = 3
 ERROR_LOG_MAX_CHARS = 4000
 RUNNING_STATUSES = (TaskStatus.GENERATING_DATA, TaskStatus.GENERATING_IMAGES)
+WAITING_STATUSES = (TaskStatus.PENDING, TaskStatus.DATA_GENERATED)
+CANCELLABLE_STATUSES = (*WAITING_STATUSES, *RUNNING_STATUSES)
+FINISHED_STATUSES = (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED)
 # Where a task taken back from a dead worker resumes.
 RESUME_STATUS = {
     TaskStatus.GENERATING_DATA: TaskStatus.PENDING,
@@ -232,6 +245,47 @@ def avatar_task_delete(*, task: GenerationTask, actor: User, meta: RequestMeta |
         stored_files_delete_on_commit(names=[*keys, f"personas/{task.task_id}/"])
 
 
+# --- cancelling ----------------------------------------------------------------------------------
+
+
+def avatar_task_cancel(
+    *, task: GenerationTask, actor: User, meta: RequestMeta | None = None
+) -> GenerationTask:
+    """Cancel a task the actor may see: a waiting one at once, a running one at its next step
+    (before the next batch of personas or image call); what it made stays. Cancelling a
+    cancelled task changes nothing; a completed or failed one is AvatarTaskNotCancellable (409),
+    another user's AvatarTaskNotFound (404)."""
+    if not visible_to(GenerationTask.objects.filter(pk=task.pk), user=actor).exists():
+        raise AvatarTaskNotFound()
+    with transaction.atomic():
+        task = row_lock(row=task)
+        if task.status == TaskStatus.CANCELLED:
+            return task
+        if task.status not in CANCELLABLE_STATUSES:
+            raise AvatarTaskNotCancellable(
+                f"The task is {task.get_status_display().lower()}; it cannot be cancelled."
+            )
+        previous = task.status
+        now = timezone.now()
+        # The run's next heartbeat is conditional on its step's status: this stops it.
+        GenerationTask.objects.filter(pk=task.pk).update(
+            status=TaskStatus.CANCELLED, completed_at=now, updated_at=now
+        )
+        audit_log_write(
+            action="avatar_task.cancelled",
+            actor=actor,
+            target=task,
+            meta=meta,
+            details={
+                "from": previous,
+                "personas": task.personas_generated,
+                "images": task.images_generated,
+            },
+        )
+    task.refresh_from_db()
+    return task
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -300,7 +354,7 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
             updated_at=now,
         )
         if not moved:
-            logger.info("Avatar task %s left %s meanwhile; stopping", task_id, TaskStatus.GENERATING_DATA)
+            _stopped(task, TaskStatus.GENERATING_DATA)
             return _status(task)
     else:
         task = _claim(
@@ -320,7 +374,7 @@ def _complete(task: GenerationTask, step_status: str, **fields: Any) -> str | No
     if not GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
         status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now, **fields
     ):
-        logger.info("Avatar task %s left %s meanwhile; stopping", task.task_id, step_status)
+        _stopped(task, step_status)
         return _status(task)
     logger.info("Avatar task %s completed", task.task_id)
     return TaskStatus.COMPLETED
@@ -338,7 +392,7 @@ def _guarded(task: GenerationTask, step_status: str, step) -> bool:
         step()
         return True
     except _Stopped:
-        logger.info("Avatar task %s left %s meanwhile; stopping", task.task_id, step_status)
+        _stopped(task, step_status)
         return False
     except AIError as exc:
         message = f"Writing personas failed: {exc}"
@@ -351,6 +405,16 @@ def _guarded(task: GenerationTask, step_status: str, step) -> bool:
         message = f"Unexpected error: {exc or type(exc).__name__}"
     _fail(task, step_status, message)
     return False
+
+
+def _stopped(task: GenerationTask, step_status: str) -> None:
+    """The task left the step meanwhile. A cancelled one keeps what the run made: its persona
+    count is set from the rows (the step's heartbeat that would have counted them stopped it)."""
+    logger.info("Avatar task %s left %s meanwhile; stopping", task.task_id, step_status)
+    if step_status == TaskStatus.GENERATING_DATA:
+        GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.CANCELLED).update(
+            personas_generated=GeneratedPersona.objects.filter(task=task).count()
+        )
 
 
 def _fail(task: GenerationTask, step_status: str, message: str) -> None:

@@ -9,6 +9,9 @@
   with the backend's message (which never holds a secret); transient failures (timeout, 429, 5xx,
   malformed answers) put it back to `queued` and schedule another try with exponential backoff
   (Retry-After when the service gave one), at most IMAGE_GENERATION_MAX_ATTEMPTS tries in all.
+- `prompt_cancel` stops a prompt: a queued one at once (its queued message or scheduled retry
+  then claims nothing), a running one when the backend's call returns: the images it made are
+  kept, and the prompt stays cancelled (its completing UPDATE is conditional on `running`).
 - `prompt_recover_stale` (every 5 minutes) takes back prompts whose worker died mid-run.
 - `generated_image_caption` captions a generated image through the backend and keeps each caption
   as a `captions.ImageCaption` with the image's `media_generation_id`.
@@ -29,7 +32,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.request_meta import RequestMeta
+from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from core.locking import row_lock
 from core.retry import RetryPolicy
 from generation.backends import (
     ImageBackend,
@@ -38,6 +43,7 @@ from generation.backends import (
     ImageRequest,
     image_backend_for,
 )
+from generation.errors import PromptNotCancellable, PromptNotFound
 from generation.models import (
     MAX_IMAGES_PER_PROMPT,
     AspectRatio,
@@ -58,6 +64,8 @@ REQUEUE_POLICY = RetryPolicy(attempts=100, base_delay=30.0, factor=2.0, max_dela
 CRASHED = "Image generation failed unexpectedly; an operator can see the log."
 DUPLICATE_ID = "The image service returned an image id that is already stored."
 WORKER_LOST = "The worker stopped while generating; out of attempts."
+CANCELLABLE_STATUSES = (PromptStatus.QUEUED, PromptStatus.RUNNING)
+FINISHED_STATUSES = (PromptStatus.COMPLETED, PromptStatus.FAILED, PromptStatus.CANCELLED)
 CAPTION_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp", "image/gif": "gif"}
 
 
@@ -161,6 +169,36 @@ def prompt_create(
     return prompt
 
 
+# --- cancel ------------------------------------------------------------------------------------
+
+
+def prompt_cancel(*, prompt: Prompt, actor: User, meta: RequestMeta | None = None) -> Prompt:
+    """Cancel a prompt the actor may see: a queued one at once, a running one when the backend's
+    call returns (the images it made are kept). Cancelling a cancelled prompt changes nothing; a
+    completed or failed one is PromptNotCancellable (409), another user's PromptNotFound (404)."""
+    if not visible_to(Prompt.objects.filter(pk=prompt.pk), user=actor).exists():
+        raise PromptNotFound()
+    with transaction.atomic():
+        prompt = row_lock(row=prompt)
+        if prompt.status == PromptStatus.CANCELLED:
+            return prompt
+        if prompt.status not in CANCELLABLE_STATUSES:
+            raise PromptNotCancellable(
+                f"The prompt is {prompt.get_status_display().lower()}; it cannot be cancelled."
+            )
+        previous = prompt.status
+        now = timezone.now()
+        # The worker's every later write is conditional on `running` (or a claim on `queued`).
+        Prompt.objects.filter(pk=prompt.pk).update(
+            status=PromptStatus.CANCELLED, completed_at=now, updated_at=now
+        )
+        audit_log_write(
+            action="prompt.cancelled", actor=actor, target=prompt, meta=meta, details={"from": previous}
+        )
+    prompt.refresh_from_db()
+    return prompt
+
+
 # --- generate (the task) -----------------------------------------------------------------------
 
 
@@ -177,15 +215,19 @@ def _claim(prompt_id: int) -> bool:
     )
 
 
-def _finish(prompt: Prompt, *, status: str, error: str | None = None, **extra) -> None:
+def _finish(prompt: Prompt, *, status: str, error: str | None = None, **extra) -> bool:
+    """Finish a running prompt; False when it is not running any more (cancelled meanwhile)."""
     now = timezone.now()
-    Prompt.objects.filter(pk=prompt.pk, status=PromptStatus.RUNNING).update(
-        status=status, error_message=error, completed_at=now, heartbeat_at=now, updated_at=now, **extra
+    return bool(
+        Prompt.objects.filter(pk=prompt.pk, status=PromptStatus.RUNNING).update(
+            status=status, error_message=error, completed_at=now, heartbeat_at=now, updated_at=now, **extra
+        )
     )
 
 
 def _fail(prompt: Prompt, *, message: str, backend: str = "") -> None:
-    _finish(prompt, status=PromptStatus.FAILED, error=message, backend=backend)
+    if not _finish(prompt, status=PromptStatus.FAILED, error=message, backend=backend):
+        return  # cancelled meanwhile: it stays cancelled
     audit_log_write(
         action="prompt.failed",
         actor=prompt.user,
@@ -266,7 +308,12 @@ def _store(prompt: Prompt, *, results, backend: str) -> None:
     try:
         with transaction.atomic():
             GeneratedImage.objects.bulk_create(rows)
-            _finish(prompt, status=PromptStatus.COMPLETED, backend=backend, workflow_id=workflow)
+            if not _finish(prompt, status=PromptStatus.COMPLETED, backend=backend, workflow_id=workflow):
+                # Cancelled while the backend worked: the images it made are kept, the prompt
+                # stays cancelled.
+                Prompt.objects.filter(pk=prompt.pk).update(backend=backend, updated_at=timezone.now())
+                logger.info("Prompt %s was cancelled while generating; %d images kept", prompt.pk, len(rows))
+                return
             audit_log_write(
                 action="prompt.completed",
                 actor=prompt.user,

@@ -27,6 +27,7 @@ def test_no_enum_gets_a_generated_name_or_two_names():
         "PublishingJobStatusEnum",
         "ResourceTypeEnum",
         "ScrapingJobStatusEnum",
+        "QueuedTaskStatusEnum",
         "ConfigTypeEnum",
     ):
         assert name in enums, name

@@ -130,15 +130,16 @@ def test_prompt_progress(client, reviewer):
         "percent": None,
         "step": "1 of 2 images",
         "terminal": False,
-        "cancellable": False,
+        "cancellable": True,
         "error": "",
     }
     html = client.get(reverse("admin:generation_prompt_change", args=[prompt.pk])).content.decode()
     assert f'data-progress-url="{url}"' in html
-    assert "sd-progress-cancel" not in html  # generation has no cancel service
+    cancel = reverse("admin:generation_prompt_cancel", args=[prompt.pk])
+    assert f'action="{cancel}"' in html
     Prompt.objects.filter(pk=prompt.pk).update(status=PromptStatus.FAILED, error_message="backend down")
     data = client.get(url).json()
-    assert data["terminal"] is True and data["error"] == "backend down"
+    assert data["terminal"] is True and data["cancellable"] is False and data["error"] == "backend down"
 
 
 # --- persona tasks -------------------------------------------------------------------------------
@@ -206,7 +207,7 @@ def test_persona_task_progress_and_export_buttons(client, reviewer):
     data = client.get(url).json()
     # 2 of 2 personas and 4 of 8 images: 6 of 10 steps.
     assert data["percent"] == 60 and data["step"] == "2 of 2 personas, 4 of 8 images"
-    assert data["terminal"] is False and data["cancellable"] is False
+    assert data["terminal"] is False and data["cancellable"] is True
     html = client.get(reverse("admin:generation_generationtask_change", args=[task.pk])).content.decode()
     assert f'data-progress-url="{url}"' in html
     for fmt in ("json", "csv", "zip"):

@@ -61,7 +61,7 @@ def test_prompt_defaults():
         ("number_of_images", 9, lambda: violates("ck_prompts_number_of_images")),
         ("aspect_ratio", "IMAGE_ASPECT_RATIO_WIDE", lambda: violates("ck_prompts_aspect_ratio")),
         ("generation_model", "IMAGEN_4", lambda: violates("ck_prompts_generation_model")),
-        ("status", "cancelled", lambda: violates("ck_prompts_status")),
+        ("status", "canceled", lambda: violates("ck_prompts_status")),
     ],
 )
 def test_prompt_check_constraints_reject(field, value, rejected_by):
@@ -218,7 +218,7 @@ def test_task_id_is_unique():
         ("number_to_generate", 301, lambda: violates("ck_generation_tasks_number_to_generate")),
         ("images_per_persona", 5, lambda: violates("ck_generation_tasks_images_per_persona")),
         ("images_per_persona", 0, lambda: violates("ck_generation_tasks_images_per_persona")),
-        ("status", "cancelled", lambda: violates("ck_generation_tasks_status")),
+        ("status", "canceled", lambda: violates("ck_generation_tasks_status")),
         ("personas_generated", -1, lambda: violates("ck_generation_tasks_personas_generated")),
         ("images_generated", -1, lambda: violates("ck_generation_tasks_images_generated")),
     ],
