@@ -24,6 +24,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import Truncator, add_truncation_text, calculate_truncate_chars_length
 from PIL import Image as PILImage
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
 from captions.images import stored_key_ok
 from captions.models import (
@@ -106,7 +107,8 @@ class ImageInline(admin.TabularInline):
 
 
 @admin.register(Post)
-class PostAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PostAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = ["post_id", "platform_connection", "platform_user_id", "post_url", "created_at"]
     list_filter = ["platform_connection__platform_type"]
     search_fields = ["post_id", "post_url", "platform_user_id"]
@@ -205,8 +207,11 @@ def _thumbnail_url(*, image_id: int) -> str:
 
 
 @admin.register(Image)
-class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
+
+    owner_field = "platform_connection__user"
+    review_queue = True
 
     form = ImageReviewForm
     list_display = [
@@ -492,7 +497,8 @@ class ProcessingRunInline(admin.TabularInline):
 
 
 @admin.register(CaptionGenerationTask)
-class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "short_id",
         "user",
@@ -593,7 +599,8 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProcessingRun)
-class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ProcessingRunAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "id",
         "batch_id",
@@ -652,7 +659,8 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CaptionGenerationUserSettings)
-class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
+class CaptionGenerationUserSettingsAdmin(OwnerScopedAdmin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "user",
         "platform_connection",
@@ -675,7 +683,7 @@ class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageCaption)
-class ImageCaptionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ImageCaptionAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user", "image_type", "caption_preview", "media_generation_id", "created_at"]
     list_filter = ["image_type"]
     search_fields = ["caption_text", "media_generation_id", "user__username"]

@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
 from generation.models import (
     AspectRatio,
@@ -78,7 +79,7 @@ class GeneratedImageInline(admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PromptAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "short_text",
@@ -152,7 +153,7 @@ class PromptAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         return str(obj)
 
 
-class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class BaseGeneratedImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """Images are records of what a backend returned: viewable and deletable, not editable.
 
     The base64 blob is never loaded for the changelist, and the change page shows a small preview
@@ -287,7 +288,7 @@ class TaskProgressFilter(admin.SimpleListFilter):
 
 
 @admin.register(GenerationTask)
-class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class GenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "task_id",
         "user",
@@ -391,7 +392,8 @@ class GenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(GeneratedPersona)
-class GeneratedPersonaAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class GeneratedPersonaAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "task__user"
     list_display = [
         "full_name",
         "task",

@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
 from core.admin_lists import (
     ChangedRecentlyFilter,
@@ -89,7 +90,8 @@ class PlatformStateInline(ReadOnlyInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class WorkflowAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    review_queue = True
     list_display = ("id", "user", "mode", "status", "created_at", "updated_at", "completed_at")
     list_filter = ("status", ChangedRecentlyFilter, "mode")
     search_fields = ("=id", "user__username")
@@ -113,7 +115,11 @@ class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def cancel_selected(self, request, queryset):
         cancelled = skipped = 0
         meta = request_meta(request)
-        for workflow in queryset.filter(status__in=(WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)):
+        # A reviewer sees everyone's workflows (to review their drafts) but cancels only their own.
+        cancellable = self.owned_queryset(request, queryset).filter(
+            status__in=(WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)
+        )
+        for workflow in cancellable:
             try:
                 workflow_cancel(workflow=workflow, actor=request.user, meta=meta)
             except DomainError:  # moved on meanwhile
@@ -151,8 +157,11 @@ REVIEWABLE = (PlatformStatus.AWAITING_REVIEW, PlatformStatus.ACCEPTED)
 
 
 @admin.register(PlatformState)
-class PlatformStateAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PlatformStateAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """Platform states; each has a review page (draft, evaluation and history side by side)."""
+
+    owner_field = "workflow__user"
+    review_queue = True
 
     list_display = ("id", "workflow", "platform", "status", "iteration", "review", "attempts", "updated_at")
     list_filter = ("platform", "status")
@@ -278,7 +287,9 @@ class EvaluationInline(ReadOnlyInline):
 
 
 @admin.register(Draft)
-class DraftAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class DraftAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "workflow__user"
+    review_queue = True
     list_display = ("id", "workflow", "platform", "source", "content_preview", "created_at")
     list_filter = ("platform", "source")
     search_fields = ("=id", "=workflow__id", "created_by__username")
@@ -317,7 +328,9 @@ EvaluatorFilter = recent_values_filter("evaluator", title="evaluator", newest_fi
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class EvaluationAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "draft__workflow__user"
+    review_queue = True
     list_display = ("id", "draft", "score", "evaluator", "created_at")
     list_filter = (EvaluatorFilter,)
     search_fields = ("=id", "=draft__id", "=draft__workflow__id")
@@ -339,7 +352,7 @@ class EvaluationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(OwnerScopedAdmin, admin.ModelAdmin):
     list_display = ("id", "title", "user", "type", "content_preview", "created_at")
     list_filter = ("type",)
     search_fields = ("=id", "title", "user__username")
@@ -364,7 +377,8 @@ class ResourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(PublishingJob)
-class PublishingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PublishingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "workflow__user"
     list_display = (
         "id",
         "workflow",
@@ -459,7 +473,8 @@ CheckpointStepFilter = fixed_choices_filter(
 
 
 @admin.register(WorkflowCheckpoint)
-class WorkflowCheckpointAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class WorkflowCheckpointAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "workflow__user"
     list_display = ("id", "workflow", "platform", "sequence", "step", "created_at")
     list_filter = ("platform", CheckpointStepFilter)
     search_fields = ("=id", "=workflow__id")

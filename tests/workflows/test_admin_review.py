@@ -1,6 +1,7 @@
 """The admin's draft review page and the moderators' actions on workflows and publishing jobs."""
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -125,7 +126,10 @@ def test_a_wrong_state_is_an_error_message(state):
 
 
 def test_users_without_the_review_permission_cannot_review(state):
-    user = UserFactory(role=Role.USER, is_staff=True)
+    # The owner (who may view the state) but staff without the review permission (no role group).
+    user = state.workflow.user
+    type(user).objects.filter(pk=user.pk).update(is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_platformstate"))
     client = Client()
     client.force_login(user)
     response = client.post(review_url(state), {"action": "accept"})
