@@ -35,7 +35,8 @@ tests/admin_isolation.py walks every registered ModelAdmin and holds each to thi
 New admin views of an owned model (a review page, a start-work form) load their object through
 `self.get_object(request, unquote(object_id))` (a 404 when out of scope) and their lists through
 `self.get_queryset(request)`; a form that picks a related object takes its choices from
-`self.related_choices(request, Model)`.
+`self.related_choices(request, Model)`. A count shown elsewhere in the admin (the index's
+"Needs attention") counts `admin_rows(Model, user=...)`, the rows the linked changelist shows.
 """
 
 from django import forms
@@ -60,9 +61,12 @@ class OwnerScopedAdmin:
 
     def visible_queryset(self, request, queryset: QuerySet) -> QuerySet:
         """The rows of `queryset` the caller may see here."""
+        return self.visible_to_user(queryset, user=request.user)
+
+    def visible_to_user(self, queryset: QuerySet, *, user) -> QuerySet:
         if self.review_queue:
-            return reviewable_by(queryset, user=request.user, owner_field=self.owner_field)
-        return visible_to(queryset, user=request.user, owner_field=self.owner_field)
+            return reviewable_by(queryset, user=user, owner_field=self.owner_field)
+        return visible_to(queryset, user=user, owner_field=self.owner_field)
 
     def owned_queryset(self, request, queryset: QuerySet) -> QuerySet:
         """The rows of `queryset` the caller may change beyond reviewing them: their own
@@ -142,3 +146,13 @@ class OwnerScopedAdmin:
         if filter_class is None or filter_class is admin.RelatedFieldListFilter:
             return (path, admin.RelatedOnlyFieldListFilter)
         return spec
+
+
+def admin_rows(model, *, user) -> QuerySet:
+    """The rows of `model` that `user` finds in its admin changelist, before the list's filters:
+    scoped as its ModelAdmin scopes them (models no user owns: every row)."""
+    queryset = model._default_manager.all()
+    model_admin = admin.site._registry.get(model)
+    if isinstance(model_admin, OwnerScopedAdmin):
+        return model_admin.visible_to_user(queryset, user=user)
+    return queryset

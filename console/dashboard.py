@@ -27,6 +27,7 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_q.models import Failure
 
+from accounts.admin_scoping import admin_rows
 from captions.models import CaptionGenerationTask, Image, ImageStatus
 from captions.models import TaskStatus as CaptionTaskStatus
 from core.admin_lists import STOPPED_FILTER_PARAM, ChangedRecentlyFilter
@@ -186,8 +187,13 @@ def admin_attention_items(*, user, now: datetime) -> list[AttentionItem]:
         if not _may_view(user, model):
             continue
         keys = [f"n{index}" for index in range(len(counted))]
-        totals = model._default_manager.filter(reduce(or_, (entry.condition for entry in counted))).aggregate(
-            **{key: Count("pk", filter=entry.condition) for key, entry in zip(keys, counted, strict=True)}
+        # Counted in the rows the linked changelist shows the user (their own, for a user).
+        totals = (
+            admin_rows(model, user=user)
+            .filter(reduce(or_, (entry.condition for entry in counted)))
+            .aggregate(
+                **{key: Count("pk", filter=entry.condition) for key, entry in zip(keys, counted, strict=True)}
+            )
         )
         changelist = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
         items += [

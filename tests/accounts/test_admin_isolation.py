@@ -252,3 +252,23 @@ def test_a_reviewer_approves_another_users_caption_in_the_admin_and_a_user_canno
     reviewer_client, _ = signed_in(Role.REVIEWER)
     reviewer_client.post(admin_url(Image, "changelist"), action)
     assert Image.objects.get(pk=image.pk).status == ImageStatus.APPROVED
+
+
+# --- the index's counts -------------------------------------------------------------------------
+
+
+def test_the_index_counts_what_the_linked_changelist_shows_each_role():
+    from django.utils import timezone
+
+    from console.dashboard import admin_attention_items
+
+    _, user = signed_in(Role.USER)
+    _, reviewer = signed_in(Role.REVIEWER)
+    ImageFactory(post__platform_connection__user=user, status=ImageStatus.PENDING)
+    ImageFactory(post__platform_connection__user=UserFactory(), status=ImageStatus.PENDING)
+
+    def pending(person) -> int:
+        items = admin_attention_items(user=person, now=timezone.now())
+        return next(item.count for item in items if item.label == "Captions pending review")
+
+    assert (pending(user), pending(reviewer)) == (1, 2)
