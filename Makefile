@@ -80,6 +80,8 @@ test test-fast: export PYTHONDONTWRITEBYTECODE =
 define run_suite
 	@log=$$(mktemp); \
 	$(PYTEST) -m "$(1)timing" $(PYTEST_ARGS) >$$log 2>&1 & timing=$$!; \
+	trap 'kill $$timing 2>/dev/null; rm -f $$log; exit 130' INT; \
+	trap 'kill $$timing 2>/dev/null; rm -f $$log; exit 143' TERM; \
 	status=0; \
 	nice -n 19 $(PYTEST) -n $(WORKERS) --dist loadgroup -m "$(1)not timing" $(PYTEST_ARGS) || status=$$?; \
 	wait $$timing; rc=$$?; \

@@ -26,6 +26,7 @@ from PIL import Image as PILImage
 
 from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
+from captions.admin_scan import caption_scan_view, caption_task_change_context, caption_task_urls
 from captions.images import stored_key_ok
 from captions.models import (
     ACTIVE_TASK_STATUSES,
@@ -54,7 +55,7 @@ from captions.services.review import (
     ensure_transition,
 )
 from captions.services.tasks import caption_task_cancel
-from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin
+from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, short_id_column
 from core.errors import DomainError
 
 CAPTION_PREVIEW_CHARS = 80
@@ -109,7 +110,15 @@ class ImageInline(admin.TabularInline):
 @admin.register(Post)
 class PostAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     owner_field = "platform_connection__user"
-    list_display = ["post_id", "platform_connection", "platform_user_id", "post_url", "created_at"]
+    list_display = [
+        "post_id_short",
+        "platform_connection",
+        "platform_user_id_short",
+        "post_url",
+        "created_at",
+    ]
+    post_id_short = short_id_column("post_id", description="Post id")
+    platform_user_id_short = short_id_column("platform_user_id", description="Platform user id")
     list_filter = ["platform_connection__platform_type"]
     search_fields = ["post_id", "post_url", "platform_user_id"]
     list_select_related = ["platform_connection"]
@@ -505,12 +514,8 @@ class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.M
         "platform_connection",
         "status",
         "progress",
-        "current_step",
-        "attempts",
         "created_at",
-        "started_at",
         "completed_at",
-        "heartbeat_at",
     ]
     list_filter = ["status", ChangedRecentlyFilter, "platform_connection__platform_type"]
     search_fields = ["user__username", "current_step", "error_message"]
@@ -558,8 +563,18 @@ class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.M
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
 
-    def has_add_permission(self, request):
-        return False  # tasks start through the API (one active per connection, queued on commit)
+    change_form_template = "admin/sd_work_change_form.html"
+
+    # Started from the scan form (captions.admin_scan): the API's serializer and service.
+    def add_view(self, request, form_url="", extra_context=None):
+        return caption_scan_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**caption_task_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*caption_task_urls(self), *super().get_urls()]
 
     @admin.action(
         description="Cancel selected tasks (running ones stop before their next image)",
@@ -591,10 +606,11 @@ class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.M
     @admin.display(description="Progress", ordering="progress_percent")
     def progress(self, obj: CaptionGenerationTask) -> str:
         return format_html(
-            '<progress value="{}" max="100" title="{} %"></progress> {} %',
+            '<progress value="{}" max="100" title="{} %"></progress> {} %<br>{}',
             obj.progress_percent,
             obj.progress_percent,
             obj.progress_percent,
+            obj.current_step or "",
         )
 
 
@@ -602,9 +618,7 @@ class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.M
 class ProcessingRunAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     owner_field = "platform_connection__user"
     list_display = [
-        "id",
         "batch_id",
-        "user",
         "platform_connection",
         "status",
         "started_at",

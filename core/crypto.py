@@ -33,12 +33,17 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(token: str) -> str:
     try:
-        return _multifernet().decrypt(token.encode("ascii")).decode("utf-8")
+        plain = _multifernet().decrypt(token.encode("ascii"))
     except (InvalidToken, UnicodeEncodeError):
         raise DecryptionError(
             "An encrypted value could not be decrypted with any key in FIELD_ENCRYPTION_KEYS. "
             "Was the key that wrote it removed?"
         ) from None
+    try:
+        return plain.decode("utf-8")
+    except UnicodeDecodeError:
+        # Only something other than this project, holding our key, writes such a token.
+        raise DecryptionError("An encrypted value decrypted, but not to UTF-8 text.") from None
 
 
 def rotate(token: str) -> str:

@@ -6,7 +6,25 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from accounts.admin_scoping import OwnerScopedAdmin
-from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
+from core.admin_lists import (
+    ChangedRecentlyFilter,
+    LargeTableAdminMixin,
+    fixed_choices_filter,
+    short_id_column,
+)
+from generation.admin_forms import (
+    generated_image_thumbnail,
+    generated_image_urls,
+    persona_gallery,
+    persona_portrait,
+    persona_task_change_context,
+    persona_task_start_view,
+    persona_task_urls,
+    persona_urls,
+    prompt_change_context,
+    prompt_start_view,
+    prompt_urls,
+)
 from generation.models import (
     AspectRatio,
     GeneratedImage,
@@ -67,15 +85,9 @@ class GeneratedImageInline(admin.TabularInline):
 
     @admin.display(description="Image")
     def thumbnail(self, obj: GeneratedImage) -> str:
-        # The browser fetches each image from the API's content view (the admin session
-        # authenticates it), so this page never loads the base64 blobs itself.
-        if not obj.pk:
-            return "—"
-        return format_html(
-            '<img src="{}" alt="generated image {}" loading="lazy" class="sd-thumb-96">',
-            reverse("generated-image-content", kwargs={"pk": obj.pk}),
-            obj.pk,
-        )
+        # The browser fetches each thumbnail from an admin-only view, so this page never loads
+        # the base64 blobs itself.
+        return generated_image_thumbnail(obj, size=96)
 
 
 @admin.register(Prompt)
@@ -140,13 +152,25 @@ class PromptAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
 
-    # A prompt is a record of a request: created through the API (which queues the work), then
-    # changed only by its worker. Operators view and delete it here.
-    def has_add_permission(self, request):
-        return False
+    # A prompt is a record of a request: created through the prompt form (generation.admin_forms,
+    # the API's service, which queues the work), then changed only by its worker.
+    change_form_template = "admin/sd_work_change_form.html"
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return prompt_start_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**prompt_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*prompt_urls(self), *super().get_urls()]
 
     @admin.display(description="Prompt", ordering="prompt_text")
     def short_text(self, obj: Prompt) -> str:
@@ -162,14 +186,13 @@ class BaseGeneratedImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.Mode
 
     list_display = [
         "id",
-        "media_generation_id",
+        "media_generation_id_short",
         "user",
-        "prompt_id",
         "model_name_type",
-        "aspect_ratio",
-        "mime_type",
+        "aspect",
         "created_at",
     ]
+    media_generation_id_short = short_id_column("media_generation_id", description="Media generation id")
     list_filter = [ImageModelFilter, ImageAspectRatioFilter, MimeTypeFilter, "created_at"]
     search_fields = ["=media_generation_id", "=workflow_id", "user__username", "user__email"]
     list_select_related = ["user"]
@@ -200,6 +223,15 @@ class BaseGeneratedImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.Mode
             )
         return obj._encoded_length
 
+    @admin.display(description="Aspect ratio", ordering="aspect_ratio")
+    def aspect(self, obj) -> str:
+        # The archive's column has no choices (the seed's archive table kept free text).
+        return (
+            AspectRatio(obj.aspect_ratio).label
+            if obj.aspect_ratio in AspectRatio.values
+            else obj.aspect_ratio or "—"
+        )
+
     @admin.display(description="Size")
     def image_size(self, obj) -> str:
         length = self._encoded_length(obj)
@@ -223,7 +255,23 @@ class BaseGeneratedImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.Mode
 
 @admin.register(GeneratedImage)
 class GeneratedImageAdmin(BaseGeneratedImageAdmin):
-    pass
+    list_display = ["thumbnail", *BaseGeneratedImageAdmin.list_display]
+    fields = ["thumbnail_large", *IMAGE_FIELDS]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
+
+    def get_urls(self):
+        return [*generated_image_urls(self), *super().get_urls()]
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: GeneratedImage) -> str:
+        return generated_image_thumbnail(obj)
+
+    @admin.display(description="Thumbnail")
+    def thumbnail_large(self, obj: GeneratedImage) -> str:
+        return generated_image_thumbnail(obj, size=160)
 
 
 @admin.register(GeneratedImageArchive)
@@ -238,7 +286,16 @@ class GeneratedPersonaInline(admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ["position", "full_name", "gender", "age", "job_title", "current_city", "image_count"]
+    fields = [
+        "position",
+        "portrait",
+        "full_name",
+        "gender",
+        "age",
+        "job_title",
+        "current_city",
+        "image_count",
+    ]
     readonly_fields = fields
     ordering = ["position"]
 
@@ -266,6 +323,10 @@ class GeneratedPersonaInline(admin.TabularInline):
     @admin.display(description="Images")
     def image_count(self, obj: GeneratedPersona) -> int:
         return len(obj.images or [])
+
+    @admin.display(description="Portrait")
+    def portrait(self, obj: GeneratedPersona) -> str:
+        return persona_portrait(obj)
 
 
 class TaskProgressFilter(admin.SimpleListFilter):
@@ -360,13 +421,25 @@ class GenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdm
     date_hierarchy = "created_at"
     ordering = ["-created_at"]
 
-    # Tasks are created through the API (which issues task_id and queues the work) and then
-    # changed only by their worker. Operators view and delete them here.
-    def has_add_permission(self, request):
-        return False
+    # Tasks are created through the persona form (generation.admin_forms, the API's service, which
+    # issues task_id and queues the work) and then changed only by their worker.
+    change_form_template = "admin/sd_work_change_form.html"
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return persona_task_start_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**persona_task_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*persona_task_urls(self), *super().get_urls()]
 
     @admin.display(description="Bio prompts")
     def bio_prompts(self, obj: GenerationTask | None = None) -> str:
@@ -395,6 +468,7 @@ class GenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdm
 class GeneratedPersonaAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     owner_field = "task__user"
     list_display = [
+        "portrait",
         "full_name",
         "task",
         "position",
@@ -408,7 +482,7 @@ class GeneratedPersonaAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelA
     search_fields = ["first_name", "last_name", "job_title", "workplace", "=task__task_id"]
     list_select_related = ["task"]
     raw_id_fields = ["task"]
-    readonly_fields = ["task", "position", "images", "image_errors", "metadata", "created_at"]
+    readonly_fields = ["task", "position", "gallery", "image_errors", "metadata", "created_at"]
     fieldsets = [
         (None, {"fields": ["task", "position", "first_name", "last_name", "gender", "age", "ethnicity"]}),
         ("Bios", {"fields": ["bio_facebook", "bio_instagram", "bio_x", "bio_tiktok", "about"]}),
@@ -426,10 +500,24 @@ class GeneratedPersonaAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelA
                 ]
             },
         ),
-        ("Images", {"fields": ["images", "image_errors", "metadata", "created_at"]}),
+        ("Images", {"fields": ["gallery", "image_errors", "metadata", "created_at"]}),
     ]
     ordering = ["-task_id", "position"]
 
     def has_add_permission(self, request):
         # Personas are written by the generation task, one per position.
         return False
+
+    class Media:
+        css = {"all": ("generation/generation.css",)}
+
+    def get_urls(self):
+        return [*persona_urls(self), *super().get_urls()]
+
+    @admin.display(description="Portrait")
+    def portrait(self, obj: GeneratedPersona) -> str:
+        return persona_portrait(obj)
+
+    @admin.display(description="Images")
+    def gallery(self, obj: GeneratedPersona) -> str:
+        return persona_gallery(obj)

@@ -12,6 +12,15 @@ from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
 from core.errors import DomainError
+from scraping.admin_forms import (
+    artifact_change_context,
+    artifact_download_link,
+    artifact_urls,
+    job_options_html,
+    scraping_job_change_context,
+    scraping_job_start_view,
+    scraping_job_urls,
+)
 from scraping.job_options import COMMON_KEYS, PAPER_SOURCES, TYPE_KEYS
 from scraping.models import (
     Artifact,
@@ -32,13 +41,6 @@ CONTENT_PREVIEW_CHARS = 2000
 RECENT_JOBS_IN_FILTER = 20
 # A job can find 10 000 URLs: its page shows the most telling ones and links to the rest.
 ITEMS_INLINE_LIMIT = 50
-
-
-class JobConfigurationInline(admin.TabularInline):
-    model = JobConfiguration
-    extra = 0
-    fields = ("config_key", "config_value", "created_at")
-    readonly_fields = ("created_at",)
 
 
 class JobItemInline(admin.TabularInline):
@@ -91,10 +93,7 @@ class ScrapingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin)
         "job_type",
         "status",
         "progress_bar",
-        "total_items",
-        "processed_items",
-        "skipped_items",
-        "failed_items",
+        "item_counts",
         "artifacts_link",
         "created_at",
     )
@@ -104,11 +103,33 @@ class ScrapingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin)
     raw_id_fields = ("user",)
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    inlines = [JobConfigurationInline, JobItemInline]
+    # The options show as named values (scraping.admin_forms.job_options_html), not as raw rows.
+    inlines = [JobItemInline]
     actions = ["cancel_selected", "retry_selected"]
+    change_form_template = "admin/sd_work_change_form.html"
 
-    def has_add_permission(self, request):
-        return False  # jobs start through the API, which validates them and queues the run
+    # Started from the job form (scraping.admin_forms): the API's service, rules and queueing.
+    def add_view(self, request, form_url="", extra_context=None):
+        return scraping_job_start_view(self, request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**scraping_job_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*scraping_job_urls(self), *super().get_urls()]
+
+    @admin.display(description=_("options"))
+    def options(self, obj):
+        return job_options_html(obj) if obj.pk else "-"
+
+    @admin.display(description=_("keywords"))
+    def keyword_list(self, obj):
+        return ", ".join(obj.keywords or []) or "-"
+
+    @admin.display(description=_("expanded keywords"))
+    def expanded_keyword_list(self, obj):
+        return ", ".join(obj.expanded_keywords or []) or "-"
 
     def delete_model(self, request, obj):
         scraping_job_delete(job=obj, actor=request.user, meta=request_meta(request))
@@ -125,6 +146,9 @@ class ScrapingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin)
         "cancel_requested",
         "progress_bar",
         "items_link",
+        "options",
+        "keyword_list",
+        "expanded_keyword_list",
         "total_items",
         "processed_items",
         "skipped_items",
@@ -140,8 +164,19 @@ class ScrapingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin)
     fieldsets = (
         (
             None,
-            {"fields": ("id", "user", "title", "description", "job_type", "keywords", "expanded_keywords")},
+            {
+                "fields": (
+                    "id",
+                    "user",
+                    "title",
+                    "description",
+                    "job_type",
+                    "keyword_list",
+                    "expanded_keyword_list",
+                )
+            },
         ),
+        (_("Options"), {"fields": ("options",)}),
         (
             _("Progress"),
             {
@@ -179,6 +214,16 @@ class ScrapingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin)
     def progress_bar(self, obj):
         progress = max(0, min(100, obj.progress or 0))
         return format_html('<progress value="{p}" max="100">{p}%</progress> {p}%', p=progress)
+
+    @admin.display(description=_("items"), ordering="processed_items")
+    def item_counts(self, obj):
+        return format_html(
+            "{} of {}<br>{} skipped, {} failed",
+            obj.processed_items or 0,
+            obj.total_items or 0,
+            obj.skipped_items or 0,
+            obj.failed_items or 0,
+        )
 
     @admin.display(description=_("items"))
     def items_link(self, obj):
@@ -345,6 +390,7 @@ class ArtifactAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
         "file_size",
         "is_public",
         "created_at",
+        "download",
     )
     list_filter = ("artifact_type", "is_public", JobListFilter)
     search_fields = ("title", "source_url", "=content_hash")
@@ -379,6 +425,19 @@ class ArtifactAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     def has_add_permission(self, request):
         # Artifacts come from scraping jobs and uploads, which store the file and hash it.
         return False
+
+    change_form_template = "admin/sd_work_change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        context = {**artifact_change_context(self, request, object_id), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, context)
+
+    def get_urls(self):
+        return [*artifact_urls(self), *super().get_urls()]
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        return artifact_download_link(obj)
 
     # Deleting goes through the service, which removes the stored file too (once committed).
     def delete_model(self, request, obj):

@@ -5,7 +5,8 @@ object, walked from the ModelAdmin's own URL patterns so a new object view canno
 
 asserts, for the model's registered ModelAdmin: another user (role `user`) does not find the
 object in the changelist, and every admin URL of it (change, delete, history, and the admin's own
-object views such as `<id>/thumbnail/` or `<id>/review/`) is a 404 to GET and to POST; the owner
+object views such as `<id>/thumbnail/` or `<id>/review/`) is a 404 to POST and to GET (405 for a
+view that takes only POST); the owner
 finds it and opens its change and history pages; a viewer opens their own object but cannot add,
 change or delete (403) and is offered no action.
 
@@ -124,14 +125,31 @@ def admin_url(model, name: str, *args) -> str:
     return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{name}", args=args)
 
 
+# Values for an object URL's other parameters, valid ones, so a 404 is the object's and not the
+# parameter's. A new parameter fails object_urls until it has a value here.
+URL_PARAMETER_VALUES = {"number": 0, "fmt": "json"}
+
+
 def object_urls(model, obj) -> list[str]:
     """Every named admin URL of the model's ModelAdmin that takes an object id, for `obj`."""
     model_admin = admin.site._registry[model]
-    return [
-        reverse(f"admin:{pattern.name}", args=[quote(obj.pk)])
-        for pattern in model_admin.get_urls()
-        if pattern.name and "object_id" in pattern.pattern.converters
-    ]
+    urls = []
+    for pattern in model_admin.get_urls():
+        parameters = set(pattern.pattern.converters)
+        if not pattern.name or "object_id" not in parameters:
+            continue
+        missing = parameters - {"object_id"} - set(URL_PARAMETER_VALUES)
+        assert not missing, f"{pattern.name}: add a value for {missing} to URL_PARAMETER_VALUES"
+        kwargs = {name: URL_PARAMETER_VALUES[name] for name in parameters - {"object_id"}}
+        urls.append(reverse(f"admin:{pattern.name}", kwargs={"object_id": quote(obj.pk), **kwargs}))
+    return urls
+
+
+def assert_unreachable(client, url: str) -> None:
+    """The URL is a 404 to POST and to GET; a POST-only view (cancel) refuses a GET with 405 before
+    it looks the id up, for any id, which says nothing about the object."""
+    assert client.get(url).status_code in {404, 405}, f"GET {url}"
+    assert client.post(url, {"post": "yes", "action": "accept"}).status_code == 404, f"POST {url}"
 
 
 def listed_pks(response) -> set:
@@ -152,8 +170,7 @@ def assert_admin_isolated(model, make: Maker) -> None:
 
     assert obj.pk not in listed_pks(stranger.get(admin_url(model, "changelist")))
     for url in urls:
-        assert stranger.get(url).status_code == 404, f"GET {url}"
-        assert stranger.post(url, {"post": "yes", "action": "accept"}).status_code == 404, f"POST {url}"
+        assert_unreachable(stranger, url)
     assert model._default_manager.filter(pk=obj.pk).exists(), "a stranger's request deleted nothing"
 
     viewer_client, viewer = signed_in(Role.VIEWER)

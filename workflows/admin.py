@@ -4,14 +4,13 @@ Drafts, evaluations and checkpoints are records of what happened, so they are re
 state changes (review, publish, cancel) go through `workflows.services`.
 """
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch
-from django.db.models.functions import Substr
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import ValidationError
+from django.db.models import Count, IntegerField, OuterRef, Subquery
+from django.db.models.functions import Coalesce, Substr
 from django.http import Http404, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -23,8 +22,10 @@ from core.admin_lists import (
     LargeTableAdminMixin,
     fixed_choices_filter,
     recent_values_filter,
+    short_id_column,
 )
 from core.errors import DomainError
+from workflows.admin_review import WorkflowPages, may_cancel, review_url
 from workflows.models import (
     Draft,
     Evaluation,
@@ -40,9 +41,7 @@ from workflows.models import (
 from workflows.services.engine import STEP_EVALUATE, STEP_FAILED, STEP_GENERATE
 from workflows.services.publishing import publishing_job_cancel, publishing_job_retry
 from workflows.services.review import ACTIONS as REVIEW_ACTION_NAMES
-from workflows.services.review import workflow_review
 from workflows.services.workflows import workflow_cancel
-from workflows.writing import CRITERIA, platform_char_limit
 
 PREVIEW_CHARS = 80
 CONNECTION_SECRETS = ("access_token", "client_key", "client_secret")
@@ -65,9 +64,9 @@ class ReadOnlyInline(admin.TabularInline):
 
 
 def _review_link(state: PlatformState) -> str:
-    url = reverse("admin:workflows_platformstate_review", args=[state.pk])
+    url = review_url(state.workflow_id, state.platform)
     label = "Review" if state.status == PlatformStatus.AWAITING_REVIEW else "Drafts"
-    return format_html('<a href="{}">{}</a>', url, label)
+    return format_html('<a class="wf-review-link" href="{}">{}</a>', url, label)
 
 
 class PlatformStateInline(ReadOnlyInline):
@@ -92,7 +91,17 @@ class PlatformStateInline(ReadOnlyInline):
 @admin.register(Workflow)
 class WorkflowAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     review_queue = True
-    list_display = ("id", "user", "mode", "status", "created_at", "updated_at", "completed_at")
+    list_display = (
+        "id_short",
+        "review_link",
+        "user",
+        "mode",
+        "status",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    )
+    id_short = short_id_column("id", description="ID")
     list_filter = ("status", ChangedRecentlyFilter, "mode")
     search_fields = ("=id", "user__username")
     list_select_related = ("user",)
@@ -103,8 +112,60 @@ class WorkflowAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     inlines = [PlatformStateInline]
     actions = ["cancel_selected"]
 
-    def has_add_permission(self, request):
-        return False  # workflows start through the API, which validates the source and queues the engine
+    change_form_template = "admin/workflows/workflow/change_form.html"
+
+    class Media:  # the Review column, the progress panel and Cancel (list and workflow pages)
+        css = {"all": ("workflows/review.css",)}
+        js = ("workflows/review.js",)
+
+    # Starting, reviewing, progress and cancelling: workflows.admin_review (same services as the API).
+    @property
+    def pages(self) -> WorkflowPages:
+        return WorkflowPages(self)
+
+    def get_urls(self):
+        return [*self.pages.urls(), *super().get_urls()]
+
+    def add_view(self, request, form_url="", extra_context=None):
+        return self.pages.start_view(request)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        workflow = self.get_object(request, unquote(object_id))
+        if workflow is not None:
+            extra_context = {
+                **(extra_context or {}),
+                "review_url": review_url(workflow.pk),
+                "progress_url": reverse("admin:workflows_workflow_progress", args=[workflow.pk]),
+                "cancel_url": reverse("admin:workflows_workflow_cancel", args=[workflow.pk]),
+                "may_cancel": may_cancel(request.user, workflow),
+                "running": workflow.status == WorkflowStatus.RUNNING,
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.resolver_match and request.resolver_match.url_name.endswith("_changelist"):
+            # The page's rows only: a correlated count per shown row, no join over the table.
+            awaiting = (
+                PlatformState.objects.filter(workflow=OuterRef("pk"), status=PlatformStatus.AWAITING_REVIEW)
+                .order_by()
+                .values("workflow")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+            queryset = queryset.annotate(
+                drafts_awaiting=Coalesce(Subquery(awaiting, output_field=IntegerField()), 0)
+            )
+        return queryset
+
+    @admin.display(description="review")
+    def review_link(self, obj):
+        awaiting = getattr(obj, "drafts_awaiting", 0)
+        if awaiting:
+            return format_html(
+                '<a class="wf-review-link" href="{}">Review ({})</a>', review_url(obj.pk), awaiting
+            )
+        return format_html('<a href="{}">Drafts</a>', review_url(obj.pk))
 
     # A workflow's state is the engine's: a status, mode or error set by hand would bypass its rules
     # and the audit log. The list's actions (cancel) still need the change permission.
@@ -133,37 +194,31 @@ class WorkflowAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
         )
 
 
-class ReviewForm(forms.Form):
-    content = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 14, "cols": 80}),
-        required=False,
-        strip=False,
-        help_text="Needed for the two edit actions: it becomes a new human draft.",
-    )
-    feedback = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
-        required=False,
-        help_text="For “edit and refine”: what the next AI draft should change.",
-    )
+class ReviewPageChangeList(ChangeList):
+    """Each row opens the workflow's review page at that platform, not the read-only change page."""
 
-
-REVIEW_ACTIONS = (
-    ("accept", "Accept"),
-    ("reject", "Reject"),
-    ("edit_and_refine", "Edit and refine"),
-    ("edit_and_publish", "Edit and accept for publishing"),
-)
-REVIEWABLE = (PlatformStatus.AWAITING_REVIEW, PlatformStatus.ACCEPTED)
+    def url_for_result(self, result):
+        return review_url(result.workflow_id, result.platform)
 
 
 @admin.register(PlatformState)
 class PlatformStateAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
-    """Platform states; each has a review page (draft, evaluation and history side by side)."""
+    """Platform states; each row opens its workflow's review page at that platform."""
 
     owner_field = "workflow__user"
     review_queue = True
 
-    list_display = ("id", "workflow", "platform", "status", "iteration", "review", "attempts", "updated_at")
+    list_display = (
+        "id_short",
+        "review",
+        "workflow",
+        "platform",
+        "status",
+        "iteration",
+        "attempts",
+        "updated_at",
+    )
+    id_short = short_id_column("id", description="ID")
     list_filter = ("platform", "status")
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)
@@ -191,8 +246,11 @@ class PlatformStateAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmi
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_review_permission(self, request) -> bool:
-        return request.user.has_perm("workflows.review_platformstate")
+    class Media:
+        css = {"all": ("workflows/review.css",)}
+
+    def get_changelist(self, request, **kwargs):
+        return ReviewPageChangeList
 
     @admin.display(description="review")
     def review(self, obj):
@@ -206,78 +264,11 @@ class PlatformStateAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmi
         ]
 
     def review_view(self, request, object_id):
+        """The platform's column on its workflow's review page (the old per-platform URL)."""
         state = self.get_object(request, unquote(object_id))
         if state is None:
             raise Http404("No such platform state.")
-        if not self.has_view_permission(request, state):
-            raise PermissionDenied
-        may_review = self.has_review_permission(request) and state.status in REVIEWABLE
-        active = state.active_draft
-        form = ReviewForm(initial={"content": active.content if active else ""})
-        if request.method == "POST":
-            if not self.has_review_permission(request):
-                raise PermissionDenied
-            form = ReviewForm(request.POST)
-            action = request.POST.get("action", "")
-            if form.is_valid() and self._review(request, state=state, action=action, form=form):
-                return HttpResponseRedirect(request.path)
-        return TemplateResponse(
-            request,
-            "admin/workflows/platformstate/review.html",
-            {
-                **self.admin_site.each_context(request),
-                "opts": self.model._meta,
-                "title": f"Review {state.get_platform_display()} of workflow {str(state.workflow_id)[:8]}",
-                "state": state,
-                "workflow": state.workflow,
-                "active": active,
-                "evaluation": _newest(active),
-                "criteria": CRITERIA,
-                "limit": platform_char_limit(state.platform),
-                "history": _history(state),
-                "form": form,
-                "may_review": may_review,
-                "actions": REVIEW_ACTIONS,
-            },
-        )
-
-    def _review(self, request, *, state: PlatformState, action: str, form: ReviewForm) -> bool:
-        data = form.cleaned_data
-        try:
-            workflow_review(
-                workflow=state.workflow,
-                platform=state.platform,
-                action=action,
-                reviewer=request.user,
-                content=data["content"] if action.startswith("edit_") else None,
-                feedback=data["feedback"] or None,
-                meta=request_meta(request),
-            )
-        except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
-            return False
-        except DomainError as exc:
-            self.message_user(request, exc.message, messages.ERROR)
-            return False
-        self.message_user(request, f"Done: {dict(REVIEW_ACTIONS).get(action, action)}.", messages.SUCCESS)
-        return True
-
-
-def _newest(draft: Draft | None) -> Evaluation | None:
-    if draft is None:
-        return None
-    return draft.evaluations.order_by("-created_at", "-id").first()
-
-
-def _history(state: PlatformState) -> list[Draft]:
-    """This platform's drafts, oldest first, each with its evaluations (two queries)."""
-    return list(
-        Draft.objects.filter(workflow_id=state.workflow_id, platform=state.platform)
-        .select_related("created_by")
-        .prefetch_related(Prefetch("evaluations", queryset=Evaluation.objects.order_by("-created_at", "-id")))
-        .order_by("created_at", "id")
-    )
+        return HttpResponseRedirect(review_url(state.workflow_id, state.platform))
 
 
 class EvaluationInline(ReadOnlyInline):
@@ -290,7 +281,8 @@ class EvaluationInline(ReadOnlyInline):
 class DraftAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     owner_field = "workflow__user"
     review_queue = True
-    list_display = ("id", "workflow", "platform", "source", "content_preview", "created_at")
+    list_display = ("id_short", "workflow", "platform", "source", "content_preview", "created_at")
+    id_short = short_id_column("id", description="ID")
     list_filter = ("platform", "source")
     search_fields = ("=id", "=workflow__id", "created_by__username")
     list_select_related = ("workflow",)
@@ -475,7 +467,8 @@ CheckpointStepFilter = fixed_choices_filter(
 @admin.register(WorkflowCheckpoint)
 class WorkflowCheckpointAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     owner_field = "workflow__user"
-    list_display = ("id", "workflow", "platform", "sequence", "step", "created_at")
+    list_display = ("id_short", "workflow", "platform", "sequence", "step", "created_at")
+    id_short = short_id_column("id", description="ID")
     list_filter = ("platform", CheckpointStepFilter)
     search_fields = ("=id", "=workflow__id")
     list_select_related = ("workflow",)

@@ -51,13 +51,19 @@ class RateLimitHit(NamedTuple):
         return max(self.limit - self.count, 0)
 
 
-@lru_cache(maxsize=64)
 def parse_rate(value: str) -> Rate:
     """ "N/<number?><s|m|h|d>" → Rate: "10/5m" is 10 requests per 5 minutes, "1000/h" 1000 per hour.
 
     Raises ValueError on anything else (zero requests or a zero-length window included).
     """
-    match = RATE_PATTERN.match(value) if isinstance(value, str) else None
+    if not isinstance(value, str):  # checked before the cache, which cannot hash a list
+        raise ValueError(f"{value!r} is not a rate like '10/5m' or '1000/h' (window unit s, m, h or d).")
+    return _parse_rate_text(value)
+
+
+@lru_cache(maxsize=64)
+def _parse_rate_text(value: str) -> Rate:
+    match = RATE_PATTERN.match(value)
     if match is None:
         raise ValueError(f"{value!r} is not a rate like '10/5m' or '1000/h' (window unit s, m, h or d).")
     limit = int(match["limit"])

@@ -14,14 +14,6 @@ public artifact may be downloaded by anyone signed in.
   artifacts/{id}/tags/          add tags; artifacts/{id}/tags/remove/  remove tags.
 """
 
-import mimetypes
-import re
-import unicodedata
-from urllib.parse import urlsplit
-
-from django.core.exceptions import SuspiciousFileOperation
-from django.core.files.storage import default_storage
-from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status, viewsets
@@ -36,12 +28,9 @@ from core.api.pagination import NewestFirstCursorPagination
 from scraping import selectors
 from scraping.api import serializers as s
 from scraping.api.filters import ArtifactFilter, JobItemFilter, ScrapingJobFilter
+from scraping.downloads import StoredFileMissing, artifact_download_response
 from scraping.models import Artifact, ScrapingJob, ScrapingJobItem
 from scraping.services import artifacts, jobs
-
-FILENAME_MAX_CHARS = 100
-_MIME_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
-_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _validated(serializer_class, request) -> dict:
@@ -240,39 +229,9 @@ class ArtifactViewSet(
         return artifact_file_response(self.get_object())
 
 
-def download_content_type(artifact: Artifact) -> str:
-    mime_type = (artifact.mime_type or "").strip().lower()
-    return mime_type if _MIME_TYPE.match(mime_type) else "application/octet-stream"
-
-
-def download_filename(artifact: Artifact) -> str:
-    """A name safe in any file system and header: ASCII letters, digits, `.`, `_`, `-`, bounded,
-    with the extension of the content type."""
-    url_name = urlsplit(artifact.source_url or "").path.rstrip("/").rsplit("/", 1)[-1]
-    base = artifact.title or url_name or ""
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    base = _UNSAFE_FILENAME_CHARS.sub("-", base).strip("-._")[:FILENAME_MAX_CHARS]
-    base = base or f"artifact-{artifact.content_hash[:12]}"
-    extension = mimetypes.guess_extension(download_content_type(artifact)) or ""
-    if extension and not base.lower().endswith(extension):
-        base += extension
-    return base
-
-
-def artifact_file_response(artifact: Artifact) -> FileResponse:
-    """Stream the stored bytes. Always an attachment, never sniffed or run by the browser: scraped
-    HTML served inline from our origin could script against the API."""
+def artifact_file_response(artifact: Artifact):
+    """The stored bytes as an attachment (scraping.downloads); a missing file is a JSON 404."""
     try:
-        handle = default_storage.open(artifact.minio_path, "rb")
-    except (FileNotFoundError, OSError, SuspiciousFileOperation):
+        return artifact_download_response(artifact)
+    except StoredFileMissing:
         raise exceptions.NotFound("The stored file of this artifact is missing.") from None
-    response = FileResponse(
-        handle,
-        content_type=download_content_type(artifact),
-        as_attachment=True,
-        filename=download_filename(artifact),
-    )
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-cache"
-    return response

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 RUN_TASK = "scraping.tasks.run_scraping_job"
 TITLE_MAX_CHARS = 255
+DESCRIPTION_MAX_CHARS = 10_000
 KEYWORDS_MAX = 20
 KEYWORD_MAX_CHARS = 100
 KEYWORDS_REQUIRED = {JobType.WEB_PAGE, JobType.PAPER}
@@ -90,7 +91,7 @@ def scraping_job_create(
 
     Keywords are trimmed and deduplicated case-insensitively (first spelling kept): 1..20 of
     1..100 characters for web_page and paper jobs, 0..20 for the others. Every problem is reported
-    at once in one ValidationError (title, job_type, keywords, configuration.<key>).
+    at once in one ValidationError (title, description, job_type, keywords, configuration.<key>).
     """
     errors: dict[str, list[str]] = {}
     title = " ".join(title.split()) if isinstance(title, str) else ""
@@ -98,6 +99,9 @@ def scraping_job_create(
         errors["title"] = ["A title is required."]
     elif len(title) > TITLE_MAX_CHARS:
         errors["title"] = [f"At most {TITLE_MAX_CHARS} characters."]
+    description = (description or "").strip() or None
+    if description and len(description) > DESCRIPTION_MAX_CHARS:
+        errors["description"] = [f"At most {DESCRIPTION_MAX_CHARS} characters."]
     if job_type not in JobType.values:
         errors["job_type"] = [f"Unknown job type; use one of {', '.join(JobType.values)}."]
     cleaned_keywords: list[str] = []
@@ -117,7 +121,7 @@ def scraping_job_create(
         job = ScrapingJob.objects.create(
             user=user,
             title=title,
-            description=(description or "").strip() or None,
+            description=description,
             job_type=job_type,
             keywords=cleaned_keywords,
             status=JobStatus.PENDING,

@@ -20,6 +20,7 @@ from tests.admin_isolation import (
     OWNED,
     admin_url,
     assert_admin_isolated,
+    assert_unreachable,
     listed_pks,
     not_owned,
     object_urls,
@@ -215,7 +216,7 @@ def test_reviewers_see_everyones_review_queues_and_only_their_own_of_the_rest(mo
     else:
         assert not listed
         for url in object_urls(model, theirs):
-            assert client.get(url).status_code == 404, url
+            assert_unreachable(client, url)
 
 
 def test_reviewers_get_no_bulk_delete_on_a_review_queue_but_keep_it_on_their_own_lists():

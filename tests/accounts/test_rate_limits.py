@@ -137,7 +137,7 @@ def test_a_scope_without_a_limit_is_a_configuration_error(limits):
         rate_for_scope("api")
 
 
-@pytest.mark.parametrize("value", [None, 10, b"10/m"])
+@pytest.mark.parametrize("value", [None, 10, b"10/m", ["10/m"], {"rate": "10/m"}])
 def test_rates_that_are_not_text_are_refused_as_malformed(value):
     # A settings file may hold anything; the system check reports a ValueError (accounts.E002).
     with pytest.raises(ValueError, match="is not a rate like '10/5m' or '1000/h'"):
@@ -511,6 +511,11 @@ def check_ids() -> list[str]:
 
 def test_the_check_passes_on_the_shipped_settings():
     assert check_rate_limits() == []
+
+
+def test_the_check_reports_a_rate_given_as_a_list_instead_of_crashing(limits):
+    limits["search"] = ["50/5m"]
+    assert check_ids() == ["accounts.E002"]
 
 
 def test_the_check_rejects_a_malformed_rate(limits):

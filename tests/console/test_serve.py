@@ -1,5 +1,6 @@
 """`manage.py serve` runs the web server and a worker together and stops both on Ctrl-C."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -76,6 +77,14 @@ def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> lis
     raise AssertionError(f"'{needle}' never printed; output: {''.join(seen)}")
 
 
+def kill_process_group(process: subprocess.Popen) -> None:
+    """Kill what a test started, children included: a test failing half-way must not leave a web
+    server or a worker running (each Popen here starts its own session, so its group is its own)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
+
+
 def children_of(pid: int) -> list[int]:
     result = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
     return [int(p) for p in result.stdout.split()]
@@ -90,6 +99,7 @@ def test_serve_prints_the_admin_url_and_ctrl_c_stops_web_and_worker(project_env)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     try:
         wait_for_line(process, f"http://localhost:{port}/admin/", timeout=60)
@@ -104,8 +114,7 @@ def test_serve_prints_the_admin_url_and_ctrl_c_stops_web_and_worker(project_env)
             with pytest.raises(ProcessLookupError):
                 os.kill(child, 0)
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_process_group(process)
 
 
 def test_serve_refuses_a_port_in_use(project_env):
@@ -134,6 +143,7 @@ def test_serve_with_a_demo_instance_runs_and_stops_a_third_process(project_env):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     try:
         wait_for_line(process, f"http://localhost:{port}/admin/", timeout=60)
@@ -155,8 +165,7 @@ def test_serve_with_a_demo_instance_runs_and_stops_a_third_process(project_env):
         with socket.socket() as probe:
             assert probe.connect_ex(("127.0.0.1", demo_port)) != 0
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_process_group(process)
 
 
 def test_serve_refuses_a_demo_instance_port_in_use_or_equal_to_the_web_port(project_env):
@@ -202,6 +211,7 @@ def test_gunicorn_writes_every_line_in_the_project_format_without_the_query(proj
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -221,7 +231,10 @@ def test_gunicorn_writes_every_line_in_the_project_format_without_the_query(proj
         time.sleep(0.5)  # the access lines are written after the responses
     finally:
         process.send_signal(signal.SIGTERM)
-        stdout, stderr = process.communicate(timeout=30)
+        try:
+            stdout, stderr = process.communicate(timeout=30)
+        finally:
+            kill_process_group(process)
     lines = [line for line in (stdout + stderr).splitlines() if line.strip()]
     assert lines
     for line in lines:
@@ -316,6 +329,7 @@ def test_sigterm_ends_serve_by_sigterm(project_env):
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     try:
         wait_for_line(process, f"http://localhost:{port}/admin/", timeout=60)
@@ -323,5 +337,4 @@ def test_sigterm_ends_serve_by_sigterm(project_env):
         assert process.wait(timeout=30) == -signal.SIGTERM  # the shell shows 143
         assert "unexpectedly" not in process.stdout.read()
     finally:
-        if process.poll() is None:
-            process.kill()
+        kill_process_group(process)

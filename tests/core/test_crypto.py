@@ -47,6 +47,15 @@ def test_a_token_is_ascii_text_that_the_first_key_alone_can_read(settings):
     assert crypto.decrypt(token) == "ключ 🔑"
 
 
+def test_a_token_of_bytes_that_are_not_utf8_raises_a_clear_error(settings):
+    key = generate_key()
+    settings.FIELD_ENCRYPTION_KEYS = [key]
+    token = Fernet(key.encode()).encrypt(b"\xff\xfe not text").decode()
+    with pytest.raises(crypto.DecryptionError, match="not to UTF-8 text") as caught:
+        crypto.decrypt(token)
+    assert caught.value.__suppress_context__
+
+
 def test_every_configured_key_decrypts(settings):
     old = generate_key()
     token = Fernet(old.encode()).encrypt(b"under the second key").decode()

@@ -1,6 +1,7 @@
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from accounts.models import Role
 from tests.factories.accounts import UserFactory
@@ -9,7 +10,7 @@ from tests.factories.generation import GeneratedImageFactory, PromptFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_prompt_page_shows_thumbnails_from_the_content_view(client):
+def test_prompt_page_shows_thumbnails_from_the_admin_thumbnail_view(client):
     admin_user = UserFactory(role=Role.ADMIN, is_staff=True, is_superuser=True)
     client.force_login(admin_user)
     prompt = PromptFactory(user=admin_user)
@@ -17,10 +18,11 @@ def test_prompt_page_shows_thumbnails_from_the_content_view(client):
     with CaptureQueriesContext(connection) as queries:
         page = client.get(f"/admin/generation/prompt/{prompt.pk}/change/")
     assert page.status_code == 200
-    assert f'src="/api/v1/generation/images/{image.pk}/content/"' in page.content.decode()
+    thumbnail = reverse("admin:generation_generatedimage_thumbnail", args=[image.pk])
+    assert f'src="{thumbnail}"' in page.content.decode()
     assert image.encoded_image not in page.content.decode()
     image_selects = [q["sql"] for q in queries.captured_queries if 'FROM "generated_images"' in q["sql"]]
     assert image_selects and not any('"encoded_image"' in sql for sql in image_selects)
-    # The admin session opens the thumbnail.
-    content = client.get(f"/api/v1/generation/images/{image.pk}/content/")
+    # An admin-only view, never a public URL.
+    content = client.get(thumbnail)
     assert content.status_code == 200 and content["Content-Type"] == "image/png"

@@ -67,10 +67,10 @@ def test_changelist_search_and_change_pages(admin_client, artifact, get_obj, sea
 # bookkeeping and the stored file's identity), and its inlines.
 CHANGE_PAGES = {
     "scrapingjob": (
-        ["user", "title", "job_type", "keywords", "status", "progress_bar", "items_link"],
-        ["id", "status", "cancel_requested", "progress_bar", "total_items", "processed_items",
-         "failed_items", "attempts"],
-        ["jobconfiguration", "scrapingjobitem"],
+        ["user", "title", "job_type", "keyword_list", "options", "status", "progress_bar", "items_link"],
+        ["id", "keyword_list", "expanded_keyword_list", "options", "status", "cancel_requested",
+         "progress_bar", "total_items", "processed_items", "failed_items", "attempts"],
+        ["scrapingjobitem"],
     ),
     "jobconfiguration": (["job", "config_key", "config_value"], ["id", "created_at"], []),
     "artifact": (
@@ -152,6 +152,9 @@ def test_job_changelist_links_to_its_artifacts_and_filters(admin_client, artifac
     assert str(artifact.job_id) in response.content.decode()
 
 
-def test_jobs_are_not_added_by_hand(admin_client):
-    # The API validates a job's configuration and queues its run; a bare admin row would never run.
-    assert admin_client.get(reverse("admin:scraping_scrapingjob_add")).status_code == 403
+def test_jobs_are_added_through_the_job_form_not_a_model_form(admin_client):
+    # A bare model row would never run: the add page is the job form, which calls the service
+    # (tests/scraping/test_admin_start.py).
+    response = admin_client.get(reverse("admin:scraping_scrapingjob_add"))
+    assert response.status_code == 200
+    assert 'name="_start"' in response.content.decode() and 'name="_save"' not in response.content.decode()

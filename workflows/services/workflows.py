@@ -109,6 +109,26 @@ def source_content_clean(raw: Any) -> dict:
     return {"text": text.strip(), "title": title.strip(), "urls": urls}
 
 
+def source_content_from_url(url: Any) -> dict:
+    """A manual source read from a web page: the page's main text and title, the URL as its link.
+    The URL is checked by the same rule as `source_content.urls`; a page that cannot be read is a
+    ValidationError on `source_content.urls` (nothing is written either way)."""
+    from core.pages import PageFetchError, page_main_text
+
+    errors: dict[str, str] = {}
+    urls = _clean_urls([url], errors)
+    if errors or not urls:
+        raise ValidationError({"source_content.urls": "Enter a valid http(s) URL."})
+    try:
+        page = page_main_text(urls[0])
+    except PageFetchError as exc:
+        raise ValidationError({"source_content.urls": str(exc)}) from None
+    text = page.text.strip()[:MAX_SOURCE_CHARS]
+    if not text:
+        raise ValidationError({"source_content.urls": "The page has no readable text."})
+    return {"text": text, "title": (page.title or "").strip()[:MAX_TITLE_CHARS], "urls": urls}
+
+
 def manual_options_clean(raw: Any) -> dict:
     """tone, length (short|medium|long), hashtags (bool or list of words), call_to_action, audience."""
     if raw is None:
