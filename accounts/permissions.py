@@ -21,6 +21,12 @@ def sees_everyone(user) -> bool:
     return has_any_role(user, Role.ADMIN, Role.MODERATOR)
 
 
+def reviews_everyone(user) -> bool:
+    """Reviewers (and moderators and admins) see and act on everyone's review queues: caption
+    images and drafts (docs/roles.md); for everything else a reviewer is a user."""
+    return has_any_role(user, Role.ADMIN, Role.MODERATOR, Role.REVIEWER)
+
+
 class ApiKeyScopes(BasePermission):
     """A request made with an API key may do only what the key's scopes allow.
 

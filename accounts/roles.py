@@ -1,9 +1,12 @@
 """Roles map to Django groups of the same name; this module says which permissions each holds.
 
-viewer reads own data; user owns and changes own content; reviewer also reviews captions
-and drafts; moderator also manages everyone's content and tasks; admin manages everything,
-users, keys and system config included. Row-level scoping ("own data") is done by selectors;
-these groups decide what each role may do at all.
+viewer reads own data; user owns, changes, reviews and posts own content; reviewer also reviews
+everyone's captions and drafts; moderator also manages everyone's content and tasks; admin manages
+everything, users, keys and system config included. Row-level scoping ("own data", "everyone's
+review queue") is done by selectors; these groups decide what each role may do at all. The whole
+table is docs/roles.md.
+
+Every role signs in to the admin (is_staff, set by `accounts.services.users.user_set_role`).
 
 `sync_role_groups` is used by a data migration (with historical models) and by `bootstrap`
 (with the live registry), so groups follow new models without a new migration.
@@ -15,7 +18,11 @@ from accounts.models import Role
 
 CONTENT_APPS = ("platforms", "captions", "workflows", "scraping", "generation")
 DEFAULT_ACTIONS = ("add", "change", "delete", "view")
-STAFF_ROLES = frozenset({Role.ADMIN, Role.MODERATOR, Role.REVIEWER})
+# The content apps' own permissions beyond Django's four: captions.review_image,
+# captions.post_image_caption, workflows.review_platformstate. The API lets a user approve, reject
+# and post their own captions and review their own drafts, so the admin lets them too (on their
+# own rows: the admins' querysets are scoped).
+OWN_CONTENT_ACTIONS = (*DEFAULT_ACTIONS, "review", "post")
 
 # What moderators may see or run outside the content apps.
 MODERATOR_EXTRA = (
@@ -36,8 +43,8 @@ def _role_holds(role: str, app_label: str, codename: str) -> bool:
     rules = {
         Role.ADMIN: True,
         Role.MODERATOR: in_content or f"{app_label}.{codename}" in MODERATOR_EXTRA,
-        Role.REVIEWER: in_content and (action in DEFAULT_ACTIONS or action == "review"),
-        Role.USER: in_content and action in DEFAULT_ACTIONS,
+        Role.REVIEWER: in_content and action in OWN_CONTENT_ACTIONS,
+        Role.USER: in_content and action in OWN_CONTENT_ACTIONS,
         Role.VIEWER: in_content and action == "view",
     }
     return rules[role]

@@ -1,10 +1,19 @@
 from django.db.models import QuerySet
 
-from accounts.permissions import sees_everyone
+from accounts.permissions import reviews_everyone, sees_everyone
 
 
 def visible_to(queryset: QuerySet, *, user, owner_field: str = "user") -> QuerySet:
     """Scope a queryset to what `user` may see: everything for moderators and admins, else their own."""
     if sees_everyone(user):
+        return queryset
+    return queryset.filter(**{owner_field: user})
+
+
+def reviewable_by(queryset: QuerySet, *, user, owner_field: str = "user") -> QuerySet:
+    """Scope a review queue (caption images, drafts) to what `user` may review: everything for
+    reviewers, moderators and admins, else their own. Only for the review queues: for every other
+    model a reviewer sees their own (`visible_to`)."""
+    if reviews_everyone(user):
         return queryset
     return queryset.filter(**{owner_field: user})

@@ -28,6 +28,7 @@ from django.utils.text import Truncator, add_truncation_text, calculate_truncate
 from django.utils.timezone import localtime
 from PIL import Image as PILImage
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
 from captions.admin_review import ReviewChangeList, approve_confirmation, review_urls
 from captions.admin_scan import caption_scan_view, caption_task_change_context, caption_task_urls
@@ -122,7 +123,8 @@ class ImageInline(admin.TabularInline):
 
 
 @admin.register(Post)
-class PostAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PostAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "post_id_short",
         "platform_connection",
@@ -231,8 +233,11 @@ def _thumbnail_url(*, image_id: int) -> str:
 
 
 @admin.register(Image)
-class ImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
+
+    owner_field = "platform_connection__user"
+    review_queue = True
 
     form = ImageReviewForm
     # Fits 1280 px: the caption gets the room; long ids are shortened (in full on hover).
@@ -537,7 +542,8 @@ class ProcessingRunInline(admin.TabularInline):
 
 
 @admin.register(CaptionGenerationTask)
-class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "short_id",
         "user",
@@ -645,7 +651,8 @@ class CaptionGenerationTaskAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ProcessingRun)
-class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ProcessingRunAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "batch_id",
         "platform_connection",
@@ -702,7 +709,8 @@ class ProcessingRunAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(CaptionGenerationUserSettings)
-class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
+class CaptionGenerationUserSettingsAdmin(OwnerScopedAdmin, admin.ModelAdmin):
+    owner_field = "platform_connection__user"
     list_display = [
         "user",
         "platform_connection",
@@ -725,7 +733,7 @@ class CaptionGenerationUserSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(ImageCaption)
-class ImageCaptionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ImageCaptionAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user", "image_type", "caption_preview", "media_generation_id", "created_at"]
     list_filter = ["image_type"]
     search_fields = ["caption_text", "media_generation_id", "user__username"]

@@ -3,10 +3,14 @@ services, the API's serializers and the admin all ask here, so the rule lives on
 
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from accounts.selectors import reviewable_by
 from captions.models import CaptionGenerationUserSettings, Image
 
 DEFAULT_MAX_CAPTION_LENGTH = 500
 DEFAULT_INSTANCE_DESCRIPTION_LIMIT = 1500
+
+# Who owns an image, a post, a task, a run or caption settings: the owner of its connection.
+CONNECTION_OWNER = "platform_connection__user"
 
 # The annotation `with_length_limit` adds (and the images list's rows carry): the owner's
 # configured `max_caption_length`, None when unset.
@@ -18,6 +22,13 @@ CONNECTION_SECRETS = (
     "platform_connection__client_key",
     "platform_connection__client_secret",
 )
+
+
+def images_reviewable_by(user, *, images: QuerySet[Image] | None = None) -> QuerySet[Image]:
+    """The images (of `images`, default all) `user` may see and act on: the caption review queue is
+    everyone's for reviewers, moderators and admins; other roles have their own connections'."""
+    images = Image.objects.all() if images is None else images
+    return reviewable_by(images, user=user, owner_field=CONNECTION_OWNER)
 
 
 def caption_length_rule(*, configured: int | None, connection_extra: dict | None) -> int:

@@ -31,8 +31,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django_q.models import Failure
 
+from accounts.admin_scoping import admin_rows
 from accounts.permissions import sees_everyone
-from accounts.selectors import visible_to
 from captions.models import CaptionGenerationTask, Image, ImageStatus
 from captions.models import TaskStatus as CaptionTaskStatus
 from core.admin_lists import STOPPED_FILTER_PARAM, ChangedRecentlyFilter
@@ -193,9 +193,10 @@ OWNER_FIELDS: dict[type[Model], str] = {
 
 
 def _visible_rows(user, model: type[Model]):
-    """The model's rows the user may see; None when they may see none of them."""
+    """The rows the model's changelist shows the user (their own for a user, the review queues
+    for a reviewer, everyone's for a moderator); None when they may see none of them."""
     if model in OWNER_FIELDS:
-        return visible_to(model._default_manager.all(), user=user, owner_field=OWNER_FIELDS[model])
+        return admin_rows(model, user=user)
     return model._default_manager.all() if sees_everyone(user) else None
 
 

@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from accounts.request_meta import request_meta
+from accounts.admin_scoping import OwnerScopedAdmin
 from core.admin_lists import (
     ChangedRecentlyFilter,
     LargeTableAdminMixin,
@@ -129,7 +130,7 @@ class GeneratedImageInline(admin.TabularInline):
 
 
 @admin.register(Prompt)
-class PromptAdmin(CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class PromptAdmin(OwnerScopedAdmin, CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "short_text",
@@ -221,7 +222,7 @@ class PromptAdmin(CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
         return str(obj)
 
 
-class BaseGeneratedImageAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class BaseGeneratedImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """Images are records of what a backend returned: viewable and deletable, not editable.
 
     The base64 blob is never loaded for the changelist, and the change page shows a small preview
@@ -393,7 +394,7 @@ class TaskProgressFilter(admin.SimpleListFilter):
 
 
 @admin.register(GenerationTask)
-class GenerationTaskAdmin(CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
+class GenerationTaskAdmin(OwnerScopedAdmin, CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = [
         "task_id",
         "user",
@@ -515,7 +516,8 @@ class GenerationTaskAdmin(CancelWorkMixin, LargeTableAdminMixin, admin.ModelAdmi
 
 
 @admin.register(GeneratedPersona)
-class GeneratedPersonaAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class GeneratedPersonaAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "task__user"
     list_display = [
         "portrait",
         "full_name",

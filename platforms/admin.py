@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from core.admin_forms import secret_field
 from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import PlatformConnection
@@ -61,7 +62,7 @@ class PlatformConnectionForm(forms.ModelForm):
 
 
 @admin.register(PlatformConnection)
-class PlatformConnectionAdmin(admin.ModelAdmin):
+class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
     form = PlatformConnectionForm
     list_display = [
         "name",

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, fixed_choices_filter
 from core.errors import DomainError
@@ -85,7 +86,7 @@ def _failed_first():
 
 
 @admin.register(ScrapingJob)
-class ScrapingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ScrapingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "user",
@@ -296,8 +297,10 @@ ExtractionTypeFilter = fixed_choices_filter(
 
 
 @admin.register(ScrapingJobItem)
-class ScrapingJobItemAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ScrapingJobItemAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """Read-only: what each job found and what became of it (the runner writes these)."""
+
+    owner_field = "job__user"
 
     list_display = ("url", "job", "source", "depth", "status", "http_status", "attempts", "created_at")
     list_filter = ("status", ItemSourceFilter)
@@ -317,7 +320,8 @@ class ScrapingJobItemAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(JobConfiguration)
-class JobConfigurationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class JobConfigurationAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "job__user"
     list_display = ("config_key", "config_value", "job", "created_at")
     list_filter = (ConfigKeyFilter,)
     search_fields = ("config_key", "config_value")
@@ -336,10 +340,12 @@ class JobListFilter(admin.SimpleListFilter):
 
     def lookups(self, request, model_admin):
         choices = [(self.NONE, _("No job (uploads)"))]
-        recent = list(ScrapingJob.objects.order_by("-created_at").only("id", "title")[:RECENT_JOBS_IN_FILTER])
+        # Only jobs the caller may see: a job's title is its owner's data.
+        jobs = model_admin.related_choices(request, ScrapingJob).only("id", "title")
+        recent = list(jobs.order_by("-created_at")[:RECENT_JOBS_IN_FILTER])
         selected = self._selected_job_id()
         if selected and all(job.pk != selected for job in recent):
-            recent += list(ScrapingJob.objects.filter(pk=selected).only("id", "title"))
+            recent += list(jobs.filter(pk=selected))
         choices += [(str(job.pk), job.title) for job in recent]
         return choices
 
@@ -373,7 +379,7 @@ class ContentExtractionInline(admin.TabularInline):
 
 
 @admin.register(Artifact)
-class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ArtifactAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     list_display = (
         "title_or_url",
         "artifact_type",
@@ -470,7 +476,8 @@ class ArtifactAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MetadataTag)
-class MetadataTagAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class MetadataTagAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "artifact__user"
     list_display = ("tag_type", "tag_key", "tag_value", "artifact", "created_at")
     list_filter = (TagTypeFilter,)
     search_fields = ("tag_key", "tag_value")
@@ -484,7 +491,8 @@ class MetadataTagAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ContentExtraction)
-class ContentExtractionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class ContentExtractionAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "artifact__user"
     list_display = ("extraction_type", "confidence_score", "artifact", "created_at")
     list_filter = (ExtractionTypeFilter,)
     search_fields = ("extraction_type", "=artifact__content_hash")

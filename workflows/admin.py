@@ -15,6 +15,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
 from core.admin_lists import (
     ChangedRecentlyFilter,
@@ -88,7 +89,8 @@ class PlatformStateInline(ReadOnlyInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class WorkflowAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    review_queue = True
     list_display = (
         "id_short",
         "review_link",
@@ -174,7 +176,11 @@ class WorkflowAdmin(LargeTableAdminMixin, admin.ModelAdmin):
     def cancel_selected(self, request, queryset):
         cancelled = skipped = 0
         meta = request_meta(request)
-        for workflow in queryset.filter(status__in=(WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)):
+        # A reviewer sees everyone's workflows (to review their drafts) but cancels only their own.
+        cancellable = self.owned_queryset(request, queryset).filter(
+            status__in=(WorkflowStatus.RUNNING, WorkflowStatus.AWAITING_REVIEW)
+        )
+        for workflow in cancellable:
             try:
                 workflow_cancel(workflow=workflow, actor=request.user, meta=meta)
             except DomainError:  # moved on meanwhile
@@ -196,8 +202,11 @@ class ReviewPageChangeList(ChangeList):
 
 
 @admin.register(PlatformState)
-class PlatformStateAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PlatformStateAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """Platform states; each row opens its workflow's review page at that platform."""
+
+    owner_field = "workflow__user"
+    review_queue = True
 
     list_display = (
         "id_short",
@@ -269,7 +278,9 @@ class EvaluationInline(ReadOnlyInline):
 
 
 @admin.register(Draft)
-class DraftAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class DraftAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "workflow__user"
+    review_queue = True
     list_display = ("id_short", "workflow", "platform", "source", "content_preview", "created_at")
     id_short = short_id_column("id", description="ID")
     list_filter = ("platform", "source")
@@ -309,7 +320,9 @@ EvaluatorFilter = recent_values_filter("evaluator", title="evaluator", newest_fi
 
 
 @admin.register(Evaluation)
-class EvaluationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class EvaluationAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "draft__workflow__user"
+    review_queue = True
     list_display = ("id", "draft", "score", "evaluator", "created_at")
     list_filter = (EvaluatorFilter,)
     search_fields = ("=id", "=draft__id", "=draft__workflow__id")
@@ -331,7 +344,7 @@ class EvaluationAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Resource)
-class ResourceAdmin(admin.ModelAdmin):
+class ResourceAdmin(OwnerScopedAdmin, admin.ModelAdmin):
     list_display = ("id", "title", "user", "type", "content_preview", "created_at")
     list_filter = ("type",)
     search_fields = ("=id", "title", "user__username")
@@ -356,7 +369,8 @@ class ResourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(PublishingJob)
-class PublishingJobAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class PublishingJobAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "workflow__user"
     list_display = (
         "id",
         "workflow",
@@ -451,7 +465,8 @@ CheckpointStepFilter = fixed_choices_filter(
 
 
 @admin.register(WorkflowCheckpoint)
-class WorkflowCheckpointAdmin(LargeTableAdminMixin, admin.ModelAdmin):
+class WorkflowCheckpointAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    owner_field = "workflow__user"
     list_display = ("id_short", "workflow", "platform", "sequence", "step", "created_at")
     id_short = short_id_column("id", description="ID")
     list_filter = ("platform", CheckpointStepFilter)

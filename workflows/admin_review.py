@@ -26,8 +26,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from accounts.permissions import sees_everyone
 from accounts.request_meta import request_meta
-from accounts.selectors import visible_to
 from core.errors import DomainError
 from workflows.admin_forms import DraftReviewForm, WorkflowStartForm, add_service_errors
 from workflows.models import (
@@ -79,12 +79,17 @@ def may_review(user, workflow: Workflow) -> bool:
     return workflow.user_id == user.pk and user.has_perm("workflows.change_workflow")
 
 
-def may_publish(user) -> bool:
-    return user.has_perm(PUBLISH_PERMISSION)
+def _owns(user, workflow: Workflow) -> bool:
+    # Reviewers review everyone's drafts but publish and cancel only their own (docs/roles.md).
+    return workflow.user_id == user.pk or sees_everyone(user)
+
+
+def may_publish(user, workflow: Workflow) -> bool:
+    return user.has_perm(PUBLISH_PERMISSION) and _owns(user, workflow)
 
 
 def may_cancel(user, workflow: Workflow) -> bool:
-    return workflow.status in CANCELLABLE and user.has_perm(CANCEL_PERMISSION)
+    return workflow.status in CANCELLABLE and user.has_perm(CANCEL_PERMISSION) and _owns(user, workflow)
 
 
 def review_url(workflow_id, platform: str | None = None) -> str:
@@ -108,6 +113,7 @@ class PlatformPanel:
     reviews: list[dict] = field(default_factory=list)  # review actions with their feedback
     jobs: list[PublishingJob] = field(default_factory=list)
     may_review: bool = False
+    may_publish: bool = False
 
     @property
     def reviewable(self) -> bool:
@@ -130,7 +136,11 @@ class PlatformPanel:
     def actions(self) -> list[tuple[str, str]]:
         if not self.may_review or self.state.status not in REVIEWABLE:
             return []
-        shown = [(value, label) for value, label in BUTTONS if value != ACCEPT]
+        shown = [
+            (value, label)
+            for value, label in BUTTONS
+            if value != ACCEPT and (self.may_publish or value not in PUBLISHING)
+        ]
         if self.state.status == PlatformStatus.AWAITING_REVIEW:
             shown.insert(0, (ACCEPT, "Accept"))
         return shown
@@ -148,6 +158,7 @@ def _panels(request, workflow: Workflow, *, bound: tuple[str, DraftReviewForm] |
     reviews = _review_log(workflow)
     jobs = list(workflow.publishing_jobs.order_by("-created_at"))
     reviewing = may_review(request.user, workflow)
+    publishing = may_publish(request.user, workflow)
     panels = []
     for state in states:
         active = by_id.get(state.active_draft_id)
@@ -171,6 +182,7 @@ def _panels(request, workflow: Workflow, *, bound: tuple[str, DraftReviewForm] |
                 reviews=[review for review in reviews if review["platform"] == state.platform],
                 jobs=[job for job in jobs if job.platform == state.platform],
                 may_review=reviewing,
+                may_publish=publishing,
             )
         )
     return panels
@@ -230,11 +242,15 @@ class WorkflowPages:
             path("<path:object_id>/cancel/", wrap(self.cancel_view), name="workflows_workflow_cancel"),
         ]
 
-    def _workflow(self, request, object_id) -> Workflow:
-        """The workflow if the user may see it; another user's (or a missing or malformed id) is a 404."""
+    def _workflow(self, request, object_id, *, owned: bool = False) -> Workflow:
+        """The workflow if the user may see it (`owned`: change it beyond reviewing); another
+        user's (or a missing or malformed id) is a 404. The rows are the admin's (OwnerScopedAdmin):
+        a reviewer sees everyone's workflows, the draft review queue."""
         if not self.model_admin.has_view_permission(request):
             raise PermissionDenied
-        queryset = visible_to(self.model_admin.get_queryset(request), user=request.user)
+        queryset = self.model_admin.get_queryset(request)
+        if owned:
+            queryset = self.model_admin.owned_queryset(request, queryset)
         try:
             return get_object_or_404(queryset, pk=object_id)
         except (ValidationError, ValueError):
@@ -282,7 +298,9 @@ class WorkflowPages:
         if action not in dict(BUTTONS):
             form.add_error(None, "Choose one of the buttons.")
             return False
-        if not may_review(request.user, workflow) or (action in PUBLISHING and not may_publish(request.user)):
+        if not may_review(request.user, workflow) or (
+            action in PUBLISHING and not may_publish(request.user, workflow)
+        ):
             raise PermissionDenied
         data = form.cleaned_data
         if action == SCHEDULE and data.get("scheduled_for") is None:
@@ -350,7 +368,7 @@ class WorkflowPages:
     def cancel_view(self, request, object_id):
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        workflow = self._workflow(request, object_id)
+        workflow = self._workflow(request, object_id, owned=True)
         if not request.user.has_perm(CANCEL_PERMISSION):
             raise PermissionDenied
         try:

@@ -1,5 +1,9 @@
 """Reads of the workflows app, scoped to what the caller may see (owners; moderators and admins see all).
 
+Workflows with their platform states, drafts and evaluations are the draft review queue: reviewers
+read everyone's (`reviewable_by`) and review any, but cancel, publish and manage only their own
+(`workflow_owned`, `publishing_job_list`, `resource_list`); docs/roles.md.
+
 Query counts are fixed per page: a workflow's platform states come with their active draft in one
 query, and the newest evaluation of every active draft in one more.
 """
@@ -9,7 +13,7 @@ from datetime import datetime
 from django.db.models import Count, DateTimeField, F, Prefetch, QuerySet
 from django.db.models.functions import Coalesce
 
-from accounts.selectors import visible_to
+from accounts.selectors import reviewable_by, visible_to
 from workflows.models import (
     Draft,
     Evaluation,
@@ -35,7 +39,12 @@ def workflow_list(*, user) -> QuerySet[Workflow]:
         "platform"
     )
     workflows = Workflow.objects.prefetch_related(Prefetch("platform_states", queryset=states))
-    return visible_to(workflows, user=user)
+    return reviewable_by(workflows, user=user)
+
+
+def workflow_owned(*, user) -> QuerySet[Workflow]:
+    """The workflows `user` may cancel or publish: their own (moderators and admins: everyone's)."""
+    return visible_to(Workflow.objects.all(), user=user)
 
 
 def workflow_detail_list(*, user) -> QuerySet[Workflow]:
@@ -52,7 +61,7 @@ def workflow_detail_list(*, user) -> QuerySet[Workflow]:
         .order_by("platform")
     )
     workflows = Workflow.objects.prefetch_related(Prefetch("platform_states", queryset=states))
-    return visible_to(workflows, user=user)
+    return reviewable_by(workflows, user=user)
 
 
 def latest_evaluation(draft: Draft | None) -> Evaluation | None:
@@ -69,7 +78,7 @@ def draft_list(*, user) -> QuerySet[Draft]:
     drafts = Draft.objects.prefetch_related(
         Prefetch("evaluations", queryset=_evaluations_newest_first(), to_attr=NEWEST_EVALUATIONS)
     )
-    return visible_to(drafts, user=user, owner_field="workflow__user")
+    return reviewable_by(drafts, user=user, owner_field="workflow__user")
 
 
 def resource_list(*, user) -> QuerySet[Resource]:

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from accounts.models import Role, User, UserSession
 from accounts.request_meta import request_meta
-from accounts.roles import STAFF_ROLES
 from accounts.services.audit import audit_log_write
 from accounts.services.sessions import session_revoke_all
 from accounts.time_zones import time_zone_validate
@@ -19,12 +18,13 @@ PROFILE_FIELDS = ("email", "full_name", "avatar_url", "time_zone")
 
 @transaction.atomic
 def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
-    """Give a user a role: the matching group only, and admin access for staff roles."""
+    """Give a user a role: the matching group only, and admin access (every role works in the
+    admin, each seeing what docs/roles.md says; `is_staff` is Django's "may sign in to the admin")."""
     if role not in Role.values:
         raise ValueError(f"Unknown role '{role}'; use one of {', '.join(Role.values)}.")
     previous = user.role
     user.role = role
-    user.is_staff = role in STAFF_ROLES or user.is_superuser
+    user.is_staff = True
     user.save(update_fields=["role", "is_staff", "updated_at"])
     role_groups = Group.objects.filter(name__in=Role.values)
     user.groups.remove(*role_groups.exclude(name=role))

@@ -3,6 +3,8 @@ service call (captions.services.*), every queryset is scoped to the caller (thei
 rows; moderators and admins: everyone's), and another user's object is a 404.
 
 Roles: viewers read; users, reviewers, moderators and admins act on the captions they may see.
+Images are the caption review queue: reviewers see and act on everyone's (`images_reviewable_by`);
+posts, tasks, runs and settings stay their own (docs/roles.md).
 
 - posts/           read-only; each post with its images, briefly, in attachment order.
 - images/          list/retrieve, PATCH `reviewed_caption`; approve, reject, regenerate, post,
@@ -63,7 +65,7 @@ from captions.models import (
     Post,
     ProcessingRun,
 )
-from captions.selectors import CONNECTION_SECRETS, with_length_limit
+from captions.selectors import CONNECTION_OWNER, CONNECTION_SECRETS, images_reviewable_by, with_length_limit
 from captions.services import generation, posting, review
 from captions.services.image_captions import image_caption_create, image_caption_delete, max_upload_bytes
 from captions.services.tasks import caption_task_cancel, caption_task_create
@@ -72,7 +74,6 @@ from core.ai import AIError, AIInvalidImage, AIRefused, AIUnavailable
 from core.api.negotiation import IgnoreClientNegotiation
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
-CONNECTION_OWNER = "platform_connection__user"
 # The stored copies are normalised JPEG or PNG; anything else is sent as a download.
 INLINE_TYPES = {"image/jpeg", "image/png", "image/gif", "image/webp"}
 # Multipart framing around the file: boundaries, part headers and the `language` field.
@@ -133,11 +134,9 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
     def get_queryset(self):
         if self.action == "list":
             # Rows, not model instances: ImageSerializer represents either (serializers.image_list_rows).
-            images = visible_to(Image.objects.all(), user=self.request.user, owner_field=CONNECTION_OWNER)
-            return s.image_list_rows(images)
+            return s.image_list_rows(images_reviewable_by(self.request.user))
         images = Image.objects.select_related("post", "platform_connection").defer(*CONNECTION_SECRETS)
-        images = visible_to(images, user=self.request.user, owner_field=CONNECTION_OWNER)
-        return with_length_limit(images)
+        return with_length_limit(images_reviewable_by(self.request.user, images=images))
 
     def get_serializer_class(self):
         return s.ImageSerializer if self.action == "list" else s.ImageDetailSerializer
@@ -284,9 +283,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
     def _bulk(self, request, service) -> Response:
         ids = set(_validated(s.BulkIdsSerializer, request)["ids"])
         # The visible ids first, then a plain queryset: the service locks image rows only.
-        visible = visible_to(
-            Image.objects.filter(pk__in=ids), user=request.user, owner_field=CONNECTION_OWNER
-        )
+        visible = images_reviewable_by(request.user, images=Image.objects.filter(pk__in=ids))
         images = Image.objects.filter(pk__in=list(visible.values_list("pk", flat=True)))
         changed = service(images=images, reviewer=request.user, meta=request_meta(request))
         return Response(s.BulkResultSerializer({"requested": len(ids), "changed": changed}).data)

@@ -135,12 +135,13 @@ def test_changing_a_role_in_the_admin_keeps_groups_in_step_and_is_audited(admin_
     assert response.status_code == 302, response.content.decode()[:2000]
     user.refresh_from_db()
     assert user.role == Role.VIEWER
-    assert not user.is_staff
+    assert user.is_staff, "every role signs in to the admin (docs/roles.md)"
     assert list(user.groups.values_list("name", flat=True)) == [Role.VIEWER]
     assert AuditLog.objects.filter(action="user.role_changed", resource_id=str(user.pk)).exists()
 
 
-def test_a_viewer_cannot_enter_the_admin(client):
+def test_a_user_never_given_a_role_cannot_enter_the_admin(client):
+    # The role field says viewer, but no role was given through user_set_role: no group, not staff.
     viewer = UserFactory(role=Role.VIEWER)
     client.force_login(viewer)
     response = client.get(reverse("admin:index"))

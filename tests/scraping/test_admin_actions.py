@@ -89,9 +89,9 @@ def test_moderators_retry_the_failed_items_of_finished_jobs(queued, django_captu
 
 
 def test_the_actions_need_the_change_permission(queued):
-    job = ScrapingJobFactory(status=JobStatus.PENDING)
-    # Staff who may look at jobs but not change them.
+    # Staff who may look at jobs (their own) but not change them.
     onlooker = UserFactory(role=Role.USER, is_staff=True)
+    job = ScrapingJobFactory(status=JobStatus.PENDING, user=onlooker)
     onlooker.user_permissions.add(Permission.objects.get(codename="view_scrapingjob"))
     client = Client()
     client.force_login(onlooker)

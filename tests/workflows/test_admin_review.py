@@ -41,8 +41,7 @@ def client_of(user) -> Client:
 
 
 def with_role(role, *, staff=False):
-    """A user of `role`; staff=True lets a viewer or user into the admin (another part of issue 20
-    opens the admin to every role; until then the role decides is_staff)."""
+    """A user of `role` (every role enters the admin; `staff` is kept for the callers that ask)."""
     user = user_set_role(user=UserFactory(), role=role)
     if staff and not user.is_staff:
         user.is_staff = True
@@ -177,11 +176,29 @@ def test_a_missing_workflow_is_a_404(reviewer):
 
 
 def test_another_users_workflow_is_a_404_and_untouched(workflow):
-    other = with_role(Role.REVIEWER)
+    other = with_role(Role.USER)
     client = client_of(other)
     assert client.get(review_url(workflow)).status_code == 404
     assert press(client, workflow, "x", "accept").status_code == 404
+    assert client.post(reverse("admin:workflows_workflow_cancel", args=[workflow.pk])).status_code == 404
     assert state_of(workflow, Platform.X).status == PlatformStatus.AWAITING_REVIEW
+
+
+def test_reviewers_review_everyones_drafts_but_publish_and_cancel_only_their_own(workflow):
+    # The draft review queue is everyone's for reviewers (docs/roles.md); publishing and cancelling
+    # stay the owner's, as in the API.
+    client = client_of(with_role(Role.REVIEWER))
+    page = client.get(review_url(workflow))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'value="accept"' in html and 'value="edit_and_publish"' not in html
+    assert press(client, workflow, "x", "edit_and_publish", content="Edited. #a #b").status_code == 403
+    assert client.post(reverse("admin:workflows_workflow_cancel", args=[workflow.pk])).status_code == 404
+    assert press(client, workflow, "x", "accept").status_code == 302
+    assert state_of(workflow, Platform.X).status == PlatformStatus.ACCEPTED
+    assert not PublishingJob.objects.exists()
+    workflow.refresh_from_db()
+    assert workflow.status != WorkflowStatus.CANCELLED
 
 
 def test_moderators_review_everyones_workflows(workflow):
@@ -491,7 +508,7 @@ def test_progress_is_json_with_percent_and_step(reviewer):
     assert [p["status"] for p in progress["platforms"]] == ["awaiting_review", "evaluating"]
     page = client_of(reviewer).get(review_url(workflow)).content.decode()
     assert f'data-progress-url="{url}"' in page
-    assert client_of(with_role(Role.REVIEWER)).get(url).status_code == 404
+    assert client_of(with_role(Role.USER)).get(url).status_code == 404  # another user's
 
 
 def test_cancel_from_the_page(reviewer):

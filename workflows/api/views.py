@@ -6,6 +6,8 @@ caller (moderators and admins: everyone's), and another user's object is a 404.
   {id}/              a workflow with each platform's state, active draft and latest evaluation;
   {id}/review/       accept, reject, edit_and_refine or edit_and_publish one platform's draft;
   {id}/cancel/       stop the engine and cancel the workflow's pending publishing.
+  Reviewers list, read and review everyone's workflows and drafts (the draft review queue) and
+  cancel and publish only their own (docs/roles.md).
 - drafts/            every draft (AI and human) with its evaluations; read-only, drafts are immutable.
 - resources/         style samples, references and images that feed generation.
 - publishing-jobs/   publish an accepted draft now or at `scheduled_for`; PATCH reschedules;
@@ -66,6 +68,9 @@ class WorkflowViewSet(
     def get_queryset(self):
         if self.action == "list":
             return selectors.workflow_list(user=self.request.user)
+        if self.action == "cancel":
+            # Reviewers read and review everyone's workflows; they cancel only their own.
+            return selectors.workflow_owned(user=self.request.user)
         return selectors.workflow_detail_list(user=self.request.user)
 
     def get_serializer_class(self):
@@ -222,7 +227,7 @@ class PublishingJobViewSet(
 
     def create(self, request, *args, **kwargs):
         data = _validated(s.PublishingJobCreateSerializer, request)
-        workflow = selectors.workflow_list(user=request.user).filter(pk=data["workflow"]).first()
+        workflow = selectors.workflow_owned(user=request.user).filter(pk=data["workflow"]).first()
         if workflow is None:
             raise ValidationError({"workflow": "No such workflow."})
         job = publishing.publishing_job_create(

@@ -65,6 +65,20 @@ def test_moderators_and_admins_see_and_act_on_everyones_images(role):
     assert response.json()["status"] == "approved"
 
 
+def test_reviewers_see_and_act_on_everyones_images_but_not_their_posts():
+    # Images are the caption review queue: everyone's for reviewers (docs/roles.md), as in the admin.
+    image = own_image(UserFactory())
+    reviewer = client_for(UserFactory(role=Role.REVIEWER))
+    assert str(image.pk) in {str(row["id"]) for row in reviewer.get(URL).json()["results"]}
+    response = reviewer.post(detail(image, "reject/"), {"notes": "Not a heron."}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "rejected"
+    another = own_image(UserFactory())
+    bulk = reviewer.post(f"{URL}bulk-approve/", {"ids": [another.pk]}, format="json")
+    assert bulk.json() == {"requested": 1, "changed": 1}
+    assert reviewer.get(f"/api/v1/captions/posts/{image.post_id}/").status_code == 404
+
+
 @pytest.mark.parametrize("role", [Role.REVIEWER, Role.USER])
 def test_reviewers_and_users_act_on_their_own(role):
     person = UserFactory(role=role)

@@ -272,6 +272,31 @@ def test_moderators_and_admins_review_everyones_workflows(role):
     assert workflow.platform_states.get().status == PlatformStatus.REJECTED
 
 
+def test_reviewers_read_and_review_everyones_workflows_but_cancel_and_publish_only_their_own():
+    # The draft review queue is everyone's for reviewers (docs/roles.md), as in the admin.
+    workflow = reviewable(UserFactory())
+    reviewer = client_for(UserFactory(role=Role.REVIEWER))
+
+    assert str(workflow.pk) in {row["id"] for row in reviewer.get(URL).json()["results"]}
+    assert reviewer.get(f"{URL}{workflow.pk}/").status_code == 200
+    assert str(workflow.pk) in {
+        row["workflow"] for row in reviewer.get("/api/v1/workflows/drafts/").json()["results"]
+    }
+    assert reviewer.post(f"{URL}{workflow.pk}/cancel/").status_code == 404
+    publish = reviewer.post(
+        "/api/v1/workflows/publishing-jobs/", {"workflow": str(workflow.pk), "platform": "x"}, format="json"
+    )
+    assert publish.status_code == 400
+    assert "workflow" in error_fields(publish)
+    response = reviewer.post(
+        f"{URL}{workflow.pk}/review/", {"platform": "x", "action": "reject"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    assert workflow.platform_states.get().status == PlatformStatus.REJECTED
+    workflow.refresh_from_db()
+    assert workflow.status != WorkflowStatus.CANCELLED
+
+
 def test_stats_count_only_what_the_caller_sees(api, user):
     reviewable(user)
     reviewable(UserFactory())
