@@ -13,8 +13,9 @@ changelist filtered to exactly the rows counted.
 Reads only, and cheap at any table size: one query per model, which selects only the rows matching
 one of its conditions (so the status indexes do the work) and counts each condition with
 `Count(filter=...)`. Only models the user may view (or change, as Django's admin has it) are read
-and returned, and only the rows the user may see (`accounts.selectors.visible_to`: moderators and
-admins everyone's, every other role their own), so for a `user` the block is their own work.
+and returned, and only the rows the model's changelist shows the user
+(`accounts.admin_scoping.admin_rows`: moderators and admins everyone's, reviewers also the review
+queues, every other role their own), so for a `user` the block is their own work.
 
 `admin_dashboard_context` adds the pictures below the block (console.selectors reads,
 console.charts draws): captions by status and quality band, work done per day, running work.

@@ -6,8 +6,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from accounts.request_meta import request_meta
 from accounts.admin_scoping import OwnerScopedAdmin
+from accounts.request_meta import request_meta
 from core.admin_lists import (
     ChangedRecentlyFilter,
     LargeTableAdminMixin,

@@ -7,7 +7,7 @@ import accounts.time_zones
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_role_groups"),
+        ("accounts", "0005_every_role_signs_in_to_the_admin"),
     ]
 
     operations = [
