@@ -246,7 +246,7 @@ def test_reviewers_cancel_only_their_own_workflows():
 def test_a_reviewer_approves_another_users_caption_in_the_admin_and_a_user_cannot():
 
     image = ImageFactory(post__platform_connection__user=UserFactory())
-    action = {"action": "approve_selected", "_selected_action": [image.pk]}
+    action = {"action": "approve_selected", "_selected_action": [image.pk], "post": "yes"}
     user_client, _ = signed_in(Role.USER)
     user_client.post(admin_url(Image, "changelist"), action)
     assert Image.objects.get(pk=image.pk).status == ImageStatus.PENDING
