@@ -128,7 +128,7 @@ def test_a_reviewer_walks_everyones_queue_with_the_keyboard(watched, live_server
             'The caption hedges ("appears to", "possibly"); check those details and state them plainly.'
         ),
         post__post_id="113456789012345678",
-        post__platform_connection__name="ann@birds.example",
+        post__platform_connection__name="ann@birds.town",
         post__platform_connection__user=ann,
         post__post_content="<p>Evening walk by the river. Look who was fishing!</p>",
     )
@@ -149,9 +149,19 @@ def test_a_reviewer_walks_everyones_queue_with_the_keyboard(watched, live_server
         post__platform_connection=first.platform_connection,
     )
     third = queued_image(
-        25, "seagreen", generated_caption="A green door.", post__platform_connection__user=bob
+        25,
+        "seagreen",
+        generated_caption="A green door with a brass knocker.",
+        post__platform_connection__user=bob,
+        post__platform_connection__name="bob@pix.town",
     )
-    queued_image(60, "gold", status=ImageStatus.APPROVED, final_caption="Approved: not in the queue.")
+    queued_image(
+        60,
+        "gold",
+        status=ImageStatus.APPROVED,
+        final_caption="Approved: not in the queue.",
+        post__platform_connection=third.platform_connection,
+    )
 
     admin_login(browser, live_server, username="rita", password=PASSWORD)
     open_admin(browser, live_server, "captions_image_changelist")

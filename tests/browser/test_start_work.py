@@ -44,7 +44,7 @@ def _panel_text(driver, field: str) -> str:
 def test_a_user_starts_a_scraping_job_watches_it_finish_and_downloads_an_artifact(
     browser, live_server, user_of, site
 ):
-    person = user_of(Role.USER, username="sasha")
+    person = user_of(Role.USER, username="sasha", full_name="Sasha Writer")
     admin_login(browser, live_server, username="sasha", password=PASSWORD)
     browser.set_window_size(1280, 900)
     open_admin(browser, live_server, "scraping_scrapingjob_add")
@@ -109,7 +109,7 @@ def test_a_user_starts_a_scraping_job_watches_it_finish_and_downloads_an_artifac
 def test_a_user_starts_a_caption_scan_follows_it_and_cancels_it(browser, live_server, user_of, monkeypatch):
     # The worker is left out: the task stays queued until the test moves it along.
     monkeypatch.setattr(caption_tasks, "_queue_run", lambda task_id: None)
-    person = user_of(Role.USER, username="cora")
+    person = user_of(Role.USER, username="cora", full_name="Cora Writer")
     mine = PlatformConnectionFactory(user=person, name="heron.social")
     CaptionGenerationUserSettingsFactory(platform_connection=mine, max_posts_per_run=120, language="en")
     PlatformConnectionFactory(user=person, name="gull.social")
