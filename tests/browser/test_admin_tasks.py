@@ -24,7 +24,7 @@ def test_a_moderator_cancels_a_running_task(browser, live_server, user_of):
     # Other people's tasks: moderators manage everyone's.
     task = running_task(
         platform_connection__user=user_of(Role.USER, username="ann"),
-        platform_connection__name="ann@birds.town",
+        platform_connection__name="ann@owl.town",
     )
     other = running_task(
         platform_connection__user=user_of(Role.USER, username="bob"),

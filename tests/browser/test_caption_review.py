@@ -128,7 +128,7 @@ def test_a_reviewer_walks_everyones_queue_with_the_keyboard(watched, live_server
             'The caption hedges ("appears to", "possibly"); check those details and state them plainly.'
         ),
         post__post_id="113456789012345678",
-        post__platform_connection__name="ann@birds.town",
+        post__platform_connection__name="ann@owl.town",
         post__platform_connection__user=ann,
         post__post_content="<p>Evening walk by the river. Look who was fishing!</p>",
     )
