@@ -642,7 +642,7 @@ class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.M
     @admin.display(description="Progress", ordering="progress_percent")
     def progress(self, obj: CaptionGenerationTask) -> str:
         return format_html(
-            '<progress value="{}" max="100" title="{} %"></progress> {} %<br>{}',
+            '<progress value="{}" max="100" title="{} %"></progress> {}&nbsp;%<br>{}',
             obj.progress_percent,
             obj.progress_percent,
             obj.progress_percent,

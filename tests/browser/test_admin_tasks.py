@@ -14,23 +14,27 @@ pytestmark = pytest.mark.browser
 
 def running_task(**fields) -> CaptionGenerationTask:
     now = timezone.now()
-    return CaptionGenerationTaskFactory(
-        status=TaskStatus.RUNNING,
-        started_at=now,
-        heartbeat_at=now,
-        progress_percent=40,
-        current_step="captioning image 4 of 10",
-        **fields,
-    )
+    fields.setdefault("progress_percent", 40)
+    fields.setdefault("current_step", "captioning image 4 of 10")
+    return CaptionGenerationTaskFactory(status=TaskStatus.RUNNING, started_at=now, heartbeat_at=now, **fields)
 
 
 def test_a_moderator_cancels_a_running_task(browser, live_server, user_of):
     moderator = user_of(Role.MODERATOR, username="mona", full_name="Mona Moderator")
-    # Someone else's task: moderators manage everyone's.
-    task = running_task()
-    other = running_task()
+    # Other people's tasks: moderators manage everyone's.
+    task = running_task(
+        platform_connection__user=user_of(Role.USER, username="ann"),
+        platform_connection__name="ann@owl.town",
+    )
+    other = running_task(
+        platform_connection__user=user_of(Role.USER, username="bob"),
+        platform_connection__name="bob@pix.town",
+        progress_percent=75,
+        current_step="captioning image 15 of 20",
+    )
 
     admin_login(browser, live_server, username="mona", password=PASSWORD)
+    browser.set_window_size(1280, 900)
     open_admin(browser, live_server, "captions_captiongenerationtask_changelist")
     assert row_checkbox(browser, task.pk) and row_checkbox(browser, other.pk)
     screenshot(browser, "caption-tasks")

@@ -1,6 +1,7 @@
-"""A reviewer walks the caption queue in the browser: the list fits 1280 px, the review page's
-counter moves while typing and counts as the server counts, the keyboard approves and lands on the
-next image, and a moderator approves and posts to a local fake Mastodon with the keyboard."""
+"""A reviewer walks the caption queue in the browser, everyone's images: the list fits 1280 px, the
+review page's counter moves while typing and counts as the server counts, the keyboard approves and
+lands on the next image. A `user` approves and posts one of their own captions to a local fake
+Mastodon with the keyboard, and cannot open another user's image (404)."""
 
 import io
 from datetime import timedelta
@@ -19,7 +20,16 @@ from accounts.models import Role
 from captions.models import Image, ImageStatus
 from captions.quality import caption_length
 from tests.browser.chromium import screenshot
-from tests.browser.pages import PASSWORD, admin_login, messages, open_admin, open_page, path_of, wait
+from tests.browser.pages import (
+    PASSWORD,
+    admin_login,
+    messages,
+    open_admin,
+    open_page,
+    path_of,
+    post_from_page,
+    wait,
+)
 from tests.browser.test_content_security_policy import RECORD_VIOLATIONS, violations
 from tests.factories.captions import CaptionGenerationUserSettingsFactory, ImageFactory, PostFactory
 from tests.factories.platforms import PlatformConnectionFactory
@@ -103,9 +113,10 @@ def watched(browser):
     browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
 
 
-def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user_of):
+def test_a_reviewer_walks_everyones_queue_with_the_keyboard(watched, live_server, user_of):
     browser = watched
     reviewer = user_of(Role.REVIEWER, username="rita", full_name="Rita Reviewer")
+    ann, bob = user_of(Role.USER, username="ann"), user_of(Role.USER, username="bob")
     first = queued_image(
         5,
         "steelblue",
@@ -117,7 +128,8 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
             'The caption hedges ("appears to", "possibly"); check those details and state them plainly.'
         ),
         post__post_id="113456789012345678",
-        post__platform_connection__name="rita@birds.example",
+        post__platform_connection__name="ann@owl.town",
+        post__platform_connection__user=ann,
         post__post_content="<p>Evening walk by the river. Look who was fishing!</p>",
     )
     ImageFactory(
@@ -137,16 +149,27 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
         post__platform_connection=first.platform_connection,
     )
     third = queued_image(
-        25, "seagreen", generated_caption="A green door.", post__platform_connection=first.platform_connection
+        25,
+        "seagreen",
+        generated_caption="A green door with a brass knocker.",
+        post__platform_connection__user=bob,
+        post__platform_connection__name="bob@pix.town",
     )
-    queued_image(60, "gold", status=ImageStatus.APPROVED, final_caption="Approved: not in the queue.")
+    queued_image(
+        60,
+        "gold",
+        status=ImageStatus.APPROVED,
+        final_caption="Approved: not in the queue.",
+        post__platform_connection=third.platform_connection,
+    )
 
     admin_login(browser, live_server, username="rita", password=PASSWORD)
     open_admin(browser, live_server, "captions_image_changelist")
     pictures_loaded(browser)
     screenshot(browser, "caption-queue")
     assert fits(browser), "the list fits 1280 px without scrolling sideways"
-    assert first.generated_caption in browser.find_element(By.ID, "result_list").text
+    listed = browser.find_element(By.ID, "result_list").text
+    assert first.generated_caption in listed and third.generated_caption in listed, "ann's and bob's"
 
     start = browser.find_element(By.CSS_SELECTOR, "a.sd-review-start")
     start.click()
@@ -205,14 +228,17 @@ def test_a_reviewer_walks_the_queue_with_the_keyboard(watched, live_server, user
     assert "All caught up" in browser.find_element(By.ID, "content-main").text
     assert "2 images you skipped, saved or sent back" in browser.find_element(By.ID, "content-main").text
     assert Image.objects.get(pk=third.pk).status == ImageStatus.PENDING
+    assert Image.objects.get(pk=second.pk).platform_connection.user == ann, "ann's image, saved by rita"
 
 
-def test_a_moderator_approves_and_posts_with_the_keyboard(watched, live_server, user_of, httpserver):
+def test_a_user_approves_and_posts_their_own_caption_with_the_keyboard(
+    watched, live_server, user_of, httpserver
+):
     browser = watched
-    user_of(Role.MODERATOR, username="mona")
+    ulla = user_of(Role.USER, username="ulla")
     fake = FakeMastodon(httpserver)
     status = fake.add_status(text="Two birds", media=["A crow.", None])
-    connection = PlatformConnectionFactory(instance_url=fake.base_url, access_token=fake.token)
+    connection = PlatformConnectionFactory(user=ulla, instance_url=fake.base_url, access_token=fake.token)
     post = PostFactory(platform_connection=connection, post_id=status["id"])
     image = queued_image(
         5,
@@ -222,9 +248,14 @@ def test_a_moderator_approves_and_posts_with_the_keyboard(watched, live_server, 
         attachment_index=1,
         generated_caption="A magpie on a fence.",
     )
+    theirs = queued_image(10, "indianred", generated_caption="Someone else's caption.")
 
-    admin_login(browser, live_server, username="mona", password=PASSWORD)
-    open_page(browser, live_server, reverse("admin:captions_image_review", args=[image.pk]))
+    admin_login(browser, live_server, username="ulla", password=PASSWORD)
+    open_admin(browser, live_server, "captions_image_changelist")
+    start = browser.find_element(By.CSS_SELECTOR, "a.sd-review-start")
+    start.click()
+    wait(browser).until(EC.staleness_of(start))
+    assert path_of(browser) == reverse("admin:captions_image_review", args=[image.pk]), "her own, first"
     editor = browser.find_element(By.ID, "id_caption")
     editor.send_keys(Keys.END, " Its tail is raised.")
 
@@ -233,13 +264,24 @@ def test_a_moderator_approves_and_posts_with_the_keyboard(watched, live_server, 
     assert any("Approved and posted" in text for text in messages(browser, "success")), messages(
         browser, "error"
     )
-    assert "All caught up" in browser.find_element(By.ID, "content-main").text, "the queue is empty now"
+    # Someone else's pending image is not in her queue.
+    assert "All caught up" in browser.find_element(By.ID, "content-main").text, "her queue is empty now"
     posted = Image.objects.get(pk=image.pk)
-    assert posted.status == ImageStatus.POSTED
+    assert posted.status == ImageStatus.POSTED and posted.reviewed_by == ulla
     assert posted.final_caption == "A magpie on a fence. Its tail is raised."
     descriptions = [media["description"] for media in fake.status(status["id"])["media_attachments"]]
     assert descriptions == ["A crow.", "A magpie on a fence. Its tail is raised."]
     assert violations(browser) == []
+
+    # Another user's image, by its address: not found, and a crafted approve changes nothing.
+    theirs_url = reverse("admin:captions_image_review", args=[theirs.pk])
+    open_page(browser, live_server, theirs_url)
+    assert "Not Found" in browser.title or "Not Found" in browser.page_source
+    assert theirs.generated_caption not in browser.page_source
+    open_admin(browser, live_server, "captions_image_changelist")
+    assert post_from_page(browser, theirs_url, {"action": "approve", "caption": "Mine now."}) == 404
+    untouched = Image.objects.get(pk=theirs.pk)
+    assert (untouched.status, untouched.final_caption) == (ImageStatus.PENDING, None)
 
 
 def test_enter_in_the_instruction_asks_the_model_again(watched, live_server, user_of, settings):

@@ -1,6 +1,6 @@
 """The admin index's pictures in a real browser: drawn without a policy violation, fitting 1280 px,
 each bar leading to its list; a `user` sees their own work only. Takes the README's
-"admin-dashboard" screenshot (the only test that does)."""
+"admin-dashboard" screenshot, a `user`'s (the only test that does)."""
 
 from datetime import timedelta
 
@@ -117,7 +117,6 @@ def test_a_moderator_sees_everyones_pictures_and_a_bar_opens_its_list(watched, l
     assert len(running) == 8  # four kinds of work, two people
     assert fits_the_window(watched)
     assert violations(watched) == []
-    screenshot(watched, "admin-dashboard")
 
     submit(watched, watched.find_element(By.CSS_SELECTOR, "#chart-captions-status a.sd-status-pending"))
     assert path_of(watched) == reverse("admin:captions_image_changelist")
@@ -127,10 +126,7 @@ def test_a_moderator_sees_everyones_pictures_and_a_bar_opens_its_list(watched, l
 
 
 def test_a_user_sees_only_their_own_work(watched, live_server, user_of):
-    ann = user_of(Role.USER, username="ann")
-    # A `user` signs in to the admin once the role table lets them (another part of issue 20);
-    # until then the staff flag stands for that.
-    type(ann).objects.filter(pk=ann.pk).update(is_staff=True)
+    ann = user_of(Role.USER, username="ann", full_name="Ann Example")
     busy_month(ann)
     busy_month(user_of(Role.USER, username="bob"))
 
@@ -142,6 +138,7 @@ def test_a_user_sees_only_their_own_work(watched, live_server, user_of):
     assert len(watched.find_elements(By.CSS_SELECTOR, "#dashboard-running svg[role=progressbar]")) == 4
     assert fits_the_window(watched)
     assert violations(watched) == []
+    screenshot(watched, "admin-dashboard")
 
     open_page(watched, live_server, reverse("admin-preferences"))
     assert watched.find_element(By.ID, "id_time_zone").is_displayed()

@@ -1,6 +1,7 @@
-"""A person starts a workflow from the admin's form, watches the builtin (offline) AI write the
+"""A `user` starts a workflow from the admin's form, watches the builtin (offline) AI write the
 drafts, checks the live character counter, and publishes the blog draft to a local blog webhook;
-the review page fits 1280 px. Screenshot: draft-review."""
+the review page fits 1280 px. A reviewer reviews anyone's drafts but publishes only their own
+(docs/roles.md). Screenshots: workflow-start, draft-review."""
 
 import pytest
 from django.urls import reverse
@@ -10,7 +11,16 @@ from selenium.webdriver.support import expected_conditions as EC
 from accounts.models import Role
 from platforms.models import PlatformType
 from tests.browser.chromium import screenshot
-from tests.browser.pages import PASSWORD, admin_login, messages, open_admin, path_of, submit, wait
+from tests.browser.pages import (
+    PASSWORD,
+    admin_login,
+    messages,
+    open_admin,
+    path_of,
+    post_from_page,
+    submit,
+    wait,
+)
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import DraftFactory, PlatformStateFactory, WorkflowFactory
 from tests.fakes.base import make_httpserver  # noqa: F401  (a threaded server)
@@ -42,11 +52,11 @@ def set_editor(driver, platform: str, text: str) -> None:
     )
 
 
-def test_a_reviewer_starts_a_workflow_and_publishes_the_blog_draft(browser, live_server, user_of, httpserver):
-    reviewer = user_of(Role.REVIEWER, username="rhea", full_name="Rhea Reviewer")
+def test_a_user_starts_a_workflow_and_publishes_the_blog_draft(browser, live_server, user_of, httpserver):
+    person = user_of(Role.USER, username="rhea", full_name="Rhea Writer")
     blog = FakeWebhook(httpserver)
     PlatformConnectionFactory(
-        user=reviewer,
+        user=person,
         name="Team blog",
         platform_type=PlatformType.WEBHOOK,
         instance_url=blog.url,
@@ -72,7 +82,7 @@ def test_a_reviewer_starts_a_workflow_and_publishes_the_blog_draft(browser, live
     submit(browser, browser.find_element(By.NAME, "_start"))
 
     # The engine ran on commit (django-q sync in tests): the review page shows both drafts.
-    workflow = Workflow.objects.get(user=reviewer)
+    workflow = Workflow.objects.get(user=person)
     review_path = reverse("admin:workflows_workflow_review", args=[workflow.pk])
     assert path_of(browser) == review_path
     assert messages(browser, "success")
@@ -171,3 +181,32 @@ def test_the_workflow_page_cancels_a_running_workflow(browser, live_server, user
     assert messages(browser, "success") == ["The workflow is cancelled."]
     workflow.refresh_from_db()
     assert workflow.status == WorkflowStatus.CANCELLED
+
+
+def test_a_reviewer_accepts_someone_elses_draft_but_cannot_publish_it(browser, live_server, user_of):
+    user_of(Role.REVIEWER, username="rex")
+    ann = user_of(Role.USER, username="ann")
+    workflow = WorkflowFactory(user=ann, status=WorkflowStatus.AWAITING_REVIEW)
+    draft = DraftFactory(workflow=workflow, platform=Platform.X, content="Version 2 is out: twice as fast.")
+    PlatformStateFactory(
+        workflow=workflow, platform=Platform.X, status=PlatformStatus.AWAITING_REVIEW, active_draft=draft
+    )
+    admin_login(browser, live_server, username="rex", password=PASSWORD)
+
+    # Ann's workflow is in the draft review queue a reviewer reaches: the review buttons, no publishing.
+    review_path = reverse("admin:workflows_workflow_review", args=[workflow.pk])
+    open_admin(browser, live_server, "workflows_workflow_review", workflow.pk)
+    offered = [b.get_attribute("value") for b in browser.find_elements(By.CSS_SELECTOR, "#platform-x button")]
+    assert "accept" in offered
+    assert not {"edit_and_publish", "schedule"} & set(offered)
+
+    # A crafted publish is refused, and nothing is published or accepted.
+    fields = {"platform": "x", "action": "edit_and_publish", "x-content": draft.content}
+    assert post_from_page(browser, review_path, fields) == 403
+    assert not workflow.publishing_jobs.exists()
+    assert workflow.platform_states.get().status == PlatformStatus.AWAITING_REVIEW
+
+    submit(browser, browser.find_element(By.CSS_SELECTOR, '#platform-x button[value="accept"]'))
+    assert messages(browser, "success") == ["X: accepted."]
+    assert workflow.platform_states.get().status == PlatformStatus.ACCEPTED
+    assert not workflow.publishing_jobs.exists()

@@ -1,6 +1,7 @@
-"""Starting work in the browser: a scraping job from the job form against a local site (django-q
-runs it in sync mode, in the live server), watched to its end, and an artifact downloaded; a
-caption scan from the scan form, its progress followed live and cancelled."""
+"""Starting work in the browser, as a `user` (docs/roles.md: their own work): a scraping job from
+the job form against a local site (django-q runs it in sync mode, in the live server), watched to
+its end, and an artifact downloaded; a caption scan from the scan form, its progress followed live
+and cancelled."""
 
 import pytest
 from django.urls import reverse
@@ -40,10 +41,10 @@ def _panel_text(driver, field: str) -> str:
     return driver.find_element(By.CSS_SELECTOR, f'.sd-progress [data-progress-field="{field}"]').text
 
 
-def test_a_person_starts_a_scraping_job_watches_it_finish_and_downloads_an_artifact(
+def test_a_user_starts_a_scraping_job_watches_it_finish_and_downloads_an_artifact(
     browser, live_server, user_of, site
 ):
-    person = user_of(Role.REVIEWER, username="sasha")
+    person = user_of(Role.USER, username="sasha", full_name="Sasha Writer")
     admin_login(browser, live_server, username="sasha", password=PASSWORD)
     browser.set_window_size(1280, 900)
     open_admin(browser, live_server, "scraping_scrapingjob_add")
@@ -105,10 +106,10 @@ def test_a_person_starts_a_scraping_job_watches_it_finish_and_downloads_an_artif
     assert answer["length"] == artifact.file_size
 
 
-def test_a_person_starts_a_caption_scan_follows_it_and_cancels_it(browser, live_server, user_of, monkeypatch):
+def test_a_user_starts_a_caption_scan_follows_it_and_cancels_it(browser, live_server, user_of, monkeypatch):
     # The worker is left out: the task stays queued until the test moves it along.
     monkeypatch.setattr(caption_tasks, "_queue_run", lambda task_id: None)
-    person = user_of(Role.REVIEWER, username="cora")
+    person = user_of(Role.USER, username="cora", full_name="Cora Writer")
     mine = PlatformConnectionFactory(user=person, name="heron.social")
     CaptionGenerationUserSettingsFactory(platform_connection=mine, max_posts_per_run=120, language="en")
     PlatformConnectionFactory(user=person, name="gull.social")
