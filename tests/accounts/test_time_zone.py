@@ -196,6 +196,31 @@ def test_an_aware_scheduled_time_keeps_its_offset(accepted_workflow, suffix, zon
     assert stored == datetime.combine(day, time(9), zone)
 
 
+@pytest.mark.parametrize("offset", ["", "+09:00"])
+def test_a_zone_named_in_brackets_is_the_wall_clock_of_that_zone(accepted_workflow, offset):
+    # RFC 9557: the user's own zone is Berlin, the time is given in Tokyo.
+    day = _in_a_week()
+    response = _schedule(accepted_workflow, f"{day.isoformat()}T09:00:00{offset}[Asia/Tokyo]")
+    assert response.status_code == 201, response.content
+    stored = PublishingJob.objects.get(pk=response.json()["id"]).scheduled_for
+    assert stored == datetime.combine(day, time(9), ZoneInfo("Asia/Tokyo"))
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("T09:00:00[Mars/Olympus]", "Mars/Olympus is not a time zone this server knows"),
+        ("T09:00:00+01:00[Asia/Tokyo]", "The offset +0100 is not Asia/Tokyo's at that time (+0900)."),
+        ("T09:00:00[../etc/passwd]", "Datetime has wrong format"),
+    ],
+)
+def test_an_unknown_or_contradicted_zone_is_a_400_naming_the_field(accepted_workflow, when, message):
+    response = _schedule(accepted_workflow, f"{_in_a_week().isoformat()}{when}")
+    assert response.status_code == 400, response.content
+    assert message in str(response.json()["error"]["fields"]["scheduled_for"])
+    assert not PublishingJob.objects.exists()
+
+
 def test_a_reschedule_reads_a_naive_time_in_the_users_zone(accepted_workflow):
     day = _in_a_week()
     job = _schedule(accepted_workflow, f"{day.isoformat()}T09:00:00Z").json()
