@@ -5,6 +5,7 @@ when CI=true: there they fail, so a CI machine cannot pass by silently skipping 
 """
 
 import threading
+import time
 
 import pytest
 
@@ -42,16 +43,38 @@ def chromium(browsers_required, django_db_setup, live_server):
     driver = start_chromium()
     yield driver
     driver.quit()
-    for thread in threading.enumerate():
-        if thread.name.endswith("(process_request_thread)"):
-            thread.join(timeout=5)
+    _wait_for_the_servers_requests()
+
+
+def _request_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name.endswith("(process_request_thread)")]
+
+
+def _wait_for_the_servers_requests(*, timeout: float = 10.0) -> None:
+    """Until the live server has had no request in progress for a moment (a request the browser
+    sent just before leaving the page may be accepted a little later)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for thread in _request_threads():
+            thread.join(timeout=max(deadline - time.monotonic(), 0.1))
+        time.sleep(0.1)
+        if not _request_threads():
+            return
 
 
 @pytest.fixture
-def browser(chromium, live_server):
-    """The shared Chromium, signed out: each test starts without the last one's cookies."""
+def browser(chromium, live_server, transactional_db):
+    """The shared Chromium, signed out: each test starts without the last one's cookies.
+
+    Afterwards the page is left for a blank one (ending its own requests: lazy thumbnails, progress
+    polling) and the live server's requests are let finish before the database is emptied: on
+    PostgreSQL a request still reading a table deadlocks the TRUNCATE that empties it, and the
+    next test then finds this one's rows. Depending on transactional_db orders this teardown first.
+    """
     chromium.execute_cdp_cmd("Network.clearBrowserCookies", {})
-    return chromium
+    yield chromium
+    chromium.get("about:blank")
+    _wait_for_the_servers_requests()
 
 
 @pytest.fixture

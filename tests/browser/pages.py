@@ -5,6 +5,7 @@ form field names, action names and the stock element ids and classes (`id_userna
 from urllib.parse import urlsplit
 
 from django.urls import reverse
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -17,7 +18,9 @@ PASSWORD = "browser-test password 4711"
 
 
 def wait(driver: WebDriver) -> WebDriverWait:
-    return WebDriverWait(driver, WAIT_SECONDS)
+    # A page that reloads itself (the progress panel does, once its work ends) turns the elements a
+    # condition found into stale ones: look again rather than fail.
+    return WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
 
 
 def path_of(driver: WebDriver) -> str:

@@ -84,7 +84,8 @@ def test_a_user_starts_a_scraping_job_watches_it_finish_and_downloads_an_artifac
     assert "Most pages 10" in options and site.page_urls[0] in options
     screenshot(browser, "scraping-job-done")
 
-    browser.find_element(By.LINK_TEXT, "Artifacts").click()
+    submit(browser, browser.find_element(By.LINK_TEXT, "Artifacts"))
+    assert path_of(browser) == reverse("admin:scraping_artifact_changelist")
     artifact = Artifact.objects.filter(job=job).order_by("created_at").first()
     link = wait(browser).until(
         lambda d: d.find_element(By.CSS_SELECTOR, f'a[href$="/scraping/artifact/{artifact.pk}/download/"]')
