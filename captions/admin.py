@@ -16,10 +16,8 @@ from functools import lru_cache
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.http import Http404, HttpResponse, HttpResponseNotModified
 from django.urls import get_script_prefix, get_urlconf, path, reverse
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
@@ -30,9 +28,8 @@ from PIL import Image as PILImage
 
 from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
-from captions.admin_review import ReviewChangeList, approve_confirmation, review_urls
+from captions.admin_review import ReviewChangeList, approve_confirmation, preview_view, review_urls
 from captions.admin_scan import caption_scan_view, caption_task_change_context, caption_task_urls
-from captions.images import stored_key_ok
 from captions.models import (
     ACTIVE_TASK_STATUSES,
     CaptionGenerationTask,
@@ -330,28 +327,8 @@ class ImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
         return ReviewChangeList  # rows open the review page
 
     def thumbnail_view(self, request, object_id):
-        """A small copy of the stored image, for staff who may view this image; never public."""
-        image = self.get_object(request, unquote(object_id))
-        if image is None:
-            raise Http404("No such image.")
-        if not self.has_view_permission(request, image):
-            raise PermissionDenied
-        key = image.local_path
-        if not stored_key_ok(key):
-            raise Http404("No stored copy.")
-        etag = f'"thumb{THUMBNAIL_SIZE}-' + key.rsplit("/", 1)[-1].split(".")[0] + '"'
-        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-            response = HttpResponseNotModified()
-        else:
-            try:
-                data, content_type = _thumbnail_bytes(key)
-            except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
-                raise Http404("The stored copy is missing or unreadable.") from None
-            response = HttpResponse(data, content_type=content_type)
-        response["ETag"] = etag
-        response["Cache-Control"] = "private, max-age=86400"
-        response["X-Content-Type-Options"] = "nosniff"
-        return response
+        """A small copy of the stored image, for those who may view this image; never public."""
+        return preview_view(self, request, object_id, thumbnail_bytes=_thumbnail_bytes, size=THUMBNAIL_SIZE)
 
     # --- columns ------------------------------------------------------------------------------
 

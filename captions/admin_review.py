@@ -439,18 +439,26 @@ def _act(request, image: Image, action: str, data: dict) -> tuple[int, str, bool
 # --- the pictures ---------------------------------------------------------------------------------
 
 
-def preview_view(model_admin, request, object_id, *, thumbnail_bytes: Callable[..., tuple[bytes, str]]):
-    """A 640 px copy of the stored image, for those who may view the image; never public."""
+def preview_view(
+    model_admin,
+    request,
+    object_id,
+    *,
+    thumbnail_bytes: Callable[..., tuple[bytes, str]],
+    size: int = PREVIEW_SIZE,
+):
+    """A copy of the stored image at most `size` px (640: the review page's; the list's
+    thumbnails are this view at their size), for those who may view the image; never public."""
     image = _viewable(model_admin, request, object_id)
     key = image.local_path
     if not stored_key_ok(key):
         raise Http404("No stored copy.")
-    etag = f'"thumb{PREVIEW_SIZE}-' + key.rsplit("/", 1)[-1].split(".")[0] + '"'
+    etag = f'"thumb{size}-' + key.rsplit("/", 1)[-1].split(".")[0] + '"'
     if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response = HttpResponseNotModified()
     else:
         try:
-            data, content_type = thumbnail_bytes(key, size=PREVIEW_SIZE)
+            data, content_type = thumbnail_bytes(key, size=size)
         except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError):
             raise Http404("The stored copy is missing or unreadable.") from None
         response = HttpResponse(data, content_type=content_type)
