@@ -5,7 +5,7 @@ form field names, action names and the stock element ids and classes (`id_userna
 from urllib.parse import urlsplit
 
 from django.urls import reverse
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -35,10 +35,26 @@ def open_admin(driver: WebDriver, live_server, url_name: str, *args) -> None:
     open_page(driver, live_server, reverse(f"admin:{url_name}", args=args))
 
 
+def _left_behind(button: WebElement):
+    def check(driver: WebDriver) -> bool:
+        try:
+            button.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            # Asked while the old page's document is being torn down, chromedriver answers
+            # "unhandled inspector error ... Cannot find context": the page is leaving; ask again.
+            if "inspector error" not in str(error.msg):
+                raise
+        return False
+
+    return check
+
+
 def submit(driver: WebDriver, button: WebElement) -> None:
     """Click a submit button and wait until the page it leads to has loaded."""
     button.click()
-    wait(driver).until(EC.staleness_of(button))
+    wait(driver).until(_left_behind(button))
     wait(driver).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
