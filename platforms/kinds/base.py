@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from platforms.kinds.media import TEXT_ONLY, MediaRules
+
 if TYPE_CHECKING:
     from platforms.kinds.common import PlatformAccount
 
@@ -86,6 +88,8 @@ class Kind:
     alt_text_limit: int | None = None  # the default when the instance does not say
     can_edit_posts: bool = False
     verifiable: bool = False
+    #: What a post on this network carries besides text (platforms.kinds.media).
+    media: MediaRules = TEXT_ONLY
     #: Keys a publishing job may set in its options (they win over the connection's extra).
     publishing_option_keys: tuple[str, ...] = ()
 

@@ -43,6 +43,7 @@ from platforms.kinds.common import (
     retried_in_turn,
     retry_after_of,
 )
+from platforms.kinds.media import MediaItem
 from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,8 @@ class Publication:
     #: This publication's platform options over the connection's (WordPress: status, category,
     #: tags, hashtags_as_tags); validated by the service that stored them.
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Images or a video, in order, each with its approved alt text (platforms.kinds.media).
+    media: tuple[MediaItem, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
