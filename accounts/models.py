@@ -21,6 +21,13 @@ class AccountManager(UserManager):
         return self.get(**{self.model.USERNAME_FIELD: username})
 
 
+class AltTextGate(models.TextChoices):
+    """What an image's alt text needs before a draft carrying it may be published."""
+
+    APPROVED = "approved", "Approved by a person"
+    NON_EMPTY = "non_empty", "Not empty"
+
+
 class User(AbstractUser):
     """One account across the five original applications (see docs/schema.md)."""
 
@@ -40,6 +47,12 @@ class User(AbstractUser):
         validators=[time_zone_validate],
         help_text="IANA name, e.g. Europe/Berlin; blank: the site's time zone. Times are shown in it.",
     )
+    alt_text_gate = models.CharField(
+        max_length=20,
+        choices=AltTextGate.choices,
+        default=AltTextGate.APPROVED,
+        help_text="What each image's alt text needs before the owner's drafts are published.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 
@@ -53,6 +66,9 @@ class User(AbstractUser):
         constraints = [
             models.UniqueConstraint(fields=["email"], name="ix_users_email"),
             models.CheckConstraint(condition=models.Q(role__in=Role.values), name="ck_users_role"),
+            models.CheckConstraint(
+                condition=models.Q(alt_text_gate__in=AltTextGate.values), name="ck_users_alt_text_gate"
+            ),
         ]
         indexes = [
             models.Index(fields=["role"], name="idx_users_role"),

@@ -62,3 +62,19 @@ class PublishingJobFinished(Conflict):
 class PublishingJobNotFailed(Conflict):
     code = "not_failed"
     default_message = "Only a failed publishing job can be retried."
+
+
+class AltTextNotApproved(Conflict):
+    """A draft's images are not ready to publish: `fields["media"]` names each one and why."""
+
+    code = "alt_text_not_approved"
+    default_message = "Every image must have alt text a person approved before it is published."
+
+    def __init__(self, message: str | None = None, *, problems: list[str] | None = None):
+        super().__init__(message)
+        self.fields = {"media": list(problems or [])}
+
+
+class MediaRefused(Conflict):
+    code = "media_refused"
+    default_message = "The workflow's media cannot be changed now."

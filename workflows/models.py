@@ -365,3 +365,98 @@ class WorkflowCheckpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.platform} #{self.sequence} after {self.step}"
+
+
+class MediaOrigin(models.TextChoices):
+    UPLOAD = "upload", "Uploaded"
+    GENERATED = "generated", "Generated image"
+    PERSONA = "persona", "Persona image"
+
+
+class AltTextStatus(models.TextChoices):
+    PENDING = "pending", "Being written"  # the caption backends are writing it
+    AWAITING_REVIEW = "awaiting_review", "Awaiting review"
+    NEEDS_WRITING = "needs_writing", "To be written by a person"  # video, or the AI could not
+    APPROVED = "approved", "Approved"
+
+
+class MediaAttachment(TimestampedModel):
+    """An image (or video) a workflow's posts carry, with its alt text's way through review.
+
+    Not a seed table: MorphPost published text only. A workflow's attachments go on every
+    platform's post unless `platform` names one. Nothing is published until each attachment's alt
+    text is approved by a person (or, where the owner relaxed the gate, at least not empty).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="media", db_index=False)
+    platform = models.CharField(
+        max_length=20,
+        choices=Platform.choices,
+        null=True,
+        blank=True,
+        help_text="Only on this platform's post; blank: on every platform's post.",
+    )
+    position = models.PositiveSmallIntegerField(help_text="Order on the post, 0 first.")
+    origin = models.CharField(max_length=20, choices=MediaOrigin.choices)
+    origin_ref = models.CharField(max_length=100, blank=True, default="", help_text="Where it came from.")
+    storage_key = models.CharField(max_length=500)
+    media_type = models.CharField(max_length=100, help_text="MIME type, as read from the content.")
+    filename = models.CharField(max_length=200)
+    size = models.PositiveIntegerField(help_text="Bytes.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    focus_x = models.FloatField(null=True, blank=True, help_text="-1 (left) to 1 (right).")
+    focus_y = models.FloatField(null=True, blank=True, help_text="-1 (bottom) to 1 (top).")
+    language = models.CharField(max_length=16, default="en", help_text="The alt text's language.")
+    alt_text = models.TextField(blank=True, default="", help_text="The alt text as it stands.")
+    generated_alt_text = models.TextField(blank=True, default="")
+    alt_status = models.CharField(
+        max_length=20, choices=AltTextStatus.choices, default=AltTextStatus.PENDING
+    )
+    alt_score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 to 100.")
+    alt_notes = models.TextField(blank=True, default="", help_text="Why the score, for the reviewer.")
+    needs_special_review = models.BooleanField(default=False)
+    alt_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="reviewed_media",
+    )
+    alt_reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "media_attachments"
+        ordering = ["workflow_id", "position", "created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(platform__isnull=True) | models.Q(platform__in=Platform.values),
+                name="ck_media_attachments_platform",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(origin__in=MediaOrigin.values), name="ck_media_attachments_origin"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(alt_status__in=AltTextStatus.values),
+                name="ck_media_attachments_alt_status",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(alt_score__isnull=True) | models.Q(alt_score__gte=1, alt_score__lte=100),
+                name="ck_media_attachments_alt_score",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["workflow", "position"], name="idx_media_workflow_position"),
+            models.Index(fields=["alt_status", "created_at"], name="idx_media_alt_status"),
+            # Retention asks whether any attachment still names a stored file before deleting it.
+            models.Index(fields=["storage_key"], name="idx_media_storage_key"),
+        ]
+        permissions = [("review_mediaattachment", "Can review and approve the alt text of draft media")]
+
+    def __str__(self) -> str:
+        return f"{self.filename} (#{self.position + 1})"
+
+    @property
+    def is_video(self) -> bool:
+        return self.media_type.startswith("video/")

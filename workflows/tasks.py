@@ -25,3 +25,12 @@ def dispatch_due_publishing_jobs() -> int:
     from workflows.services.publishing import publishing_jobs_dispatch_due
 
     return publishing_jobs_dispatch_due()
+
+
+def write_alt_text(attachment_id: str, instruction: str | None = None) -> str | None:
+    """Describe an attached image (`workflows.services.media.media_alt_text_write`); a no-op when
+    its alt text is no longer pending, so a redelivered message does nothing. Returns its status."""
+    from workflows.services.media import media_alt_text_write
+
+    attachment = media_alt_text_write(attachment_id=attachment_id, instruction=instruction)
+    return attachment.alt_status if attachment is not None else None

@@ -67,8 +67,12 @@ from core.retry import RetryPolicy, RetryStats, call_with_retries
 __all__ = [
     "GENERATABLE",
     "REGENERATABLE",
+    "PictureDescription",
+    "PictureNotDescribed",
     "caption_generate",
     "caption_regenerate",
+    "instruction_clean",
+    "picture_describe",
 ]
 
 logger = logging.getLogger(__name__)
@@ -282,19 +286,18 @@ def _best_caption(
     return best
 
 
-def _caption_fields(
-    image: Image, picture: ImageInput, backend: AIBackend, stats: RetryStats, instruction: str | None
+def _described(
+    *,
+    picture: ImageInput,
+    backend: AIBackend,
+    stats: RetryStats,
+    language: str,
+    limit: int,
+    optimal_min: int,
+    optimal_max: int,
+    instruction: str | None,
 ) -> dict:
-    connection = image.platform_connection
-    own = CaptionGenerationUserSettings.objects.filter(
-        user_id=connection.user_id, platform_connection_id=connection.pk
-    ).first()
-    optimal_min = own.optimal_min_length if own else DEFAULT_OPTIMAL_MIN
-    optimal_max = own.optimal_max_length if own else DEFAULT_OPTIMAL_MAX
-    # The user's chosen language first, else the language the post itself was written in.
-    language = ((own.language if own else None) or image.post.language or "").strip() or DEFAULT_LANGUAGE
-    limit = caption_length_limit(image=image)
-
+    """Classify, caption through the attempt chain and score: the caption fields of one picture."""
     category, classify_note = _classify(backend, picture, stats=stats)
     attempts = _attempts(
         category=category,
@@ -335,9 +338,82 @@ def _caption_fields(
         "reviewer_notes": "\n".join(notes) or None,
         "prompt_used": best.attempt.prompt,
         "image_category": category,
-        "processing_error": None,
-        "status": S.PENDING,
     }
+
+
+def _caption_fields(
+    image: Image, picture: ImageInput, backend: AIBackend, stats: RetryStats, instruction: str | None
+) -> dict:
+    connection = image.platform_connection
+    own = CaptionGenerationUserSettings.objects.filter(
+        user_id=connection.user_id, platform_connection_id=connection.pk
+    ).first()
+    # The user's chosen language first, else the language the post itself was written in.
+    language = ((own.language if own else None) or image.post.language or "").strip() or DEFAULT_LANGUAGE
+    fields = _described(
+        picture=picture,
+        backend=backend,
+        stats=stats,
+        language=language,
+        limit=caption_length_limit(image=image),
+        optimal_min=own.optimal_min_length if own else DEFAULT_OPTIMAL_MIN,
+        optimal_max=own.optimal_max_length if own else DEFAULT_OPTIMAL_MAX,
+        instruction=instruction,
+    )
+    return {**fields, "processing_error": None, "status": S.PENDING}
+
+
+class PictureNotDescribed(Exception):
+    """The picture could not be captioned; the message says why, in plain words."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class PictureDescription:
+    text: str
+    score: int
+    needs_special_review: bool
+    notes: str | None
+    category: str
+    prompt: str
+
+
+def picture_describe(
+    *,
+    data: bytes,
+    language: str,
+    limit: int,
+    instruction: str | None = None,
+    backend: AIBackend | None = None,
+) -> PictureDescription:
+    """Caption image bytes that belong to no fediverse post (an image attached to a draft) with the
+    same chain, fitting and quality rules as `caption_generate`. `limit` is the target network's
+    alt-text limit. Raises PictureNotDescribed (unreadable image, refusal, every attempt failed)."""
+    try:
+        normalised = normalise_image(data=data)
+    except ImageError as exc:
+        raise PictureNotDescribed(exc.reason) from None
+    picture = ImageInput(data=normalised.data, mime_type=normalised.mime_type)
+    try:
+        fields = _described(
+            picture=picture,
+            backend=backend or get_backend(),
+            stats=RetryStats(),
+            language=(language or "").strip() or DEFAULT_LANGUAGE,
+            limit=limit,
+            optimal_min=min(DEFAULT_OPTIMAL_MIN, limit),
+            optimal_max=min(DEFAULT_OPTIMAL_MAX, limit),
+            instruction=instruction_clean(instruction),
+        )
+    except _ImageFailed as exc:
+        raise PictureNotDescribed(str(exc)) from None
+    return PictureDescription(
+        text=fields["generated_caption"],
+        score=fields["caption_quality_score"],
+        needs_special_review=fields["needs_special_review"],
+        notes=fields["reviewer_notes"],
+        category=fields["image_category"],
+        prompt=fields["prompt_used"],
+    )
 
 
 def _finish(image: Image, fields: dict) -> Image:
@@ -400,7 +476,8 @@ def _queue_generation(image_id: int, instruction: str | None) -> None:
     async_task(TASK_PATH, image_id, task_name=f"caption-image-{image_id}", **extra)
 
 
-def _clean_instruction(instruction: str | None) -> str | None:
+def instruction_clean(instruction: str | None) -> str | None:
+    """A reviewer's instruction to the model, whitespace collapsed; ValidationError when too long."""
     text = " ".join((instruction or "").split())
     if len(text) > INSTRUCTION_MAX_CHARS:
         raise ValidationError(
@@ -426,7 +503,7 @@ def caption_regenerate(
     ValidationError on `instruction`) is passed to the model with the prompt, e.g. "transcribe the
     sign"; it is kept in the audit row, and the prompt sent is in the image's `prompt_used`.
     """
-    instruction = _clean_instruction(instruction)
+    instruction = instruction_clean(instruction)
     with transaction.atomic():
         locked = Image.objects.select_for_update().filter(pk=image.pk).get()
         if locked.status not in REGENERATABLE:

@@ -114,7 +114,8 @@ def api_exception_handler(exc, context):
     if isinstance(exc, errors.DomainError):
         response = drf_exception_handler(_as_api_exception(exc), context)
         message = NOT_FOUND_MESSAGE if isinstance(exc, errors.NotFound) else exc.message
-        fields = _flatten(exc.fields) if isinstance(exc, errors.Invalid) and exc.fields else {}
+        # Invalid names its fields; a conflict may too (the images whose alt text is not approved).
+        fields = _flatten(exc.fields) if getattr(exc, "fields", None) else {}
         response.data = error_body(
             status_code=response.status_code, message=message, code=exc.code, fields=fields
         )

@@ -69,6 +69,7 @@ from workflows.models import (
     Workflow,
     WorkflowStatus,
 )
+from workflows.services.media import media_gate_check, media_gate_problems, media_items
 from workflows.services.status import workflow_refresh_status
 
 logger = logging.getLogger(__name__)
@@ -267,6 +268,7 @@ def publishing_job_create(
             connection = publishing_connection_resolve(
                 workflow=workflow, platform=platform, connection=connection
             )
+            media_gate_check(workflow=workflow, platform=platform, platform_type=connection.platform_type)
             options = publishing_options_clean(options=options, connection=connection)
             live = PublishingJob.objects.filter(
                 workflow=workflow, platform=platform, status__in=LIVE_PUBLISHING_STATUSES
@@ -588,11 +590,22 @@ class _Publishing:
             job.draft = draft
         elif not self._mine().update(heartbeat_at=timezone.now()):
             return  # taken back by the stale-job recovery meanwhile: the next attempt will check
+        # Checked again at send time: alt text edited after scheduling needs approving again.
+        problems = media_gate_problems(
+            workflow=workflow, platform=job.platform, platform_type=connection.platform_type
+        )
+        if problems:
+            self.end_failed(
+                "Not published: " + " ".join(problems),
+                error={"reason": "alt_text_not_approved", "status": None},
+            )
+            return
         publication = Publication(
             text=draft.content,
             title=_source_title(workflow) if writing_rules(job.platform).form == Form.ARTICLE else None,
             idempotency_key=job.idempotency_key,
             options=job.options if isinstance(job.options, dict) else {},
+            media=media_items(workflow=workflow, platform=job.platform),
         )
         self.publish(connection, publication)
 

@@ -14,7 +14,8 @@ Every change locks the platform's row, writes a checkpoint (so an engine step th
 discarded, see `workflows.services.engine`), is audited ("workflow.reviewed") and refreshes the
 workflow's status. Drafts are immutable: an edit is a new `Draft` `based_on` the active one.
 A platform with a live publishing job cannot be rejected or edited: the job would publish a draft
-the reviewer no longer stands behind; cancel the job first.
+the reviewer no longer stands behind; cancel the job first. Accepting (and edit_and_publish) needs
+every image on the platform's post to have approved alt text (`workflows.services.media`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from workflows.services.engine import (
     instance_char_limit,
     platform_step_queue,
 )
+from workflows.services.media import media_gate_check
 from workflows.services.status import STICKY, workflow_refresh_status
 
 ACCEPT = "accept"
@@ -134,6 +136,9 @@ def workflow_review(
             raise PublishingInProgress()
         if action == ACCEPT and state.active_draft_id is None:
             raise InvalidTransition("There is no draft to accept.")
+        if action in (ACCEPT, EDIT_AND_PUBLISH):
+            # Every image the post carries needs alt text a person approved (409 naming them).
+            media_gate_check(workflow=locked_workflow, platform=platform)
 
         previous = state.status
         new_draft = None
