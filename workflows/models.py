@@ -411,9 +411,7 @@ class MediaAttachment(TimestampedModel):
     language = models.CharField(max_length=16, default="en", help_text="The alt text's language.")
     alt_text = models.TextField(blank=True, default="", help_text="The alt text as it stands.")
     generated_alt_text = models.TextField(blank=True, default="")
-    alt_status = models.CharField(
-        max_length=20, choices=AltTextStatus.choices, default=AltTextStatus.PENDING
-    )
+    alt_status = models.CharField(max_length=20, choices=AltTextStatus.choices, default=AltTextStatus.PENDING)
     alt_score = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1 to 100.")
     alt_notes = models.TextField(blank=True, default="", help_text="Why the score, for the reviewer.")
     needs_special_review = models.BooleanField(default=False)

@@ -4,20 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0006_user_time_zone'),
-        ('auth', '0012_alter_user_first_name_max_length'),
+        ("accounts", "0006_user_time_zone"),
+        ("auth", "0012_alter_user_first_name_max_length"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
-            name='alt_text_gate',
-            field=models.CharField(choices=[('approved', 'Approved by a person'), ('non_empty', 'Not empty')], default='approved', help_text="What each image's alt text needs before the owner's drafts are published.", max_length=20),
+            model_name="user",
+            name="alt_text_gate",
+            field=models.CharField(
+                choices=[("approved", "Approved by a person"), ("non_empty", "Not empty")],
+                default="approved",
+                help_text="What each image's alt text needs before the owner's drafts are published.",
+                max_length=20,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='user',
-            constraint=models.CheckConstraint(condition=models.Q(('alt_text_gate__in', ['approved', 'non_empty'])), name='ck_users_alt_text_gate'),
+            model_name="user",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("alt_text_gate__in", ["approved", "non_empty"])),
+                name="ck_users_alt_text_gate",
+            ),
         ),
     ]

@@ -10,48 +10,161 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0004_dashboard_day_indexes'),
+        ("workflows", "0004_dashboard_day_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MediaAttachment',
+            name="MediaAttachment",
             fields=[
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now())),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('platform', models.CharField(blank=True, choices=[('linkedin', 'LinkedIn'), ('x', 'X'), ('blog', 'Blog'), ('mastodon', 'Mastodon')], help_text="Only on this platform's post; blank: on every platform's post.", max_length=20, null=True)),
-                ('position', models.PositiveSmallIntegerField(help_text='Order on the post, 0 first.')),
-                ('origin', models.CharField(choices=[('upload', 'Uploaded'), ('generated', 'Generated image'), ('persona', 'Persona image')], max_length=20)),
-                ('origin_ref', models.CharField(blank=True, default='', help_text='Where it came from.', max_length=100)),
-                ('storage_key', models.CharField(max_length=500)),
-                ('media_type', models.CharField(help_text='MIME type, as read from the content.', max_length=100)),
-                ('filename', models.CharField(max_length=200)),
-                ('size', models.PositiveIntegerField(help_text='Bytes.')),
-                ('width', models.PositiveIntegerField(blank=True, null=True)),
-                ('height', models.PositiveIntegerField(blank=True, null=True)),
-                ('focus_x', models.FloatField(blank=True, help_text='-1 (left) to 1 (right).', null=True)),
-                ('focus_y', models.FloatField(blank=True, help_text='-1 (bottom) to 1 (top).', null=True)),
-                ('language', models.CharField(default='en', help_text="The alt text's language.", max_length=16)),
-                ('alt_text', models.TextField(blank=True, default='', help_text='The alt text as it stands.')),
-                ('generated_alt_text', models.TextField(blank=True, default='')),
-                ('alt_status', models.CharField(choices=[('pending', 'Being written'), ('awaiting_review', 'Awaiting review'), ('needs_writing', 'To be written by a person'), ('approved', 'Approved')], default='pending', max_length=20)),
-                ('alt_score', models.PositiveSmallIntegerField(blank=True, help_text='1 to 100.', null=True)),
-                ('alt_notes', models.TextField(blank=True, default='', help_text='Why the score, for the reviewer.')),
-                ('needs_special_review', models.BooleanField(default=False)),
-                ('alt_reviewed_at', models.DateTimeField(blank=True, null=True)),
-                ('alt_reviewed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reviewed_media', to=settings.AUTH_USER_MODEL)),
-                ('workflow', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='media', to='workflows.workflow')),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
+                    ),
+                ),
+                (
+                    "updated_at",
+                    models.DateTimeField(auto_now=True, db_default=django.db.models.functions.datetime.Now()),
+                ),
+                (
+                    "id",
+                    models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False),
+                ),
+                (
+                    "platform",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("linkedin", "LinkedIn"),
+                            ("x", "X"),
+                            ("blog", "Blog"),
+                            ("mastodon", "Mastodon"),
+                        ],
+                        help_text="Only on this platform's post; blank: on every platform's post.",
+                        max_length=20,
+                        null=True,
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(help_text="Order on the post, 0 first.")),
+                (
+                    "origin",
+                    models.CharField(
+                        choices=[
+                            ("upload", "Uploaded"),
+                            ("generated", "Generated image"),
+                            ("persona", "Persona image"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "origin_ref",
+                    models.CharField(blank=True, default="", help_text="Where it came from.", max_length=100),
+                ),
+                ("storage_key", models.CharField(max_length=500)),
+                (
+                    "media_type",
+                    models.CharField(help_text="MIME type, as read from the content.", max_length=100),
+                ),
+                ("filename", models.CharField(max_length=200)),
+                ("size", models.PositiveIntegerField(help_text="Bytes.")),
+                ("width", models.PositiveIntegerField(blank=True, null=True)),
+                ("height", models.PositiveIntegerField(blank=True, null=True)),
+                ("focus_x", models.FloatField(blank=True, help_text="-1 (left) to 1 (right).", null=True)),
+                ("focus_y", models.FloatField(blank=True, help_text="-1 (bottom) to 1 (top).", null=True)),
+                (
+                    "language",
+                    models.CharField(default="en", help_text="The alt text's language.", max_length=16),
+                ),
+                (
+                    "alt_text",
+                    models.TextField(blank=True, default="", help_text="The alt text as it stands."),
+                ),
+                ("generated_alt_text", models.TextField(blank=True, default="")),
+                (
+                    "alt_status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Being written"),
+                            ("awaiting_review", "Awaiting review"),
+                            ("needs_writing", "To be written by a person"),
+                            ("approved", "Approved"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("alt_score", models.PositiveSmallIntegerField(blank=True, help_text="1 to 100.", null=True)),
+                (
+                    "alt_notes",
+                    models.TextField(blank=True, default="", help_text="Why the score, for the reviewer."),
+                ),
+                ("needs_special_review", models.BooleanField(default=False)),
+                ("alt_reviewed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "alt_reviewed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="reviewed_media",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "workflow",
+                    models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="media",
+                        to="workflows.workflow",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'media_attachments',
-                'ordering': ['workflow_id', 'position', 'created_at'],
-                'permissions': [('review_mediaattachment', 'Can review and approve the alt text of draft media')],
-                'indexes': [models.Index(fields=['workflow', 'position'], name='idx_media_workflow_position'), models.Index(fields=['alt_status', 'created_at'], name='idx_media_alt_status'), models.Index(fields=['storage_key'], name='idx_media_storage_key')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('platform__isnull', True), ('platform__in', ['linkedin', 'x', 'blog', 'mastodon']), _connector='OR'), name='ck_media_attachments_platform'), models.CheckConstraint(condition=models.Q(('origin__in', ['upload', 'generated', 'persona'])), name='ck_media_attachments_origin'), models.CheckConstraint(condition=models.Q(('alt_status__in', ['pending', 'awaiting_review', 'needs_writing', 'approved'])), name='ck_media_attachments_alt_status'), models.CheckConstraint(condition=models.Q(('alt_score__isnull', True), models.Q(('alt_score__gte', 1), ('alt_score__lte', 100)), _connector='OR'), name='ck_media_attachments_alt_score')],
+                "db_table": "media_attachments",
+                "ordering": ["workflow_id", "position", "created_at"],
+                "permissions": [
+                    ("review_mediaattachment", "Can review and approve the alt text of draft media")
+                ],
+                "indexes": [
+                    models.Index(fields=["workflow", "position"], name="idx_media_workflow_position"),
+                    models.Index(fields=["alt_status", "created_at"], name="idx_media_alt_status"),
+                    models.Index(fields=["storage_key"], name="idx_media_storage_key"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("platform__isnull", True),
+                            ("platform__in", ["linkedin", "x", "blog", "mastodon"]),
+                            _connector="OR",
+                        ),
+                        name="ck_media_attachments_platform",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("origin__in", ["upload", "generated", "persona"])),
+                        name="ck_media_attachments_origin",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("alt_status__in", ["pending", "awaiting_review", "needs_writing", "approved"])
+                        ),
+                        name="ck_media_attachments_alt_status",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("alt_score__isnull", True),
+                            models.Q(("alt_score__gte", 1), ("alt_score__lte", 100)),
+                            _connector="OR",
+                        ),
+                        name="ck_media_attachments_alt_score",
+                    ),
+                ],
             },
         ),
     ]
