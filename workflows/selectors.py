@@ -15,8 +15,10 @@ from django.db.models.functions import Coalesce
 
 from accounts.selectors import reviewable_by, visible_to
 from workflows.models import (
+    AltTextStatus,
     Draft,
     Evaluation,
+    MediaAttachment,
     Platform,
     PlatformState,
     PlatformStatus,
@@ -178,3 +180,29 @@ def workflow_progress(*, workflow: Workflow) -> dict:
             for s in states
         ],
     }
+
+
+def media_reviewable(*, user) -> QuerySet[MediaAttachment]:
+    """Attachments whose alt text `user` may read, edit and approve: the review queue's rule."""
+    return reviewable_by(
+        MediaAttachment.objects.select_related("workflow", "alt_reviewed_by"),
+        user=user,
+        owner_field="workflow__user",
+    )
+
+
+def media_owned(*, user) -> QuerySet[MediaAttachment]:
+    """Attachments `user` may remove or reorder: their own workflows' (moderators, admins: all)."""
+    return visible_to(
+        MediaAttachment.objects.select_related("workflow"), user=user, owner_field="workflow__user"
+    )
+
+
+def media_awaiting_review(*, user) -> QuerySet[MediaAttachment]:
+    """Alt text a person must act on, oldest first: awaiting review or to be written."""
+    return (
+        media_reviewable(user=user)
+        .filter(alt_status__in=(AltTextStatus.AWAITING_REVIEW, AltTextStatus.NEEDS_WRITING))
+        .exclude(workflow__status__in=(WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED))
+        .order_by("created_at")
+    )

@@ -3,6 +3,7 @@ send) and go straight to a service, which owns the rules; outputs are read-only 
 
 from datetime import datetime, time
 
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from drf_spectacular.types import OpenApiTypes
@@ -16,6 +17,7 @@ from platforms.selectors import connection_list
 from workflows.models import (
     Draft,
     Evaluation,
+    MediaAttachment,
     Platform,
     PlatformState,
     PublishingJob,
@@ -25,6 +27,7 @@ from workflows.models import (
     WorkflowMode,
 )
 from workflows.selectors import latest_evaluation
+from workflows.services.media import alt_text_limit_of
 
 MAX_SOURCE_CHARS = 50_000
 MAX_TITLE_CHARS = 300
@@ -303,10 +306,23 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
 class WorkflowDetailSerializer(WorkflowSerializer):
     platforms = PlatformStateSerializer(source="platform_states", many=True, read_only=True)
+    media = serializers.SerializerMethodField()
 
     class Meta(WorkflowSerializer.Meta):
-        fields = [*WorkflowSerializer.Meta.fields, "source_content", "template_input", "manual_options"]
+        fields = [
+            *WorkflowSerializer.Meta.fields,
+            "source_content",
+            "template_input",
+            "manual_options",
+            "media",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_media(self, workflow) -> list[dict]:
+        """The images and videos the posts carry, in order, with their alt text's review state."""
+        attachments = workflow.media.order_by("position", "created_at")
+        return MediaAttachmentSerializer(attachments, many=True, context=self.context).data
 
 
 class ResourceSerializer(serializers.ModelSerializer):
@@ -383,3 +399,99 @@ class WorkflowStatsSerializer(serializers.Serializer):
     workflows = serializers.DictField(child=serializers.IntegerField())
     platforms_awaiting_review = serializers.IntegerField()
     publishing_jobs = serializers.DictField(child=serializers.IntegerField())
+
+
+class MediaAttachmentSerializer(serializers.ModelSerializer):
+    file_url = serializers.SerializerMethodField()
+    alt_text_limit = serializers.SerializerMethodField()
+    focus = serializers.SerializerMethodField()
+
+    class Meta:
+        model = MediaAttachment
+        fields = [
+            "id",
+            "workflow",
+            "platform",
+            "position",
+            "origin",
+            "origin_ref",
+            "media_type",
+            "filename",
+            "size",
+            "width",
+            "height",
+            "focus",
+            "language",
+            "alt_text",
+            "generated_alt_text",
+            "alt_status",
+            "alt_score",
+            "alt_notes",
+            "alt_text_limit",
+            "needs_special_review",
+            "alt_reviewed_by",
+            "alt_reviewed_at",
+            "file_url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_file_url(self, attachment) -> str:
+        request = self.context.get("request")
+        path = reverse("workflow-media-file", args=[attachment.workflow_id, attachment.pk])
+        return request.build_absolute_uri(path) if request else path
+
+    def get_alt_text_limit(self, attachment) -> int:
+        return alt_text_limit_of(attachment)
+
+    def get_focus(self, attachment) -> list[float] | None:
+        if attachment.focus_x is None or attachment.focus_y is None:
+            return None
+        return [attachment.focus_x, attachment.focus_y]
+
+
+class MediaAttachSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        required=False,
+        help_text="An image (JPEG, PNG, GIF, WebP) or a video (MP4, WebM, MOV); read by content.",
+    )
+    source = serializers.ChoiceField(
+        choices=["generated", "persona"], required=False, help_text="Instead of a file: one of your images."
+    )
+    ref = serializers.CharField(
+        required=False, max_length=100, help_text="generated: the image's id; persona: '<persona id>/<n>'."
+    )
+    platform = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, help_text="Only on this platform's post."
+    )
+    language = serializers.CharField(required=False, allow_blank=True, max_length=16)
+    focus = serializers.ListField(
+        child=serializers.FloatField(),
+        required=False,
+        min_length=2,
+        max_length=2,
+        help_text="[x, y], -1 to 1.",
+    )
+
+
+class MediaAltTextSerializer(serializers.Serializer):
+    alt_text = serializers.CharField(trim_whitespace=False, allow_blank=True, max_length=10_000)
+
+
+class MediaApproveSerializer(serializers.Serializer):
+    alt_text = serializers.CharField(
+        required=False,
+        trim_whitespace=False,
+        allow_blank=True,
+        max_length=10_000,
+        help_text="Approve this wording instead of the current one.",
+    )
+
+
+class MediaRegenerateSerializer(serializers.Serializer):
+    instruction = serializers.CharField(required=False, allow_blank=True, max_length=2_000)
+
+
+class MediaReorderSerializer(serializers.Serializer):
+    order = serializers.ListField(child=serializers.UUIDField(), help_text="Every attachment's id, in order.")

@@ -15,22 +15,35 @@ caller (moderators and admins: everyone's), and another user's object is a 404.
 - calendar/          publishing jobs between `from` and `to`.
 - templates/         the named templates of template mode.
 - stats/             counts by status.
+- {id}/media/        the images and videos the posts carry: attach (upload or one of your
+                     generated or persona images), reorder, remove; each one's alt text is
+                     written by the AI, edited, approved or regenerated (`{media_id}/approve/`,
+                     `regenerate/`), and its file read at `{media_id}/file/`.
 """
 
+from uuid import UUID
+
 from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.request_meta import request_meta
+from core.api.parsers import SafeJSONParser
 from workflows import selectors
 from workflows.api import serializers as s
 from workflows.api.filters import DraftFilter, PublishingJobFilter, ResourceFilter, WorkflowFilter
 from workflows.content_templates import template_list
-from workflows.models import Draft, PublishingJob, Resource, Workflow
-from workflows.services import publishing, resources, review, workflows
+from workflows.errors import NotVisible
+from workflows.models import Draft, MediaAttachment, PublishingJob, Resource, Workflow
+from workflows.services import media, publishing, resources, review, workflows
 
 
 def _validated(serializer_class, request, *, data=None) -> dict:
@@ -305,3 +318,167 @@ class StatsView(APIView):
     )
     def get(self, request):
         return Response(s.WorkflowStatsSerializer(selectors.workflow_stats(user=request.user)).data)
+
+
+# --- media -------------------------------------------------------------------------------------
+
+MEDIA = {200: s.MediaAttachmentSerializer}
+
+
+class WorkflowMediaViewSet(WorkflowsViewSet):
+    """`<workflow>/media/`: the images and videos a workflow's posts carry and their alt text.
+    Reviewers read, edit, approve and regenerate everyone's alt text (the review queue's rule);
+    only the owner (moderators, admins) attaches, removes and reorders."""
+
+    queryset = MediaAttachment.objects.none()
+    serializer_class = s.MediaAttachmentSerializer
+    parser_classes = [SafeJSONParser, MultiPartParser]
+    lookup_url_kwarg = "media_id"
+    pagination_class = None  # a post carries a handful at most
+
+    def _workflow(self, *, own: bool) -> Workflow:
+        scope = selectors.workflow_owned if own else selectors.workflow_list
+        workflow = scope(user=self.request.user).filter(pk=_uuid(self.kwargs["workflow_id"])).first()
+        if workflow is None:
+            raise NotVisible("No such workflow.")
+        return workflow
+
+    def get_queryset(self):
+        own = self.action in ("destroy", "reorder")
+        scope = selectors.media_owned if own else selectors.media_reviewable
+        return scope(user=self.request.user).filter(workflow_id=_uuid(self.kwargs["workflow_id"]))
+
+    def get_object(self) -> MediaAttachment:
+        attachment = self.get_queryset().filter(pk=_uuid(self.kwargs.get("media_id"))).first()
+        if attachment is None:
+            raise NotVisible("No such attachment.")
+        return attachment
+
+    def _one(self, attachment: MediaAttachment, status_code: int = status.HTTP_200_OK) -> Response:
+        fresh = selectors.media_reviewable(user=self.request.user).get(pk=attachment.pk)
+        return Response(
+            s.MediaAttachmentSerializer(fresh, context=self.get_serializer_context()).data, status_code
+        )
+
+    @extend_schema(summary="The workflow's media in order, with their alt text")
+    def list(self, request, *args, **kwargs):
+        self._workflow(own=False)
+        attachments = self.get_queryset().order_by("position", "created_at")
+        return Response(
+            s.MediaAttachmentSerializer(attachments, many=True, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        summary="Attach an image or video (multipart `file`, or a generated/persona image)",
+        request=s.MediaAttachSerializer,
+        responses={201: s.MediaAttachmentSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        workflow = self._workflow(own=True)
+        data = _validated(s.MediaAttachSerializer, request)
+        upload = data.get("file")
+        attachment = media.media_attach(
+            workflow=workflow,
+            actor=request.user,
+            data=upload.read() if upload is not None else None,
+            filename=upload.name if upload is not None else None,
+            source=data.get("source"),
+            ref=data.get("ref"),
+            platform=data.get("platform"),
+            language=data.get("language"),
+            focus=data.get("focus"),
+            meta=request_meta(request),
+        )
+        return self._one(attachment, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="One attachment with its alt text", responses=MEDIA)
+    def retrieve(self, request, *args, **kwargs):
+        return self._one(self.get_object())
+
+    @extend_schema(
+        summary="Edit the alt text (it then needs approving)",
+        request=s.MediaAltTextSerializer,
+        responses=MEDIA,
+    )
+    def partial_update(self, request, *args, **kwargs):
+        attachment = self.get_object()
+        data = _validated(s.MediaAltTextSerializer, request)
+        media.media_alt_text_edit(
+            attachment=attachment, actor=request.user, text=data["alt_text"], meta=request_meta(request)
+        )
+        return self._one(attachment)
+
+    @extend_schema(summary="Take the attachment off the posts", responses={204: None})
+    def destroy(self, request, *args, **kwargs):
+        media.media_remove(attachment=self.get_object(), actor=request.user, meta=request_meta(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Approve the alt text (as it stands, or as given)",
+        request=s.MediaApproveSerializer,
+        responses=MEDIA,
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request, *args, **kwargs):
+        attachment = self.get_object()
+        data = _validated(s.MediaApproveSerializer, request)
+        media.media_alt_text_approve(
+            attachment=attachment, actor=request.user, text=data.get("alt_text"), meta=request_meta(request)
+        )
+        return self._one(attachment)
+
+    @extend_schema(
+        summary="Write the alt text again with the AI (optionally with an instruction)",
+        request=s.MediaRegenerateSerializer,
+        responses=MEDIA,
+    )
+    @action(detail=True, methods=["post"])
+    def regenerate(self, request, *args, **kwargs):
+        attachment = self.get_object()
+        data = _validated(s.MediaRegenerateSerializer, request)
+        media.media_alt_text_regenerate(
+            attachment=attachment,
+            actor=request.user,
+            instruction=data.get("instruction") or None,
+            meta=request_meta(request),
+        )
+        return self._one(attachment)
+
+    @extend_schema(
+        summary="Put the media in this order",
+        request=s.MediaReorderSerializer,
+        responses={200: s.MediaAttachmentSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"])
+    def reorder(self, request, *args, **kwargs):
+        workflow = self._workflow(own=True)
+        data = _validated(s.MediaReorderSerializer, request)
+        attachments = media.media_reorder(
+            workflow=workflow, actor=request.user, order=data["order"], meta=request_meta(request)
+        )
+        return Response(
+            s.MediaAttachmentSerializer(attachments, many=True, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        summary="The attachment's file", responses={(200, "application/octet-stream"): OpenApiTypes.BINARY}
+    )
+    @action(detail=True, methods=["get"])
+    def file(self, request, *args, **kwargs):
+        attachment = self.get_object()
+        try:
+            handle = default_storage.open(attachment.storage_key, "rb")
+        except OSError:
+            raise NotVisible("The attachment's file is missing from storage.") from None
+        response = FileResponse(handle, content_type=attachment.media_type)
+        response["Content-Disposition"] = content_disposition_header(False, attachment.filename)
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def _uuid(value):
+    try:
+        return UUID(str(value))
+    except (TypeError, ValueError):
+        raise NotVisible("Not found.") from None
