@@ -107,6 +107,13 @@ class Kind:
         with self.publisher(connection, timeout=timeout) as publisher:
             return publisher.account(), {}
 
+    # Media ----------------------------------------------------------------------------------------
+
+    def media_for(self, *, extra: dict[str, Any] | None) -> MediaRules:
+        """What one connection's posts take: `media`, unless its server announced its own limits
+        (stored in the connection's `extra` by verification, as Mastodon-compatible kinds do)."""
+        return self.media
+
     # Media descriptions (alt text) ----------------------------------------------------------------
 
     def media_client(self, connection, **kwargs):

@@ -59,8 +59,23 @@ else 401):
 - PUT  /api/v1/media/{id} with `description` (form or JSON): Pixelfed updates any of the account's
   media; Mastodon flavour answers 404 for media already attached to a status, as Mastodon does.
 - GET  /media/{id}/original and /media/{id}/small (the media `url` and `preview_url`): the bytes.
-- POST /api/v1/statuses with status, visibility, language, spoiler_text, sensitive (JSON or form):
-  creates a text status (422 when blank or over 500 characters); a repeated `Idempotency-Key`
+- POST /api/v2/media (multipart: `file`, `description`, `focus` "x,y"): stores an upload of the
+  account, its type found from the file's bytes (JPEG, PNG, GIF, WebP, MP4/QuickTime, WebM; the
+  part's own content type only when the bytes say nothing) and checked against
+  `configuration.media_attachments` of `fake.instance_v2` (supported_mime_types, image_size_limit,
+  video_size_limit) and the description limit: 422 `{"error": "Validation failed: ..."}` like
+  Mastodon (Pixelfed flavour: Laravel's 422 `{"message": ..., "errors": {"file": [...]}}`).
+  `fake.processing_delay = n` (default 0): the upload answers 202 with `url` null and
+  GET /api/v1/media/{id} answers 206 n times, then 200 with the `url` (a large n: never done).
+  Without a delay Mastodon answers 200 with the `url`. Pixelfed always answers 202 with `url` null
+  and its GET answers 200 (it has no 206). `fake.uploads()` lists the uploads, oldest first
+  (entities plus `content_type`, `filename`, `size`); `fake.files[id]` holds the bytes.
+- GET  /api/v1/media/{id}: the account's upload; Mastodon flavour: 404 once attached to a status.
+- POST /api/v1/statuses with status, visibility, language, spoiler_text, sensitive and media_ids
+  (JSON `media_ids` or form `media_ids[]`): creates a status (422 when blank without media or over
+  500 characters) with the account's unattached uploads in the order given (unknown ids are
+  dropped, as Mastodon does); 422 for more than `max_media_attachments`, a video beside anything
+  else, or an upload still processing, with Mastodon's messages. A repeated `Idempotency-Key`
   answers the status that key created, without a second one. `fake.statuses_created()` lists them;
   `accept_then_hang_next(seconds=...)` makes the next POST land and its answer come late.
 Unknown paths answer 404 `{"error": "Record not found"}`.
@@ -133,6 +148,8 @@ class RecordedRequest:
     headers: dict[str, str]
     json: Any = None
     form: dict[str, list[str]] = field(default_factory=dict)
+    #: Multipart file parts: {field: (filename, content type, size in bytes)}.
+    files: dict[str, tuple[str, str, int]] = field(default_factory=dict)
 
     def arg(self, name: str) -> str | None:
         """The first value of a query parameter."""
@@ -196,6 +213,36 @@ def _norm(path: str) -> str:
     return path.rstrip("/") or "/"
 
 
+def _sniff(data: bytes) -> str | None:
+    """The MIME type the bytes announce (as Mastodon reads a file by its content), or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp":
+        return "video/quicktime" if data[8:10] == b"qt" else "video/mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    return None
+
+
+def _part_summary(part) -> tuple[str, str, int]:
+    """(filename, content type, size) of a multipart file part, leaving it readable."""
+    size = len(part.stream.read())
+    part.stream.seek(0)
+    return part.filename or "", part.mimetype, size
+
+
+def _media_kind(content_type: str) -> str:
+    if content_type == "image/gif":
+        return "gifv"  # Mastodon turns an animated GIF into a looping video
+    return "video" if content_type.startswith("video/") else "image"
+
+
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
 
@@ -234,6 +281,10 @@ class FakeMastodon:
         self._extra_routes: list[tuple[str, re.Pattern[str], Any]] = []
         self._idempotency: dict[str, str] = {}  # Idempotency-Key -> the status it created
         self._created: list[str] = []  # ids of the statuses POST /api/v1/statuses created
+        self._uploads: list[str] = []  # ids of the media POST /api/v2/media created
+        self._upload_info: dict[str, dict[str, Any]] = {}  # media id -> content_type, filename, size
+        self._processing: dict[str, int] = {}  # media id -> 206 answers left before it is done
+        self.processing_delay = 0
         self.page_cap: int | None = None
         self.list_once_per_image = False
         # Takahē's ways (a real Mastodon-API server): see the module docstring.
@@ -247,7 +298,9 @@ class FakeMastodon:
             "media_attachments": {
                 "description_limit": description_limit,
                 "image_size_limit": 16777216,
-                "supported_mime_types": ["image/jpeg", "image/png", "image/webp", "image/gif"],
+                "supported_mime_types": ["image/jpeg", "image/png", "image/webp", "image/gif"]
+                + (["video/mp4", "video/webm", "video/quicktime"] if flavor == "mastodon" else []),
+                "video_size_limit": 103809024,
             },
             "polls": {"max_options": 4, "min_expiration": 300, "max_expiration": 2629746},
         }
@@ -393,6 +446,11 @@ class FakeMastodon:
         with self._lock:
             return json.loads(json.dumps(self._media[str(media_id)]))
 
+    def uploads(self) -> list[dict[str, Any]]:
+        """The media POST /api/v2/media stored, oldest first."""
+        with self._lock:
+            return [{**self.media(media_id), **self._upload_info[media_id]} for media_id in self._uploads]
+
     def requests_to(self, path: str, method: str | None = None) -> list[RecordedRequest]:
         path = _norm(path)
         with self._lock:
@@ -517,6 +575,7 @@ class FakeMastodon:
                     headers=dict(request.headers),
                     json=body_json,
                     form={key: request.form.getlist(key) for key in request.form},
+                    files={key: _part_summary(part) for key, part in request.files.items()},
                 )
             )
             failure = self._take_failure(method, path)
@@ -582,6 +641,8 @@ class FakeMastodon:
                 return handler(self, request, match, body)
         if method == "POST" and path == "/api/v1/statuses":
             return self._create_status(request, body)
+        if method == "POST" and path == "/api/v2/media":
+            return self._upload(request)
         if method == "GET" and path == "/api/v1/accounts/verify_credentials":
             return _json(self.account)
         match = re.fullmatch(r"/api/v1/accounts/([^/]+)/statuses", path)
@@ -605,6 +666,8 @@ class FakeMastodon:
         match = re.fullmatch(r"/api/v1/media/([^/]+)", path)
         if method == "PUT" and match:
             return self._update_media(request, match.group(1), body)
+        if method == "GET" and match:
+            return self._show_media(match.group(1))
         return _error("Record not found", 404)
 
     def _list_statuses(self, request: Request, account_id: str) -> Response:
@@ -654,9 +717,10 @@ class FakeMastodon:
 
     def _create_status(self, request: Request, body: Any) -> Response:
         # Mastodon keeps an Idempotency-Key for an hour: the same key gives back the same status.
-        params = body if isinstance(body, dict) else {key: request.form.get(key) for key in request.form}
+        params = body if isinstance(body, dict) else self._flat_form(request)
+        asked = [str(m) for m in params.get("media_ids") or []]
         text = params.get("status")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str) or (not text.strip() and not asked):
             return _error("Validation failed: Text can't be blank", 422)
         if len(text) > 500:
             return _error("Validation failed: Text character limit of 500 exceeded", 422)
@@ -667,6 +731,19 @@ class FakeMastodon:
         with self._lock:
             if key and key in self._idempotency:
                 return _json(self._render(self._statuses[self._idempotency[key]]))
+            limit = (self.instance_v2 or {}).get("configuration", {}).get("statuses", {})
+            if len(asked) > int(limit.get("max_media_attachments") or 4):
+                return _error(f"Cannot attach more than {limit.get('max_media_attachments') or 4} files", 422)
+            # Mastodon keeps the account's own unattached uploads, in the order asked.
+            media_ids = [m for m in dict.fromkeys(asked) if self._unattached(m) and m in self._uploads]
+            kinds = [self._media[m]["type"] for m in media_ids]
+            if len(media_ids) > 1 and any(k in ("video", "audio") for k in kinds):
+                return _error("Cannot attach a video to a post that already contains images", 422)
+            # Pixelfed's default (PF_MEDIA_FAST_PROCESS) posts media before processing ends.
+            if self.flavor == "mastodon" and any(self._media[m]["url"] is None for m in media_ids):
+                return _error(
+                    "Cannot attach files that have not finished processing. Try again in a moment!", 422
+                )
             status = _Status(
                 id=self._new_id(),
                 account=self.account,
@@ -676,13 +753,81 @@ class FakeMastodon:
                 language=params.get("language") or None,
                 visibility=visibility,
                 created_at=self._tick(),
-                media_ids=[],
+                media_ids=media_ids,
             )
             self._statuses[status.id] = status
             self._created.append(status.id)
             if key:
                 self._idempotency[key] = status.id
             return _json(self._render(status))
+
+    def _upload(self, request: Request) -> Response:
+        part = request.files.get("file")
+        if part is None:
+            return self._upload_refused("File can't be blank")
+        data = part.read()
+        content_type = _sniff(data) or (part.mimetype or "application/octet-stream")
+        media_config = (self.instance_v2 or {}).get("configuration", {}).get("media_attachments", {})
+        supported = media_config.get("supported_mime_types") or []
+        if content_type not in supported:
+            return self._upload_refused("File content type is invalid, File is invalid")
+        video = content_type.startswith("video/")
+        size_limit = media_config.get("video_size_limit" if video else "image_size_limit")
+        if size_limit and len(data) > int(size_limit):
+            return self._upload_refused(f"File file size must be less than {int(size_limit) // 1048576} MB")
+        description = request.form.get("description")
+        if description and len(description) > self.description_limit:
+            return self._upload_refused(
+                f"Description is too long (maximum is {self.description_limit} characters)"
+            )
+        meta: dict[str, Any] = {"original": {"size": len(data)}}
+        focus = request.form.get("focus")
+        if focus:
+            try:
+                x, y = (float(v) for v in focus.split(","))
+            except ValueError:
+                return self._upload_refused("Focus is invalid")
+            meta["focus"] = {"x": x, "y": y}
+        with self._lock:
+            media_id = self._new_media(
+                {
+                    "type": _media_kind(content_type),
+                    "description": description,
+                    "meta": meta,
+                }
+            )
+            self._upload_info[media_id] = {
+                "content_type": content_type,
+                "filename": part.filename,
+                "size": len(data),
+            }
+            self.files[media_id] = data
+            self._uploads.append(media_id)
+            delay = int(self.processing_delay)
+            if self.flavor == "pixelfed" or delay > 0:
+                self._processing[media_id] = 0 if self.flavor == "pixelfed" else delay
+                self._media[media_id]["url"] = None
+                return _json(self._media[media_id], 202)
+            return _json(self._media[media_id])
+
+    def _upload_refused(self, reason: str) -> Response:
+        if self.flavor == "pixelfed":  # Laravel's validation answer
+            return _json({"message": f"The file {reason}.", "errors": {"file": [f"The file {reason}."]}}, 422)
+        return _error(f"Validation failed: {reason}", 422)
+
+    def _show_media(self, media_id: str) -> Response:
+        with self._lock:
+            if media_id not in self._uploads:
+                return _error("Record not found", 404)
+            if self.flavor == "mastodon" and not self._unattached(media_id):
+                return _error("Record not found", 404)
+            left = self._processing.get(media_id, 0)
+            if left > 0:
+                self._processing[media_id] = left - 1
+                return _json(self._media[media_id], 206)
+            if self._media[media_id]["url"] is None:
+                self._media[media_id]["url"] = f"{self.base_url}/media/{media_id}/original"
+            return _json(self._media[media_id])
 
     def _edit_status(self, request: Request, status: _Status, body: Any) -> Response:
         if status.account is not self.account:

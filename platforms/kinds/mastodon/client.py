@@ -700,6 +700,48 @@ def mastodon_status_limit(
     return None
 
 
+def mastodon_instance_limits(
+    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
+) -> dict[str, Any]:
+    """What verification stores in `extra` from the instance's own documents: `max_characters`
+    (as `mastodon_status_limit`), and the media limits the workflows app checks attachments
+    against (`MastodonKind.media_for`): `max_media_attachments`
+    (`configuration.statuses`), `image_size_limit`, `video_size_limit`, `image_matrix_limit`,
+    `description_limit` and `supported_mime_types` (`configuration.media_attachments`). Each from
+    /api/v2/instance, else /api/v1/instance (Pleroma/Akkoma's top-level `max_toot_chars` and
+    `description_limit` too); a value neither announces is left out. Failures are not errors here."""
+    wanted = {
+        "max_characters": ("statuses", "max_characters", "max_toot_chars"),
+        "max_media_attachments": ("statuses", "max_media_attachments", "max_media_attachments"),
+        "image_size_limit": ("media_attachments", "image_size_limit", "upload_limit"),
+        "video_size_limit": ("media_attachments", "video_size_limit", "upload_limit"),
+        "image_matrix_limit": ("media_attachments", "image_matrix_limit", "image_matrix_limit"),
+        "description_limit": ("media_attachments", "description_limit", "description_limit"),
+    }
+    learned: dict[str, Any] = {}
+    with mastodon_http(instance_url=instance_url, access_token=access_token, timeout=timeout) as http:
+        for path in ("/api/v2/instance", "/api/v1/instance"):
+            if len(learned) == len(wanted) + 1:  # everything is known
+                break
+            try:
+                response = http.get(path)
+                if not response.is_success:
+                    continue
+                document = response.json()
+            except (OutboundRefused, httpx.HTTPError, ValueError):
+                continue
+            for key, (section, name, top_level) in wanted.items():
+                if key not in learned:
+                    limit = _instance_limit(document, section=section, key=name, top_level=top_level)
+                    if limit is not None:
+                        learned[key] = limit
+            if "supported_mime_types" not in learned:
+                types = _supported_types(document)
+                if types:
+                    learned["supported_mime_types"] = types
+    return learned
+
+
 # Helpers ---------------------------------------------------------------------------------------
 
 
@@ -875,6 +917,15 @@ def _instance_limit(instance: Any, *, section: str, key: str, top_level: str) ->
         if limit > 0:
             return limit
     return None
+
+
+def _supported_types(instance: Any) -> list[str]:
+    configuration = instance.get("configuration") if isinstance(instance, dict) else None
+    part = configuration.get("media_attachments") if isinstance(configuration, dict) else None
+    types = part.get("supported_mime_types") if isinstance(part, dict) else None
+    if not isinstance(types, list):
+        return []
+    return sorted({t.strip().lower() for t in types if isinstance(t, str) and "/" in t})[:100]
 
 
 def _edit_payload(
