@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 # The largest file accepted at all; each network's own (smaller) limits are checked on top.
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_VIDEO_BYTES = 200 * 1024 * 1024
-MAX_PIXELS = 10_000 * 10_000
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485  # Pillow's own bomb guard
 PILLOW_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 EXTENSIONS = {
     "image/jpeg": "jpg",
@@ -75,7 +75,9 @@ def media_facts(data: bytes) -> MediaFacts:
                 width, height = image.size
                 if media_type is not None and width * height <= MAX_PIXELS:
                     image.verify()  # structure and checksums, without decoding the pixels
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise MediaUnreadable(f"The image has more than {MAX_PIXELS:,} pixels; it was not decoded.") from None
+    except UnidentifiedImageError:
         raise MediaUnreadable(f"The file is not an image or video this project reads ({READABLE}).") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaUnreadable(f"The image is damaged and cannot be read ({exc}).") from None

@@ -79,8 +79,9 @@ class MediaRules:
     def max_bytes(self, media_type: str) -> int:
         return self.max_video_bytes if media_type.startswith("video/") else self.max_image_bytes
 
-    def problems(self, items: list[tuple[str, int]]) -> list[str]:
-        """Sentences saying why media of these (MIME type, size) cannot go on one post (none: fine)."""
+    def problems(self, items: list[tuple[str, int] | tuple[str, int, int | None]]) -> list[str]:
+        """Sentences saying why media of these (MIME type, bytes[, pixels]) cannot go on one post
+        (none: they can)."""
         if not items:
             return []
         if not self.takes_media:
@@ -88,7 +89,8 @@ class MediaRules:
         found: list[str] = []
         if len(items) > self.max_items:
             found.append(f"At most {self.max_items} media per post (there are {len(items)}).")
-        for position, (media_type, size) in enumerate(items, start=1):
+        for position, (media_type, size, *rest) in enumerate(items, start=1):
+            pixels = rest[0] if rest else None
             if not self.accepts(media_type):
                 found.append(f"Item {position}: {media_type} is not accepted.")
             elif size > self.max_bytes(media_type):
@@ -96,7 +98,9 @@ class MediaRules:
                     f"Item {position}: {size / 1048576:.1f} MB is more than "
                     f"{self.max_bytes(media_type) / 1048576:.1f} MB."
                 )
-        kinds = [t for t, _ in items]
+            elif pixels and not media_type.startswith("video/") and pixels > self.max_image_pixels:
+                found.append(f"Item {position}: {pixels:,} pixels is more than {self.max_image_pixels:,}.")
+        kinds = [item[0] for item in items]
         videos = [t for t in kinds if t.startswith("video/")]
         gifs = [t for t in kinds if t == "image/gif"]
         if self.video_alone and videos and len(items) > 1:
@@ -107,3 +111,25 @@ class MediaRules:
 
 
 TEXT_ONLY = MediaRules()
+
+
+def media_rules_loosest(rules: list[MediaRules]) -> MediaRules:
+    """What at least one of `rules` takes (the networks a post may still go to), with the alt text
+    held to the smallest limit among them, so that text written once fits wherever it goes."""
+    rules = [rule for rule in rules if rule.takes_media]
+    if not rules:
+        return TEXT_ONLY
+    limits = [rule.alt_text_limit for rule in rules if rule.alt_text_limit]
+    return MediaRules(
+        max_items=max(rule.max_items for rule in rules),
+        image_types=frozenset().union(*(rule.image_types for rule in rules)),
+        video_types=frozenset().union(*(rule.video_types for rule in rules)),
+        max_image_bytes=max(rule.max_image_bytes for rule in rules),
+        max_video_bytes=max(rule.max_video_bytes for rule in rules),
+        max_image_pixels=max(rule.max_image_pixels for rule in rules),
+        video_alone=all(rule.video_alone for rule in rules),
+        gif_alone=all(rule.gif_alone for rule in rules),
+        carries_alt_text=all(rule.carries_alt_text for rule in rules),
+        alt_text_limit=min(limits) if limits else None,
+        counts_graphemes=any(rule.counts_graphemes for rule in rules),
+    )

@@ -16,7 +16,7 @@ from django.db import models
 
 from platforms.kinds import imagefx, linkedin, mastodon, webhook, wordpress, x
 from platforms.kinds.base import Kind, WritingRules
-from platforms.kinds.media import TEXT_ONLY, MediaRules
+from platforms.kinds.media import MediaRules, media_rules_loosest
 
 
 class PlatformType(models.TextChoices):
@@ -118,23 +118,7 @@ def media_client_for(connection, **kwargs):
 
 
 def media_rules_for_target(target: str) -> MediaRules:
-    """What a workflow's post for `target` may carry, whichever of the target's kinds publishes it:
-    the strictest rules among its kinds that take media (TEXT_ONLY when none does). Checked when
-    media are attached; the connection's own kind is checked again before a job publishes."""
-    rules = [kind.media for kind in _KINDS.values() if kind.target == target and kind.media.takes_media]
-    if not rules:
-        return TEXT_ONLY
-    limits = [rule.alt_text_limit for rule in rules if rule.alt_text_limit]
-    return MediaRules(
-        max_items=min(rule.max_items for rule in rules),
-        image_types=frozenset.intersection(*(rule.image_types for rule in rules)),
-        video_types=frozenset.intersection(*(rule.video_types for rule in rules)),
-        max_image_bytes=min(rule.max_image_bytes for rule in rules),
-        max_video_bytes=min(rule.max_video_bytes for rule in rules),
-        max_image_pixels=min(rule.max_image_pixels for rule in rules),
-        video_alone=any(rule.video_alone for rule in rules),
-        gif_alone=any(rule.gif_alone for rule in rules),
-        carries_alt_text=all(rule.carries_alt_text for rule in rules),
-        alt_text_limit=min(limits) if limits else None,
-        counts_graphemes=any(rule.counts_graphemes for rule in rules),
-    )
+    """What a post for `target` may carry on at least one of the target's networks (each one's
+    documented defaults; `media_rules_loosest`). The publishing connection's own kind is checked
+    again before a job publishes."""
+    return media_rules_loosest([kind.media for kind in _KINDS.values() if kind.target == target])

@@ -1,10 +1,17 @@
+import io
+
 import factory
+from PIL import Image as PILImage
 
 from tests.factories.accounts import UserFactory
+from workflows.media_files import media_facts, media_store
 from workflows.models import (
+    AltTextStatus,
     Draft,
     DraftSource,
     Evaluation,
+    MediaAttachment,
+    MediaOrigin,
     Platform,
     PlatformState,
     PlatformStatus,
@@ -109,3 +116,36 @@ class AcceptedPlatformStateFactory(PlatformStateFactory):
         workflow=factory.SelfAttribute("..workflow"),
         platform=factory.SelfAttribute("..platform"),
     )
+
+
+def png_bytes(width: int = 120, height: int = 90, color: tuple[int, int, int] = (200, 80, 40)) -> bytes:
+    """A real PNG of the given size (each colour gives different bytes, so a different file)."""
+    output = io.BytesIO()
+    PILImage.new("RGB", (width, height), color).save(output, "PNG")
+    return output.getvalue()
+
+
+class MediaAttachmentFactory(factory.django.DjangoModelFactory):
+    """An attached PNG, stored, with alt text awaiting review (approve it with `alt_status`)."""
+
+    class Meta:
+        model = MediaAttachment
+
+    class Params:
+        data = factory.LazyFunction(png_bytes)
+
+    workflow = factory.SubFactory(WorkflowFactory)
+    position = factory.Sequence(lambda n: n)
+    origin = MediaOrigin.UPLOAD
+    media_type = "image/png"
+    filename = factory.Sequence(lambda n: f"photo-{n}.png")
+    size = factory.LazyAttribute(lambda o: len(o.data))
+    width = 120
+    height = 90
+    storage_key = factory.LazyAttribute(
+        lambda o: media_store(data=o.data, facts=media_facts(o.data), owner_id=o.workflow.user_id)
+    )
+    alt_text = "A red-orange rectangle on a plain background."
+    generated_alt_text = factory.LazyAttribute(lambda o: o.alt_text)
+    alt_status = AltTextStatus.AWAITING_REVIEW
+    alt_score = 72

@@ -32,8 +32,9 @@ from captions.alt_text import alt_text_missing
 from captions.quality import caption_length, caption_quality, caption_text_clean
 from core.media_sources import media_source_fetch
 from core.stored_files import stored_files_delete
-from platforms.kinds.media import MediaItem, MediaRules
-from platforms.kinds.registry import kind_of, media_rules_for_target
+from platforms.kinds.media import MediaItem, MediaRules, media_rules_loosest
+from platforms.kinds.registry import kind_of, kinds_for_target, media_rules_for_target
+from platforms.models import PlatformConnection
 from workflows.errors import AltTextNotApproved, MediaRefused
 from workflows.media_files import MediaUnreadable, media_facts, media_read, media_store
 from workflows.models import (
@@ -63,6 +64,18 @@ def _targets(workflow: Workflow) -> list[str]:
     return list(workflow.platform_states.order_by("platform").values_list("platform", flat=True))
 
 
+def target_media_rules(*, workflow: Workflow, target: str) -> MediaRules:
+    """What the post for `target` may carry: what the owner's own active connections for it take
+    (each instance's limits included), else what the target's networks take by their documents.
+    The connection a job publishes through is checked again before it publishes."""
+    connections = PlatformConnection.objects.filter(
+        user_id=workflow.user_id, is_active=True, platform_type__in=kinds_for_target(target)
+    ).only("platform_type", "extra")
+    rules = [kind_of(c.platform_type).media_for(extra=c.extra) for c in connections]
+    loosest = media_rules_loosest(rules)
+    return loosest if loosest.takes_media else media_rules_for_target(target)
+
+
 def attachment_targets(attachment: MediaAttachment) -> list[str]:
     """The workflow targets whose posts carry this attachment."""
     if attachment.platform:
@@ -74,7 +87,9 @@ def alt_text_limit_of(attachment: MediaAttachment) -> int:
     """The smallest alt-text limit among the networks the attachment goes to."""
     limits = [
         rules.alt_text_limit
-        for rules in (media_rules_for_target(t) for t in attachment_targets(attachment))
+        for rules in (
+            target_media_rules(workflow=attachment.workflow, target=t) for t in attachment_targets(attachment)
+        )
         if rules.alt_text_limit
     ]
     return min(limits) if limits else DEFAULT_ALT_TEXT_LIMIT
@@ -90,7 +105,7 @@ def _post_media(workflow: Workflow, platform: str) -> list[MediaAttachment]:
 
 
 def media_rule_problems(*, rules: MediaRules, attachments: Iterable[MediaAttachment]) -> list[str]:
-    return rules.problems([(a.media_type, a.size) for a in attachments])
+    return rules.problems([(a.media_type, a.size, (a.width or 0) * (a.height or 0)) for a in attachments])
 
 
 # Attaching -------------------------------------------------------------------------------------
@@ -136,7 +151,7 @@ def _fit_problems(workflow: Workflow, candidate: MediaAttachment) -> list[str]:
     """Would the posts still be publishable with `candidate` added (each target's own rules)?"""
     found = []
     for target in attachment_targets(candidate):
-        rules = media_rules_for_target(target)
+        rules = target_media_rules(workflow=workflow, target=target)
         items = [*_post_media(workflow, target), candidate]
         problems = media_rule_problems(rules=rules, attachments=items)
         found += [f"{Platform(target).label}: {problem}" for problem in problems]
@@ -477,19 +492,22 @@ def _why_not_ready(attachment: MediaAttachment, gate: str) -> str | None:
     return f"{name}: alt text is {attachment.get_alt_status_display().lower()}, not approved."
 
 
-def media_gate_problems(*, workflow: Workflow, platform: str, platform_type: str | None = None) -> list[str]:
-    """Why `platform`'s post may not go out yet because of its media (none: it may). With
-    `platform_type` (the publishing connection's) that network's own rules apply."""
+def media_gate_problems(*, workflow: Workflow, platform: str, connection=None) -> list[str]:
+    """Why `platform`'s post may not go out yet because of its media (none: it may). With the
+    publishing `connection`, its network's (and instance's) own rules apply."""
     gate = User.objects.filter(pk=workflow.user_id).values_list("alt_text_gate", flat=True).first()
     attachments = _post_media(workflow, platform)
     problems = [p for p in (_why_not_ready(a, gate or AltTextGate.APPROVED) for a in attachments) if p]
-    rules = kind_of(platform_type).media if platform_type else media_rules_for_target(platform)
+    if connection is not None:
+        rules = kind_of(connection.platform_type).media_for(extra=connection.extra)
+    else:
+        rules = target_media_rules(workflow=workflow, target=platform)
     problems += media_rule_problems(rules=rules, attachments=attachments)
     return problems
 
 
-def media_gate_check(*, workflow: Workflow, platform: str, platform_type: str | None = None) -> None:
-    problems = media_gate_problems(workflow=workflow, platform=platform, platform_type=platform_type)
+def media_gate_check(*, workflow: Workflow, platform: str, connection=None) -> None:
+    problems = media_gate_problems(workflow=workflow, platform=platform, connection=connection)
     if problems:
         label = Platform(platform).label
         raise AltTextNotApproved(

@@ -268,7 +268,7 @@ def publishing_job_create(
             connection = publishing_connection_resolve(
                 workflow=workflow, platform=platform, connection=connection
             )
-            media_gate_check(workflow=workflow, platform=platform, platform_type=connection.platform_type)
+            media_gate_check(workflow=workflow, platform=platform, connection=connection)
             options = publishing_options_clean(options=options, connection=connection)
             live = PublishingJob.objects.filter(
                 workflow=workflow, platform=platform, status__in=LIVE_PUBLISHING_STATUSES
@@ -591,9 +591,7 @@ class _Publishing:
         elif not self._mine().update(heartbeat_at=timezone.now()):
             return  # taken back by the stale-job recovery meanwhile: the next attempt will check
         # Checked again at send time: alt text edited after scheduling needs approving again.
-        problems = media_gate_problems(
-            workflow=workflow, platform=job.platform, platform_type=connection.platform_type
-        )
+        problems = media_gate_problems(workflow=workflow, platform=job.platform, connection=connection)
         if problems:
             self.end_failed(
                 "Not published: " + " ".join(problems),
