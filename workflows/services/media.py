@@ -38,10 +38,12 @@ from platforms.models import PlatformConnection
 from workflows.errors import AltTextNotApproved, MediaRefused
 from workflows.media_files import MediaUnreadable, media_facts, media_read, media_store
 from workflows.models import (
+    LIVE_PUBLISHING_STATUSES,
     AltTextStatus,
     MediaAttachment,
     MediaOrigin,
     Platform,
+    PublishingJob,
     Workflow,
     WorkflowStatus,
 )
@@ -52,8 +54,9 @@ S = AltTextStatus
 TASK_PATH = "workflows.tasks.write_alt_text"
 DEFAULT_ALT_TEXT_LIMIT = 1500
 MAX_FILENAME_CHARS = 200
-# Once a workflow has ended its media no longer change (a published post keeps what it carried).
-CLOSED = (WorkflowStatus.COMPLETED, WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED, WorkflowStatus.FAILED)
+# A cancelled or archived workflow's media no longer change; a post that is queued, scheduled or
+# publishing keeps what it carries until its job is cancelled (as its draft does).
+CLOSED = (WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED)
 VIDEO_NOTE = "Alt text for a video is written by a person: the caption backends describe still images only."
 
 
@@ -111,10 +114,19 @@ def media_rule_problems(*, rules: MediaRules, attachments: Iterable[MediaAttachm
 # Attaching -------------------------------------------------------------------------------------
 
 
-def _ensure_open(workflow: Workflow) -> None:
+def _ensure_open(workflow: Workflow, *, targets: list[str] | None = None) -> None:
     if workflow.status in CLOSED:
         raise MediaRefused(
             f"The workflow is {workflow.get_status_display().lower()}; its media no longer change."
+        )
+    live = PublishingJob.objects.filter(workflow_id=workflow.pk, status__in=LIVE_PUBLISHING_STATUSES)
+    if targets is not None:
+        live = live.filter(platform__in=targets)
+    platform = live.values_list("platform", flat=True).first()
+    if platform is not None:
+        raise MediaRefused(
+            f"The {Platform(platform).label} post is queued, scheduled or publishing with these "
+            "media; cancel its job first."
         )
 
 
@@ -175,8 +187,8 @@ def media_attach(
     `filename`), or the owner's own media from a source (`source` "generated" with `ref` an image
     id, "persona" with `ref` "<persona id>/<n>"). Checked by content, size and pixels, and against
     the rules of every network the posts go to; ValidationError (nothing stored) otherwise."""
-    _ensure_open(workflow)
     platform = _clean_platform(workflow, platform)
+    _ensure_open(workflow, targets=[platform] if platform else None)
     focus_x, focus_y = _clean_focus(focus)
     language = _clean_language(language, workflow)
     if (data is None) == (source is None):
@@ -213,7 +225,7 @@ def media_attach(
     video = facts.media_type.startswith("video/")
     with transaction.atomic():
         locked = Workflow.objects.select_for_update().get(pk=workflow.pk)
-        _ensure_open(locked)
+        _ensure_open(locked, targets=[platform] if platform else None)
         last = locked.media.aggregate(last=Max("position"))["last"]
         attachment = MediaAttachment.objects.create(
             workflow=locked,
@@ -248,7 +260,7 @@ def media_attach(
 def media_remove(*, attachment: MediaAttachment, actor: User | None, meta: RequestMeta | None = None) -> None:
     """Take an attachment off the posts (its file goes once no attachment names it)."""
     workflow = attachment.workflow
-    _ensure_open(workflow)
+    _ensure_open(workflow, targets=attachment_targets(attachment))
     with transaction.atomic():
         Workflow.objects.select_for_update().get(pk=workflow.pk)
         deleted, _ = MediaAttachment.objects.filter(pk=attachment.pk).delete()
@@ -381,7 +393,7 @@ def _locked(attachment: MediaAttachment) -> MediaAttachment:
     )
     if locked is None:
         raise MediaRefused("The attachment was removed.")
-    _ensure_open(locked.workflow)
+    _ensure_open(locked.workflow, targets=attachment_targets(locked))
     return locked
 
 

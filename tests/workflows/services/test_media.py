@@ -245,8 +245,8 @@ def test_reorder_and_remove_keep_positions_without_gaps():
     ]
 
 
-def test_a_closed_workflows_media_no_longer_change():
-    workflow = workflow_for(Platform.MASTODON, status=WorkflowStatus.COMPLETED)
+def test_a_cancelled_workflows_media_no_longer_change():
+    workflow = workflow_for(Platform.MASTODON, status=WorkflowStatus.CANCELLED)
     with pytest.raises(MediaRefused):
         attach(workflow)
 
