@@ -4,6 +4,7 @@ import re
 from typing import Any
 
 from platforms.kinds.base import Form, Kind, WritingRules
+from platforms.kinds.media import MediaRules
 
 AUTHOR_URN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 API_VERSION = re.compile(r"^\d{6}$")
@@ -22,6 +23,23 @@ LINKEDIN_WRITING = WritingRules(
 )
 
 
+# Microsoft Learn, LinkedIn Images API and Posts API (MultiImage): JPG, PNG and GIF images of
+# fewer than 36,152,320 pixels; one image as `content.media`, 2 to 20 as `content.multiImage`,
+# each with `altText` of up to 4,086 characters. Videos go through another API (not here). The
+# Images API names no byte limit; 5 MB is the one LinkedIn's help pages give for post images. A
+# GIF goes alone: MultiImage is documented for still images.
+LINKEDIN_MEDIA = MediaRules(
+    max_items=20,
+    image_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
+    video_types=frozenset(),
+    max_image_bytes=5 * 1024 * 1024,
+    max_image_pixels=36_152_320 - 1,
+    gif_alone=True,
+    carries_alt_text=True,
+    alt_text_limit=4086,
+)
+
+
 class LinkedInKind(Kind):
     type = "linkedin"
     label = "LinkedIn"
@@ -29,6 +47,7 @@ class LinkedInKind(Kind):
     writing = LINKEDIN_WRITING
     can_edit_posts = True
     verifiable = True
+    media = LINKEDIN_MEDIA
 
     def connection_errors(self, *, username: str | None, extra: dict[str, Any]) -> dict[str, str]:
         """The author URN may be left out: verifying learns the member's (urn:li:person:{sub}), and

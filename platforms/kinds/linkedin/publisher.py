@@ -11,17 +11,35 @@ Commentary is LinkedIn's "little text" format, where | { } @ [ ] ( ) < > # \\ * 
 with a backslash, except that a hashtag (#word) becomes LinkedIn's hashtag template
 `{hashtag|\\#|word}`, so it stays a clickable hashtag.
 
+Images go up first, in order, each once per publisher (remembered by `MediaItem.key`, so a
+retried post reuses them): POST /rest/images?action=initializeUpload with the author as owner
+answers an `uploadUrl` and the image's URN; the bytes are PUT to that URL (another LinkedIn host in
+reality: only the API's own origin or an https linkedin.com host is trusted with the token); GET
+/rest/images/{urn} is asked until the image is AVAILABLE. The post names one image as
+`content.media` ({"id", "altText"}) and 2-20 as `content.multiImage.images`, in order, with the
+alt text exact. A failed upload is never ambiguous: nothing was posted.
+
 LinkedIn has no idempotency key; after a lost answer the author's last 10 posts are read (GET
-/rest/posts?q=author) and the one with the same commentary is returned instead of posting twice.
+/rest/posts?q=author) and the one with the same commentary is returned instead of posting twice
+(when this publisher uploaded the images, a post with other images is not ours).
 A 422 "duplicate" right after a lost answer means the same.
 """
 
 import re
-from urllib.parse import quote
+from typing import Any
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from platforms.kinds.common import PlatformAccount, PlatformAuthError, platform_error
+from platforms.kinds.common import (
+    PlatformAccount,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+    platform_error,
+)
+from platforms.kinds.linkedin import KIND
+from platforms.kinds.media import MediaItem
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
@@ -33,6 +51,9 @@ from platforms.kinds.publishing import (
 DEFAULT_VERSION = "202411"
 AUTHOR_URN = re.compile(r"^urn:li:(person|organization):[A-Za-z0-9_-]+$")
 LOOKUP_LIMIT = 10
+#: How often an uploaded image's status is asked before giving up for now, and the wait between.
+IMAGE_POLLS = 10
+IMAGE_POLL_WAIT = 1.0
 _RESERVED = re.compile(r"([|{}@\[\]()<>#\\*_~])")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 
@@ -75,6 +96,10 @@ class LinkedInPublisher(HttpPublisher):
             **kwargs,
         )
         self.author_urn = author_urn or None
+        #: Image URNs of what this publisher uploaded, by `MediaItem.key`, and the keys LinkedIn
+        #: reported AVAILABLE: a retried post uploads nothing twice.
+        self.uploaded: dict[str, str] = {}
+        self._available: set[str] = set()
 
     @classmethod
     def from_connection(cls, connection, *, timeout: float | None = None, **kwargs) -> "LinkedInPublisher":
@@ -114,8 +139,11 @@ class LinkedInPublisher(HttpPublisher):
         return str(self.author_urn)
 
     def _post_once(self, publication: Publication) -> Published:
-        payload = {
-            "author": self._author(),
+        _check_media(publication.media)
+        author = self._author()
+        images = self._upload_all(publication.media, author=author)
+        payload: dict[str, Any] = {
+            "author": author,
             "commentary": linkedin_commentary(publication.text),
             "visibility": "PUBLIC",
             "distribution": {
@@ -126,6 +154,10 @@ class LinkedInPublisher(HttpPublisher):
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
+        if len(images) == 1:
+            payload["content"] = {"media": images[0]}
+        elif images:
+            payload["content"] = {"multiImage": {"images": images}}
         response = self._send("POST", f"{self.base_url}/rest/posts", what="the new post", json=payload)
         urn = (response.headers.get("x-restli-id") or "").strip()
         if not urn.startswith("urn:li:"):
@@ -135,11 +167,101 @@ class LinkedInPublisher(HttpPublisher):
                 status=response.status_code,
                 ambiguous=True,
             )
+        details: dict[str, Any] = {"status": response.status_code}
+        if images:
+            details["images"] = [image["id"] for image in images]
         return Published(
             post_id=urn,
             url=linkedin_post_url(urn),
             platform_type=self.platform_type,
-            details={"status": response.status_code},
+            details=details,
+        )
+
+    # Images ---------------------------------------------------------------------------------------
+
+    def _upload_all(self, media: tuple[MediaItem, ...], *, author: str) -> list[dict[str, str]]:
+        """{"id", "altText"} of each item in order, uploading what is not up yet. A failure here
+        never leaves a post behind, so it is never ambiguous."""
+        images = []
+        for position, item in enumerate(media, start=1):
+            what = f"the upload of image {position} of {len(media)} ({item.filename})"
+            try:
+                urn = self.uploaded.get(item.key)
+                if urn is None:
+                    urn = self._upload(item, author=author, what=what)
+                    self.uploaded[item.key] = urn
+                if item.key not in self._available:
+                    self._wait_until_available(urn, what=what)
+                    self._available.add(item.key)
+            except PlatformError as exc:
+                exc.ambiguous = False
+                raise
+            image = {"id": urn}
+            if item.alt_text:
+                image["altText"] = item.alt_text
+            images.append(image)
+        return images
+
+    def _upload(self, item: MediaItem, *, author: str, what: str) -> str:
+        body = self._json(
+            self._send(
+                "POST",
+                f"{self.base_url}/rest/images?action=initializeUpload",
+                what=what,
+                json={"initializeUploadRequest": {"owner": author}},
+            ),
+            what=what,
+        )
+        value = body.get("value") if isinstance(body, dict) else None
+        upload_url = value.get("uploadUrl") if isinstance(value, dict) else None
+        urn = value.get("image") if isinstance(value, dict) else None
+        if not isinstance(upload_url, str) or not isinstance(urn, str) or not urn.startswith("urn:li:image:"):
+            raise self._malformed(what, "has no uploadUrl and image URN")
+        self._check_upload_url(upload_url, what=what)
+        self._send(
+            "PUT",
+            upload_url,
+            what=what,
+            content=item.read(),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return urn
+
+    def _check_upload_url(self, url: str, *, what: str) -> None:
+        """The token goes only to the API's own origin or to a LinkedIn host over https."""
+        parts, own = urlsplit(url), urlsplit(self.base_url)
+        host = (parts.hostname or "").lower()
+        if (parts.scheme, parts.netloc) == (own.scheme, own.netloc) or (
+            parts.scheme == "https" and (host == "linkedin.com" or host.endswith(".linkedin.com"))
+        ):
+            return
+        raise platform_error(
+            PlatformAuthError,
+            f"{self.host} answered {what} with an upload URL on another host ({host or 'none'}); "
+            "nothing was sent there.",
+            reason="refused",
+            retryable=False,
+        )
+
+    def _wait_until_available(self, urn: str, *, what: str) -> None:
+        url = f"{self.base_url}/rest/images/{quote(urn, safe='')}"
+        for poll in range(IMAGE_POLLS):
+            if poll:
+                self._sleep(IMAGE_POLL_WAIT)
+            body = self._json(self._send("GET", url, what=what), what=what)
+            status = body.get("status") if isinstance(body, dict) else None
+            if status == "AVAILABLE":
+                return
+            if status == "PROCESSING_FAILED":
+                raise platform_error(
+                    PlatformAuthError,
+                    f"{self.host} could not process {what} (PROCESSING_FAILED): LinkedIn refused the file.",
+                    reason="media",
+                )
+        raise platform_error(
+            PlatformUnavailableError,
+            f"{self.host} was still processing {what}; try again later.",
+            reason="processing",
         )
 
     def _find_once(self, publication: Publication) -> Published | None:
@@ -158,7 +280,9 @@ class LinkedInPublisher(HttpPublisher):
             if not isinstance(element, dict) or not str(element.get("id") or "").startswith("urn:li:"):
                 continue
             commentary = str(element.get("commentary") or "")
-            if same_text(commentary, wanted) or same_text(commentary, publication.text):
+            if (
+                same_text(commentary, wanted) or same_text(commentary, publication.text)
+            ) and self._same_images(element, publication):
                 urn = str(element["id"])
                 return Published(
                     post_id=urn,
@@ -167,6 +291,22 @@ class LinkedInPublisher(HttpPublisher):
                     details={"status": None},
                 )
         return None
+
+    def _same_images(self, element: dict, publication: Publication) -> bool:
+        """False when this publisher knows its images and the post names others."""
+        ours = [self.uploaded.get(item.key) for item in publication.media]
+        if not ours or None in ours:
+            return True  # the commentary is all there is to go by
+        content = element.get("content") if isinstance(element.get("content"), dict) else {}
+        media = content.get("media")
+        multi = content.get("multiImage")
+        if isinstance(media, dict):
+            theirs = [media.get("id")]
+        elif isinstance(multi, dict) and isinstance(multi.get("images"), list):
+            theirs = [image.get("id") for image in multi["images"] if isinstance(image, dict)]
+        else:
+            theirs = []
+        return theirs == ours
 
     def _status_error(self, response: httpx.Response, *, what: str):
         detail = self._detail(response)
@@ -178,3 +318,20 @@ class LinkedInPublisher(HttpPublisher):
                 duplicate=True,
             )
         return self._default_status_error(response, what=what, detail=detail)
+
+
+def _check_media(media: tuple[MediaItem, ...]) -> None:
+    """Images LinkedIn would refuse, refused before anything is uploaded (the workflows app checks
+    them first; this keeps a publisher called directly from uploading half a post)."""
+    rules = KIND.media
+    problems = rules.problems([(item.media_type, item.size) for item in media])
+    for position, item in enumerate(media, start=1):
+        if rules.alt_text_limit is not None and len(item.alt_text) > rules.alt_text_limit:
+            problems.append(
+                f"Item {position}: the alt text has {len(item.alt_text)} characters; LinkedIn takes "
+                f"at most {rules.alt_text_limit}."
+            )
+    if problems:
+        raise platform_error(
+            PlatformAuthError, "LinkedIn cannot take these media: " + " ".join(problems), reason="media"
+        )

@@ -1,26 +1,44 @@
 """Publishing a post on X through API v2: POST {base}/2/tweets with {"text": ...} and an OAuth 2.0
 user access token (`Authorization: Bearer`).
 
+Media go up first, in order, each once per publisher (remembered by `MediaItem.key`, so a retried
+post reuses them): an image in one multipart POST /2/media/upload (`media`, `media_category`
+tweet_image); a GIF or a video in chunks (POST /2/media/upload/initialize, .../{id}/append per
+chunk, .../{id}/finalize, then GET /2/media/upload?command=STATUS while X processes it). Each
+upload's alt text goes through POST /2/media/metadata, exact; the post then names the uploads in
+order (`"media": {"media_ids": [...]}`). A failed upload is never ambiguous: nothing was posted.
+
 X has no idempotency key, so an attempt whose answer was lost is followed by a lookup (GET
 /2/users/me, then the user's last 10 posts, matched by text) before anything is posted again. X
 refuses the same text twice with 403 "duplicate content": normally a rejection, but right after a
 lost answer it means our own earlier attempt landed, so the post is looked up and returned.
 
 Matching by text: X answers with links rewritten to t.co and &, <, > as HTML entities, so links
-are masked and entities decoded on both sides before comparing.
+are masked and entities decoded on both sides before comparing; a post with media ends with one
+more t.co link (to its media), which is ignored. When this publisher uploaded the media, a post
+that names other media (`attachments.media_keys`) is not ours.
 
 Errors come as problem details ({"title", "detail", "type"}); a 429 carries `x-rate-limit-reset`
 (epoch seconds) and sometimes Retry-After, which wins.
 """
 
+import re
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from core.retry import parse_retry_after
-from platforms.kinds.common import PlatformAccount, PlatformAuthError, platform_error
+from platforms.kinds.common import (
+    PlatformAccount,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+    platform_error,
+)
+from platforms.kinds.media import MediaItem
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
@@ -28,8 +46,16 @@ from platforms.kinds.publishing import (
     connection_timeout,
     same_text,
 )
+from platforms.kinds.x import KIND
 
 LOOKUP_LIMIT = 10
+#: X takes chunks of at most 5 MB (the documented APPEND limit); a little less leaves headroom.
+CHUNK_BYTES = 4 * 1024 * 1024
+#: How often X is asked whether a GIF or video is processed, and the longest wait between two asks.
+STATUS_POLLS = 60
+STATUS_WAIT_CAP = 30.0
+OCTETS = "application/octet-stream"
+_TRAILING_LINK = re.compile(r"\s*https?://\S+\s*$")
 
 
 def x_post_url(*, post_id: str, username: str | None) -> str:
@@ -44,6 +70,10 @@ class XPublisher(HttpPublisher):
     def __init__(self, *, base_url: str, access_token: str, username: str | None = None, **kwargs):
         super().__init__(base_url=base_url, headers={"Authorization": f"Bearer {access_token}"}, **kwargs)
         self.username = (username or "").lstrip("@") or None
+        #: Media ids of what this publisher uploaded, by `MediaItem.key`, and the keys whose alt
+        #: text X has: a retried post uploads and describes nothing twice.
+        self.uploaded: dict[str, str] = {}
+        self._described: set[str] = set()
 
     @classmethod
     def from_connection(cls, connection, *, timeout: float | None = None, **kwargs) -> "XPublisher":
@@ -78,20 +108,151 @@ class XPublisher(HttpPublisher):
         )
 
     def _post_once(self, publication: Publication) -> Published:
-        response = self._send(
-            "POST", f"{self.base_url}/2/tweets", what="the new post", json={"text": publication.text}
-        )
+        _check_media(publication.media)
+        media_ids = self._upload_all(publication.media)
+        payload: dict[str, Any] = {"text": publication.text}
+        if media_ids:
+            payload["media"] = {"media_ids": media_ids}
+        response = self._send("POST", f"{self.base_url}/2/tweets", what="the new post", json=payload)
         body = self._json(response, what="the new post", ambiguous=True)
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or data.get("id") in (None, ""):
             raise self._malformed("the new post", "does not describe a post", ambiguous=True)
         post_id = str(data["id"])
+        details: dict[str, Any] = {"status": response.status_code}
+        if media_ids:
+            details["media_ids"] = media_ids
         return Published(
             post_id=post_id,
             url=x_post_url(post_id=post_id, username=self.username),
             platform_type=self.platform_type,
-            details={"status": response.status_code},
+            details=details,
         )
+
+    # Media ----------------------------------------------------------------------------------------
+
+    def _upload_all(self, media: tuple[MediaItem, ...]) -> list[str]:
+        """The media ids of `media` in order, uploading and describing what is not up yet. A
+        failure here never leaves a post behind, so it is never ambiguous."""
+        ids = []
+        for position, item in enumerate(media, start=1):
+            label = f"{_media_word(item)} {position} of {len(media)} ({item.filename})"
+            what = f"the upload of {label}"
+            try:
+                media_id = self.uploaded.get(item.key)
+                if media_id is None:
+                    media_id = self._upload(item, what=what)
+                    self.uploaded[item.key] = media_id
+                if item.key not in self._described and item.alt_text:
+                    self._describe(media_id, item.alt_text, what=f"the alt text of {label}")
+                    self._described.add(item.key)
+            except PlatformError as exc:
+                exc.ambiguous = False
+                raise
+            ids.append(media_id)
+        return ids
+
+    def _upload(self, item: MediaItem, *, what: str) -> str:
+        if item.is_video or item.is_gif:
+            return self._upload_in_chunks(item, what=what)
+        request = httpx.Request(
+            "POST",
+            f"{self.base_url}/2/media/upload",
+            data={"media_category": "tweet_image", "media_type": item.media_type},
+            files={"media": (item.filename, item.read(), item.media_type)},
+        )
+        response = self._send(
+            "POST",
+            str(request.url),
+            what=what,
+            content=request.read(),
+            headers={"Content-Type": request.headers["Content-Type"]},
+        )
+        return self._media_id(self._json(response, what=what), what=what)
+
+    def _upload_in_chunks(self, item: MediaItem, *, what: str) -> str:
+        content = item.read()
+        started = self._json(
+            self._send(
+                "POST",
+                f"{self.base_url}/2/media/upload/initialize",
+                what=what,
+                json={
+                    "media_type": item.media_type,
+                    "total_bytes": len(content),
+                    "media_category": "tweet_video" if item.is_video else "tweet_gif",
+                },
+            ),
+            what=what,
+        )
+        media_id = self._media_id(started, what=what)
+        base = f"{self.base_url}/2/media/upload/{quote(media_id, safe='')}"
+        for index, start in enumerate(range(0, len(content), CHUNK_BYTES)):
+            request = httpx.Request(
+                "POST",
+                f"{base}/append",
+                data={"segment_index": str(index)},
+                files={"media": (item.filename, content[start : start + CHUNK_BYTES], OCTETS)},
+            )
+            self._send(
+                "POST",
+                str(request.url),
+                what=what,
+                content=request.read(),
+                headers={"Content-Type": request.headers["Content-Type"]},
+            )
+        finished = self._json(self._send("POST", f"{base}/finalize", what=what), what=what)
+        self._wait_for_processing(media_id, finished, what=what)
+        return media_id
+
+    def _wait_for_processing(self, media_id: str, answer: Any, *, what: str) -> None:
+        """Until X says the upload is processed (`processing_info.state` succeeded, or no
+        `processing_info` at all); a failed one is refused, a slow one is unavailable for now."""
+        for _ in range(STATUS_POLLS):
+            data = answer.get("data") if isinstance(answer, dict) else None
+            info = data.get("processing_info") if isinstance(data, dict) else None
+            if not isinstance(info, dict) or info.get("state") == "succeeded":
+                return
+            if info.get("state") == "failed":
+                error = info.get("error") if isinstance(info.get("error"), dict) else {}
+                reason = error.get("message") or error.get("name") or "X could not process the file"
+                raise platform_error(
+                    PlatformAuthError, f"{self.host} refused {what}: {str(reason)[:200]}", reason="media"
+                )
+            try:
+                wait = float(info.get("check_after_secs") or 1)
+            except (TypeError, ValueError):
+                wait = 1.0
+            self._sleep(min(max(wait, 0.0), STATUS_WAIT_CAP))
+            answer = self._json(
+                self._send(
+                    "GET",
+                    f"{self.base_url}/2/media/upload",
+                    what=what,
+                    params={"command": "STATUS", "media_id": media_id},
+                ),
+                what=what,
+            )
+        raise platform_error(
+            PlatformUnavailableError,
+            f"{self.host} was still processing {what}; try again later.",
+            reason="processing",
+        )
+
+    def _describe(self, media_id: str, alt_text: str, *, what: str) -> None:
+        self._send(
+            "POST",
+            f"{self.base_url}/2/media/metadata",
+            what=what,
+            json={"id": media_id, "metadata": {"alt_text": {"text": alt_text}}},
+        )
+
+    def _media_id(self, body: Any, *, what: str) -> str:
+        data = body.get("data") if isinstance(body, dict) else None
+        media_id = data.get("id") if isinstance(data, dict) else None
+        if media_id in (None, "") or not str(media_id).isdigit():
+            raise self._malformed(what, "has no media id")
+        return str(media_id)
 
     def _find_once(self, publication: Publication) -> Published | None:
         user = self.me()
@@ -101,7 +262,7 @@ class XPublisher(HttpPublisher):
                 "GET",
                 f"{self.base_url}/2/users/{user_id}/tweets",
                 what="the user's posts",
-                params={"max_results": LOOKUP_LIMIT},
+                params={"max_results": LOOKUP_LIMIT, "tweet.fields": "attachments"},
             ),
             what="the user's posts",
         )
@@ -114,7 +275,7 @@ class XPublisher(HttpPublisher):
             if (
                 isinstance(post, dict)
                 and post.get("id") not in (None, "")
-                and same_text(str(post.get("text") or ""), publication.text, mask_urls=True)
+                and self._same_post(post, publication)
             ):
                 post_id = str(post["id"])
                 return Published(
@@ -124,6 +285,21 @@ class XPublisher(HttpPublisher):
                     details={"status": None},
                 )
         return None
+
+    def _same_post(self, post: dict, publication: Publication) -> bool:
+        text = str(post.get("text") or "")
+        # X ends the text of a post with media with a link to them.
+        if not same_text(text, publication.text, mask_urls=True) and not (
+            publication.media and same_text(_TRAILING_LINK.sub("", text), publication.text, mask_urls=True)
+        ):
+            return False
+        ours = [self.uploaded.get(item.key) for item in publication.media]
+        attachments = post.get("attachments")
+        keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
+        if not publication.media or None in ours or not isinstance(keys, list):
+            return True  # the text is all there is to go by
+        # A media key is "<type>_<media id>".
+        return [str(key).rpartition("_")[2] for key in keys] == ours
 
     def _detail(self, response: httpx.Response) -> str | None:
         try:
@@ -159,3 +335,24 @@ class XPublisher(HttpPublisher):
         except ValueError:
             return None
         return max(reset - time.time(), 0.0)
+
+
+def _media_word(item: MediaItem) -> str:
+    return "video" if item.is_video else "GIF" if item.is_gif else "image"
+
+
+def _check_media(media: tuple[MediaItem, ...]) -> None:
+    """Media X would refuse, refused before anything is uploaded (the workflows app checks them
+    first; this keeps a publisher called directly from uploading half a post)."""
+    rules = KIND.media
+    problems = rules.problems([(item.media_type, item.size) for item in media])
+    for position, item in enumerate(media, start=1):
+        if rules.alt_text_limit is not None and len(item.alt_text) > rules.alt_text_limit:
+            problems.append(
+                f"Item {position}: the alt text has {len(item.alt_text)} characters; X takes "
+                f"at most {rules.alt_text_limit}."
+            )
+    if problems:
+        raise platform_error(
+            PlatformAuthError, "X cannot take these media: " + " ".join(problems), reason="media"
+        )

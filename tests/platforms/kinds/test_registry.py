@@ -79,3 +79,43 @@ def test_media_client_only_for_networks_that_describe_media():
     x = PlatformConnectionFactory(platform_type="x", instance_url="https://api.x.com")
     with pytest.raises(ValueError, match="cannot describe media"):
         media_client_for(x)
+
+
+def test_x_media_rules():
+    # docs.x.com: 4 images, or 1 animated GIF, or 1 video a post; images 5 MB (the one image limit
+    # covers GIFs too, below X's 15 MB for them); videos 512 MB, MP4 or MOV; alt text 1,000.
+    from platforms.kinds.media import MediaRules
+
+    assert kind_of("x").media == MediaRules(
+        max_items=4,
+        image_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
+        video_types=frozenset({"video/mp4", "video/quicktime"}),
+        max_image_bytes=5_242_880,
+        max_video_bytes=536_870_912,
+        max_image_pixels=67_108_864,
+        video_alone=True,
+        gif_alone=True,
+        carries_alt_text=True,
+        alt_text_limit=1000,
+        counts_graphemes=False,
+    )
+
+
+def test_linkedin_media_rules():
+    # LinkedIn Images and Posts API: JPG, PNG, GIF of fewer than 36,152,320 pixels; 1 image as
+    # content.media, 2-20 as multiImage; altText up to 4,086 characters; no video here.
+    from platforms.kinds.media import MediaRules
+
+    assert kind_of("linkedin").media == MediaRules(
+        max_items=20,
+        image_types=frozenset({"image/jpeg", "image/png", "image/gif"}),
+        video_types=frozenset(),
+        max_image_bytes=5_242_880,
+        max_video_bytes=0,
+        max_image_pixels=36_152_319,
+        video_alone=True,
+        gif_alone=True,
+        carries_alt_text=True,
+        alt_text_limit=4086,
+        counts_graphemes=False,
+    )
