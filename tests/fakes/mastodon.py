@@ -101,7 +101,7 @@ one method):
 - `fail_next(path, ...)` is the general form. `apply=True` makes a write take effect although the
   client sees the failure: the lost-response case.
 
-Request log: `fake.requests` (RecordedRequest: method, path, query, headers, json, form),
+Request log: `fake.requests` (RecordedRequest: method, path, query, headers, json, form, files),
 `fake.requests_to(path, method=None)`, `fake.count(method, path)`.
 
 Threads: state changes hold a lock and sleeping does not, so the fake also works on a threaded

@@ -156,8 +156,8 @@ def test_processing_that_never_ends_is_a_clear_error_and_nothing_is_posted(fake,
 
 
 def test_a_lost_answer_to_the_status_posts_once_and_uploads_once(fake, sleeper):
-    fake.accept_then_hang_next(seconds=1.5)
-    published = publisher(fake, sleeper, timeout=0.4).publish(publication())
+    fake.accept_then_hang_next(seconds=2.5)
+    published = publisher(fake, sleeper, timeout=1.0).publish(publication())
 
     (created,) = fake.statuses_created()
     assert published.post_id == created["id"]
