@@ -277,3 +277,37 @@ def test_pixelfed_refuses_a_type_it_does_not_take_in_laravels_words(httpserver, 
     assert caught.value.status == 422
     assert "The file must be a file of type: image/jpeg, image/png, image/gif" in str(caught.value)
     assert fake.statuses_created() == []
+
+
+def test_a_video_goes_alone_and_is_waited_for(fake, sleeper):
+    fake.processing_delay = 1
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 256
+    clip = item("clip", "Waves breaking on a pebble beach.\nNo speech.", media_type="video/mp4", data=mp4)
+    publisher(fake, sleeper).publish(publication(media=[clip]))
+
+    (created,) = fake.statuses_created()
+    (attachment,) = created["media_attachments"]
+    assert attachment["type"] == "video"
+    assert attachment["description"] == "Waves breaking on a pebble beach.\nNo speech."
+    assert fake.uploads()[0]["content_type"] == "video/mp4"
+    assert sleeper.waits == [1.0, 2.0]
+
+
+def test_mastodon_refuses_a_status_with_media_still_processing(fake):
+    # The fake, as Mastodon, refuses to attach an upload that is not processed: why the publisher waits.
+    fake.processing_delay = 1
+    upload = httpx.post(
+        f"{fake.base_url}{UPLOADS}",
+        headers={"Authorization": f"Bearer {fake.token}"},
+        files={"file": ("a.png", encoded("PNG"), "image/png")},
+        data={"description": CAT},
+    )
+    assert upload.status_code == 202 and upload.json()["url"] is None
+    status = httpx.post(
+        f"{fake.base_url}{STATUSES}",
+        headers={"Authorization": f"Bearer {fake.token}"},
+        json={"status": "Too soon", "media_ids": [upload.json()["id"]]},
+    )
+    assert status.status_code == 422
+    assert "not finished processing" in status.json()["error"]
+    assert fake.statuses_created() == []
