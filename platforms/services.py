@@ -317,7 +317,8 @@ def connection_verify(
 ) -> common.PlatformAccount:
     """Ask the platform whom the access token belongs to; record `last_used` (and the username
     when it was empty; for LinkedIn the member's author URN in `extra["author_urn"]` when absent;
-    for Mastodon-compatible instances their status length limit in `extra["max_characters"]`).
+    for Mastodon-compatible instances their status length limit in `extra["max_characters"]` and
+    their media limits, see `platforms.kinds.mastodon.client.mastodon_instance_limits`).
     Mastodon-compatible platforms: verify_credentials; X: GET /2/users/me; LinkedIn: GET
     /v2/userinfo (OpenID); WordPress: GET /wp-json/wp/v2/users/me. Webhooks and ImageFX cannot be
     asked. Raises VerificationUnsupported (400), VerificationFailed (400) or PlatformUnavailable (502)."""
@@ -357,7 +358,7 @@ def connection_verify(
             fields.append("username")
         extra = connection.extra if isinstance(connection.extra, dict) else {}
         if any(extra.get(key) != value for key, value in learned.items()):
-            # What verifying learned (LinkedIn's author URN, an instance's status limit).
+            # What verifying learned (LinkedIn's author URN, an instance's status and media limits).
             connection.extra = {**extra, **learned}
             fields.append("extra")
         _save(connection, update_fields=fields)

@@ -101,7 +101,7 @@ one method):
 - `fail_next(path, ...)` is the general form. `apply=True` makes a write take effect although the
   client sees the failure: the lost-response case.
 
-Request log: `fake.requests` (RecordedRequest: method, path, query, headers, json, form),
+Request log: `fake.requests` (RecordedRequest: method, path, query, headers, json, form, files),
 `fake.requests_to(path, method=None)`, `fake.count(method, path)`.
 
 Threads: state changes hold a lock and sleeping does not, so the fake also works on a threaded
@@ -131,6 +131,7 @@ from urllib.parse import urlencode
 from werkzeug import Request, Response
 
 DEFAULT_TOKEN = "fake-mastodon-token-0123456789"
+MASTODON_VIDEO_TYPES = ("video/mp4", "video/webm", "video/quicktime")
 TRUTHY = {"1", "true", "t", "on", "yes"}
 
 # An 8x8 grey PNG: what /media/{id}/original serves unless a test sets fake.files[id].
@@ -297,10 +298,14 @@ class FakeMastodon:
             "statuses": {"max_characters": 500, "max_media_attachments": 4},
             "media_attachments": {
                 "description_limit": description_limit,
-                "image_size_limit": 16777216,
-                "supported_mime_types": ["image/jpeg", "image/png", "image/webp", "image/gif"]
-                + (["video/mp4", "video/webm", "video/quicktime"] if flavor == "mastodon" else []),
-                "video_size_limit": 103809024,
+                # Mastodon 4.x's defaults; Pixelfed's documented MAX_PHOTO_SIZE and MEDIA_TYPES.
+                "image_size_limit": 16777216 if flavor == "mastodon" else 15000 * 1024,
+                "supported_mime_types": (
+                    [*("image/jpeg", "image/png", "image/webp", "image/gif"), *MASTODON_VIDEO_TYPES]
+                    if flavor == "mastodon"
+                    else ["image/jpeg", "image/png", "image/gif"]
+                ),
+                "video_size_limit": 103809024 if flavor == "mastodon" else 15000 * 1024,
             },
             "polls": {"max_options": 4, "min_expiration": 300, "max_expiration": 2629746},
         }
@@ -764,21 +769,28 @@ class FakeMastodon:
     def _upload(self, request: Request) -> Response:
         part = request.files.get("file")
         if part is None:
-            return self._upload_refused("File can't be blank")
+            return self._upload_refused("File can't be blank", "The file field is required.")
         data = part.read()
         content_type = _sniff(data) or (part.mimetype or "application/octet-stream")
         media_config = (self.instance_v2 or {}).get("configuration", {}).get("media_attachments", {})
         supported = media_config.get("supported_mime_types") or []
         if content_type not in supported:
-            return self._upload_refused("File content type is invalid, File is invalid")
+            return self._upload_refused(
+                "File content type is invalid, File is invalid",
+                f"The file must be a file of type: {', '.join(supported)}.",
+            )
         video = content_type.startswith("video/")
         size_limit = media_config.get("video_size_limit" if video else "image_size_limit")
         if size_limit and len(data) > int(size_limit):
-            return self._upload_refused(f"File file size must be less than {int(size_limit) // 1048576} MB")
+            return self._upload_refused(
+                f"File file size must be less than {int(size_limit) // 1048576} MB",
+                f"The file may not be greater than {int(size_limit) // 1024} kilobytes.",
+            )
         description = request.form.get("description")
         if description and len(description) > self.description_limit:
             return self._upload_refused(
-                f"Description is too long (maximum is {self.description_limit} characters)"
+                f"Description is too long (maximum is {self.description_limit} characters)",
+                f"The description may not be greater than {self.description_limit} characters.",
             )
         meta: dict[str, Any] = {"original": {"size": len(data)}}
         focus = request.form.get("focus")
@@ -786,7 +798,7 @@ class FakeMastodon:
             try:
                 x, y = (float(v) for v in focus.split(","))
             except ValueError:
-                return self._upload_refused("Focus is invalid")
+                return self._upload_refused("Focus is invalid", "The focus is invalid.")
             meta["focus"] = {"x": x, "y": y}
         with self._lock:
             media_id = self._new_media(
@@ -810,10 +822,10 @@ class FakeMastodon:
                 return _json(self._media[media_id], 202)
             return _json(self._media[media_id])
 
-    def _upload_refused(self, reason: str) -> Response:
+    def _upload_refused(self, mastodon: str, laravel: str) -> Response:
         if self.flavor == "pixelfed":  # Laravel's validation answer
-            return _json({"message": f"The file {reason}.", "errors": {"file": [f"The file {reason}."]}}, 422)
-        return _error(f"Validation failed: {reason}", 422)
+            return _json({"message": laravel, "errors": {"file": [laravel]}}, 422)
+        return _error(f"Validation failed: {mastodon}", 422)
 
     def _show_media(self, media_id: str) -> Response:
         with self._lock:

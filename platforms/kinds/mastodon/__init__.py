@@ -69,31 +69,34 @@ class MastodonKind(Kind):
     media = MASTODON_MEDIA
 
     def media_for(self, *, extra: dict[str, Any] | None) -> MediaRules:
-        """This kind's rules narrowed or widened by what the instance announced in /api/v2/instance
-        (stored in `extra` by verification; `description_limit` also by the captions scan): each
-        server sets its own, and a value it did not announce keeps the documented default.
-        `supported_mime_types` only narrows: a type the instance lists that this project does not
-        check by content stays out."""
+        """This kind's rules with what the instance announced in /api/v2/instance (stored in
+        `extra` by verification; `description_limit` also by the captions scan): each server sets
+        its own, and a value it did not announce keeps the documented default. Announced
+        `supported_mime_types` decide the types, within those the project checks by content
+        (a Pixelfed admin who adds video/mp4 gets video, with the server's one size limit)."""
         rules = self.media
         if not isinstance(extra, dict):
             return rules
         known = {key: _positive(extra.get(key)) for key in MEDIA_LIMIT_KEYS}
         changes: dict[str, Any] = {}
+        supported = extra.get("supported_mime_types")
+        if isinstance(supported, list) and supported:
+            types = {str(t).lower() for t in supported}
+            changes["image_types"] = frozenset(IMAGE_TYPES & types)
+            changes["video_types"] = frozenset(VIDEO_TYPES & types)
         if known["max_media_attachments"]:
             changes["max_items"] = known["max_media_attachments"]
         if known["image_size_limit"]:
             changes["max_image_bytes"] = known["image_size_limit"]
-        if known["video_size_limit"] and rules.video_types:
-            changes["max_video_bytes"] = known["video_size_limit"]
+        if changes.get("video_types", rules.video_types):
+            video_bytes = known["video_size_limit"] or rules.max_video_bytes
+            video_bytes = video_bytes or changes.get("max_image_bytes", rules.max_image_bytes)
+            if video_bytes != rules.max_video_bytes:
+                changes["max_video_bytes"] = video_bytes
         if known["image_matrix_limit"]:
             changes["max_image_pixels"] = known["image_matrix_limit"]
         if known["description_limit"]:
             changes["alt_text_limit"] = known["description_limit"]
-        supported = extra.get("supported_mime_types")
-        if isinstance(supported, list) and supported:
-            types = {str(t).lower() for t in supported}
-            changes["image_types"] = frozenset(rules.image_types & types)
-            changes["video_types"] = frozenset(rules.video_types & types)
         return replace(rules, **changes) if changes else rules
 
     def connection_errors(self, *, username: str | None, extra: dict[str, Any]) -> dict[str, str]:

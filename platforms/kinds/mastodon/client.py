@@ -1,8 +1,8 @@
 """The one client of the Mastodon-compatible API. `MastodonApi` is what the captions pipeline
 needs: read one's own media posts, learn the instance's alt-text limit, and write an image
 description back without losing anything else. `mastodon_verify_credentials` and
-`mastodon_status_limit` verify a connection in one request each, inside a web request (no retry,
-no wait). Publishing is `publisher.MastodonPublisher`.
+`mastodon_instance_limits` verify a connection (one request each, and the instance's public
+documents), inside a web request (no retry, no wait). Publishing is `publisher.MastodonPublisher`.
 
 Works with Mastodon, Pixelfed, Pleroma/Akkoma and GoToSocial. Every request, here and in the
 publisher, goes through one httpx client per instance and token (`mastodon_http`, built on
@@ -675,40 +675,16 @@ def _account_from(data, *, instance_url: str) -> PlatformAccount:
     )
 
 
-def mastodon_status_limit(
-    *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
-) -> int | None:
-    """The longest status the instance accepts, in characters, or None when it does not say.
-
-    From /api/v2/instance `configuration.statuses.max_characters`, else /api/v1/instance (same
-    place, or Pleroma/Akkoma's top-level `max_toot_chars`). Failures are not errors here: the
-    caller falls back to Mastodon's 500.
-    """
-    with mastodon_http(instance_url=instance_url, access_token=access_token, timeout=timeout) as http:
-        for path in ("/api/v2/instance", "/api/v1/instance"):
-            try:
-                response = http.get(path)
-                if not response.is_success:
-                    continue
-                limit = _instance_limit(
-                    response.json(), section="statuses", key="max_characters", top_level="max_toot_chars"
-                )
-            except (OutboundRefused, httpx.HTTPError, ValueError):
-                continue
-            if limit is not None:
-                return limit
-    return None
-
-
 def mastodon_instance_limits(
     *, instance_url: str, access_token: str, timeout: float = DEFAULT_TIMEOUT
 ) -> dict[str, Any]:
     """What verification stores in `extra` from the instance's own documents: `max_characters`
-    (as `mastodon_status_limit`), and the media limits the workflows app checks attachments
-    against (`MastodonKind.media_for`): `max_media_attachments`
-    (`configuration.statuses`), `image_size_limit`, `video_size_limit`, `image_matrix_limit`,
-    `description_limit` and `supported_mime_types` (`configuration.media_attachments`). Each from
-    /api/v2/instance, else /api/v1/instance (Pleroma/Akkoma's top-level `max_toot_chars` and
+    (the longest status; the workflow writer falls back to Mastodon's 500), and the media limits
+    the workflows app checks attachments against (`MastodonKind.media_for`):
+    `max_media_attachments` (`configuration.statuses`), `image_size_limit`, `video_size_limit`,
+    `image_matrix_limit`, `description_limit` and `supported_mime_types`
+    (`configuration.media_attachments`). Each from /api/v2/instance, else /api/v1/instance
+    (Pleroma/Akkoma's top-level `max_toot_chars`, `max_media_attachments`, `upload_limit` and
     `description_limit` too); a value neither announces is left out. Failures are not errors here."""
     wanted = {
         "max_characters": ("statuses", "max_characters", "max_toot_chars"),

@@ -119,3 +119,85 @@ def test_linkedin_media_rules():
         alt_text_limit=4086,
         counts_graphemes=False,
     )
+
+
+def test_mastodon_family_media_rules_from_each_servers_documentation():
+    mastodon = kind_of("mastodon").media
+    # docs.joinmastodon.org and a stock 4.x /api/v2/instance: 4 attachments, images 16 MiB,
+    # video 99 MiB and alone, 33,177,600 pixels, descriptions of 1,500 characters.
+    assert mastodon.max_items == 4
+    assert mastodon.max_image_bytes == 16_777_216
+    assert mastodon.max_video_bytes == 103_809_024
+    assert mastodon.max_image_pixels == 33_177_600
+    assert mastodon.video_alone is True
+    assert mastodon.gif_alone is False
+    assert mastodon.carries_alt_text is True
+    assert mastodon.alt_text_limit == 1500
+    assert mastodon.counts_graphemes is False
+    assert mastodon.image_types == {"image/jpeg", "image/png", "image/gif", "image/webp"}
+    assert mastodon.video_types == {"video/mp4", "video/webm", "video/quicktime"}
+
+    # Pixelfed's documented defaults: MAX_ALBUM_LENGTH 4, MAX_PHOTO_SIZE 15000 kB,
+    # MEDIA_TYPES image/jpeg,image/png,image/gif, PF_MEDIA_MAX_ALTTEXT_LENGTH 1000.
+    pixelfed = kind_of("pixelfed")
+    assert pixelfed.media.max_items == 4
+    assert pixelfed.media.max_image_bytes == 15_360_000
+    assert pixelfed.media.image_types == {"image/jpeg", "image/png", "image/gif"}
+    assert pixelfed.media.video_types == frozenset()
+    assert pixelfed.media.alt_text_limit == 1000
+    assert pixelfed.alt_text_limit == 1000
+
+    # Pleroma / Akkoma: upload_limit 16,000,000 bytes, description_limit 5,000.
+    pleroma = kind_of("pleroma").media
+    assert (pleroma.max_items, pleroma.max_image_bytes, pleroma.max_video_bytes) == (
+        4,
+        16_000_000,
+        16_000_000,
+    )
+    assert pleroma.alt_text_limit == 5000
+
+    # GoToSocial: statuses-media-max-files 6, media-local-max-size 40 MiB, 1,500 characters.
+    gotosocial = kind_of("gotosocial").media
+    assert (gotosocial.max_items, gotosocial.max_image_bytes, gotosocial.max_video_bytes) == (
+        6,
+        41_943_040,
+        41_943_040,
+    )
+    assert gotosocial.alt_text_limit == 1500
+
+
+def test_an_instances_announced_limits_win_over_the_documented_defaults():
+    kind = kind_of("mastodon")
+    assert kind.media_for(extra={}) == kind.media
+    assert kind.media_for(extra=None) == kind.media
+    rules = kind.media_for(
+        extra={
+            "max_media_attachments": 6,
+            "image_size_limit": 10_485_760,
+            "video_size_limit": 41_943_040,
+            "image_matrix_limit": 16_777_216,
+            "description_limit": 5000,
+            "supported_mime_types": ["image/jpeg", "image/png", "image/avif", "video/mp4"],
+            "max_characters": 1000,
+        }
+    )
+    assert rules.max_items == 6
+    assert rules.max_image_bytes == 10_485_760
+    assert rules.max_video_bytes == 41_943_040
+    assert rules.max_image_pixels == 16_777_216
+    assert rules.alt_text_limit == 5000
+    # Announced types only narrow what the project checks by content (no AVIF).
+    assert rules.image_types == {"image/jpeg", "image/png"}
+    assert rules.video_types == {"video/mp4"}
+    # Nonsense in extra keeps the default.
+    assert kind.media_for(extra={"max_media_attachments": "many", "image_size_limit": -1}) == kind.media
+    # Pixelfed takes no video unless the instance lists it; then with its one size limit.
+    pixelfed = kind_of("pixelfed")
+    assert pixelfed.media_for(extra={"video_size_limit": 50_000_000}).video_types == frozenset()
+    with_video = pixelfed.media_for(
+        extra={"supported_mime_types": ["image/jpeg", "video/mp4"], "image_size_limit": 20_000_000}
+    )
+    assert with_video.video_types == {"video/mp4"}
+    assert with_video.max_video_bytes == 20_000_000
+    # Other networks keep their own rules whatever extra says.
+    assert kind_of("wordpress").media_for(extra={"max_media_attachments": 9}) == kind_of("wordpress").media
