@@ -100,6 +100,7 @@ UPLOAD_EXTENSIONS = {
     "video/webm": ".webm",
 }
 UPLOAD_NAME_MAX_CHARS = 80
+UPLOAD_WHAT = "the upload of"  # how an upload's errors name it (a 413 there gets its own words)
 _UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
 # A run of line breaks, with the spaces around them.
 _LINE_BREAKS = re.compile(r"(?:[ \t]*(?:\r\n|[\r\n\v\f\x85\u2028\u2029])[ \t]*)+")
@@ -432,7 +433,7 @@ class WordPressPublisher(HttpPublisher):
 
     def _upload(self, item: MediaItem, *, position: int) -> WordPressUpload:
         filename = upload_filename(item, position=position)
-        what = f"the upload of media item {position} ({filename})"
+        what = f"{UPLOAD_WHAT} media item {position} ({filename})"
         try:
             data = item.read()
         except OSError:
@@ -576,7 +577,7 @@ class WordPressPublisher(HttpPublisher):
             return platform_error(
                 PlatformAuthError, message + ".", status=response.status_code, reason="media_rejected"
             )
-        if response.status_code == 413:
+        if response.status_code == 413 and what.startswith(UPLOAD_WHAT):
             return platform_error(
                 PlatformAuthError,
                 f"{self.host} refused {what} as too large (HTTP 413): the web server in front of "
