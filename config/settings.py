@@ -3,6 +3,7 @@
 See `.env.example` for every variable and its default.
 """
 
+import re
 from pathlib import Path
 
 import environ
@@ -307,6 +308,15 @@ CAPTION_TASK_TIMEOUT_MINUTES = env.int("CAPTION_TASK_TIMEOUT_MINUTES", default=6
 # left publishing with no heartbeat for this many seconds is taken back (its worker died).
 PUBLISHING_MAX_ATTEMPTS = env.int("PUBLISHING_MAX_ATTEMPTS", default=3)
 PUBLISHING_JOB_TIMEOUT = env.int("PUBLISHING_JOB_TIMEOUT", default=300)
+# Signed media URLs (core.signed_media): a receiver that fetches a publication's images itself
+# (the blog webhook) gets absolute URLs on PUBLIC_BASE_URL (this site's address as the receiver
+# reaches it, scheme and host, no trailing path), each valid SIGNED_MEDIA_MAX_AGE seconds.
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+SIGNED_MEDIA_MAX_AGE = env.int("SIGNED_MEDIA_MAX_AGE", default=7 * 24 * 3600)
+if not re.fullmatch(r"https?://[^/\s?#]+", PUBLIC_BASE_URL):
+    raise ImproperlyConfigured("PUBLIC_BASE_URL must be an http(s) origin such as https://desk.example.org.")
+if SIGNED_MEDIA_MAX_AGE <= 0:
+    raise ImproperlyConfigured("SIGNED_MEDIA_MAX_AGE must be a positive number of seconds.")
 # Workflow engine steps: a platform claimed by a worker that sent no heartbeat for this many
 # seconds is free to be taken up again (the worker died or its step raised).
 WORKFLOW_STEP_TIMEOUT = env.int("WORKFLOW_STEP_TIMEOUT", default=300)

@@ -7,6 +7,7 @@ from console.api_root import ApiRootView
 from console.health_views import health_live, health_ready
 from console.static_views import FaviconView
 from core.api.errors import json_not_found
+from core.media_views import signed_media
 
 api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -25,6 +26,8 @@ urlpatterns = [
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("health/live", health_live, name="health-live"),
     path("health/ready", health_ready, name="health-ready"),
+    # A publication's media for receivers that fetch them (core.signed_media): the token is the permission.
+    path("media/signed/<str:token>/", signed_media, name="signed-media"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script from its own URL (?script), not inline: the

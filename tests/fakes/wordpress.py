@@ -23,25 +23,125 @@ Endpoints:
 - POST /wp-json/wp/v2/tags {"name"}: 201 with the new tag; a name already used is 400 term_exists
   with `data.term_id`. Creating a tag needs credentials (401 rest_cannot_create).
 - GET /wp-json/wp/v2/users/me?context=edit: the user.
-`fake.posts` holds what was created (oldest first), `fake.tags` and `fake.categories` the terms
-(`fake.add_term`). Failure knobs: see tests.fakes.base (they act on POST /wp-json/wp/v2/posts
-unless told a path).
+- POST /wp-json/wp/v2/media with the file as the raw body (WP_REST_Attachments_Controller::
+  upload_from_data): no body is 400 rest_upload_no_data, no Content-Type 400
+  rest_upload_no_content_type, no Content-Disposition 400 rest_upload_no_content_disposition, one
+  without a filename 400 rest_upload_invalid_disposition (parsed as naively as WordPress does:
+  split on ";" and "=", quotes trimmed). The type is what the CONTENT is (wp_check_filetype_and_ext:
+  the Content-Type header is not trusted): an extension WordPress does not allow, or content that
+  is not the type the extension says, is the 500 rest_upload_sideload_error "Sorry, you are not
+  allowed to upload this file type." (a picture of another picture type gets its extension
+  corrected, as WordPress does). Not signed in: 401 rest_cannot_create; a user without the
+  upload_files capability (`fake.can_upload = False`): 403 rest_cannot_create. A body larger than
+  `fake.max_body_bytes` never reaches WordPress: the web server answers 413 with its HTML page.
+  `alt_text` may come in the query string. 201 with the attachment (id, status "inherit",
+  source_url under /wp-content/uploads/, a file name made unique with -1, -2..., mime_type,
+  media_type "image" or "file", alt_text, media_details with width and height read from the
+  picture) and a Location header.
+- POST /wp-json/wp/v2/media/{id} {"alt_text", "caption", "description", "title"}: updates it;
+  GET /wp-json/wp/v2/media/{id}: reads it; an unknown id is 404 rest_post_invalid_id.
+  alt_text goes through sanitize_text_field() as WordPress's schema has it (tags stripped, a lone
+  "<" escaped, line breaks, tabs and runs of spaces one space, percent-encoded octets removed).
+`fake.posts` holds what was created (oldest first), `fake.media` the uploads (with their bytes
+under "_bytes"), `fake.tags` and `fake.categories` the terms (`fake.add_term`). Failure knobs: see
+tests.fakes.base (they act on POST /wp-json/wp/v2/posts unless told a path).
 """
 
 import base64
 import html
+import io
 import itertools
 import re
 import unicodedata
 from typing import Any
 from urllib.parse import quote, unquote
 
+from PIL import Image
 from werkzeug import Request, Response
 
 from tests.fakes.base import FakeHttpPlatform, json_response
 
 DEFAULT_PASSWORD = "abcd EFGH 1234 ijkl MNOP 5678"  # an application password's shape
 STATUSES = ("publish", "future", "draft", "pending", "private")
+
+
+# WordPress's default allowed upload types (wp_get_mime_types) that matter here: extension -> type.
+ALLOWED_EXTENSIONS = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "jpe": "image/jpeg",
+    "png": "image/png",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+    "m4v": "video/mp4",
+    "webm": "video/webm",
+    "mov": "video/quicktime",
+    "pdf": "application/pdf",
+}
+IMAGE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+NOT_ALLOWED = "Sorry, you are not allowed to upload this file type."
+NGINX_413 = (
+    "<html>\r\n<head><title>413 Request Entity Too Large</title></head>\r\n<body>\r\n"
+    "<center><h1>413 Request Entity Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+
+def sniffed_type(data: bytes) -> str | None:
+    """The type the content is, by its first bytes (what finfo and getimagesize look at)."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[4:8] == b"ftyp":
+        return "video/quicktime" if data[8:10] == b"qt" else "video/mp4"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    return None
+
+
+def sanitize_text_field(text: str) -> str:
+    """WordPress's sanitize_text_field() (_sanitize_text_fields without keeping line breaks)."""
+    if "<" in text:
+        # wp_pre_kses_less_than(): a "<" that opens no tag is escaped; then wp_strip_all_tags().
+        text = re.sub(
+            r"<[^>]*?((?=<)|>|$)",
+            lambda m: m.group(0) if ">" in m.group(0) else html.escape(m.group(0), quote=True),
+            text,
+        )
+        text = re.sub(r"<(script|style)[^>]*?>.*?</\1>", "", text, flags=re.IGNORECASE | re.DOTALL)
+        text = re.sub(r"<[^>]*>", "", text)
+    text = re.sub(r"[\r\n\t ]+", " ", text).strip()
+    found = False
+    while re.search(r"%[a-f0-9]{2}", text, re.IGNORECASE):
+        text = re.sub(r"%[a-f0-9]{2}", "", text, flags=re.IGNORECASE)
+        found = True
+    if found:
+        text = re.sub(r" +", " ", text).strip()
+    return text
+
+
+def filename_from_disposition(value: str) -> str | None:
+    """WP_REST_Attachments_Controller::get_filename_from_disposition(), as naive as it is."""
+    value = value.strip()
+    if ";" not in value:
+        return None
+    attributes = {}
+    for part in value.split(";", 1)[1].split(";"):
+        if "=" in part:
+            key, _, val = part.partition("=")
+            attributes[key.strip()] = val.strip()
+    filename = (attributes.get("filename") or "").strip()
+    if filename[:1] == '"' and filename[-1:] == '"':
+        filename = filename[1:-1]
+    return filename or None
 
 
 def wp_error(status: int, code: str, message: str, **data) -> Response:
@@ -90,6 +190,9 @@ class FakeWordPress(FakeHttpPlatform):
             "roles": ["editor"],
         }
         self.posts: list[dict[str, Any]] = []
+        self.media: list[dict[str, Any]] = []
+        self.can_upload = True
+        self.max_body_bytes: int | None = None
         self._ids = itertools.count(101)
         self.tags: list[dict[str, Any]] = []
         self.categories: list[dict[str, Any]] = []
@@ -185,6 +288,11 @@ class FakeWordPress(FakeHttpPlatform):
             return self._create(body)
         if path == "/wp-json/wp/v2/posts" and method == "GET":
             return self._list(request, authenticated=bool(auth))
+        if path == "/wp-json/wp/v2/media" and method == "POST":
+            return self._upload(request, authenticated=bool(auth))
+        attachment = re.fullmatch(r"/wp-json/wp/v2/media/(\d+)", path)
+        if attachment and method in ("GET", "POST"):
+            return self._attachment(int(attachment.group(1)), method, body, authenticated=bool(auth))
         if path in ("/wp-json/wp/v2/tags", "/wp-json/wp/v2/categories") and method == "GET":
             return self._terms(request, self.tags if path.endswith("/tags") else self.categories)
         category = re.fullmatch(r"/wp-json/wp/v2/categories/(\d+)", path)
@@ -226,6 +334,112 @@ class FakeWordPress(FakeHttpPlatform):
             **terms,
         )
         return json_response(post, 201)
+
+    # Media --------------------------------------------------------------------------------------
+
+    def _upload(self, request: Request, *, authenticated: bool) -> Response:
+        data = request.get_data()
+        if self.max_body_bytes is not None and len(data) > self.max_body_bytes:
+            return Response(NGINX_413, status=413, content_type="text/html")
+        if not authenticated:
+            return wp_error(
+                401, "rest_cannot_create", "Sorry, you are not allowed to create posts as this user."
+            )
+        if not self.can_upload:
+            return wp_error(
+                403, "rest_cannot_create", "Sorry, you are not allowed to upload media on this site."
+            )
+        if not data:
+            return wp_error(400, "rest_upload_no_data", "No data supplied.")
+        if not request.headers.get("Content-Type"):
+            return wp_error(400, "rest_upload_no_content_type", "No Content-Type supplied.")
+        disposition = request.headers.get("Content-Disposition")
+        if not disposition:
+            return wp_error(400, "rest_upload_no_content_disposition", "No Content-Disposition supplied.")
+        filename = filename_from_disposition(disposition)
+        if not filename:
+            return wp_error(
+                400,
+                "rest_upload_invalid_disposition",
+                "Invalid Content-Disposition supplied. Content-Disposition needs to be formatted as "
+                '`attachment; filename="image.png"` or similar.',
+            )
+        stem, dot, extension = filename.rpartition(".")
+        claimed = ALLOWED_EXTENSIONS.get(extension.lower()) if dot else None
+        actual = sniffed_type(data)
+        if claimed is None or actual is None:
+            return wp_error(500, "rest_upload_sideload_error", NOT_ALLOWED)
+        if actual != claimed:
+            if not (claimed.startswith("image/") and actual in IMAGE_EXTENSIONS):
+                return wp_error(500, "rest_upload_sideload_error", NOT_ALLOWED)
+            extension = IMAGE_EXTENSIONS[actual]  # WordPress corrects a picture's extension
+        alt_text = request.args.get("alt_text")
+        with self._lock:
+            item = self._add_media(stem or "file", extension.lower(), actual, data)
+            if alt_text is not None:
+                item["alt_text"] = sanitize_text_field(alt_text)
+            answer = self._media_view(item)
+        return json_response(answer, 201, {"Location": f"{self.base_url}/wp-json/wp/v2/media/{item['id']}"})
+
+    def _add_media(self, stem: str, extension: str, mime_type: str, data: bytes) -> dict[str, Any]:
+        taken = {item["media_details"]["file"].rsplit("/", 1)[-1] for item in self.media}
+        name, n = f"{stem}.{extension}", 0
+        while name in taken:
+            n += 1
+            name = f"{stem}-{n}.{extension}"
+        details: dict[str, Any] = {"file": f"2026/01/{name}", "filesize": len(data)}
+        if mime_type.startswith("image/"):
+            try:
+                with Image.open(io.BytesIO(data)) as picture:
+                    details["width"], details["height"] = picture.size
+                details["sizes"] = {}
+            except (OSError, ValueError):
+                details = {}  # WordPress could not read it: empty metadata, still uploaded
+                details["file"] = f"2026/01/{name}"
+        item = {
+            "id": next(self._ids),
+            "date": "2026-01-01T12:00:00",
+            "slug": sanitize_title(name.rsplit(".", 1)[0]),
+            "status": "inherit",
+            "type": "attachment",
+            "link": f"{self.base_url}/{sanitize_title(name.rsplit('.', 1)[0])}/",
+            "title": {"raw": name.rsplit(".", 1)[0], "rendered": name.rsplit(".", 1)[0]},
+            "author": self.user["id"],
+            "alt_text": "",
+            "caption": {"raw": "", "rendered": ""},
+            "description": {"raw": "", "rendered": ""},
+            "media_type": "image" if mime_type.startswith("image/") else "file",
+            "mime_type": mime_type,
+            "media_details": details,
+            "post": None,
+            "source_url": f"{self.base_url}/wp-content/uploads/2026/01/{name}",
+            "_bytes": data,
+        }
+        self.media.append(item)
+        return item
+
+    def _media_view(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in item.items() if not key.startswith("_")}
+
+    def _attachment(self, media_id: int, method: str, body: Any, *, authenticated: bool) -> Response:
+        with self._lock:
+            item = next((m for m in self.media if m["id"] == media_id), None)
+            if item is None:
+                return wp_error(404, "rest_post_invalid_id", "Invalid post ID.")
+            if method == "GET":
+                return json_response(self._media_view(item))
+            if not authenticated:
+                return wp_error(401, "rest_cannot_edit", "Sorry, you are not allowed to edit this post.")
+            if not isinstance(body, dict):
+                return wp_error(400, "rest_invalid_json", "Invalid JSON body passed.")
+            if "alt_text" in body:
+                if not isinstance(body["alt_text"], str):
+                    return wp_error(400, "rest_invalid_param", "Invalid parameter(s): alt_text")
+                item["alt_text"] = sanitize_text_field(body["alt_text"])
+            for name in ("caption", "description", "title"):
+                if isinstance(body.get(name), str):
+                    item[name] = {"raw": body[name], "rendered": body[name]}
+            return json_response(self._media_view(item))
 
     def _terms(self, request: Request, terms: list[dict[str, Any]]) -> Response:
         search = (request.args.get("search") or "").casefold()

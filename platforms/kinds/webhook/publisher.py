@@ -9,7 +9,17 @@ Request (what a receiver implements):
     X-Socialdesk-Signature: sha256=<hex>        # HMAC-SHA256(key=access_token,
                                                 #             msg=f"{timestamp}.{raw body}")
     {"idempotency_key": "...", "title": "..." | null, "content": "<markdown>",
-     "content_html": "<html>", "sent_at": "<ISO 8601 of the first attempt>"}
+     "content_html": "<html>", "sent_at": "<ISO 8601 of the first attempt>",
+     "images": [{"url": "https://<PUBLIC_BASE_URL>/media/signed/<token>/", "alt_text": "...",
+                 "media_type": "image/png", "width": 1200 | null, "height": 800 | null,
+                 "position": 1}, ...]}
+
+`images` lists the publication's media in order (`position` counts from 1; a video, where the
+kind's rules allow one, is listed too, with its `video/...` media_type). The bytes do not travel:
+`url` is a signed link (core.signed_media) the receiver fetches without credentials, valid for
+SIGNED_MEDIA_MAX_AGE seconds (7 days by default; expired: 410 Gone), so a receiver should copy the
+files when it receives the post. `alt_text` is exactly what a person approved, line breaks kept.
+The list is empty for a text-only post. The signature covers the whole body, images included.
 
 The receiver must check the signature over the raw body (constant-time compare) and may refuse
 timestamps older than a few minutes; it must dedupe by Idempotency-Key: a key it has already
@@ -30,6 +40,8 @@ from datetime import UTC, datetime
 
 import markdown
 
+from platforms.kinds.common import PlatformAuthError, platform_error
+from platforms.kinds.media import MediaItem
 from platforms.kinds.publishing import HttpPublisher, Publication, Published, connection_timeout
 
 MARKDOWN_EXTENSIONS = ("extra", "sane_lists")
@@ -72,9 +84,35 @@ class WebhookPublisher(HttpPublisher):
                     publication.text or "", extensions=list(MARKDOWN_EXTENSIONS)
                 ),
                 "sent_at": datetime.fromtimestamp(self._clock(), UTC).isoformat(),
+                "images": self._images(publication.media),
             }
             self._bodies[key] = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         return self._bodies[key]
+
+    def _images(self, media: tuple[MediaItem, ...]) -> list[dict]:
+        """The `images` of the payload, in order; every item must come with its signed URL."""
+        missing = [position for position, item in enumerate(media, start=1) if not item.url]
+        if missing:
+            # The workflows app signs each attachment's URL; without one the receiver could not
+            # fetch the file, so nothing is sent rather than a post with a hole in it.
+            raise platform_error(
+                PlatformAuthError,
+                f"Media item {', '.join(map(str, missing))} of this post has no URL for the webhook "
+                f"at {self.host} to fetch it from; nothing was sent.",
+                reason="media",
+                retryable=False,
+            )
+        return [
+            {
+                "url": item.url,
+                "alt_text": item.alt_text,
+                "media_type": item.media_type,
+                "width": item.width,
+                "height": item.height,
+                "position": position,
+            }
+            for position, item in enumerate(media, start=1)
+        ]
 
     def _post_once(self, publication: Publication) -> Published:
         body = self._body(publication)

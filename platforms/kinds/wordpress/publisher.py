@@ -15,14 +15,44 @@ in WordPress can have the last word), a category (id, or the name of an existing
 created when missing) and whether the text's hashtags become tags too. They come from the
 connection's `extra` and, per job, from the publication's `options` (which win).
 
+Media (`Publication.media`, rules in the kind): each item is uploaded in order with
+`POST /wp-json/wp/v2/media`, the raw bytes as the body, its MIME type as Content-Type and
+`Content-Disposition: attachment; filename="..."` (an ASCII name with the extension of the type:
+WordPress's parser of that header is naive, and it checks the extension against the content);
+then its alt text is set with `POST /wp-json/wp/v2/media/<id>` {"alt_text": ...}, exactly as a
+person approved it (WordPress itself stores it through sanitize_text_field, which turns line
+breaks into spaces and drops tags). Two requests, not the alt text in the upload's query string:
+a long alt text in a URL can pass a web server's request-line limit.
+
+Uploads are remembered per publication (its idempotency key and `MediaItem.key`) for the life of
+the publisher, with whether the alt text was set: a retried attempt uploads only what is missing.
+An upload that failed, or whose answer was lost, is not the post: it leaves at most an unattached
+file in the media library, so its failure never makes the post "may exist" (ambiguous).
+
+The post's content is the rendered markdown with each item, in order, as a `<figure>` placed
+before the article's first heading (after its introduction; at the end when it has no heading):
+`<figure class="wp-block-image size-full"><img src alt class="wp-image-<id>" width height /></figure>`
+(the `wp-image-<id>` class is what makes WordPress add srcset, sizes and lazy loading), videos as
+`<figure class="wp-block-video"><video controls preload="metadata" src aria-label>`. No block
+comments (`<!-- wp:image -->`): the editor validates a block's HTML against its own markup of the
+running version and marks any other as invalid; plain HTML opens as a classic block and shows the
+same. The alt attribute keeps the alt text's meaning: quotes, `<`, `>` and `&` escaped, and each
+run of line breaks (an attribute cannot show one) a single space. No featured image is set: most
+themes show it above the content, where the first picture would then appear twice.
+
+Media errors end the attempt clearly: a refused upload (`rest_upload_*`, including WordPress's
+500 `rest_upload_sideload_error` for a type it does not take, or 413 from the web server) is a
+rejection, not retried; 401/403 (`rest_cannot_create`: the user may not upload files) too; 429
+waits for Retry-After (or RateLimit-Reset); other 5xx are retried.
+
 Sites without pretty permalinks serve the API only under `?rest_route=`; they are not supported.
 """
 
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
-from html import unescape
+from dataclasses import dataclass, replace
+from html import escape, unescape
 from typing import Any
 from urllib.parse import quote
 
@@ -30,7 +60,15 @@ import markdown
 from markdown.blockprocessors import HashHeaderProcessor
 from markdown.extensions import Extension
 
-from platforms.kinds.common import PlatformAccount, PlatformAuthError, platform_error
+from core.retry import parse_retry_after
+from platforms.kinds.common import (
+    PlatformAccount,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+    platform_error,
+)
+from platforms.kinds.media import MediaItem
 from platforms.kinds.publishing import (
     HttpPublisher,
     Publication,
@@ -52,6 +90,21 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 SLUG_MAX_ENCODED = 190
 SLUG_MAX_CHARS = 80
 # remove_accents() turns these Latin letters into ASCII, beyond what NFKD decomposition does.
+# The extension WordPress expects for each type it takes (wp_get_mime_types).
+UPLOAD_EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+}
+UPLOAD_NAME_MAX_CHARS = 80
+UPLOAD_WHAT = "the upload of"  # how an upload's errors name it (a 413 there gets its own words)
+_UNSAFE_FILENAME_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+# A run of line breaks, with the spaces around them.
+_LINE_BREAKS = re.compile(r"(?:[ \t]*(?:\r\n|[\r\n\v\f\x85\u2028\u2029])[ \t]*)+")
+_FIRST_HEADING = re.compile(r"<h[1-6][\s>]")
 _LATIN = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "\u0131": "i"}
 
 
@@ -152,6 +205,72 @@ def wordpress_parts(publication: Publication) -> tuple[str, str, str]:
     return title, html, f"{base}-{key}" if key else base
 
 
+# Media ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class WordPressUpload:
+    """One item in the site's media library, as its upload answered."""
+
+    media_id: int
+    source_url: str
+    width: int | None = None
+    height: int | None = None
+    alt_text_set: bool = False
+
+
+def alt_attribute(alt_text: str) -> str:
+    """The alt text as the value of an HTML attribute: quotes, `<`, `>` and `&` escaped, and each
+    run of line breaks one space (an attribute cannot show a line break; the words stay apart)."""
+    return escape(_LINE_BREAKS.sub(" ", alt_text or "").strip(), quote=True)
+
+
+def upload_filename(item: MediaItem, *, position: int) -> str:
+    """A name WordPress takes in Content-Disposition: ASCII letters, digits, "-" and "_" (its
+    header parser splits on ";" and "=" and does not decode RFC 6266's filename*), with the
+    extension of the item's type (WordPress checks the extension against the content)."""
+    stem = item.filename.rsplit(".", 1)[0] if "." in item.filename else item.filename
+    stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    stem = _UNSAFE_FILENAME_CHARS.sub("-", stem).strip("-_")[:UPLOAD_NAME_MAX_CHARS].strip("-_")
+    extension = UPLOAD_EXTENSIONS.get(item.media_type)
+    if extension is None:
+        original = item.filename.rsplit(".", 1)[-1] if "." in item.filename else ""
+        extension = "." + _UNSAFE_FILENAME_CHARS.sub("", original)[:10] if original else ""
+    return f"{stem or f'media-{position}'}{extension}"
+
+
+def media_figure(item: MediaItem, upload: WordPressUpload) -> str:
+    """The HTML of one uploaded item in the post's content."""
+    src = escape(upload.source_url, quote=True)
+    alt = alt_attribute(item.alt_text)
+    if item.is_video:
+        return (
+            f'<figure class="wp-block-video"><video controls preload="metadata" src="{src}" '
+            f'aria-label="{alt}"></video></figure>'
+        )
+    size = f' width="{upload.width}" height="{upload.height}"' if upload.width and upload.height else ""
+    return (
+        f'<figure class="wp-block-image size-full"><img src="{src}" alt="{alt}" '
+        f'class="wp-image-{upload.media_id}"{size} /></figure>'
+    )
+
+
+def content_with_media(html: str, figures: list[str]) -> str:
+    """The figures, in order, before the content's first heading (after the introduction), or
+    after everything when there is no heading."""
+    if not figures:
+        return html
+    block = "\n".join(figures)
+    heading = _FIRST_HEADING.search(html)
+    if heading is None:
+        return f"{html}\n{block}" if html else block
+    return f"{html[: heading.start()]}{block}\n{html[heading.start() :]}"
+
+
+def _positive_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 @dataclass(frozen=True, kw_only=True)
 class WordPressOptions:
     """How a post goes out. `category` is an id or the name of an existing category."""
@@ -225,6 +344,8 @@ class WordPressPublisher(HttpPublisher):
     ):
         super().__init__(base_url=site_url, auth=(username or "", application_password), **kwargs)
         self.options = dict(options or {})
+        # (publication idempotency key, MediaItem.key) -> what the site holds for it.
+        self._uploads: dict[tuple[str, str], WordPressUpload] = {}
 
     @classmethod
     def from_connection(cls, connection, *, timeout: float | None = None, **kwargs) -> "WordPressPublisher":
@@ -262,7 +383,10 @@ class WordPressPublisher(HttpPublisher):
         return WordPressOptions.of(self.options, publication.options)
 
     def _post_once(self, publication: Publication) -> Published:
+        uploads = self._upload_media(publication)
         title, html, slug = wordpress_parts(publication)
+        pairs = zip(publication.media, uploads, strict=True)
+        html = content_with_media(html, [media_figure(item, upload) for item, upload in pairs])
         options = self.options_of(publication)
         payload: dict[str, Any] = {"title": title, "content": html, "status": options.status, "slug": slug}
         # Terms are resolved on every attempt: looking up is cheap, and a tag created by an
@@ -280,7 +404,90 @@ class WordPressPublisher(HttpPublisher):
         post = self._json(response, what="the new post", ambiguous=True)
         if not isinstance(post, dict) or post.get("id") in (None, ""):
             raise self._malformed("the new post", "does not describe a post", ambiguous=True)
-        return self._published(post, http_status=response.status_code)
+        published = self._published(post, http_status=response.status_code)
+        if uploads:
+            published.details["media_ids"] = [upload.media_id for upload in uploads]
+        return published
+
+    # Media ------------------------------------------------------------------------------------
+
+    def _upload_media(self, publication: Publication) -> list[WordPressUpload]:
+        """Every item of the publication in the media library with its alt text, in order;
+        what an earlier attempt already did is reused."""
+        uploads: list[WordPressUpload] = []
+        for position, item in enumerate(publication.media, start=1):
+            key = (publication.idempotency_key, item.key)
+            try:
+                upload = self._uploads.get(key)
+                if upload is None:
+                    upload = self._uploads[key] = self._upload(item, position=position)
+                if not upload.alt_text_set:
+                    self._set_alt_text(item, upload, position=position)
+                    upload = self._uploads[key] = replace(upload, alt_text_set=True)
+            except PlatformError as exc:
+                # The post itself was not sent: a failed upload is never "the post may exist".
+                exc.ambiguous = False
+                raise
+            uploads.append(upload)
+        return uploads
+
+    def _upload(self, item: MediaItem, *, position: int) -> WordPressUpload:
+        filename = upload_filename(item, position=position)
+        what = f"{UPLOAD_WHAT} media item {position} ({filename})"
+        try:
+            data = item.read()
+        except OSError:
+            raise platform_error(
+                PlatformUnavailableError,
+                f"Media item {position} ({item.filename}) could not be read from storage; nothing "
+                f"was sent to {self.host}.",
+                reason="storage",
+            ) from None
+        response = self._send(
+            "POST",
+            f"{self.api}/media",
+            what=what,
+            content=data,
+            headers={
+                "Content-Type": item.media_type,
+                "Content-Disposition": f'attachment; filename="{filename}"',
+            },
+        )
+        media = self._json(response, what=what)
+        if (
+            not isinstance(media, dict)
+            or _positive_int(media.get("id")) is None
+            or not isinstance(media.get("source_url"), str)
+            or not media["source_url"]
+        ):
+            raise self._malformed(what, "does not describe an upload", status=response.status_code)
+        details = media.get("media_details") if isinstance(media.get("media_details"), dict) else {}
+        width, height = _positive_int(details.get("width")), _positive_int(details.get("height"))
+        if width is None or height is None:
+            width, height = item.width, item.height
+        return WordPressUpload(
+            media_id=media["id"], source_url=media["source_url"], width=width, height=height
+        )
+
+    def _set_alt_text(self, item: MediaItem, upload: WordPressUpload, *, position: int) -> None:
+        self._send(
+            "POST",
+            f"{self.api}/media/{upload.media_id}",
+            what=f"the alt text of media item {position}",
+            json={"alt_text": item.alt_text},
+        )
+
+    def _rate_limit_wait(self, headers: Mapping[str, str]) -> float | None:
+        # WordPress has no rate limit of its own; hosts, proxies and security plugins that send a
+        # 429 say when with Retry-After, some with the IETF RateLimit-Reset (seconds) instead.
+        wait = parse_retry_after(headers.get("Retry-After"))
+        if wait is not None:
+            return wait
+        try:
+            reset = float(headers.get("RateLimit-Reset") or "")
+        except ValueError:
+            return None
+        return reset if 0 <= reset < 86_400 else None
 
     # Terms ------------------------------------------------------------------------------------
 
@@ -355,8 +562,31 @@ class WordPressPublisher(HttpPublisher):
         return tag["id"]
 
     def _status_error(self, response, *, what: str):
-        error = super()._status_error(response, what=what)
         body = _json_body(response)
+        code = body.get("code")
+        if isinstance(code, str) and code.startswith("rest_upload_"):
+            # WordPress refused the file: any status, 500 included (a type it does not take is
+            # a 500 rest_upload_sideload_error). Sending it again would be refused again.
+            detail = (self._detail(response) or code).rstrip(".")
+            message = f"{self.host} refused {what} (HTTP {response.status_code}): {detail}"
+            if code == "rest_upload_no_data":
+                message += (
+                    " (PHP drops a request body larger than its post_max_size, and WordPress then "
+                    "sees no file: attach a smaller file or raise the site's limit)"
+                )
+            return platform_error(
+                PlatformAuthError, message + ".", status=response.status_code, reason="media_rejected"
+            )
+        if response.status_code == 413 and what.startswith(UPLOAD_WHAT):
+            return platform_error(
+                PlatformAuthError,
+                f"{self.host} refused {what} as too large (HTTP 413): the web server in front of "
+                "WordPress takes less (nginx client_max_body_size, Apache LimitRequestBody); raise "
+                "its limit or attach a smaller file.",
+                status=413,
+                reason="media_rejected",
+            )
+        error = super()._status_error(response, what=what)
         # 400 {"code": "term_exists", "data": {"status": 400, "term_id": 42}}
         if response.status_code == 400 and body.get("code") == "term_exists":
             data = body.get("data") if isinstance(body.get("data"), dict) else {}

@@ -201,3 +201,31 @@ def test_an_instances_announced_limits_win_over_the_documented_defaults():
     assert with_video.max_video_bytes == 20_000_000
     # Other networks keep their own rules whatever extra says.
     assert kind_of("wordpress").media_for(extra={"max_media_attachments": 9}) == kind_of("wordpress").media
+
+
+def test_blog_media_rules():
+    # WordPress: JPEG, PNG, GIF, WebP, MP4, WebM from its default allowed types; 2 MB, PHP's default
+    # upload_max_filesize (what an untuned site takes); alt text stored with each upload.
+    wordpress = kind_of("wordpress").media
+    assert wordpress.max_items == 10
+    assert wordpress.image_types == {"image/jpeg", "image/png", "image/gif", "image/webp"}
+    assert wordpress.video_types == {"video/mp4", "video/webm"}
+    assert wordpress.max_image_bytes == 2 * 1024 * 1024
+    assert wordpress.max_video_bytes == 2 * 1024 * 1024
+    assert wordpress.max_image_pixels == 8192 * 8192
+    assert (wordpress.video_alone, wordpress.gif_alone) == (False, False)
+    assert wordpress.carries_alt_text
+    assert (wordpress.alt_text_limit, wordpress.counts_graphemes) == (None, False)
+    assert wordpress.problems([("image/png", 2 * 1024 * 1024 + 1)]) == ["Item 1: 2.0 MB is more than 2.0 MB."]
+    assert wordpress.problems([("video/mp4", 1000), ("image/png", 1000)]) == []
+    assert wordpress.problems([("video/quicktime", 1000)]) == ["Item 1: video/quicktime is not accepted."]
+    # The webhook: ours, links only (the receiver fetches each file from a signed URL).
+    webhook = kind_of("webhook").media
+    assert webhook.max_items == 20
+    assert webhook.image_types == {"image/jpeg", "image/png", "image/gif", "image/webp"}
+    assert webhook.video_types == {"video/mp4", "video/webm"}
+    assert webhook.max_image_bytes == 20 * 1024 * 1024
+    assert webhook.max_video_bytes == 200 * 1024 * 1024
+    assert (webhook.video_alone, webhook.gif_alone) == (False, False)
+    assert webhook.carries_alt_text
+    assert webhook.alt_text_limit is None

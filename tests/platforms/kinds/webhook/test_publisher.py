@@ -5,10 +5,14 @@ import hmac
 import json
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
 from core.outbound import HostThrottle
 from core.retry import RetryPolicy
+from core.signed_media import signed_media_url
 from platforms.kinds.common import PlatformAuthError, PlatformUnavailableError
+from platforms.kinds.media import MediaItem
 from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.kinds.webhook.publisher import WebhookPublisher, webhook_signature
 from platforms.models import PlatformConnection, PlatformType
@@ -72,7 +76,8 @@ def test_publish_sends_a_signed_json_body(fake, sleeper):
         secret=fake.secret, timestamp=timestamp, body=request.body
     )
     body = json.loads(request.body)
-    assert set(body) == {"idempotency_key", "title", "content", "content_html", "sent_at"}
+    assert set(body) == {"idempotency_key", "title", "content", "content_html", "sent_at", "images"}
+    assert body["images"] == []
     assert body["idempotency_key"] == KEY
     assert body["title"] == "A title"
     assert body["content"] == TEXT
@@ -141,3 +146,135 @@ def test_failures_that_outlast_the_retries_are_unavailable_and_ambiguous(fake, s
 def test_find_published_cannot_ask_a_webhook(fake, sleeper):
     assert publisher(fake, sleeper).find_published(publication()) is None
     assert fake.requests == []
+
+
+# Media ------------------------------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 60
+ALT_PNG = 'Ein Diagramm: "Umsatz" steigt <stark> & stetig.\nZweite Zeile, 東京 ☕'
+ALT_JPEG = "Portrait of Ada, smiling"
+
+
+def item(key, *, data, media_type, alt_text, url, width=None, height=None):
+    return MediaItem(
+        key=key,
+        media_type=media_type,
+        filename=key + (".png" if media_type == "image/png" else ".jpg"),
+        size=len(data),
+        read=lambda: data,
+        alt_text=alt_text,
+        width=width,
+        height=height,
+        url=url,
+    )
+
+
+def with_media(*media):
+    return Publication(text=TEXT, title="A title", idempotency_key=KEY, media=tuple(media))
+
+
+def test_the_payload_lists_the_images_in_order_with_their_exact_alt_text(fake, sleeper):
+    first = item(
+        "att-2",
+        data=PNG,
+        media_type="image/png",
+        alt_text=ALT_PNG,
+        url="https://desk.example.org/media/signed/one/",
+        width=1200,
+        height=800,
+    )
+    second = item(
+        "att-1",
+        data=JPEG,
+        media_type="image/jpeg",
+        alt_text=ALT_JPEG,
+        url="https://desk.example.org/media/signed/two/",
+    )
+    publisher(fake, sleeper).publish(with_media(first, second))
+    (request,) = fake.requests_to(fake.path, "POST")
+    # The receiver accepted it (it checks the signature); a receiver's own check, over these bytes:
+    assert len(fake.posts) == 1
+    expected = webhook_signature(
+        secret=fake.secret, timestamp=request.headers["X-Socialdesk-Timestamp"], body=request.body
+    )
+    assert hmac.compare_digest(request.headers["X-Socialdesk-Signature"], expected)
+    assert json.loads(request.body)["images"] == [
+        {
+            "url": "https://desk.example.org/media/signed/one/",
+            "alt_text": ALT_PNG,
+            "media_type": "image/png",
+            "width": 1200,
+            "height": 800,
+            "position": 1,
+        },
+        {
+            "url": "https://desk.example.org/media/signed/two/",
+            "alt_text": ALT_JPEG,
+            "media_type": "image/jpeg",
+            "width": None,
+            "height": None,
+            "position": 2,
+        },
+    ]
+    assert fake.posts[0]["images"][0]["alt_text"] == ALT_PNG  # line break, quotes and <> kept
+
+
+def test_a_retry_sends_the_same_images(fake, sleeper):
+    url = "https://desk.example.org/media/signed/one/"
+    fake.fail_next(503)
+    publisher(fake, sleeper).publish(
+        with_media(item("a", data=PNG, media_type="image/png", alt_text="x", url=url))
+    )
+    first, second = fake.requests_to(fake.path, "POST")
+    assert first.body == second.body
+    assert json.loads(second.body)["images"][0]["url"] == url
+    assert len(fake.posts) == 1
+
+
+def test_an_item_without_a_url_is_refused_before_anything_is_sent(fake, sleeper):
+    good = item("a", data=PNG, media_type="image/png", alt_text="x", url="https://desk.example.org/m/1/")
+    bad = item("b", data=JPEG, media_type="image/jpeg", alt_text="y", url=None)
+    with pytest.raises(PlatformAuthError) as caught:
+        publisher(fake, sleeper).publish(with_media(good, bad))
+    assert "Media item 2" in str(caught.value)
+    assert "nothing was sent" in str(caught.value)
+    assert fake.requests == []
+    assert sleeper.waits == []
+
+
+def test_the_receiver_fetches_each_signed_url_from_the_site(fake, sleeper, live_server, settings):
+    """End to end: URLs signed on PUBLIC_BASE_URL, sent signed, fetched by the receiver."""
+    settings.PUBLIC_BASE_URL = live_server.url
+    keys = [
+        default_storage.save("workflows/attachments/webhook-test/chart.png", ContentFile(PNG)),
+        default_storage.save("workflows/attachments/webhook-test/ada.jpg", ContentFile(JPEG)),
+    ]
+    try:
+        media = [
+            item(
+                "p",
+                data=PNG,
+                media_type="image/png",
+                alt_text=ALT_PNG,
+                url=signed_media_url(storage_key=keys[0]),
+            ),
+            item(
+                "j",
+                data=JPEG,
+                media_type="image/jpeg",
+                alt_text=ALT_JPEG,
+                url=signed_media_url(storage_key=keys[1]),
+            ),
+        ]
+        fake.fetch_images = True
+        publisher(fake, sleeper).publish(with_media(*media))
+        assert [(got["status"], got["content_type"], got["body"]) for got in fake.fetched] == [
+            (200, "image/png", PNG),
+            (200, "image/jpeg", JPEG),
+        ]
+        assert [got["url"] for got in fake.fetched] == [m.url for m in media]
+        assert all(got["url"].startswith(live_server.url + "/media/signed/") for got in fake.fetched)
+    finally:
+        for key in keys:
+            default_storage.delete(key)
