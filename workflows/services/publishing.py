@@ -43,6 +43,7 @@ from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
 from core.locking import row_lock
 from core.retry import RetryPolicy
+from core.signed_media import signed_media_url
 from platforms.kinds.base import Form
 from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.publishing import Publication, Published, publisher_for
@@ -603,7 +604,12 @@ class _Publishing:
             title=_source_title(workflow) if writing_rules(job.platform).form == Form.ARTICLE else None,
             idempotency_key=job.idempotency_key,
             options=job.options if isinstance(job.options, dict) else {},
-            media=media_items(workflow=workflow, platform=job.platform),
+            # Signed, expiring links for receivers that fetch the files themselves (the webhook).
+            media=media_items(
+                workflow=workflow,
+                platform=job.platform,
+                url_of=lambda attachment: signed_media_url(storage_key=attachment.storage_key),
+            ),
         )
         self.publish(connection, publication)
 
