@@ -281,6 +281,8 @@ class FakeMastodon:
         self._failures: list[_Failure] = []
         self._extra_routes: list[tuple[str, re.Pattern[str], Any]] = []
         self._idempotency: dict[str, str] = {}  # Idempotency-Key -> the status it created
+        #: False: a server that ignores the header (servers that never documented it).
+        self.honours_idempotency_key = True
         self._created: list[str] = []  # ids of the statuses POST /api/v1/statuses created
         self._uploads: list[str] = []  # ids of the media POST /api/v2/media created
         self._upload_info: dict[str, dict[str, Any]] = {}  # media id -> content_type, filename, size
@@ -734,7 +736,7 @@ class FakeMastodon:
             return _error("Validation failed: Visibility is not included in the list", 422)
         key = request.headers.get("Idempotency-Key")
         with self._lock:
-            if key and key in self._idempotency:
+            if key and key in self._idempotency and self.honours_idempotency_key:
                 return _json(self._render(self._statuses[self._idempotency[key]]))
             limit = (self.instance_v2 or {}).get("configuration", {}).get("statuses", {})
             if len(asked) > int(limit.get("max_media_attachments") or 4):

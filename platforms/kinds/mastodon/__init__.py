@@ -67,6 +67,9 @@ class MastodonKind(Kind):
     #: Pixelfed writes a description with PUT /api/v1/media/{id}, not by editing the status.
     describes_by_media_update = False
     media = MASTODON_MEDIA
+    #: The server answers a repeated Idempotency-Key with the status it already made (Mastodon
+    #: keeps keys an hour; Pleroma and Akkoma do the same).
+    honours_idempotency_key = True
 
     def media_for(self, *, extra: dict[str, Any] | None) -> MediaRules:
         """This kind's rules with what the instance announced in /api/v2/instance (stored in
@@ -133,6 +136,8 @@ class PixelfedKind(MastodonKind):
     type = "pixelfed"
     label = "Pixelfed"
     describes_by_media_update = True
+    # Added in 2023 (pixelfed PR 4405) but not documented as kept: look the post up instead.
+    honours_idempotency_key = False
     alt_text_limit = 1000  # PF_MEDIA_MAX_ALTTEXT_LENGTH's default
     # Pixelfed's documented defaults (docs.pixelfed.org, configuration): MAX_ALBUM_LENGTH 4,
     # MAX_PHOTO_SIZE 15000 kB (Laravel's kilobytes of 1,024 bytes; it applies to every upload),
@@ -166,6 +171,8 @@ class PleromaKind(MastodonKind):
 class GoToSocialKind(MastodonKind):
     type = "gotosocial"
     label = "GoToSocial"
+    # Not in GoToSocial's documented API: look the post up instead.
+    honours_idempotency_key = False
     # GoToSocial's documented defaults (docs.gotosocial.org, configuration): statuses-media-max-files
     # 6, media-local-max-size 40 MiB for any file, media-description-max-chars 1500.
     media = replace(MASTODON_MEDIA, max_items=6, max_image_bytes=40 * MIB, max_video_bytes=40 * MIB)

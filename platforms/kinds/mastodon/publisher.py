@@ -34,6 +34,7 @@ from platforms.kinds.publishing import (
     html_to_text,
     same_text,
 )
+from platforms.kinds.registry import kind_of
 
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 LOOKUP_LIMIT = 20
@@ -64,6 +65,9 @@ class MastodonPublisher(HttpPublisher):
         )
         self.visibility = visibility if visibility in VISIBILITIES else "public"
         self.language = language or None
+        # Where the server is not known to honour the key, a lost answer is looked up before any
+        # second POST (HttpPublisher.publish); the key is sent either way.
+        self.idempotent_post = kind_of(self.platform_type).honours_idempotency_key
         # {publication's idempotency key: {MediaItem.key: media id}}, and the ids processed.
         self._uploaded: dict[str, dict[str, str]] = {}
         self._processed: set[str] = set()

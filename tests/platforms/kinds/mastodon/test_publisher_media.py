@@ -311,3 +311,19 @@ def test_mastodon_refuses_a_status_with_media_still_processing(fake):
     assert status.status_code == 422
     assert "not finished processing" in status.json()["error"]
     assert fake.statuses_created() == []
+
+
+def test_pixelfed_is_not_trusted_with_the_key_a_lost_answer_is_looked_up_not_posted_again(
+    httpserver, sleeper
+):
+    fake = FakeMastodon(httpserver, flavor="pixelfed", description_limit=1000)
+    fake.honours_idempotency_key = False  # what its documentation promises
+    fake.accept_then_hang_next(seconds=2.5)
+    pixelfed_two = THREE[:2]
+    published = publisher(fake, sleeper, platform_type=PlatformType.PIXELFED, timeout=1.0).publish(
+        publication(media=pixelfed_two)
+    )
+
+    (created,) = fake.statuses_created()
+    assert published.post_id == created["id"] and published.details["recovered"]
+    assert fake.count("POST", STATUSES) == 1, "found by the lookup, not posted twice"
