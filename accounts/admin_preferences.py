@@ -1,4 +1,5 @@
-"""The admin's "Preferences" page: a person's own settings (today: their time zone), for every role
+"""The admin's "Preferences" page: a person's own settings (their time zone, and what the alt text of
+their drafts' images needs before publishing), for every role
 that signs in to the admin, including those who may not open the user list.
 
 Linked from the user tools at the top of every admin page (templates/admin/base_site.html); the
@@ -13,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
+from accounts.models import AltTextGate
 from accounts.services.users import user_update_profile
 from accounts.time_zones import time_zone_names
 
@@ -24,6 +26,16 @@ class PreferencesForm(forms.Form):
         "type without a zone (e.g. when scheduling) is read in it.",
     )
 
+    alt_text_gate = forms.ChoiceField(
+        label="Images on my drafts need",
+        choices=AltTextGate.choices,
+        required=False,  # left out: unchanged
+        widget=forms.RadioSelect,
+        help_text="Every image your drafts carry is published with its alt text. By default a "
+        "person must approve that text first; you may relax this to “not empty”, which lets text "
+        "the AI wrote go out unread. Nothing ever goes out without alt text.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         site_default = ("", f"The site's time zone ({settings.TIME_ZONE})")
@@ -32,10 +44,13 @@ class PreferencesForm(forms.Form):
 
 def preferences_view(request):
     user = request.user
-    form = PreferencesForm(request.POST or None, initial={"time_zone": user.time_zone})
+    form = PreferencesForm(
+        request.POST or None, initial={"time_zone": user.time_zone, "alt_text_gate": user.alt_text_gate}
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            user_update_profile(user=user, data=form.cleaned_data, request=request)
+            data = {name: value for name, value in form.cleaned_data.items() if name == "time_zone" or value}
+            user_update_profile(user=user, data=data, request=request)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

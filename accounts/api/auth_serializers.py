@@ -58,6 +58,7 @@ class MeSerializer(serializers.ModelSerializer):
             "full_name",
             "avatar_url",
             "time_zone",
+            "alt_text_gate",
             "role",
             "is_verified",
             "last_login",

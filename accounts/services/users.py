@@ -7,13 +7,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Role, User, UserSession
+from accounts.models import AltTextGate, Role, User, UserSession
 from accounts.request_meta import request_meta
 from accounts.services.audit import audit_log_write
 from accounts.services.sessions import session_revoke_all
 from accounts.time_zones import time_zone_validate
 
-PROFILE_FIELDS = ("email", "full_name", "avatar_url", "time_zone")
+PROFILE_FIELDS = ("email", "full_name", "avatar_url", "time_zone", "alt_text_gate")
 
 
 @transaction.atomic
@@ -42,8 +42,11 @@ def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
 
 def user_update_profile(*, user: User, data: dict, request=None) -> User:
     """Change a user's own profile: email (unique, case-insensitively), full name, avatar URL,
-    time zone (an IANA name, or blank for the site's)."""
+    time zone (an IANA name, or blank for the site's), and what an image's alt text needs before the
+    person's drafts are published (`AltTextGate`: approved by a person, or only not empty)."""
     changes = {name: data[name] for name in PROFILE_FIELDS if name in data}
+    if "alt_text_gate" in changes and changes["alt_text_gate"] not in AltTextGate.values:
+        raise ValidationError({"alt_text_gate": [f"Choose one of: {', '.join(AltTextGate.values)}."]})
     if "time_zone" in changes:
         changes["time_zone"] = (changes["time_zone"] or "").strip()
         try:
