@@ -211,6 +211,10 @@ SPECTACULAR_SETTINGS = {
         # Caption tasks and image prompts share one set (queued, running, completed, failed, cancelled).
         "QueuedTaskStatusEnum": "captions.models.TaskStatus",
         "ConfigTypeEnum": "core.models.ConfigType",
+        # Where a workflow's attachment is taken from instead of an upload; drafts keep the name
+        # their `source` always had.
+        "MediaSourceEnum": ["generated", "persona"],
+        "SourceEnum": "workflows.models.DraftSource",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

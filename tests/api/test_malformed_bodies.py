@@ -132,10 +132,12 @@ def _existing_objects(owner) -> dict[str, str]:
     from tests.factories.platforms import PlatformConnectionFactory
     from tests.factories.workflows import WorkflowFactory
 
+    workflow = str(WorkflowFactory(user=owner).pk)
     return {
         "/api/v1/platforms/connections/{id}/": str(PlatformConnectionFactory(user=owner).pk),
         "/api/v1/system-config/{key}/": SystemConfigFactory().key,
-        "/api/v1/workflows/{id}/review/": str(WorkflowFactory(user=owner).pk),
+        "/api/v1/workflows/{id}/review/": workflow,
+        "/api/v1/workflows/{workflow_id}/media/": workflow,
     }
 
 
