@@ -29,6 +29,7 @@ from accounts.models import AltTextGate, User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from captions.alt_text import alt_text_missing
+from captions.models import CaptionGenerationUserSettings
 from captions.quality import caption_length, caption_quality, caption_text_clean
 from core.media_sources import media_source_fetch
 from core.stored_files import stored_files_delete
@@ -152,9 +153,20 @@ def _clean_focus(focus) -> tuple[float | None, float | None]:
 
 
 def _clean_language(language: str | None, workflow: Workflow) -> str:
-    options = workflow.manual_options if isinstance(workflow.manual_options, dict) else {}
-    text = (language or options.get("language") or "en").strip()
-    if not text or len(text) > 16 or not text.replace("-", "").isalnum():
+    """The alt text's language: as given, else the language the owner captions in (their caption
+    settings), else English."""
+    text = (language or "").strip()
+    if not text:
+        text = (
+            CaptionGenerationUserSettings.objects.filter(user_id=workflow.user_id)
+            .exclude(language__isnull=True)
+            .exclude(language="")
+            .order_by("-updated_at")
+            .values_list("language", flat=True)
+            .first()
+            or "en"
+        )
+    if len(text) > 16 or not text.replace("-", "").isalnum():
         raise ValidationError({"language": "A language code such as en, de or pt-BR."})
     return text
 

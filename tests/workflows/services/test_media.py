@@ -10,6 +10,7 @@ from PIL import Image as PILImage
 
 from accounts.models import AltTextGate, AuditLog
 from tests.factories.accounts import UserFactory
+from tests.factories.captions import CaptionGenerationUserSettingsFactory
 from tests.factories.generation import GeneratedImageFactory, GeneratedPersonaFactory
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import (
@@ -69,7 +70,8 @@ def attach(workflow, data=None, **kwargs):
 
 
 def test_an_upload_is_stored_and_described_by_the_caption_backends(django_capture_on_commit_callbacks):
-    workflow = workflow_for(Platform.MASTODON, manual_options={"language": "de"})
+    workflow = workflow_for(Platform.MASTODON)
+    CaptionGenerationUserSettingsFactory(user=workflow.user, language="de")
     with django_capture_on_commit_callbacks(execute=True):
         attachment = attach(workflow, focus=[0.25, -0.5])
     attachment.refresh_from_db()
