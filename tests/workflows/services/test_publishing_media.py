@@ -149,3 +149,34 @@ def open_bytes(key: str) -> bytes:
 
     with default_storage.open(key, "rb") as handle:
         return handle.read()
+
+
+def test_a_webhook_blog_receives_signed_links_that_serve_the_files(httpserver, settings, client):
+    from urllib.parse import urlsplit
+
+    from tests.factories.workflows import MediaAttachmentFactory
+    from tests.fakes.webhook import FakeWebhook
+
+    settings.PUBLIC_BASE_URL = "https://desk.example.org"
+    blog = FakeWebhook(httpserver)
+    connection = PlatformConnectionFactory(
+        platform_type=PlatformType.WEBHOOK, instance_url=blog.url, access_token=blog.secret, extra={}
+    )
+    state = AcceptedPlatformStateFactory(
+        platform=Platform.BLOG, workflow__user=connection.user, workflow__status=WorkflowStatus.COMPLETED
+    )
+    attachment = MediaAttachmentFactory(
+        workflow=state.workflow, alt_text="A chart:\nbuild times halved.", alt_status=AltTextStatus.APPROVED
+    )
+    job = publishing_job_create(workflow=state.workflow, platform=Platform.BLOG, actor=connection.user)
+
+    job = publishing_job_publish(job_id=job.pk)
+
+    assert job.status == PublishingStatus.PUBLISHED, job.error_message
+    [post] = blog.posts
+    [image] = post["images"]
+    assert image["alt_text"] == "A chart:\nbuild times halved." and image["media_type"] == "image/png"
+    assert image["url"].startswith("https://desk.example.org/")
+    served = client.get(urlsplit(image["url"]).path)
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == open_bytes(attachment.storage_key)
