@@ -215,7 +215,11 @@ def connection_session_store(*, connection: PlatformConnection, session: common.
     encrypted, in one short transaction; the caller's instance gets them too."""
     if connection.pk is not None:
         with transaction.atomic():
-            locked = _locked(connection)
+            try:
+                locked = _locked(connection)
+            except ConnectionNotFound:  # deleted meanwhile: nothing left to keep the tokens on
+                apply_session(connection=connection, session=session)
+                return
             fields = apply_session(connection=locked, session=session)
             _save(locked, update_fields=[*fields, "updated_at"])
             audit_log_write(

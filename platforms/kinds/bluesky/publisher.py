@@ -41,8 +41,9 @@ def post_url(*, actor: str, rkey: str) -> str:
 class BlueskyPublisher(XrpcClient):
     platform_type = "bluesky"
 
-    def __init__(self, *, base_url: str, access_token: str, **kwargs):
+    def __init__(self, *, base_url: str, access_token: str, langs: list[str] | None = None, **kwargs):
         super().__init__(base_url=base_url, access_token=access_token, **kwargs)
+        self.langs = list(langs or [])  # the connection's `extra.langs`; a job's options win
         self.uploaded: dict[str, dict] = {}  # MediaItem.key -> the blob reference as returned
         self._dids: dict[str, str | None] = {}  # handle -> DID (None: does not resolve)
         self._created_at: dict[str, str] = {}  # idempotency key -> the record's createdAt
@@ -56,6 +57,7 @@ class BlueskyPublisher(XrpcClient):
             refresh_token=connection.refresh_token,
             did=extra.get("did"),
             handle=extra.get("handle") or connection.username,
+            langs=extra.get("langs") if isinstance(extra.get("langs"), list) else None,
             timeout=connection_timeout(connection, timeout),
             **kwargs,
         )
@@ -133,7 +135,7 @@ class BlueskyPublisher(XrpcClient):
                 facets.append(span.facet(did=self._dids[span.value]))
         if facets:
             record["facets"] = facets
-        langs = publication.options.get("langs")
+        langs = publication.options.get("langs") or self.langs
         if langs:
             record["langs"] = list(langs)
         if publication.media:

@@ -198,6 +198,17 @@ def test_langs_from_the_options_go_on_the_record(fake, sleeper):
     assert fake.posts[0]["value"]["langs"] == ["ru", "en"]
 
 
+def test_the_connections_langs_apply_unless_the_job_names_its_own(fake, sleeper):
+    extra = {"did": fake.did, "handle": fake.handle, "langs": ["de"]}
+    publisher(fake, sleeper, connection=connection_for(fake, extra=extra)).publish(publication(key="k-de"))
+    pub = publisher(fake, sleeper, connection=connection_for(fake, extra=extra))
+    pub.publish(publication(key="k-ja", options={"langs": ["ja"]}))
+    assert {post["rkey"]: post["value"]["langs"] for post in fake.posts} == {
+        tid_from_key("k-de"): ["de"],
+        tid_from_key("k-ja"): ["ja"],
+    }
+
+
 def test_300_emoji_fit_as_graphemes_and_301_do_not(fake, sleeper):
     # A flag is two code points and eight UTF-8 bytes, one grapheme: 300 take 2,400 bytes.
     flag = "🇺🇦"

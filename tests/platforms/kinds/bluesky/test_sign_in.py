@@ -210,3 +210,16 @@ def test_the_admin_shows_a_refused_sign_in_on_the_password_field(admin_client, f
     assert response.status_code == 200
     assert "Invalid identifier or password" in response.content.decode()
     assert not PlatformConnection.objects.exists()
+
+
+def test_a_session_renewed_for_a_deleted_connection_changes_no_row(fake, user):
+    from platforms.kinds.common import Session
+
+    connection = services.connection_create(user=user, **body(fake))
+    PlatformConnection.objects.filter(pk=connection.pk).delete()
+    session = Session(
+        access_token="new-access-0001", refresh_token="new-refresh-0001", expires_at=None, extra={}
+    )
+    services.connection_session_store(connection=connection, session=session)
+    assert connection.access_token == "new-access-0001"
+    assert not PlatformConnection.objects.exists()
