@@ -312,6 +312,26 @@ def test_a_401_is_an_auth_error(fake, sleeper):
     assert fake.posts == []
 
 
+@pytest.mark.parametrize(
+    ("status", "error", "message"),
+    [
+        (403, "AccountNotFound", "Account not found"),
+        (404, "NotFound", "Not Found"),
+        (400, "InvalidRequest", "Invalid app.bsky.feed.post record: Record/text must not be longer"),
+    ],
+)
+def test_other_refusals_are_auth_errors_naming_the_servers_reason(fake, sleeper, status, error, message):
+    fake.fail_next(status, body={"error": error, "message": message})
+    with pytest.raises(PlatformAuthError) as caught:
+        publisher(fake, sleeper).publish(publication())
+    assert caught.value.status == status
+    assert caught.value.ambiguous is False
+    if status != 404:
+        assert f"{error}: {message}" in str(caught.value)
+    assert fake.count("POST", CREATE) == 1
+    assert fake.posts == []
+
+
 def test_a_429_waits_the_retry_after_then_posts(fake, sleeper):
     fake.rate_limit_next(retry_after="4")
     published = publisher(fake, sleeper).publish(publication())
