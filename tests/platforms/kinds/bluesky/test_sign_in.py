@@ -199,6 +199,25 @@ def test_the_admin_exchanges_the_app_password_too(admin_client, fake):
     assert stored.access_token in fake.access_tokens
     assert stored.refresh_token in fake.refresh_tokens
     assert stored.extra["did"] == fake.did
+    page = admin_client.get(reverse("admin:platforms_platformconnection_change", args=[stored.pk]))
+    html = page.content.decode()
+    assert f"refresh token: ••••{stored.refresh_token[-4:]}" in html
+    for secret in (stored.access_token, stored.refresh_token, APP_PASSWORD):
+        assert secret not in html
+
+
+def test_the_admin_asks_for_the_app_password_again_for_another_account(admin_client, fake):
+    user = UserFactory()
+    admin_client.post(reverse("admin:platforms_platformconnection_add"), admin_form(user, fake))
+    stored = PlatformConnection.objects.get()
+    response = admin_client.post(
+        reverse("admin:platforms_platformconnection_change", args=[stored.pk]),
+        admin_form(user, fake, username="bob.test", new_access_token=""),
+    )
+    assert response.status_code == 200
+    assert "app password again" in response.content.decode()
+    stored.refresh_from_db()
+    assert stored.username == fake.handle
 
 
 def test_the_admin_shows_a_refused_sign_in_on_the_password_field(admin_client, fake):
