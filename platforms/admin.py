@@ -6,7 +6,7 @@ from accounts.admin_scoping import OwnerScopedAdmin
 from core.admin_forms import secret_field
 from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import PlatformConnection
-from platforms.services import instance_url_clean
+from platforms.services import apply_session, connection_sign_in, instance_url_clean
 
 SECRET_FIELDS = ("access_token", "client_key", "client_secret")
 
@@ -14,7 +14,10 @@ SECRET_FIELDS = ("access_token", "client_key", "client_secret")
 class PlatformConnectionForm(forms.ModelForm):
     """Credentials are write-only: typed in, never shown again; empty keeps the stored value."""
 
-    new_access_token = secret_field("Access token (or ImageFX cookie)")
+    new_access_token = secret_field(
+        "Access token (ImageFX: the cookie; Bluesky: an app password, exchanged at once for a session "
+        "and not kept)"
+    )
     new_client_key = secret_field("Client key")
     new_client_secret = secret_field("Client secret")
 
@@ -48,7 +51,35 @@ class PlatformConnectionForm(forms.ModelForm):
             problems = kind_of(platform_type).publishing_option_errors(extra)
             if problems:
                 self.add_error("extra", " ".join(problems.values()))
+        self._session = None
+        if platform_type in PlatformType.values and kind_of(platform_type).signs_in and not self.errors:
+            self._sign_in(cleaned, platform_type)
         return cleaned
+
+    def _sign_in(self, cleaned, platform_type: str) -> None:
+        """The app password is exchanged for a session here, so a refusal is a form error and the
+        password never reaches the database."""
+        password = cleaned.get("new_access_token")
+        if not password:
+            old = self.instance
+            if old.pk and (
+                (old.platform_type, old.instance_url, old.username)
+                != (platform_type, cleaned.get("instance_url"), cleaned.get("username") or None)
+            ):
+                self.add_error(
+                    "new_access_token",
+                    "Give the account's app password again to sign in to the changed account.",
+                )
+            return
+        try:
+            self._session = connection_sign_in(
+                platform_type=platform_type,
+                instance_url=cleaned.get("instance_url") or "",
+                username=cleaned.get("username"),
+                password=password,
+            )
+        except ValidationError as exc:
+            self.add_error("new_access_token", exc.message_dict["access_token"])
 
     def save(self, commit=True):
         connection = super().save(commit=False)
@@ -56,6 +87,8 @@ class PlatformConnectionForm(forms.ModelForm):
             entered = self.cleaned_data.get(f"new_{field}")
             if entered:
                 setattr(connection, field, entered)
+        if self._session is not None:  # in place of the app password
+            apply_session(connection=connection, session=self._session)
         if commit:
             connection.save()
         return connection
@@ -78,7 +111,7 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
     search_fields = ["name", "instance_url", "username", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-    readonly_fields = ["credential_hints", "last_used", "created_at", "updated_at"]
+    readonly_fields = ["credential_hints", "token_expires_at", "last_used", "created_at", "updated_at"]
     fieldsets = [
         (
             None,
@@ -96,7 +129,15 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
         ),
         (
             "Credentials (write-only)",
-            {"fields": ["credential_hints", "new_access_token", "new_client_key", "new_client_secret"]},
+            {
+                "fields": [
+                    "credential_hints",
+                    "token_expires_at",
+                    "new_access_token",
+                    "new_client_key",
+                    "new_client_secret",
+                ]
+            },
         ),
         ("Platform settings", {"fields": ["extra"], "classes": ["collapse"]}),
         ("History", {"fields": ["last_used", "created_at", "updated_at"]}),
@@ -110,7 +151,7 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
 
         parts = [
             f"{field.replace('_', ' ')}: {mask(getattr(obj, field))}"
-            for field in SECRET_FIELDS
+            for field in (*SECRET_FIELDS, "refresh_token")
             if getattr(obj, field)
         ]
         return "; ".join(parts) or "none"

@@ -23,7 +23,7 @@ class VerificationFailed(Invalid):
 class VerificationUnsupported(Invalid):
     code = "verification_unsupported"
     default_message = (
-        "Verification is available for Mastodon-compatible platforms, X, LinkedIn and WordPress."
+        "Verification is available for Mastodon-compatible platforms, X, LinkedIn, WordPress and Bluesky."
     )
 
 

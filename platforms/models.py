@@ -15,7 +15,9 @@ class PlatformConnection(TimestampedModel):
     Holds the fediverse instances of seed 000, the publishing targets of seed 001,
     and the ImageFX cookie that seed 002 kept on its users table (in `access_token`).
     Non-secret per-platform settings (LinkedIn author URN, WordPress user, the
-    instance's description limit) live in `extra`.
+    instance's description limit, a Bluesky account's DID, handle and PDS) live in `extra`.
+    Networks that sign in with a password (Bluesky) keep the session instead: `access_token`,
+    `refresh_token` and `token_expires_at`; the password itself is never stored.
     """
 
     user = models.ForeignKey(
@@ -31,6 +33,10 @@ class PlatformConnection(TimestampedModel):
     access_token = EncryptedTextField()
     client_key = EncryptedTextField(null=True, blank=True)
     client_secret = EncryptedTextField(null=True, blank=True)
+    #: A session's refresh token (Bluesky's refreshJwt), for networks whose access tokens expire.
+    refresh_token = EncryptedTextField(null=True, blank=True)
+    #: When `access_token` expires, where the network says (None: it does not, or unknown).
+    token_expires_at = models.DateTimeField(null=True, blank=True)
     extra = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)

@@ -6,6 +6,7 @@ that trips a database constraint raises ConnectionConflict (409).
 """
 
 import logging
+import math
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +28,7 @@ from platforms.errors import (
     VerificationUnsupported,
 )
 from platforms.kinds import common
-from platforms.kinds.registry import PlatformType, kinds
+from platforms.kinds.registry import PlatformType, kind_of, kinds
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_account_taken, connection_name_taken
 
@@ -170,6 +171,70 @@ def _save(connection: PlatformConnection, *, update_fields: list[str] | None = N
         ) from None
 
 
+def connection_sign_in(
+    *,
+    platform_type: str,
+    instance_url: str,
+    username: str | None,
+    password: str,
+    timeout: float | None = None,
+) -> common.Session:
+    """Exchange an account password (Bluesky: an app password) for a session, at once; the
+    password is sent to the network once and kept nowhere. A refusal, a rate limit or an
+    unreachable server is a ValidationError on `access_token` (the field the password came in),
+    so nothing is stored."""
+    try:
+        return kind_of(platform_type).sign_in(
+            instance_url=instance_url,
+            username=(username or "").strip(),
+            password=password,
+            timeout=common.DEFAULT_TIMEOUT if timeout is None else timeout,
+        )
+    except common.PlatformError as exc:
+        logger.info("Signing in to %s failed: %s", instance_url, exc)
+        message = f"Signing in failed: {exc}"
+        wait = getattr(exc, "retry_after", None)
+        if exc.status == 429 and wait:
+            message += f" Try again in {math.ceil(wait)} seconds."
+        raise ValidationError({"access_token": message}) from None
+
+
+def apply_session(*, connection: PlatformConnection, session: common.Session) -> list[str]:
+    """Put a session on `connection` (not saved): its tokens, their expiry, and what it told about
+    the account in `extra`. Returns the fields it set."""
+    connection.access_token = session.access_token
+    connection.refresh_token = session.refresh_token
+    connection.token_expires_at = session.expires_at
+    extra = connection.extra if isinstance(connection.extra, dict) else {}
+    connection.extra = {**extra, **session.extra}
+    return ["access_token", "refresh_token", "token_expires_at", "extra"]
+
+
+def connection_session_store(*, connection: PlatformConnection, session: common.Session) -> None:
+    """Store a renewed session (a publisher refreshed an expired access token): both tokens,
+    encrypted, in one short transaction; the caller's instance gets them too."""
+    if connection.pk is not None:
+        with transaction.atomic():
+            try:
+                locked = _locked(connection)
+            except ConnectionNotFound:  # deleted meanwhile: nothing left to keep the tokens on
+                apply_session(connection=connection, session=session)
+                return
+            fields = apply_session(connection=locked, session=session)
+            _save(locked, update_fields=[*fields, "updated_at"])
+            audit_log_write(
+                action="connection.session_renewed",
+                actor=None,
+                target=locked,
+                details={"expires_at": session.expires_at.isoformat() if session.expires_at else None},
+            )
+    apply_session(connection=connection, session=session)
+
+
+def _signs_in(platform_type: str) -> bool:
+    return platform_type in PlatformType.values and kind_of(platform_type).signs_in
+
+
 def connection_create(
     *,
     user: User,
@@ -200,6 +265,15 @@ def connection_create(
         is_active=is_active,
         is_default=is_default,
     )
+    if _signs_in(platform_type):
+        _check(connection)  # the row's own rules first: no request for a form that is wrong anyway
+        session = connection_sign_in(
+            platform_type=platform_type,
+            instance_url=connection.instance_url,
+            username=connection.username,
+            password=access_token,
+        )
+        apply_session(connection=connection, session=session)
     with transaction.atomic():
         _check(connection)
         if is_default:
@@ -229,6 +303,9 @@ def connection_update(
     unknown = set(data) - set(UPDATABLE_FIELDS)
     if unknown:
         raise ValidationError({field: "This field cannot be changed." for field in sorted(unknown)})
+    session = _session_for_update(connection=connection, data=data)
+    if session is not None:
+        data = {key: value for key, value in data.items() if key != "access_token"}
     with transaction.atomic():
         connection = _locked(connection)
         changed = []
@@ -244,6 +321,12 @@ def connection_update(
             if getattr(connection, field) != value:
                 setattr(connection, field, value)
                 changed.append(field)
+        if session is not None:
+            changed.extend(
+                field
+                for field in apply_session(connection=connection, session=session)
+                if field not in changed
+            )
         _check(connection)
         if not changed:
             return connection
@@ -259,6 +342,36 @@ def connection_update(
             meta=meta,
         )
     return connection
+
+
+def _session_for_update(*, connection: PlatformConnection, data: dict[str, Any]) -> common.Session | None:
+    """For a network that signs in: a new password is exchanged for a session before anything is
+    saved; a new account, server or network without one is refused (the stored session belongs to
+    the old account)."""
+    platform_type = data.get("platform_type", connection.platform_type)
+    if not _signs_in(platform_type):
+        return None
+    instance_url = (
+        instance_url_clean(data["instance_url"]) if "instance_url" in data else connection.instance_url
+    )
+    username = (data["username"] or "").strip() or None if "username" in data else connection.username
+    if not data.get("access_token"):
+        moved = (
+            platform_type != connection.platform_type
+            or instance_url != connection.instance_url
+            or username != connection.username
+        )
+        if moved:
+            raise ValidationError(
+                {"access_token": "Give the account's app password again to sign in to the changed account."}
+            )
+        return None
+    return connection_sign_in(
+        platform_type=platform_type,
+        instance_url=instance_url,
+        username=username,
+        password=data["access_token"],
+    )
 
 
 def connection_delete(

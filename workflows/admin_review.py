@@ -29,6 +29,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from accounts.permissions import sees_everyone
 from accounts.request_meta import request_meta
 from core.errors import DomainError
+from platforms.kinds.registry import writing_rules
 from workflows.admin_forms import DraftReviewForm, WorkflowStartForm, add_service_errors
 from workflows.models import (
     Draft,
@@ -129,8 +130,14 @@ class PlatformPanel:
 
     @property
     def count(self) -> int:
-        """Characters as the review service counts them (the stripped text, in code points)."""
-        return len(str(self.form["content"].value() or "").replace("\r\n", "\n").strip())
+        """The length as the review service counts it (the stripped text, in code points, or in
+        graphemes where the network counts those: Bluesky)."""
+        text = str(self.form["content"].value() or "").replace("\r\n", "\n").strip()
+        return writing_rules(self.state.platform).length(text)
+
+    @property
+    def unit(self) -> str:
+        return writing_rules(self.state.platform).unit
 
     @property
     def actions(self) -> list[tuple[str, str]]:

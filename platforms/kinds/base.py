@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+import regex
+
 from platforms.kinds.media import TEXT_ONLY, MediaRules
 
 if TYPE_CHECKING:
-    from platforms.kinds.common import PlatformAccount
+    from platforms.kinds.common import PlatformAccount, Session
 
 
 class Form(StrEnum):
@@ -34,7 +36,12 @@ class WritingRules:
 
     name: str  # how findings and prompts name the target ("X", "blog")
     form: Form
-    text_limit: int | None  # characters; None when the form is measured in words
+    text_limit: int | None  # characters (graphemes where `counts_graphemes`); None: measured in words
+    #: The network counts user-perceived characters (extended grapheme clusters: an emoji family
+    #: or a flag is one), as Bluesky does, instead of code points.
+    counts_graphemes: bool = False
+    #: UTF-8 bytes the network also caps a post's text at (Bluesky: 3,000 besides 300 graphemes).
+    byte_limit: int | None = None
     # An instance may set its own limit (stored by verification in extra["max_characters"]).
     instance_limit: bool = False
     words: tuple[int, int] | None = None  # (fewest, most) words of an article
@@ -50,9 +57,37 @@ class WritingRules:
             return int(instance_limit)
         return self.text_limit
 
+    @property
+    def unit(self) -> str:
+        """What `text_limit` counts, as messages name it."""
+        return "graphemes" if self.counts_graphemes else "characters"
+
+    def length(self, text: str) -> int:
+        """The text's length as the network counts it against `text_limit`."""
+        return grapheme_count(text) if self.counts_graphemes else len(text)
+
+    def length_problem(self, text: str, *, instance_limit: int | None = None) -> str | None:
+        """Why the text is too long for a post here, in a sentence; None when it fits."""
+        limit = self.char_limit(instance_limit)
+        length = self.length(text)
+        if limit is not None and length > limit:
+            return f"The draft has {length} {self.unit}; {self.name} allows {limit}."
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if self.byte_limit is not None and size > self.byte_limit:
+            return f"The draft takes {size} bytes in UTF-8; {self.name} allows {self.byte_limit}."
+        return None
+
     def prompt(self, *, instance_limit: int | None = None) -> str:
         low, high = self.words or (0, 0)
         return self.guide.format(limit=self.char_limit(instance_limit), low=low, high=high)
+
+
+_GRAPHEME = regex.compile(r"\X")
+
+
+def grapheme_count(text: str) -> int:
+    """User-perceived characters (Unicode extended grapheme clusters, UAX #29)."""
+    return sum(1 for _ in _GRAPHEME.finditer(text))
 
 
 # The `blog` target is served by two kinds (WordPress and the signed webhook): one set of rules.
@@ -88,6 +123,9 @@ class Kind:
     alt_text_limit: int | None = None  # the default when the instance does not say
     can_edit_posts: bool = False
     verifiable: bool = False
+    #: The person gives an account password (an app password) that is exchanged at once for a
+    #: session (`sign_in`) and never stored; the connection keeps the session's tokens.
+    signs_in: bool = False
     #: What a post on this network carries besides text (platforms.kinds.media).
     media: MediaRules = TEXT_ONLY
     #: Keys a publishing job may set in its options (they win over the connection's extra).
@@ -101,6 +139,10 @@ class Kind:
     def connection_errors(self, *, username: str | None, extra: dict[str, Any]) -> dict[str, str]:
         """{field: message} for settings of a connection this network cannot use (empty: fine)."""
         return {}
+
+    def sign_in(self, *, instance_url: str, username: str, password: str, timeout: float) -> Session:
+        """Exchange an account password for a session (where `signs_in`); one request, no retry."""
+        raise ValueError(f"{self.type!r} connections do not sign in with a password.")
 
     def verify(self, connection, *, timeout: float) -> tuple[PlatformAccount, dict[str, Any]]:
         """(the account of the credentials, settings learned on the way to store in `extra`)."""

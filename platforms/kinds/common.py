@@ -5,7 +5,8 @@ host and the HTTP status, never a credential.
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from core.outbound import HostThrottle
@@ -70,6 +71,17 @@ class PlatformAccount:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session:
+    """What signing in with an account password gives (Bluesky's createSession and
+    refreshSession): tokens to store encrypted, and settings learned for `extra`."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
+    expires_at: datetime | None  # when the access token expires, if it says
+    extra: dict[str, Any]  # non-secret: the account's DID, handle, PDS address
 
 
 def server_reason(response: Any, *, secrets: Iterable[str] = ()) -> str | None:

@@ -14,7 +14,7 @@ kept in a table: `kinds_for_target(Target.BLOG)` are the connection types that c
 
 from django.db import models
 
-from platforms.kinds import imagefx, linkedin, mastodon, webhook, wordpress, x
+from platforms.kinds import bluesky, imagefx, linkedin, mastodon, webhook, wordpress, x
 from platforms.kinds.base import Kind, WritingRules
 from platforms.kinds.media import MediaRules, media_rules_loosest
 
@@ -29,6 +29,7 @@ class PlatformType(models.TextChoices):
     WORDPRESS = "wordpress", "WordPress"
     WEBHOOK = "webhook", "Blog webhook"
     IMAGEFX = "imagefx", "Google ImageFX"
+    BLUESKY = "bluesky", "Bluesky"
 
 
 class Target(models.TextChoices):
@@ -38,6 +39,7 @@ class Target(models.TextChoices):
     X = "x", "X"
     BLOG = "blog", "Blog"
     MASTODON = "mastodon", "Mastodon"
+    BLUESKY = "bluesky", "Bluesky"
 
 
 _KINDS: dict[str, Kind] = {
@@ -49,6 +51,7 @@ _KINDS: dict[str, Kind] = {
         wordpress.KIND,
         webhook.KIND,
         imagefx.KIND,
+        bluesky.KIND,
     )
 }
 

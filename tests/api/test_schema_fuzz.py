@@ -23,7 +23,8 @@ from accounts.tokens import hash_secret, new_session_token
 from config.wsgi import application
 from core import pages
 from platforms.kinds.base import Kind
-from platforms.kinds.common import PlatformAccount
+from platforms.kinds.bluesky import BlueskyKind
+from platforms.kinds.common import PlatformAccount, Session
 from platforms.kinds.mastodon import client as clients
 from tests.factories.accounts import UserFactory, UserSessionFactory
 
@@ -73,6 +74,16 @@ def platforms_answer_from_loopback(httpserver, monkeypatch):
                 id="1", username="fuzz", acct="fuzz", display_name="Fuzz", url=httpserver.url_for("/@fuzz")
             ),
             {},
+        ),
+    )
+    # Bluesky signs in on create (an app password for a session) and verifies through its own
+    # kind: both answer here too.
+    monkeypatch.setattr(BlueskyKind, "verify", Kind.verify)
+    monkeypatch.setattr(
+        BlueskyKind,
+        "sign_in",
+        lambda self, **kwargs: Session(
+            access_token="fuzz-access-token", refresh_token="fuzz-refresh-token", expires_at=None, extra={}
         ),
     )
     monkeypatch.setattr(

@@ -29,7 +29,7 @@ APP_ERRORS = [
         platforms_errors.VerificationUnsupported,
         400,
         "verification_unsupported",
-        "Verification is available for Mastodon-compatible platforms, X, LinkedIn and WordPress.",
+        "Verification is available for Mastodon-compatible platforms, X, LinkedIn, WordPress and Bluesky.",
     ),
     (
         platforms_errors.PlatformUnavailable,

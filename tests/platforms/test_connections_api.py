@@ -613,6 +613,27 @@ def test_credentials_are_stored_encrypted(api):
         assert secret not in stored
 
 
+def test_a_bluesky_app_password_is_in_no_column_at_all(api, httpserver, settings):
+    """The app password is exchanged for a session and kept nowhere: not encrypted, not in extra."""
+    from tests.fakes.bluesky import APP_PASSWORD, FakeBluesky
+
+    fake = FakeBluesky(httpserver)
+    settings.OUTBOUND_ALLOWED_ORIGINS = [fake.base_url]
+    data = {"platform_type": "bluesky", "instance_url": fake.base_url, "username": fake.handle}
+    response = api.post(URL, body(name="Bluesky", access_token=APP_PASSWORD, **data), format="json")
+    assert response.status_code == 201, response.content
+    stored = PlatformConnection.objects.get(pk=response.json()["id"])
+    decrypted = [stored.access_token, stored.client_key, stored.client_secret, stored.refresh_token]
+    assert APP_PASSWORD not in json.dumps(decrypted)
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM platform_connections WHERE id = %s", [stored.pk])
+        row = cursor.fetchone()
+    assert APP_PASSWORD not in " ".join(str(value) for value in row)
+    for secret in (stored.access_token, stored.refresh_token):
+        assert secret not in " ".join(str(value) for value in row)
+    assert APP_PASSWORD not in json.dumps([log.details for log in AuditLog.objects.all()])
+
+
 # --- concurrency (PostgreSQL) ---------------------------------------------------------------
 
 

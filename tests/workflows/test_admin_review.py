@@ -166,6 +166,28 @@ def test_a_mastodon_instances_own_limit_is_the_counters_limit(reviewer):
     )
 
 
+def test_a_bluesky_counter_counts_graphemes_as_the_service(reviewer):
+    flag = "\U0001f1fa\U0001f1e6"  # one grapheme, two code points
+    workflow = WorkflowFactory(user=reviewer, status=WorkflowStatus.AWAITING_REVIEW)
+    draft = DraftFactory(workflow=workflow, platform=Platform.BLUESKY, content=f"Hello {flag}")
+    PlatformStateFactory(
+        workflow=workflow,
+        platform=Platform.BLUESKY,
+        status=PlatformStatus.AWAITING_REVIEW,
+        active_draft=draft,
+    )
+    response = client_of(reviewer).get(review_url(workflow))
+    (panel,) = response.context["panels"]
+    assert (panel.limit, panel.count, panel.unit) == (300, 7, "graphemes")
+    html = response.content.decode()
+    assert 'data-limit="300" data-graphemes="true"' in html
+    assert "/ 300 graphemes" in html
+    # The service refuses by the same count: 301 flags are too many, 300 are not.
+    assert errors_of(
+        press(client_of(reviewer), workflow, "bluesky", "edit_and_refine", content=flag * 301), "bluesky"
+    )
+
+
 def test_a_missing_workflow_is_a_404(reviewer):
     response = client_of(reviewer).get(reverse("admin:workflows_workflow_review", args=["not-a-uuid"]))
     assert response.status_code == 404

@@ -285,6 +285,28 @@ def test_platform_appropriateness_limits():
     assert score("x", "").score < 30
 
 
+def test_bluesky_drafts_are_measured_in_graphemes_and_bytes():
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one grapheme, five code points
+    flag = "\U0001f1fa\U0001f1e6"  # one grapheme, eight bytes
+    assert score("bluesky", flag * 300).criteria_scores["platform_appropriateness"] == 100
+    over = score("bluesky", flag * 301)
+    assert over.criteria_scores["platform_appropriateness"] <= 50
+    assert "301 graphemes; the Bluesky limit is 300" in over.feedback
+    # 300 graphemes, yet 5,400 bytes: Bluesky refuses more than 3,000.
+    heavy = score("bluesky", family * 300)
+    assert "5400 bytes in UTF-8; the Bluesky limit is 3000" in heavy.feedback
+    # Code points would call 100 families too long for X's 280; graphemes count them as 100.
+    assert "too long" not in score("bluesky", family * 100).feedback
+    assert "too long" in score("x", family * 100).feedback
+
+
+def test_bluesky_post_fits_300_graphemes_with_few_hashtags():
+    draft = write("bluesky", options={"length": "long"})
+    assert draft.metadata["char_limit"] == 300
+    assert draft.metadata["characters"] <= 300
+    assert 1 <= len(t.hashtags(draft.content)) <= 2
+
+
 def test_platform_appropriateness_hashtag_counts():
     base = "We ship today. Try it now!"
     assert "missing hashtags" in score("x", base + "\n\n#Launch").feedback

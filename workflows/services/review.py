@@ -26,6 +26,7 @@ from django.db import transaction
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from core.locking import row_lock
+from platforms.kinds.registry import writing_rules
 from workflows.errors import InvalidTransition, PublishingInProgress, WorkflowClosed
 from workflows.models import (
     LIVE_PUBLISHING_STATUSES,
@@ -61,19 +62,16 @@ MAX_FEEDBACK_CHARS = 5_000
 
 
 def _clean_content(*, workflow: Workflow, platform: str, content: str | None) -> str:
-    from workflows.writing import platform_char_limit
-
     if not isinstance(content, str) or not content.strip():
         raise ValidationError({"content": "Give the edited draft's text."})
     content = content.strip()
     if len(content) > MAX_CONTENT_CHARS:
         raise ValidationError({"content": f"At most {MAX_CONTENT_CHARS} characters."})
     instance_limit = instance_char_limit(user_id=workflow.user_id, platform=platform)
-    limit = platform_char_limit(platform, char_limit=instance_limit)
-    if limit is not None and len(content) > limit:
-        label = Platform(platform).label
-        message = f"The draft has {len(content)} characters; {label} allows {limit}."
-        raise ValidationError({"content": message})
+    # Counted as the network counts (Bluesky: graphemes, and UTF-8 bytes besides).
+    problem = writing_rules(platform).length_problem(content, instance_limit=instance_limit)
+    if problem is not None:
+        raise ValidationError({"content": problem})
     return content
 
 

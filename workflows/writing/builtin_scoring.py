@@ -109,11 +109,20 @@ def _platform(platform: str, content: str, *, char_limit: int | None, options: d
     rules = writing_rules(platform)
     name = rules.name
     limit = platform_char_limit(platform, char_limit=char_limit)
-    if limit is not None and len(content) > limit:
-        over = (len(content) - limit) / limit * 100
+    length = rules.length(content)  # as the network counts: Bluesky counts graphemes
+    size = len(content.encode("utf-8", "surrogatepass"))
+    if limit is not None and length > limit:
+        over = (length - limit) / limit * 100
         score -= f.add(
             "platform_appropriateness",
-            f"{TOO_LONG}: {len(content)} characters; the {name} limit is {limit}.",
+            f"{TOO_LONG}: {length} {rules.unit}; the {name} limit is {limit}.",
+            50 + int(over / 2),
+        )
+    elif rules.byte_limit is not None and size > rules.byte_limit:
+        over = (size - rules.byte_limit) / rules.byte_limit * 100
+        score -= f.add(
+            "platform_appropriateness",
+            f"{TOO_LONG}: {size} bytes in UTF-8; the {name} limit is {rules.byte_limit}.",
             50 + int(over / 2),
         )
     if rules.form == Form.ARTICLE:

@@ -253,7 +253,8 @@ def _short_post(brief: WritingBrief, plan: _Plan, limit: int, ranked, top, stock
     text = assemble(chosen, cta, tags)
     if len(text) > budget and cta:
         text = assemble(chosen, "", tags)
-    return text if len(text) <= limit else t.trim_to(text, limit)
+    # Trimming to `limit` code points keeps a text within `limit` graphemes too.
+    return text if writing_rules(brief.platform).length(text) <= limit else t.trim_to(text, limit)
 
 
 def _linkedin(brief: WritingBrief, plan: _Plan, limit: int, ranked, top, stock) -> str:
@@ -410,5 +411,5 @@ def write_builtin(brief: WritingBrief) -> WrittenDraft:
     if writing_rules(brief.platform).form == Form.ARTICLE:
         metadata["words"] = len(t.words(content))
     else:
-        metadata["characters"] = len(content)
+        metadata["characters"] = writing_rules(brief.platform).length(content)
     return WrittenDraft(content=content, model=MODEL, backend="builtin", metadata=metadata)

@@ -148,8 +148,9 @@ def write_llm(brief: WritingBrief, *, backend: AIBackend) -> WrittenDraft:
         raise AIUnavailable("The AI server returned an empty draft.", retry_reason="malformed")
     metadata = {k: v for k, v in (result.metadata or {}).items() if k != "raw_text"}
     limit = platform_char_limit(brief.platform, char_limit=brief.char_limit)
-    if limit is not None and len(content) > limit:
-        metadata["trimmed_from"] = len(content)
+    length = writing_rules(brief.platform).length(content)  # Bluesky counts graphemes
+    if limit is not None and length > limit:
+        metadata["trimmed_from"] = length
         content = t.trim_to(content, limit)
     metadata.update(
         {

@@ -250,6 +250,19 @@ def test_the_hard_limit_follows_the_platform_and_the_mastodon_instance():
     assert review(mastodon, "edit_and_publish", content="m" * 501).status == PlatformStatus.ACCEPTED
 
 
+def test_a_bluesky_edit_is_counted_in_graphemes_and_bytes():
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # one grapheme, 18 bytes
+    flag = "\U0001f1fa\U0001f1e6"  # one grapheme, 8 bytes
+    state = reviewable(Platform.BLUESKY)
+    with pytest.raises(ValidationError) as caught:
+        review(state, "edit_and_publish", content=flag * 301)
+    assert caught.value.message_dict["content"] == ["The draft has 301 graphemes; Bluesky allows 300."]
+    with pytest.raises(ValidationError) as caught:
+        review(state, "edit_and_publish", content=family * 200)
+    assert "3600 bytes" in caught.value.message_dict["content"][0]
+    assert review(state, "edit_and_publish", content=flag * 300).status == PlatformStatus.ACCEPTED
+
+
 def test_a_reviewer_other_than_the_owner_is_recorded_on_the_draft():
     state = reviewable()
     moderator = UserFactory()

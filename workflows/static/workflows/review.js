@@ -9,9 +9,16 @@
   var PY_SPACE = "\\t\\n\\u000b\\f\\r\\u001c-\\u001f \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
   var EDGES = new RegExp("^[" + PY_SPACE + "]+|[" + PY_SPACE + "]+$", "g");
 
-  // Characters as the service counts them: code points (an emoji is one, not two UTF-16 units).
-  function countCharacters(text) {
-    return Array.from(text.replace(/\r\n/g, "\n").replace(EDGES, "")).length;
+  // Characters as the service counts them: code points (an emoji is one, not two UTF-16 units),
+  // or graphemes where the network counts those (Bluesky: a flag or an emoji family is one).
+  var SEGMENTER = typeof Intl !== "undefined" && Intl.Segmenter ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+
+  function countCharacters(text, graphemes) {
+    var trimmed = text.replace(/\r\n/g, "\n").replace(EDGES, "");
+    if (graphemes && SEGMENTER) {
+      return Array.from(SEGMENTER.segment(trimmed)).length;
+    }
+    return Array.from(trimmed).length;
   }
 
   function setUpCounter(counter) {
@@ -21,8 +28,9 @@
       return;
     }
     var limit = counter.dataset.limit ? parseInt(counter.dataset.limit, 10) : null;
+    var graphemes = counter.dataset.graphemes === "true";
     function update() {
-      var count = countCharacters(editor.value);
+      var count = countCharacters(editor.value, graphemes);
       shown.textContent = String(count);
       var over = limit !== null && count > limit;
       counter.classList.toggle("wf-over-limit", over);
