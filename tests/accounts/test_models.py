@@ -27,6 +27,11 @@ def test_role_must_be_known():
         UserFactory(role="owner")
 
 
+def test_alt_text_gate_must_be_known():
+    with violates("ck_users_alt_text_gate"):
+        UserFactory(alt_text_gate="off")
+
+
 def test_new_users_default_to_the_user_role_and_unverified():
     user = User.objects.create_user(username="new", email="new@example.test", password="x")
     user.refresh_from_db()

@@ -9,6 +9,7 @@ from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import (
     DraftFactory,
     EvaluationFactory,
+    MediaAttachmentFactory,
     PlatformStateFactory,
     PublishingJobFactory,
     ResourceFactory,
@@ -107,6 +108,30 @@ BAD_VALUES = [
         {"platform": "myspace"},
         lambda: violates("ck_workflow_checkpoints_platform"),
         id="workflow_checkpoints_platform",
+    ),
+    pytest.param(
+        MediaAttachmentFactory,
+        {"platform": "myspace"},
+        lambda: violates("ck_media_attachments_platform"),
+        id="media_attachments_platform",
+    ),
+    pytest.param(
+        MediaAttachmentFactory,
+        {"origin": "stolen"},
+        lambda: violates("ck_media_attachments_origin"),
+        id="media_attachments_origin",
+    ),
+    pytest.param(
+        MediaAttachmentFactory,
+        {"alt_status": "skipped"},
+        lambda: violates("ck_media_attachments_alt_status"),
+        id="media_attachments_alt_status",
+    ),
+    pytest.param(
+        MediaAttachmentFactory,
+        {"alt_score": 101},
+        lambda: violates("ck_media_attachments_alt_score"),
+        id="media_attachments_alt_score",
     ),
 ]
 

@@ -469,9 +469,7 @@ class MediaAttachSerializer(serializers.Serializer):
     focus = serializers.ListField(
         child=serializers.FloatField(),
         required=False,
-        min_length=2,
-        max_length=2,
-        help_text="[x, y], -1 to 1.",
+        help_text="[x, y], each from -1 to 1 (the service checks the pair).",
     )
 
 
