@@ -180,3 +180,43 @@ def test_a_webhook_blog_receives_signed_links_that_serve_the_files(httpserver, s
     served = client.get(urlsplit(image["url"]).path)
     assert served.status_code == 200
     assert b"".join(served.streaming_content) == open_bytes(attachment.storage_key)
+
+
+def test_a_bluesky_post_carries_two_images_with_their_approved_alt_text(httpserver):
+    from tests.factories.workflows import MediaAttachmentFactory
+    from tests.fakes.bluesky import FakeBluesky
+
+    bluesky = FakeBluesky(httpserver)
+    session = bluesky.issue_session()
+    connection = PlatformConnectionFactory(
+        platform_type=PlatformType.BLUESKY,
+        instance_url=bluesky.base_url,
+        username=bluesky.handle,
+        access_token=session["accessJwt"],
+        refresh_token=session["refreshJwt"],
+        extra={"did": bluesky.did, "handle": bluesky.handle, "pds_url": bluesky.base_url},
+    )
+    state = AcceptedPlatformStateFactory(
+        platform=Platform.BLUESKY,
+        workflow__user=connection.user,
+        workflow__status=WorkflowStatus.COMPLETED,
+        active_draft__content="Release 2.0 ist da 🎉 https://example.com/v2 #release",
+    )
+    texts = ["Zwei Balken: vorher 9 Minuten,\nnachher 4.", "Скриншот журнала сборки 🚀"]
+    for position, text in enumerate(texts):
+        MediaAttachmentFactory(
+            workflow=state.workflow,
+            position=position,
+            data=png_bytes(color=(position * 90, 30, 30)),
+            alt_text=text,
+            alt_status=AltTextStatus.APPROVED,
+        )
+    job = publishing_job_create(workflow=state.workflow, platform=Platform.BLUESKY, actor=connection.user)
+
+    job = publishing_job_publish(job_id=job.pk)
+
+    assert job.status == PublishingStatus.PUBLISHED, job.error_message
+    [post] = bluesky.posts
+    images = post["value"]["embed"]["images"]
+    assert [image["alt"] for image in images] == texts
+    assert [image["aspectRatio"] for image in images] == [{"width": 120, "height": 90}] * 2
