@@ -631,7 +631,6 @@ class MediaAttachmentAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAd
         response["Content-Disposition"] = content_disposition_header(False, attachment.filename)
         response["Cache-Control"] = "private, max-age=3600"
         response["X-Content-Type-Options"] = "nosniff"
-        response["Content-Security-Policy"] = "sandbox"
         return response
 
     def thumbnail_view(self, request, object_id):

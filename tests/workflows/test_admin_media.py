@@ -521,6 +521,7 @@ def test_the_file_and_its_thumbnail_are_served_to_those_who_see_the_attachment(o
     served = client.get(reverse("admin:workflows_mediaattachment_file", args=[attachment.pk]))
     assert served.status_code == 200 and served["Content-Type"] == "image/png"
     assert served["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in served["Content-Security-Policy"]  # an uploaded file runs nothing here
     assert b"".join(served.streaming_content) == data
     thumbnail = client.get(reverse("admin:workflows_mediaattachment_thumbnail", args=[attachment.pk]))
     assert thumbnail.status_code == 200 and thumbnail["Content-Type"] in ("image/png", "image/jpeg")
