@@ -209,6 +209,8 @@ class MediaAltTextForm(forms.Form):
         label="Instruction for Regenerate",
         required=False,
         max_length=500,
+        # Enter here presses Regenerate, not the form's first button (Save).
+        widget=forms.TextInput(attrs={"data-enter-presses": "regenerate"}),
         help_text="Optional: what the AI should do differently (e.g. “name the chart's axes”).",
     )
 

@@ -58,6 +58,7 @@ from workflows.models import (
 )
 from workflows.selectors import media_owned, media_reviewable, workflow_progress
 from workflows.services.engine import instance_char_limit
+from workflows.services.media import CLOSED as MEDIA_CLOSED
 from workflows.services.media import (
     alt_text_limit_of,
     attachment_targets,
@@ -259,9 +260,11 @@ def _media_panels(
     *,
     bound: tuple[UUID, MediaAltTextForm] | None,
 ) -> list[MediaPanel]:
-    reviewing = may_review_media(request.user, workflow)
-    removing = may_remove_media(request.user, workflow)
-    reordering = may_reorder_media(request.user, workflow)
+    # A cancelled or archived workflow's media no longer change: no buttons that could only fail.
+    open_ = workflow.status not in MEDIA_CLOSED
+    reviewing = open_ and may_review_media(request.user, workflow)
+    removing = open_ and may_remove_media(request.user, workflow)
+    reordering = open_ and may_reorder_media(request.user, workflow)
     labels = dict(Platform.choices)
     panels = []
     for index, attachment in enumerate(attachments):
@@ -469,7 +472,7 @@ class WorkflowPages:
             bound = (platform, form)
         attachments = _workflow_media(workflow)
         panels = _panels(request, workflow, bound=bound, attachments=attachments)
-        attaching = may_attach_media(request.user, workflow)
+        attaching = workflow.status not in MEDIA_CLOSED and may_attach_media(request.user, workflow)
         return TemplateResponse(
             request,
             "admin/workflows/workflow/review.html",

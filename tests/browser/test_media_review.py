@@ -5,11 +5,13 @@ approves both, and Accept goes through. Screenshot: media-review."""
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
 
 from accounts.models import Role
 from captions.quality import caption_length
 from tests.browser.chromium import screenshot
-from tests.browser.pages import PASSWORD, admin_login, messages, open_admin, submit
+from tests.browser.pages import PASSWORD, admin_login, messages, open_admin, submit, wait
 from tests.factories.platforms import PlatformConnectionFactory
 from tests.factories.workflows import DraftFactory, PlatformStateFactory, WorkflowFactory, png_bytes
 from workflows.models import AltTextStatus, MediaAttachment, Platform, PlatformStatus, WorkflowStatus
@@ -116,3 +118,14 @@ def test_a_user_adds_two_images_approves_their_alt_text_and_then_accepts(
     submit(browser, browser.find_element(By.CSS_SELECTOR, '#platform-mastodon button[value="accept"]'))
     assert messages(browser, "success") == ["Mastodon: accepted."], messages(browser, "error")
     assert workflow.platform_states.get().status == PlatformStatus.ACCEPTED
+
+    # Enter in the instruction field presses Regenerate (not Save): the AI writes the team photo's
+    # alt text again, which then awaits review once more.
+    instruction = browser.find_element(By.ID, f"id_media-{team.pk}-instruction")
+    instruction.send_keys("Say what the colour suggests.")
+    instruction.send_keys(Keys.ENTER)
+    wait(browser).until(EC.staleness_of(instruction))
+    wait(browser).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    assert messages(browser, "success") == ["Image 2 (team.png): the AI is writing its alt text again."]
+    team.refresh_from_db()
+    assert team.alt_status == AltTextStatus.AWAITING_REVIEW and team.alt_reviewed_by is None

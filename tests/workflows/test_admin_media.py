@@ -252,6 +252,17 @@ def test_a_domain_error_is_a_message_and_nothing_changes(owner, workflow):
     assert unchanged(image)
 
 
+def test_a_closed_workflows_media_are_shown_without_buttons(owner, workflow):
+    attachment = MediaAttachmentFactory(workflow=workflow)
+    workflow.status = WorkflowStatus.ARCHIVED
+    workflow.save(update_fields=["status"])
+
+    response = client_of(owner).get(review_url(workflow))
+    assert response.context["attach_form"] is None
+    html = response.content.decode()
+    assert attachment.alt_text in html and 'name="media_action"' not in html
+
+
 # --- order, remove ---------------------------------------------------------------------------
 
 

@@ -128,7 +128,23 @@
     });
   }
 
+  // Enter in a field with data-enter-presses (the alt text's instruction) presses that button of
+  // its form (Regenerate) rather than the form's first one (Save).
+  function enterPresses(field) {
+    field.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) {
+        return;
+      }
+      var button = field.form && field.form.querySelector('button[value="' + field.dataset.enterPresses + '"]');
+      if (button) {
+        event.preventDefault();
+        button.click();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-enter-presses]").forEach(enterPresses);
     document.querySelectorAll(".wf-counter[data-counter-for]").forEach(setUpCounter);
     document.querySelectorAll("button[data-confirm]").forEach(confirmButton);
     document.querySelectorAll("form.wf-start").forEach(setUpStartForm);
