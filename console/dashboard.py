@@ -2,7 +2,8 @@
 changelist filtered to exactly the rows counted.
 
 - Awaiting review: captions pending review and captions edited but not yet approved; drafts (platform
-  states) awaiting review.
+  states) awaiting review; alt text of workflows' media awaiting review or to be written
+  (`workflows.selectors.media_awaiting_review`).
 - Running now: work of every kind whose status is running, however long ago it started (one still
   running after a day is the one most worth a look).
 - Failed in the last 24 hours: work of every kind that failed within `FAILED_WINDOW` of `now`, by
@@ -41,7 +42,9 @@ from generation.models import GenerationTask, Prompt, PromptStatus
 from generation.models import TaskStatus as PersonaTaskStatus
 from generation.services.avatar_tasks import RUNNING_STATUSES as PERSONA_RUNNING_STATUSES
 from scraping.models import JobStatus, ScrapingJob
+from workflows.admin import NEEDS_A_PERSON, AltStatusFilter
 from workflows.models import (
+    MediaAttachment,
     PlatformState,
     PlatformStatus,
     PublishingJob,
@@ -49,6 +52,7 @@ from workflows.models import (
     Workflow,
     WorkflowStatus,
 )
+from workflows.selectors import media_awaiting_review
 
 FAILED_WINDOW = timedelta(hours=24)
 # The changelists' "last changed" / "stopped" filter value for the same window.
@@ -229,4 +233,15 @@ def admin_attention_items(*, user, now: datetime) -> list[AttentionItem]:
             )
             for key, entry in zip(keys, counted, strict=True)
         ]
+    if may_view(user, MediaAttachment):
+        # The review queue's rule (reviewers: everyone's), as the linked changelist scopes it.
+        changelist = reverse("admin:workflows_mediaattachment_changelist")
+        items.append(
+            AttentionItem(
+                section=SECTION_REVIEW,
+                label="Alt text awaiting review",
+                count=media_awaiting_review(user=user).count(),
+                url=f"{changelist}?{urlencode({AltStatusFilter.parameter_name: NEEDS_A_PERSON})}",
+            )
+        )
     return sorted(items, key=lambda item: SECTIONS.index(item.section))

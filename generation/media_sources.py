@@ -1,12 +1,15 @@
 """The generation app's images as attachment sources for workflows (core.media_sources):
 `generated` (ref: a generated image's id) and `persona` (ref: "<persona id>/<n>", n from 1).
-Only the owner's own images are offered; anything else is "not found", existing or not."""
+Only the owner's own images are offered; anything else is "not found", existing or not.
+`generated_image_choices` lists the newest for the admin's "Add media" form."""
 
 import base64
 import binascii
 from pathlib import PurePosixPath
 
 from django.core.files.storage import default_storage
+from django.utils import timezone
+from django.utils.text import Truncator
 
 from core.media_sources import SourcedMedia
 from generation.models import GeneratedImage, GeneratedPersona
@@ -28,6 +31,23 @@ def generated_image_fetch(*, user, ref: str) -> SourcedMedia:
     return SourcedMedia(
         data=data, filename=f"generated-{image.pk}.{extension}", label=f"Generated image {image.pk}"
     )
+
+
+def generated_image_choices(*, user, limit: int) -> list[tuple[str, str]]:
+    """The user's newest generated images as (ref, label), without loading the images."""
+    rows = (
+        GeneratedImage.objects.filter(user_id=user.pk)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", "created_at", "prompt__prompt_text")[:limit]
+    )
+    return [
+        (
+            str(pk),
+            f"Generated image {pk}, {timezone.localtime(created):%Y-%m-%d %H:%M}"
+            + (f": {Truncator(' '.join(text.split())).chars(60)}" if text else ""),
+        )
+        for pk, created, text in rows
+    ]
 
 
 def persona_image_fetch(*, user, ref: str) -> SourcedMedia:

@@ -52,6 +52,7 @@ from tests.factories.accounts import UserFactory
 from workflows.models import (
     Draft,
     Evaluation,
+    MediaAttachment,
     PlatformState,
     PublishingJob,
     Resource,
@@ -79,6 +80,7 @@ OWNED: dict[type, Maker] = {
     Resource: lambda user: w.ResourceFactory(user=user),
     PublishingJob: lambda user: w.PublishingJobFactory(workflow__user=user),
     WorkflowCheckpoint: lambda user: w.WorkflowCheckpointFactory(workflow__user=user),
+    MediaAttachment: lambda user: w.MediaAttachmentFactory(workflow__user=user),
     ScrapingJob: lambda user: s.ScrapingJobFactory(user=user),
     ScrapingJobItem: lambda user: s.ScrapingJobItemFactory(job__user=user),
     JobConfiguration: lambda user: s.JobConfigurationFactory(job__user=user),

@@ -7,12 +7,14 @@ state changes (review, publish, cancel) go through `workflows.services`.
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.storage import default_storage
 from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.db.models.functions import Coalesce, Substr
-from django.http import Http404, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.http import content_disposition_header
 from django.utils.text import Truncator
 
 from accounts.admin_scoping import OwnerScopedAdmin
@@ -24,11 +26,14 @@ from core.admin_lists import (
     recent_values_filter,
     short_id_column,
 )
+from core.admin_thumbnails import stored_thumbnail_response
 from core.errors import DomainError
 from workflows.admin_review import WorkflowPages, may_cancel, review_url
 from workflows.models import (
+    AltTextStatus,
     Draft,
     Evaluation,
+    MediaAttachment,
     PlatformState,
     PlatformStatus,
     PublishingJob,
@@ -38,6 +43,7 @@ from workflows.models import (
     WorkflowCheckpoint,
     WorkflowStatus,
 )
+from workflows.selectors import ALT_TEXT_NEEDS_A_PERSON
 from workflows.services.engine import STEP_EVALUATE, STEP_FAILED, STEP_GENERATE
 from workflows.services.publishing import publishing_job_cancel, publishing_job_retry
 from workflows.services.review import ACTIONS as REVIEW_ACTION_NAMES
@@ -487,3 +493,184 @@ class WorkflowCheckpointAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.Mode
     # Deletion stays allowed: the admin's workflow delete cascades to checkpoints and needs it.
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- media --------------------------------------------------------------------------------------
+
+NEEDS_A_PERSON = "needs_person"
+MEDIA_THUMBNAIL_SIZE = 320  # the review page's; the list shows the same copy smaller (CSS)
+
+
+def media_review_url(attachment: MediaAttachment) -> str:
+    return f"{review_url(attachment.workflow_id)}#media-{attachment.pk}"
+
+
+class AltStatusFilter(admin.SimpleListFilter):
+    """The alt text's status, and "needs a person": awaiting review or to be written on a workflow
+    still open (the dashboard's "Alt text awaiting review", selectors.media_awaiting_review)."""
+
+    title = "alt text"
+    parameter_name = "alt"
+
+    def lookups(self, request, model_admin):
+        return [(NEEDS_A_PERSON, "Needs a person (awaiting review or to be written)"), *AltTextStatus.choices]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == NEEDS_A_PERSON:
+            return queryset.filter(ALT_TEXT_NEEDS_A_PERSON)
+        if value in AltTextStatus.values:
+            return queryset.filter(alt_status=value)
+        return queryset
+
+
+class MediaReviewChangeList(ChangeList):
+    """Each row opens its workflow's review page at the attachment, where every change is made."""
+
+    def url_for_result(self, result):
+        return media_review_url(result)
+
+
+@admin.register(MediaAttachment)
+class MediaAttachmentAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
+    """The media on workflows' posts and their alt text: a read-only list (the review queue's rows:
+    reviewers see everyone's); attaching, editing, approving, ordering and removing happen on the
+    workflow's review page through workflows.services.media."""
+
+    owner_field = "workflow__user"
+    review_queue = True
+
+    list_display = ("thumbnail", "filename", "workflow_link", "alt_status", "alt_score", "alt_text_excerpt")
+    list_filter = (AltStatusFilter,)
+    search_fields = ("=id", "=workflow__id", "filename")
+    list_select_related = ("workflow",)
+    ordering = ("-created_at",)
+    fields = (
+        "id",
+        "preview",
+        "workflow_link",
+        "platform",
+        "position",
+        "filename",
+        "media_type",
+        "size",
+        "width",
+        "height",
+        "focus_x",
+        "focus_y",
+        "origin",
+        "origin_ref",
+        "language",
+        "alt_status",
+        "alt_text",
+        "generated_alt_text",
+        "alt_score",
+        "alt_notes",
+        "needs_special_review",
+        "alt_reviewed_by",
+        "alt_reviewed_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ("workflows/review.css",)}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("workflow", "alt_reviewed_by")
+
+    def get_changelist(self, request, **kwargs):
+        return MediaReviewChangeList
+
+    # Every change is a service call on the review page (audit, order, the stored file).
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # removing renumbers the rest: one at a time, by the service
+        return actions
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """Removing is the review page's Remove (media_remove): this sends the person there.
+        The permission stays (deleting a workflow deletes its media with it)."""
+        attachment = self.get_object(request, unquote(object_id))
+        if not self.has_delete_permission(request, attachment):
+            raise PermissionDenied
+        return HttpResponseRedirect(media_review_url(attachment))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/file/", wrap(self.file_view), name="workflows_mediaattachment_file"),
+            path(
+                "<path:object_id>/thumbnail/",
+                wrap(self.thumbnail_view),
+                name="workflows_mediaattachment_thumbnail",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _viewable(self, request, object_id) -> MediaAttachment:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self.get_object(request, unquote(object_id))
+
+    def file_view(self, request, object_id):
+        """The attached file itself, for those who may see the attachment; never public."""
+        attachment = self._viewable(request, object_id)
+        try:
+            handle = default_storage.open(attachment.storage_key, "rb")
+        except (OSError, ValueError):
+            raise Http404("The attachment's file is missing from storage.") from None
+        response = FileResponse(handle, content_type=attachment.media_type)
+        response["Content-Disposition"] = content_disposition_header(False, attachment.filename)
+        response["Cache-Control"] = "private, max-age=3600"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    def thumbnail_view(self, request, object_id):
+        """A small copy of an attached image (a video has none: the page shows a player)."""
+        attachment = self._viewable(request, object_id)
+        if attachment.is_video:
+            raise Http404("A video has no thumbnail.")
+        return stored_thumbnail_response(attachment.storage_key, size=MEDIA_THUMBNAIL_SIZE)
+
+    # --- columns ------------------------------------------------------------------------------
+
+    @admin.display(description="media")
+    def thumbnail(self, obj: MediaAttachment) -> str:
+        if obj.is_video:
+            return format_html('<span class="wf-media-video-icon" title="{}">▶ video</span>', obj.media_type)
+        url = reverse("admin:workflows_mediaattachment_thumbnail", args=[obj.pk])
+        return format_html(
+            '<img src="{}" alt="{}" loading="lazy" class="wf-media-thumb-small">', url, obj.filename
+        )
+
+    @admin.display(description="preview")
+    def preview(self, obj: MediaAttachment) -> str:
+        url = reverse("admin:workflows_mediaattachment_file", args=[obj.pk])
+        if obj.is_video:
+            return format_html(
+                '<video src="{}" controls preload="metadata" class="wf-media-thumb"></video>', url
+            )
+        thumbnail = reverse("admin:workflows_mediaattachment_thumbnail", args=[obj.pk])
+        return format_html(
+            '<a href="{}"><img src="{}" alt="{}" class="wf-media-thumb"></a>', url, thumbnail, obj.alt_text
+        )
+
+    @admin.display(description="workflow", ordering="workflow__created_at")
+    def workflow_link(self, obj: MediaAttachment) -> str:
+        return format_html(
+            '<a class="wf-review-link" href="{}">Review {}</a>',
+            media_review_url(obj),
+            str(obj.workflow_id)[:8],
+        )
+
+    @admin.display(description="alt text")
+    def alt_text_excerpt(self, obj: MediaAttachment) -> str:
+        return _preview(obj.alt_text) or "—"

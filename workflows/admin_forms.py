@@ -193,3 +193,84 @@ class DraftReviewForm(forms.Form):
 
     def field_of(self, key: str) -> str | None:
         return key if key in ("content", "feedback", "scheduled_for") else None
+
+
+class MediaAltTextForm(forms.Form):
+    """One attachment's alt text on the review page (prefixed `media-<id>`): Save, Approve and
+    Regenerate (with the optional instruction) send it."""
+
+    alt_text = forms.CharField(
+        label="Alt text",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 4, "class": "wf-alt-editor"}),
+    )
+    instruction = forms.CharField(
+        label="Instruction for Regenerate",
+        required=False,
+        max_length=500,
+        # Enter here presses Regenerate, not the form's first button (Save).
+        widget=forms.TextInput(attrs={"data-enter-presses": "regenerate"}),
+        help_text="Optional: what the AI should do differently (e.g. “name the chart's axes”).",
+    )
+
+    def clean_alt_text(self) -> str:
+        return self.cleaned_data["alt_text"].replace("\r\n", "\n").replace("\r", "\n")
+
+    def field_of(self, key: str) -> str | None:
+        return {"alt_text": "alt_text", "text": "alt_text", "instruction": "instruction"}.get(key)
+
+
+class MediaAttachForm(forms.Form):
+    """ "Add media" on the review page: an upload (the content decides what it is), or one of the
+    owner's generated images, or a persona image by its reference; optionally for one platform
+    and with a focus point. media_attach checks everything else."""
+
+    file = forms.FileField(label="Upload an image or video", required=False)
+    generated = forms.ChoiceField(label="…or one of the owner's generated images", required=False)
+    persona = forms.CharField(
+        label="…or a persona image",
+        required=False,
+        max_length=40,
+        help_text="The persona's id and the image's number, e.g. 12/1.",
+    )
+    platform = forms.ChoiceField(label="Only on", required=False)
+    focus_x = forms.FloatField(
+        label="Focus x", required=False, min_value=-1, max_value=1, help_text="-1 (left) to 1 (right)."
+    )
+    focus_y = forms.FloatField(
+        label="Focus y", required=False, min_value=-1, max_value=1, help_text="-1 (bottom) to 1 (top)."
+    )
+
+    def __init__(self, *args, platforms: list[tuple[str, str]], generated: list[tuple[str, str]], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["platform"].choices = [("", "Every platform's post"), *platforms]
+        self.fields["generated"].choices = [("", "—"), *generated]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("generated") and (data.get("persona") or "").strip():
+            self.add_error("persona", "Pick a generated image or a persona image, not both.")
+        has_x, has_y = data.get("focus_x") is not None, data.get("focus_y") is not None
+        if has_x != has_y:
+            missing = "focus_y" if has_x else "focus_x"
+            self.add_error(missing, "Give both numbers of the focus point, or neither.")
+        return data
+
+    def source(self) -> tuple[str | None, str | None]:
+        """(source name, ref) for media_attach; (None, None) for an upload (or nothing chosen)."""
+        if self.cleaned_data.get("generated"):
+            return "generated", self.cleaned_data["generated"]
+        persona = (self.cleaned_data.get("persona") or "").strip()
+        if persona:
+            return "persona", persona
+        return None, None
+
+    def focus(self) -> list[float] | None:
+        x, y = self.cleaned_data.get("focus_x"), self.cleaned_data.get("focus_y")
+        return None if x is None or y is None else [x, y]
+
+    def field_of(self, key: str) -> str | None:
+        if key in ("source", "ref"):
+            return "persona" if (self.cleaned_data.get("persona") or "").strip() else "generated"
+        return {"file": "file", "platform": "platform", "focus": "focus_x"}.get(key)

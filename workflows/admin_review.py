@@ -1,6 +1,8 @@
 """The workflow pages of the admin that are not a ModelAdmin's own: the review page (every
-platform's draft side by side, with Accept, Reject, Edit & refine, Edit & publish and Schedule), the
-start form, the progress JSON the pages poll, and Cancel. `WorkflowAdmin.get_urls` wires them.
+platform's draft side by side, with Accept, Reject, Edit & refine, Edit & publish and Schedule; the
+media the posts carry, with their alt text to edit, approve or regenerate, to add, order and
+remove; and each post's media gate), the start form, the progress JSON the pages poll, and Cancel.
+`WorkflowAdmin.get_urls` wires them.
 
 URL names: admin:workflows_workflow_review, admin:workflows_workflow_progress,
 admin:workflows_workflow_cancel; starting is the stock admin:workflows_workflow_add.
@@ -13,6 +15,7 @@ message; either way nothing changed (edit-then-publish runs in one transaction).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from uuid import UUID
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -28,12 +31,24 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.permissions import sees_everyone
 from accounts.request_meta import request_meta
+from captions.quality import caption_length
 from core.errors import DomainError
+from core.media_sources import media_source_choices
 from platforms.kinds.registry import writing_rules
-from workflows.admin_forms import DraftReviewForm, WorkflowStartForm, add_service_errors
+from workflows.admin_forms import (
+    DraftReviewForm,
+    MediaAltTextForm,
+    MediaAttachForm,
+    WorkflowStartForm,
+    add_service_errors,
+)
 from workflows.models import (
+    AltTextStatus,
     Draft,
     Evaluation,
+    MediaAttachment,
+    MediaOrigin,
+    Platform,
     PlatformState,
     PlatformStatus,
     PublishingJob,
@@ -42,8 +57,21 @@ from workflows.models import (
     WorkflowMode,
     WorkflowStatus,
 )
-from workflows.selectors import workflow_progress
+from workflows.selectors import media_owned, media_reviewable, workflow_progress
 from workflows.services.engine import instance_char_limit
+from workflows.services.media import CLOSED as MEDIA_CLOSED
+from workflows.services.media import (
+    alt_text_limit_of,
+    attachment_targets,
+    media_alt_text_approve,
+    media_alt_text_edit,
+    media_alt_text_regenerate,
+    media_attach,
+    media_gate_problems,
+    media_remove,
+    media_reorder,
+    target_media_rules,
+)
 from workflows.services.publishing import publishing_job_create
 from workflows.services.review import ACCEPT, EDIT_AND_PUBLISH, EDIT_AND_REFINE, REJECT, workflow_review
 from workflows.services.workflows import (
@@ -67,6 +95,23 @@ REVIEWABLE = (PlatformStatus.AWAITING_REVIEW, PlatformStatus.ACCEPTED)
 REVIEW_PERMISSION = "workflows.review_platformstate"
 PUBLISH_PERMISSION = "workflows.add_publishingjob"
 CANCEL_PERMISSION = "workflows.change_workflow"
+MEDIA_REVIEW_PERMISSION = "workflows.review_mediaattachment"
+MEDIA_ADD_PERMISSION = "workflows.add_mediaattachment"
+MEDIA_CHANGE_PERMISSION = "workflows.change_mediaattachment"
+MEDIA_DELETE_PERMISSION = "workflows.delete_mediaattachment"
+# The media section's buttons (the `media_action` of its forms).
+ATTACH, SAVE, APPROVE, REGENERATE, REMOVE, UP, DOWN = (
+    "attach",
+    "save",
+    "approve",
+    "regenerate",
+    "remove",
+    "up",
+    "down",
+)
+ALT_TEXT_ACTIONS = (SAVE, APPROVE, REGENERATE)
+REORDER_ACTIONS = (UP, DOWN)
+GENERATED_CHOICES = 20
 
 
 # --- who may do what -----------------------------------------------------------------------------
@@ -93,6 +138,26 @@ def may_cancel(user, workflow: Workflow) -> bool:
     return workflow.status in CANCELLABLE and user.has_perm(CANCEL_PERMISSION) and _owns(user, workflow)
 
 
+def may_review_media(user, workflow: Workflow) -> bool:
+    """Alt text is reviewed as drafts are: reviewers edit, approve and regenerate the alt text of
+    every workflow they see; an owner their own."""
+    if user.has_perm(MEDIA_REVIEW_PERMISSION):
+        return True
+    return workflow.user_id == user.pk and user.has_perm(MEDIA_CHANGE_PERMISSION)
+
+
+def may_attach_media(user, workflow: Workflow) -> bool:
+    return user.has_perm(MEDIA_ADD_PERMISSION) and _owns(user, workflow)
+
+
+def may_remove_media(user, workflow: Workflow) -> bool:
+    return user.has_perm(MEDIA_DELETE_PERMISSION) and _owns(user, workflow)
+
+
+def may_reorder_media(user, workflow: Workflow) -> bool:
+    return user.has_perm(MEDIA_CHANGE_PERMISSION) and _owns(user, workflow)
+
+
 def review_url(workflow_id, platform: str | None = None) -> str:
     url = reverse("admin:workflows_workflow_review", args=[workflow_id])
     return f"{url}#platform-{platform}" if platform else url
@@ -115,6 +180,7 @@ class PlatformPanel:
     jobs: list[PublishingJob] = field(default_factory=list)
     may_review: bool = False
     may_publish: bool = False
+    media_gate: MediaGate | None = None
 
     @property
     def reviewable(self) -> bool:
@@ -153,7 +219,131 @@ class PlatformPanel:
         return shown
 
 
-def _panels(request, workflow: Workflow, *, bound: tuple[str, DraftReviewForm] | None) -> list[PlatformPanel]:
+@dataclass
+class MediaGate:
+    """What a platform's post carries and whether its media let it go out (media_gate_problems)."""
+
+    count: int
+    problems: list[str]
+    carries_alt_text: bool
+
+
+@dataclass
+class MediaPanel:
+    """One attachment in the review page's Media section."""
+
+    attachment: MediaAttachment
+    form: MediaAltTextForm
+    limit: int
+    targets: list[str]  # the platforms' labels
+    first: bool
+    last: bool
+    may_review: bool = False
+    may_remove: bool = False
+    may_reorder: bool = False
+
+    @property
+    def count(self) -> int:
+        """Characters as the alt-text service counts them (captions.quality.caption_length)."""
+        return caption_length(str(self.form["alt_text"].value() or ""))
+
+    @property
+    def file_url(self) -> str:
+        return reverse("admin:workflows_mediaattachment_file", args=[self.attachment.pk])
+
+    @property
+    def thumbnail_url(self) -> str:
+        return reverse("admin:workflows_mediaattachment_thumbnail", args=[self.attachment.pk])
+
+    @property
+    def name(self) -> str:
+        return f"{'Video' if self.attachment.is_video else 'Image'} {self.attachment.position + 1}"
+
+
+def _media_panels(
+    request,
+    workflow: Workflow,
+    attachments: list[MediaAttachment],
+    *,
+    bound: tuple[UUID, MediaAltTextForm] | None,
+) -> list[MediaPanel]:
+    # A cancelled or archived workflow's media no longer change: no buttons that could only fail.
+    open_ = workflow.status not in MEDIA_CLOSED
+    reviewing = open_ and may_review_media(request.user, workflow)
+    removing = open_ and may_remove_media(request.user, workflow)
+    reordering = open_ and may_reorder_media(request.user, workflow)
+    labels = dict(Platform.choices)
+    panels = []
+    for index, attachment in enumerate(attachments):
+        if bound is not None and bound[0] == attachment.pk:
+            form = bound[1]
+        else:
+            form = MediaAltTextForm(
+                prefix=f"media-{attachment.pk}", initial={"alt_text": attachment.alt_text}
+            )
+        attachment.workflow = workflow  # the services' limit and targets read it
+        panels.append(
+            MediaPanel(
+                attachment=attachment,
+                form=form,
+                limit=alt_text_limit_of(attachment),
+                targets=[labels.get(target, target) for target in attachment_targets(attachment)],
+                first=index == 0,
+                last=index == len(attachments) - 1,
+                may_review=reviewing,
+                may_remove=removing,
+                may_reorder=reordering and len(attachments) > 1,
+            )
+        )
+    return panels
+
+
+def _media_label(attachment: MediaAttachment) -> str:
+    kind = "Video" if attachment.is_video else "Image"
+    return f"{kind} {attachment.position + 1} ({attachment.filename})"
+
+
+def _media_gate(workflow: Workflow, platform: str, attachments: list[MediaAttachment]) -> MediaGate | None:
+    carried = [a for a in attachments if a.platform in (None, platform)]
+    if not carried:
+        return None
+    return MediaGate(
+        count=len(carried),
+        problems=media_gate_problems(workflow=workflow, platform=platform),
+        carries_alt_text=target_media_rules(workflow=workflow, target=platform).carries_alt_text,
+    )
+
+
+def _workflow_media(workflow: Workflow) -> list[MediaAttachment]:
+    return list(
+        MediaAttachment.objects.filter(workflow_id=workflow.pk)
+        .select_related("alt_reviewed_by")
+        .order_by("position", "created_at")
+    )
+
+
+def _attach_form(workflow: Workflow, data=None, files=None) -> MediaAttachForm:
+    platforms = workflow.platform_states.order_by("platform").values_list("platform", flat=True)
+    labels = dict(Platform.choices)
+    return MediaAttachForm(
+        data,
+        files,
+        prefix="attach",
+        platforms=[(platform, labels.get(platform, platform)) for platform in platforms],
+        # The owner's images: media_attach takes them from the workflow owner's own.
+        generated=media_source_choices(
+            name=MediaOrigin.GENERATED, user=workflow.user, limit=GENERATED_CHOICES
+        ),
+    )
+
+
+def _panels(
+    request,
+    workflow: Workflow,
+    *,
+    bound: tuple[str, DraftReviewForm] | None,
+    attachments: list[MediaAttachment] | None = None,
+) -> list[PlatformPanel]:
     states = list(workflow.platform_states.select_related("active_draft").order_by("platform"))
     drafts = list(
         Draft.objects.filter(workflow=workflow)
@@ -190,6 +380,7 @@ def _panels(request, workflow: Workflow, *, bound: tuple[str, DraftReviewForm] |
                 jobs=[job for job in jobs if job.platform == state.platform],
                 may_review=reviewing,
                 may_publish=publishing,
+                media_gate=_media_gate(workflow, state.platform, attachments or []),
             )
         )
     return panels
@@ -270,8 +461,13 @@ class WorkflowPages:
 
     def review_view(self, request, object_id):
         workflow = self._workflow(request, object_id)
-        bound = None
-        if request.method == "POST":
+        bound = media_bound = attach_form = None
+        if request.method == "POST" and "media_action" in request.POST:
+            outcome = self._media_post(request, workflow)
+            if isinstance(outcome, HttpResponseRedirect):
+                return outcome
+            media_bound, attach_form = outcome
+        elif request.method == "POST":
             platform = request.POST.get("platform", "")
             state = workflow.platform_states.filter(platform=platform).first()
             if state is None:
@@ -281,7 +477,9 @@ class WorkflowPages:
             if form.is_valid() and self._apply(request, workflow, state, action, form):
                 return HttpResponseRedirect(review_url(workflow.pk, platform))
             bound = (platform, form)
-        panels = _panels(request, workflow, bound=bound)
+        attachments = _workflow_media(workflow)
+        panels = _panels(request, workflow, bound=bound, attachments=attachments)
+        attaching = workflow.status not in MEDIA_CLOSED and may_attach_media(request.user, workflow)
         return TemplateResponse(
             request,
             "admin/workflows/workflow/review.html",
@@ -292,6 +490,9 @@ class WorkflowPages:
                 source=workflow.source_content or {},
                 resources=_resources(workflow),
                 panels=panels,
+                media_panels=_media_panels(request, workflow, attachments, bound=media_bound),
+                attach_form=(attach_form or _attach_form(workflow)) if attaching else None,
+                alt_text_statuses=AltTextStatus,
                 criteria=CRITERIA,
                 may_cancel=may_cancel(request.user, workflow),
                 time_zone=timezone.get_current_timezone_name(),
@@ -299,6 +500,140 @@ class WorkflowPages:
                 running=workflow.status == WorkflowStatus.RUNNING,
             ),
         )
+
+    # Media -------------------------------------------------------------------------------------
+
+    def _media_post(self, request, workflow: Workflow):
+        """One button of the Media section: a redirect when it worked, else the forms to show again
+        ((attachment id, its bound alt-text form) or None, the bound attach form or None)."""
+        action = request.POST.get("media_action", "")
+        if action == ATTACH:
+            if not may_attach_media(request.user, workflow):
+                raise PermissionDenied
+            form = _attach_form(workflow, request.POST, request.FILES)
+            if form.is_valid():
+                attachment = self._attach(request, workflow, form)
+                if attachment is not None:
+                    return HttpResponseRedirect(f"{review_url(workflow.pk)}#media-{attachment.pk}")
+            return None, form
+        if action not in (*ALT_TEXT_ACTIONS, REMOVE, *REORDER_ACTIONS):
+            self.model_admin.message_user(request, "Choose one of the media buttons.", messages.ERROR)
+            return None, None
+        attachment = self._attachment(request, workflow, action)
+        label = _media_label(attachment)
+        meta = request_meta(request)
+        form = None
+        anchor = f"#media-{attachment.pk}"
+        try:
+            if action in ALT_TEXT_ACTIONS:
+                form = MediaAltTextForm(request.POST, prefix=f"media-{attachment.pk}")
+                if not form.is_valid():
+                    return (attachment.pk, form), None
+                done = self._alt_text(request, attachment, action, form, meta)
+            elif action == REMOVE:
+                media_remove(attachment=attachment, actor=request.user, meta=meta)
+                done, anchor = f"{label}: removed.", "#media"
+            else:
+                order = list(
+                    MediaAttachment.objects.filter(workflow_id=workflow.pk)
+                    .order_by("position", "created_at")
+                    .values_list("pk", flat=True)
+                )
+                index = order.index(attachment.pk)
+                other = index - 1 if action == UP else index + 1
+                if not 0 <= other < len(order):
+                    where = "first" if action == UP else "last"
+                    self.model_admin.message_user(request, f"{label} is already {where}.", messages.ERROR)
+                    return None, None
+                order[index], order[other] = order[other], order[index]
+                media_reorder(workflow=workflow, actor=request.user, order=order, meta=meta)
+                done = f"{label}: moved {'up' if action == UP else 'down'}."
+        except ValidationError as exc:
+            if form is None:
+                self.model_admin.message_user(request, " ".join(exc.messages), messages.ERROR)
+                return None, None
+            add_service_errors(form, exc, form.field_of)
+            return (attachment.pk, form), None
+        except DomainError as exc:
+            self.model_admin.message_user(request, exc.message, messages.ERROR)
+            return ((attachment.pk, form) if form is not None else None), None
+        self.model_admin.message_user(request, done, messages.SUCCESS)
+        return HttpResponseRedirect(f"{review_url(workflow.pk)}{anchor}")
+
+    @staticmethod
+    def _attachment(request, workflow: Workflow, action: str) -> MediaAttachment:
+        """The attachment the button names, if the user may do `action` to it: reviewers review
+        everyone's alt text they see, only the owner (moderators, admins) removes and reorders.
+        Not allowed at all: 403; an attachment not among the rows they may act on: 404."""
+        if action == REMOVE:
+            allowed, scope = may_remove_media(request.user, workflow), media_owned
+        elif action in REORDER_ACTIONS:
+            allowed, scope = may_reorder_media(request.user, workflow), media_owned
+        else:
+            allowed, scope = may_review_media(request.user, workflow), media_reviewable
+        if not allowed:
+            raise PermissionDenied
+        try:
+            pk = UUID(str(request.POST.get("media", "")))
+        except ValueError:
+            raise Http404("No such attachment.") from None
+        attachment = scope(user=request.user).filter(workflow_id=workflow.pk, pk=pk).first()
+        if attachment is None:
+            raise Http404("No such attachment.")
+        return attachment
+
+    @staticmethod
+    def _alt_text(request, attachment: MediaAttachment, action: str, form: MediaAltTextForm, meta) -> str:
+        label = _media_label(attachment)
+        data = form.cleaned_data
+        if action == SAVE:
+            media_alt_text_edit(attachment=attachment, actor=request.user, text=data["alt_text"], meta=meta)
+            return f"{label}: alt text saved; it needs approving before the post goes out."
+        if action == APPROVE:
+            # The text in the editor is saved and approved in one go.
+            media_alt_text_approve(
+                attachment=attachment, actor=request.user, text=data["alt_text"], meta=meta
+            )
+            return f"{label}: alt text approved."
+        media_alt_text_regenerate(
+            attachment=attachment, actor=request.user, instruction=data["instruction"] or None, meta=meta
+        )
+        return f"{label}: the AI is writing its alt text again."
+
+    def _attach(self, request, workflow: Workflow, form: MediaAttachForm) -> MediaAttachment | None:
+        data = form.cleaned_data
+        upload = data.get("file")
+        source, ref = form.source()
+        try:
+            attachment = media_attach(
+                workflow=workflow,
+                actor=request.user,
+                data=upload.read() if upload is not None else None,
+                filename=upload.name if upload is not None else None,
+                source=source,
+                ref=ref,
+                platform=data.get("platform") or None,
+                focus=form.focus(),
+                meta=request_meta(request),
+            )
+        except ValidationError as exc:
+            add_service_errors(form, exc, form.field_of)
+            return None
+        except DomainError as exc:
+            self.model_admin.message_user(request, exc.message, messages.ERROR)
+            return None
+        attachment.refresh_from_db()  # the alt text may be written already (a synchronous queue)
+        if attachment.alt_status == AltTextStatus.PENDING:
+            next_step = "the AI is writing its alt text."
+        elif attachment.alt_status == AltTextStatus.AWAITING_REVIEW:
+            next_step = "its alt text awaits your review."
+        else:
+            next_step = "write its alt text."
+        done = f"{attachment.filename} is attached; {next_step}"
+        self.model_admin.message_user(request, done, messages.SUCCESS)
+        return attachment
+
+    # Drafts ------------------------------------------------------------------------------------
 
     def _apply(self, request, workflow, state, action: str, form: DraftReviewForm) -> bool:
         """Run one button's service calls; True when it worked (a message says what happened)."""

@@ -10,7 +10,7 @@ query, and the newest evaluation of every active draft in one more.
 
 from datetime import datetime
 
-from django.db.models import Count, DateTimeField, F, Prefetch, QuerySet
+from django.db.models import Count, DateTimeField, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Coalesce
 
 from accounts.selectors import reviewable_by, visible_to
@@ -198,11 +198,12 @@ def media_owned(*, user) -> QuerySet[MediaAttachment]:
     )
 
 
+# Alt text a person must act on (the admin's "needs a person" filter selects the same rows).
+ALT_TEXT_NEEDS_A_PERSON = Q(alt_status__in=(AltTextStatus.AWAITING_REVIEW, AltTextStatus.NEEDS_WRITING)) & ~Q(
+    workflow__status__in=(WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED)
+)
+
+
 def media_awaiting_review(*, user) -> QuerySet[MediaAttachment]:
     """Alt text a person must act on, oldest first: awaiting review or to be written."""
-    return (
-        media_reviewable(user=user)
-        .filter(alt_status__in=(AltTextStatus.AWAITING_REVIEW, AltTextStatus.NEEDS_WRITING))
-        .exclude(workflow__status__in=(WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED))
-        .order_by("created_at")
-    )
+    return media_reviewable(user=user).filter(ALT_TEXT_NEEDS_A_PERSON).order_by("created_at")

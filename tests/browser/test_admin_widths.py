@@ -37,6 +37,7 @@ from tests.factories.scraping import (
 )
 from tests.factories.workflows import (
     EvaluationFactory,
+    MediaAttachmentFactory,
     PlatformStateFactory,
     PublishingJobFactory,
     ResourceFactory,
@@ -76,6 +77,10 @@ def _a_row_of_everything(owner):
     PublishingJobFactory()
     ResourceFactory(user=owner)
     WorkflowCheckpointFactory()
+    MediaAttachmentFactory(
+        filename="a-rather-long-file-name-for-the-team-photo-of-the-release-party.png",
+        alt_text="A long description of the picture. " * 30,
+    )
     UserSessionFactory(user=owner)
     ApiKeyFactory(user=owner)
     AuditLogFactory(user=owner)

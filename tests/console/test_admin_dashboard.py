@@ -29,8 +29,13 @@ from tests.factories.accounts import UserFactory
 from tests.factories.captions import CaptionGenerationTaskFactory, ImageFactory
 from tests.factories.generation import GenerationTaskFactory, PromptFactory
 from tests.factories.scraping import ScrapingJobFactory
-from tests.factories.workflows import PlatformStateFactory, PublishingJobFactory, WorkflowFactory
-from workflows.models import PlatformStatus, PublishingStatus, WorkflowStatus
+from tests.factories.workflows import (
+    MediaAttachmentFactory,
+    PlatformStateFactory,
+    PublishingJobFactory,
+    WorkflowFactory,
+)
+from workflows.models import AltTextStatus, PlatformStatus, PublishingStatus, WorkflowStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +80,18 @@ def world():
         for _ in range(2)
     ]
     PlatformStateFactory(status=PlatformStatus.ACCEPTED, workflow__status=WorkflowStatus.COMPLETED)
+
+    # Alt text a person must write or approve, on workflows still open (not a cancelled one's).
+    open_workflow = {"workflow__status": WorkflowStatus.AWAITING_REVIEW}
+    alt_text_awaiting = [
+        MediaAttachmentFactory(alt_status=AltTextStatus.AWAITING_REVIEW, **open_workflow),
+        MediaAttachmentFactory(alt_status=AltTextStatus.NEEDS_WRITING, **open_workflow),
+    ]
+    MediaAttachmentFactory(alt_status=AltTextStatus.APPROVED, **open_workflow)
+    MediaAttachmentFactory(alt_status=AltTextStatus.PENDING, **open_workflow)
+    MediaAttachmentFactory(
+        alt_status=AltTextStatus.AWAITING_REVIEW, workflow__status=WorkflowStatus.CANCELLED
+    )
 
     caption_running = [CaptionGenerationTaskFactory(status=CaptionTaskStatus.RUNNING)]
     caption_failed = [CaptionGenerationTaskFactory(status=CaptionTaskStatus.FAILED) for _ in range(2)]
@@ -125,6 +142,7 @@ def world():
         (SECTION_REVIEW, "Captions pending review"): pks(pending),
         (SECTION_REVIEW, "Captions edited, awaiting approval"): pks(reviewed),
         (SECTION_REVIEW, "Drafts awaiting review"): pks(awaiting),
+        (SECTION_REVIEW, "Alt text awaiting review"): pks(alt_text_awaiting),
         (SECTION_RUNNING, "Caption tasks"): pks(caption_running),
         (SECTION_RUNNING, "Workflows"): pks(workflow_running),
         (SECTION_RUNNING, "Publishing jobs"): pks(publishing),
@@ -223,8 +241,8 @@ def test_roles_reviewers_see_content_but_not_the_task_queue(world):
 
 
 def test_counts_cost_one_query_per_model_at_any_size(world, admin_user, django_assert_max_num_queries):
-    models = 9  # images, platform states, caption tasks, workflows, publishing jobs, scraping jobs,
-    # persona tasks, prompts, django-q failures
+    models = 10  # images, platform states, caption tasks, workflows, publishing jobs, scraping jobs,
+    # persona tasks, prompts, django-q failures, media attachments
     with django_assert_max_num_queries(models):
         admin_attention_items(user=admin_user, now=timezone.now())
     for _ in range(5):
@@ -238,7 +256,7 @@ def test_counts_cost_one_query_per_model_at_any_size(world, admin_user, django_a
 def test_a_moderators_counts_add_only_the_permission_lookups(world, django_assert_max_num_queries):
     moderator = user_set_role(user=UserFactory(), role=Role.MODERATOR)
     moderator = type(moderator).objects.get(pk=moderator.pk)  # no permissions cached yet
-    with django_assert_max_num_queries(9 + 2):  # + the user's and the groups' permissions, once
+    with django_assert_max_num_queries(10 + 2):  # + the user's and the groups' permissions, once
         admin_attention_items(user=moderator, now=timezone.now())
 
 
@@ -277,7 +295,7 @@ def test_the_index_page_query_count_is_bounded(world, admin_client, django_asser
     # The page itself (session, user, recent actions), one query per dashboard model, and the
     # pictures' (console.dashboard_charts): captions by status and band 1, five series per day,
     # four kinds of running work.
-    with django_assert_max_num_queries(9 + 6 + 1 + 5 + 4):
+    with django_assert_max_num_queries(10 + 6 + 1 + 5 + 4):
         response = admin_client.get(INDEX)
     assert response.status_code == 200
     assert 'id="needs-attention"' in response.content.decode()

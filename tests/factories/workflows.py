@@ -135,7 +135,9 @@ class MediaAttachmentFactory(factory.django.DjangoModelFactory):
         data = factory.LazyFunction(png_bytes)
 
     workflow = factory.SubFactory(WorkflowFactory)
-    position = factory.Sequence(lambda n: n)
+    # Next on its workflow's posts (0 first), as media_attach numbers them: a test's "Image 1" is
+    # its workflow's first, whatever other tests made before.
+    position = factory.LazyAttribute(lambda o: MediaAttachment.objects.filter(workflow=o.workflow).count())
     origin = MediaOrigin.UPLOAD
     media_type = "image/png"
     filename = factory.Sequence(lambda n: f"photo-{n}.png")

@@ -1,5 +1,6 @@
-/* Workflows admin: the review page's live character counters, the start form's mode and template
-   switches, and the progress panel that polls the workflow's progress JSON every 2 seconds.
+/* Workflows admin: the review page's live character counters (drafts, and the media's alt text),
+   the confirmation before removing a medium, the start form's mode and template switches, and the
+   progress panel that polls the workflow's progress JSON every 2 seconds.
    Loaded with `defer` (CSP: script-src 'self', no inline script). */
 (function () {
   "use strict";
@@ -21,6 +22,24 @@
     return Array.from(trimmed).length;
   }
 
+  // Alt text counts as captions.quality.caption_length does (the caption review screen's counter,
+  // captions/static/captions/review.js): the text cleaned as caption_text_clean cleans it (line
+  // breaks kept, spaces collapsed inside a line, at most one blank line in a row, ends trimmed),
+  // then code points. The sets are Python's str.splitlines() boundaries and str.split() spaces.
+  var LINE_BREAK = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+  var SPACES = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/;
+
+  function captionTextClean(text) {
+    var lines = (text || "").split(LINE_BREAK).map(function (line) {
+      return line.split(SPACES).filter(function (word) { return word !== ""; }).join(" ");
+    });
+    return lines.join("\n").replace(/\n{3,}/g, "\n\n").replace(/^\n+|\n+$/g, "");
+  }
+
+  function countCaption(text) {
+    return Array.from(captionTextClean(text)).length;
+  }
+
   function setUpCounter(counter) {
     var editor = document.getElementById(counter.dataset.counterFor);
     var shown = counter.querySelector(".wf-count");
@@ -29,8 +48,9 @@
     }
     var limit = counter.dataset.limit ? parseInt(counter.dataset.limit, 10) : null;
     var graphemes = counter.dataset.graphemes === "true";
+    var caption = counter.dataset.count === "caption";
     function update() {
-      var count = countCharacters(editor.value, graphemes);
+      var count = caption ? countCaption(editor.value) : countCharacters(editor.value, graphemes);
       shown.textContent = String(count);
       var over = limit !== null && count > limit;
       counter.classList.toggle("wf-over-limit", over);
@@ -107,8 +127,34 @@
     });
   }
 
+  // A button with data-confirm (Remove) asks first; dismissing submits nothing.
+  function confirmButton(button) {
+    button.addEventListener("click", function (event) {
+      if (!window.confirm(button.dataset.confirm)) {
+        event.preventDefault();
+      }
+    });
+  }
+
+  // Enter in a field with data-enter-presses (the alt text's instruction) presses that button of
+  // its form (Regenerate) rather than the form's first one (Save).
+  function enterPresses(field) {
+    field.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.shiftKey || event.ctrlKey || event.metaKey || event.altKey) {
+        return;
+      }
+      var button = field.form && field.form.querySelector('button[value="' + field.dataset.enterPresses + '"]');
+      if (button) {
+        event.preventDefault();
+        button.click();
+      }
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-enter-presses]").forEach(enterPresses);
     document.querySelectorAll(".wf-counter[data-counter-for]").forEach(setUpCounter);
+    document.querySelectorAll("button[data-confirm]").forEach(confirmButton);
     document.querySelectorAll("form.wf-start").forEach(setUpStartForm);
     document.querySelectorAll(".wf-progress[data-progress-url]").forEach(setUpProgress);
     document.querySelectorAll("form.wf-cancel").forEach(confirmCancel);
