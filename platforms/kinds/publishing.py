@@ -43,7 +43,7 @@ from platforms.kinds.common import (
     retried_in_turn,
     retry_after_of,
 )
-from platforms.kinds.media import MediaItem
+from platforms.kinds.media import MediaItem, MediaRules
 from platforms.kinds.registry import kind_of
 
 logger = logging.getLogger(__name__)
@@ -217,6 +217,21 @@ class HttpPublisher:
         return None if found is None else _with_details(found, recovered=True)
 
     # For subclasses ---------------------------------------------------------------------------
+
+    def _refuse_unfit_media(self, media: tuple[MediaItem, ...], *, rules: MediaRules, network: str) -> None:
+        """Media the network would refuse, refused before anything is uploaded (the workflows app
+        checks them first; this keeps a publisher called directly from uploading half a post)."""
+        problems = rules.problems([(item.media_type, item.size) for item in media])
+        for position, item in enumerate(media, start=1):
+            if rules.alt_text_limit is not None and len(item.alt_text) > rules.alt_text_limit:
+                problems.append(
+                    f"Item {position}: the alt text has {len(item.alt_text)} characters; {network} takes "
+                    f"at most {rules.alt_text_limit}."
+                )
+        if problems:
+            raise platform_error(
+                PlatformAuthError, f"{network} cannot take these media: " + " ".join(problems), reason="media"
+            )
 
     def _post_once(self, publication: Publication) -> Published:
         raise NotImplementedError

@@ -139,7 +139,7 @@ class LinkedInPublisher(HttpPublisher):
         return str(self.author_urn)
 
     def _post_once(self, publication: Publication) -> Published:
-        _check_media(publication.media)
+        self._refuse_unfit_media(publication.media, rules=KIND.media, network="LinkedIn")
         author = self._author()
         images = self._upload_all(publication.media, author=author)
         payload: dict[str, Any] = {
@@ -318,20 +318,3 @@ class LinkedInPublisher(HttpPublisher):
                 duplicate=True,
             )
         return self._default_status_error(response, what=what, detail=detail)
-
-
-def _check_media(media: tuple[MediaItem, ...]) -> None:
-    """Images LinkedIn would refuse, refused before anything is uploaded (the workflows app checks
-    them first; this keeps a publisher called directly from uploading half a post)."""
-    rules = KIND.media
-    problems = rules.problems([(item.media_type, item.size) for item in media])
-    for position, item in enumerate(media, start=1):
-        if rules.alt_text_limit is not None and len(item.alt_text) > rules.alt_text_limit:
-            problems.append(
-                f"Item {position}: the alt text has {len(item.alt_text)} characters; LinkedIn takes "
-                f"at most {rules.alt_text_limit}."
-            )
-    if problems:
-        raise platform_error(
-            PlatformAuthError, "LinkedIn cannot take these media: " + " ".join(problems), reason="media"
-        )

@@ -108,7 +108,7 @@ class XPublisher(HttpPublisher):
         )
 
     def _post_once(self, publication: Publication) -> Published:
-        _check_media(publication.media)
+        self._refuse_unfit_media(publication.media, rules=KIND.media, network="X")
         media_ids = self._upload_all(publication.media)
         payload: dict[str, Any] = {"text": publication.text}
         if media_ids:
@@ -339,20 +339,3 @@ class XPublisher(HttpPublisher):
 
 def _media_word(item: MediaItem) -> str:
     return "video" if item.is_video else "GIF" if item.is_gif else "image"
-
-
-def _check_media(media: tuple[MediaItem, ...]) -> None:
-    """Media X would refuse, refused before anything is uploaded (the workflows app checks them
-    first; this keeps a publisher called directly from uploading half a post)."""
-    rules = KIND.media
-    problems = rules.problems([(item.media_type, item.size) for item in media])
-    for position, item in enumerate(media, start=1):
-        if rules.alt_text_limit is not None and len(item.alt_text) > rules.alt_text_limit:
-            problems.append(
-                f"Item {position}: the alt text has {len(item.alt_text)} characters; X takes "
-                f"at most {rules.alt_text_limit}."
-            )
-    if problems:
-        raise platform_error(
-            PlatformAuthError, "X cannot take these media: " + " ".join(problems), reason="media"
-        )
