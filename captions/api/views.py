@@ -53,7 +53,6 @@ from captions.errors import (
     CaptionBackendUnavailable,
     PostChanged,
     PostingFailed,
-    PostingUnsupported,
 )
 from captions.images import stored_key_ok
 from captions.models import (
@@ -249,11 +248,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
         return self._posted(image)
 
     def _check_postable(self, image: Image) -> None:
-        connection = image.platform_connection
-        if not connection.uses_mastodon_api:
-            raise PostingUnsupported(
-                f"{connection.get_platform_type_display()} connections cannot receive image descriptions."
-            )
+        posting.ensure_postable(image.platform_connection)
 
     def _posted(self, image: Image) -> Response:
         if getattr(image, "post_changes", None):
