@@ -339,11 +339,3 @@ def scan_feed_connection(
     cursor.save()
     result.backlog_done = cursor.backlog_done
     return result
-
-
-def scan_for_captions(*, connection: PlatformConnection, api, **options) -> ScanResult:
-    """The scan that fits the connection's client: by status id (the Mastodon API) or by feed
-    cursor (Bluesky)."""
-    if isinstance(api, BlueskyMediaClient):
-        return scan_feed_connection(connection=connection, api=api, **options)
-    return scan_connection(connection=connection, api=api, **options)

@@ -52,7 +52,7 @@ from captions.models import (
     ProcessingRunStatus,
     TaskStatus,
 )
-from captions.services.scan import scan_for_captions
+from captions.services.scan import scan_connection, scan_feed_connection
 from core.ai import get_backend
 from core.locking import row_lock
 from core.retry import RetryStats
@@ -385,7 +385,9 @@ class _TaskRunner:
             self._use_description_limit(api.read_description_limit())
             if not self._advance("scanning posts", 5):
                 return ProcessingRunStatus.CANCELLED
-            scanned = scan_for_captions(
+            # A feed paged by cursor (Bluesky) has its own scan; the Mastodon API pages by status id.
+            scan = scan_feed_connection if getattr(api, "pages_by_cursor", False) else scan_connection
+            scanned = scan(
                 connection=self.connection,
                 api=api,
                 max_posts=self.max_posts,

@@ -79,6 +79,8 @@ class BlueskyMediaClient(XrpcClient):
     """One Bluesky account's own media posts (reading only)."""
 
     can_write_descriptions = False
+    #: The feed pages by an opaque cursor, not by post id (captions.services.scan.scan_feed_connection).
+    pages_by_cursor = True
 
     @classmethod
     def from_connection(

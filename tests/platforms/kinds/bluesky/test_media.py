@@ -128,8 +128,8 @@ def test_pages_follow_the_opaque_cursor_to_the_end(fake):
             if cursor is None:
                 break
     assert seen == list(reversed(uris)) and pages == 3
-    assert [r.arg("cursor") for r in fake.requests_to(FEED)][0] is None
-    assert all("::" in r.arg("cursor") for r in fake.requests_to(FEED)[1:])
+    first, *following = fake.requests_to(FEED)
+    assert first.arg("cursor") is None and all("::" in r.arg("cursor") for r in following)
 
 
 def test_an_expired_session_is_renewed_and_a_server_error_retried(fake):
@@ -154,7 +154,9 @@ def test_deleting_a_post_by_its_uri_and_only_this_accounts(fake, sleeper=lambda 
     uri = fake.add_post("to go", images=[(png(), "")])
     with publisher_for(connection_for(fake), sleep=sleeper) as publisher:
         with pytest.raises(ValueError, match="not a post of this account"):
-            publisher.delete_post(uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3kabcdefghijk")
+            publisher.delete_post(
+                uri="at://did:plc:bobbobbobbobbobbobbobbob/app.bsky.feed.post/3kabcdefghijk"
+            )
         publisher.delete_post(uri=uri)
         publisher.delete_post(uri=uri)  # gone already: still a success
     assert fake.posts == []
