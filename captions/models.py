@@ -445,7 +445,8 @@ class ScanCursor(models.Model):
     ones. A run first takes posts newer than `newest_post_id` (resuming inside that gap at
     `gap_max_id` when the last run's budget ran out there), then continues the backlog of older
     posts from `backlog_max_id` until `backlog_done`. A feed paged by an opaque cursor (Bluesky)
-    keeps `feed_cursor` and `feed_gap_cursor` instead (captions.services.scan.scan_feed_connection).
+    keeps `feed_cursor`, `feed_gap_cursor`, `feed_newest_at` and `feed_gap_top_at` instead
+    (captions.services.scan.scan_feed_connection).
     """
 
     platform_connection = models.OneToOneField(
@@ -463,6 +464,10 @@ class ScanCursor(models.Model):
     # whose budget ran out among new posts resumes (the post ids above stay empty for them).
     feed_cursor = models.CharField(max_length=500, null=True, blank=True)
     feed_gap_cursor = models.CharField(max_length=500, null=True, blank=True)
+    # Where the feed sorted the newest post recorded (and the newest of an unfinished gap): new
+    # posts are those above it, even when retention removed the rows of the posts seen before.
+    feed_newest_at = models.DateTimeField(null=True, blank=True)
+    feed_gap_top_at = models.DateTimeField(null=True, blank=True)
     last_scan_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 

@@ -8,14 +8,17 @@ their platform ids; a rescan never touches a caption already being worked on.
 A feed paged by an opaque cursor (Bluesky's author feed) has no post ids to page by and cannot
 be resumed in the middle of a page: `scan_feed_connection` asks for pages no larger than what is
 left of the budget, so a run always ends on a page boundary whose cursor it keeps. Its first part
-reads from the top until it meets a post an earlier run recorded (posts are listed newest first,
-and every post read is recorded); a run whose budget runs out before that keeps the cursor there
-(`feed_gap_cursor`) and the next run resumes from it. The backlog continues from `feed_cursor`.
+reads from the top until it meets a post an earlier run recorded, or one the feed sorts at or
+below the newest recorded (`feed_newest_at`: posts are listed newest first; the time also holds
+when retention removed the rows of posts without images); a run whose budget runs out before that
+keeps the cursor there (`feed_gap_cursor`) and the next run resumes from it. The backlog continues
+from `feed_cursor`.
 Bluesky posts cannot be edited, so only images whose alt text is missing are recorded, with the
 post's whole list of images (`Post.platform_details`) for a repost with alt text.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -268,6 +271,15 @@ def _record_feed_post(
         result.images_created += 1
 
 
+def _latest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return max((moment for moment in (first, second) if moment is not None), default=None)
+
+
+def _not_after(moment: datetime | None, newest: datetime | None) -> bool:
+    """The post sorts at or below the newest post recorded: it is not new."""
+    return moment is not None and newest is not None and moment <= newest
+
+
 def scan_feed_connection(
     *,
     connection: PlatformConnection,
@@ -314,20 +326,27 @@ def scan_feed_connection(
                 earlier.filter(post_id__in=[post.uri for post in fresh]).values_list("post_id", flat=True)
             )
             for post in fresh:
-                if post.uri in known:
+                if post.uri in known or _not_after(post.sort_at, cursor.feed_newest_at):
                     closed = True
                     break
+                cursor.feed_gap_top_at = _latest(cursor.feed_gap_top_at, post.sort_at)
                 record(post)
                 budget -= 1
             position = page.cursor
             closed = closed or position is None
-        cursor.feed_gap_cursor = None if closed else position
+        if closed:
+            cursor.feed_newest_at = _latest(cursor.feed_newest_at, cursor.feed_gap_top_at)
+            cursor.feed_gap_cursor = cursor.feed_gap_top_at = None
+        else:
+            cursor.feed_gap_cursor = position
 
     # 2. The backlog of older posts, from where the last run left it.
     while budget > 0 and not cursor.backlog_done:
         page = page_from(cursor.feed_cursor)
         for post in page.posts:
             if post.uri not in recorded:
+                if cursor.feed_newest_at is None:  # the first post of the first run: the top
+                    cursor.feed_newest_at = post.sort_at
                 record(post)
                 budget -= 1
         if page.cursor is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from core.outbound import HostThrottle
@@ -61,6 +62,10 @@ class FeedPost:
     url: str  # on bsky.app
     text: str
     created_at: str | None
+    #: Where the feed sorts it: the earlier of its createdAt (set by the client that posted it)
+    #: and indexedAt (set by the AppView), as the AppView does, so a post dated in the future
+    #: cannot jump ahead. None when neither is readable.
+    sort_at: datetime | None
     langs: tuple[str, ...]
     images: tuple[FeedImage, ...]
     other_media: int  # a video or a link card: media that is not an image
@@ -188,11 +193,27 @@ class BlueskyMediaClient(XrpcClient):
             url=f"https://bsky.app/profile/{handle or self.did}/post/{rkey}",
             text=record.get("text") if isinstance(record.get("text"), str) else "",
             created_at=record.get("createdAt") if isinstance(record.get("createdAt"), str) else None,
+            sort_at=_sort_at(record.get("createdAt"), view.get("indexedAt")),
             langs=tuple(lang for lang in langs if isinstance(lang, str) and lang)[:3],
             images=images,
             other_media=other,
             replies_to_other=replies_to_other,
         )
+
+
+def _moment(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def _sort_at(created_at: Any, indexed_at: Any) -> datetime | None:
+    moments = [moment for moment in (_moment(created_at), _moment(indexed_at)) if moment is not None]
+    return min(moments) if moments else None
 
 
 def _media_of(embed: Any) -> tuple[tuple[FeedImage, ...], int]:

@@ -154,6 +154,18 @@ def test_a_run_that_stops_inside_new_posts_resumes_there(fake, connection):
     assert ScanCursor.objects.get(platform_connection=connection).feed_gap_cursor is None
 
 
+def test_new_posts_end_where_the_feed_reached_before_even_after_retention(fake, connection):
+    described = [fake.add_post(f"described {n}", images=[(png(), "Alt.")]) for n in range(3)]
+    scan(connection, 10)
+    Post.objects.filter(images__isnull=True).delete()  # what retention does to posts without images
+    newer = fake.add_post("new", images=[(png(), "")])
+    calls = len(fake.requests_to(FEED))
+    result = scan(connection, 10)
+    assert result.posts_seen == 1 and recorded_posts() == {newer}
+    assert len(fake.requests_to(FEED)) == calls + 1
+    assert not set(described) & recorded_posts()
+
+
 def test_a_rescan_never_touches_a_caption_under_review(fake, connection):
     fake.add_post("p", images=[(png(), "")])
     scan(connection, 5)
