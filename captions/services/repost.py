@@ -36,6 +36,7 @@ from captions.images import ImageError, download_image
 from captions.models import Image, ImageStatus, Post
 from captions.selectors import CONNECTION_OWNER
 from core.locking import row_lock
+from core.outbound import platform_throttle
 from core.retry import RetryPolicy, call_with_retries
 from platforms.kinds.common import PlatformError
 from platforms.kinds.media import MediaItem
@@ -63,8 +64,15 @@ class _Picture:
 
 
 def _download(url: str) -> bytes:
+    """The image from the network's CDN, retried on transient failures and paced with every other
+    request to that host (`core.outbound`), as the caption pipeline downloads it."""
+
     def fetch() -> bytes:
-        return download_image(url=url).data
+        return platform_throttle().call(
+            url,
+            lambda: download_image(url=url).data,
+            retry_after_of=lambda exc: getattr(exc, "retry_after", None),
+        )
 
     data, _ = call_with_retries(
         fetch,
