@@ -17,6 +17,7 @@ Bluesky posts cannot be edited, so only images whose alt text is missing are rec
 post's whole list of images (`Post.platform_details`) for a repost with alt text.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ from captions.models import Image, Post, ScanCursor
 from platforms.kinds.bluesky.media import MAX_FEED_PAGE, BlueskyMediaClient, FeedPost
 from platforms.kinds.mastodon.client import MAX_PAGE_SIZE, MastodonApi
 from platforms.models import PlatformConnection
+
+IMAGE_ID_CHARS = Image._meta.get_field("image_post_id").max_length
 
 
 @dataclass
@@ -203,8 +206,13 @@ def scan_connection(
 
 
 def feed_image_id(*, rkey: str, index: int) -> str:
-    """An image's id on a post that cannot be edited: the post's record key and its position."""
-    return f"{rkey}/{index}"
+    """An image's id on a post that cannot be edited: the post's record key and its position (a
+    record key too long for the column, which the protocol allows but posts do not use, by its
+    digest)."""
+    image_id = f"{rkey}/{index}"
+    if len(image_id) <= IMAGE_ID_CHARS:
+        return image_id
+    return f"sha256:{hashlib.sha256(rkey.encode()).hexdigest()[:40]}/{index}"
 
 
 def _record_feed_post(

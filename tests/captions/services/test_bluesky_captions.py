@@ -381,3 +381,12 @@ def test_another_users_post_is_not_found(fake, connection):
     with pytest.raises(PostNotFound):
         repost(post, stranger, delete_original=True)
     assert fake.count("POST", CREATE) == 0 and len(fake.posts) == 1
+
+
+def test_an_image_id_fits_its_column_whatever_the_record_key():
+    from captions.services.scan import feed_image_id
+
+    assert feed_image_id(rkey="3kabcdefghijk", index=2) == "3kabcdefghijk/2"
+    long_one = feed_image_id(rkey="k" * 200, index=3)
+    assert len(long_one) <= 100 and long_one.endswith("/3")
+    assert long_one != feed_image_id(rkey="k" * 201, index=3)
