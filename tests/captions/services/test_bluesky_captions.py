@@ -390,3 +390,32 @@ def test_an_image_id_fits_its_column_whatever_the_record_key():
     long_one = feed_image_id(rkey="k" * 200, index=3)
     assert len(long_one) <= 100 and long_one.endswith("/3")
     assert long_one != feed_image_id(rkey="k" * 201, index=3)
+
+
+def test_an_image_the_cdn_no_longer_serves_is_sent_from_the_stored_copy(fake, connection):
+    from captions.images import store_image
+
+    post, [image] = approved_post(fake, connection, alts=("",), captions=("A red square.",))
+    stored = png((1, 200, 1), size=(120, 80))
+    Image.objects.filter(pk=image.pk).update(
+        local_path=store_image(data=stored, mime_type="image/png", key_prefix="tests"), media_type="image/png"
+    )
+    cdn_path = image.image_url.removeprefix(fake.base_url)
+    fake.fail_next(404, body={"error": "NotFound"}, path=cdn_path, method="GET")
+    post = repost(post, connection.user)
+    new = next(p for p in fake.posts if p["uri"] == post.repost_uri)
+    [sent] = new["value"]["embed"]["images"]
+    assert fake.blobs[sent["image"]["ref"]["$link"]]["data"] == stored
+    assert sent["alt"] == "A red square." and sent["aspectRatio"] == {"width": 120, "height": 80}
+
+
+def test_no_copy_of_an_image_means_nothing_is_posted(fake, connection):
+    post, [image] = approved_post(fake, connection, alts=("",), captions=("A red square.",))
+    fake.fail_next(
+        404, body={"error": "NotFound"}, path=image.image_url.removeprefix(fake.base_url), method="GET"
+    )
+    with pytest.raises(RepostFailed, match="Image 1 of the post could not be read again"):
+        repost(post, connection.user)
+    assert fake.count("POST", CREATE) == 0 and fake.count("POST", "/xrpc/com.atproto.repo.uploadBlob") == 0
+    post.refresh_from_db()
+    assert post.repost_uri is None
