@@ -28,6 +28,7 @@ from PIL import Image as PILImage
 
 from accounts.admin_scoping import OwnerScopedAdmin
 from accounts.request_meta import request_meta
+from captions.admin_repost import repost_link, repost_urls
 from captions.admin_review import ReviewChangeList, approve_confirmation, preview_view, review_urls
 from captions.admin_scan import caption_scan_view, caption_task_change_context, caption_task_urls
 from captions.models import (
@@ -47,7 +48,7 @@ from captions.quality import (
     quality_level,
 )
 from captions.selectors import CONNECTION_SECRETS, caption_length_limit, with_length_limit
-from captions.services.posting import caption_post
+from captions.services.posting import caption_post, posting_refusal
 from captions.services.review import (
     caption_bulk_approve,
     caption_bulk_reject,
@@ -135,17 +136,39 @@ class PostAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     search_fields = ["post_id", "post_url", "platform_user_id"]
     list_select_related = ["platform_connection"]
     raw_id_fields = ["platform_connection"]
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "repost_action",
+        "repost_uri",
+        "repost_url",
+        "reposted_at",
+        "original_deleted_at",
+    ]
     fieldsets = [
         (
             None,
             {"fields": ["post_id", "platform_connection", "platform_user_id", "post_url", "post_content"]},
+        ),
+        (
+            "Repost with alt text",
+            {"fields": ["repost_action", "repost_uri", "repost_url", "reposted_at", "original_deleted_at"]},
         ),
         ("Legacy", {"fields": ["platform_type", "instance_url"], "classes": ["collapse"]}),
         ("History", {"fields": ["created_at", "updated_at"]}),
     ]
     inlines = [ImageInline]
     ordering = ["-created_at"]
+
+    def has_post_permission(self, request) -> bool:
+        return request.user.has_perm("captions.post_image_caption")
+
+    def get_urls(self):
+        return [*repost_urls(self), *super().get_urls()]
+
+    @admin.display(description="Repost")
+    def repost_action(self, obj: Post) -> str:
+        return repost_link(obj)
 
 
 class QualityLevelFilter(admin.SimpleListFilter):
@@ -467,10 +490,12 @@ class ImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
         )
         more = len(approved) > ADMIN_POST_LIMIT
         posted = failed = skipped = changed = 0
+        refusals: dict[str, int] = {}
         meta = request_meta(request)
         for image in approved[:ADMIN_POST_LIMIT]:
-            if not image.platform_connection.uses_mastodon_api:
-                skipped += 1
+            refusal = posting_refusal(image.platform_connection)
+            if refusal is not None:
+                refusals[refusal] = refusals.get(refusal, 0) + 1
                 continue
             try:
                 result = caption_post(image=image, actor=request.user, meta=meta)
@@ -493,10 +518,13 @@ class ImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
             text += f", {failed} failed (see their processing error)"
         if skipped:
             text += f", {skipped} skipped"
+        for refusal, count in refusals.items():
+            text += f", {count} not posted: {refusal.rstrip('.')}"
         text += ". Only approved captions are posted."
         if more:
             text += f" At most {ADMIN_POST_LIMIT} are posted at a time: run the action again for the rest."
-        self.message_user(request, text, messages.ERROR if failed or changed else messages.SUCCESS)
+        level = messages.ERROR if failed or changed else messages.WARNING if refusals else messages.SUCCESS
+        self.message_user(request, text, level)
 
 
 class ProcessingRunInline(admin.TabularInline):

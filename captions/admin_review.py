@@ -51,12 +51,14 @@ from django.utils.html import strip_tags
 from PIL import Image as PILImage
 
 from accounts.request_meta import request_meta
+from captions.admin_repost import repost_url, repostable
 from captions.images import stored_key_ok
 from captions.models import CaptionGenerationUserSettings, Image, ImageStatus
 from captions.prompts import INSTRUCTION_MAX_CHARS
 from captions.quality import QualityReport, caption_length, caption_quality, caption_text_clean, quality_level
 from captions.selectors import caption_length_limit
 from captions.services import generation, posting, review
+from captions.services.posting import posting_refusal
 from core.errors import DomainError
 
 # console.dashboard's "Awaiting review": captions pending review and captions edited, not approved.
@@ -328,6 +330,9 @@ def _render(
         "preview_url": reverse("admin:captions_image_preview", args=[image.pk]),
         "original_url": reverse("admin:captions_image_original", args=[image.pk]),
         "has_stored_copy": stored_key_ok(image.local_path),
+        # Bluesky: no "Post" button; the reason and the way to a repost with alt text instead.
+        "posting_refusal": posting_refusal(image.platform_connection) if repostable(image.post) else None,
+        "repost_url": repost_url(image.post) if repostable(image.post) else None,
     }
     return TemplateResponse(request, "admin/captions/image/review.html", context, status=status)
 

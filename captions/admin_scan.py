@@ -50,9 +50,9 @@ class CaptionScanForm(forms.Form):
 
 
 def scannable_connections(*, user):
-    """The user's own connections that have captions at all (Mastodon-compatible ones)."""
+    """The user's own connections that have captions at all (Mastodon-compatible ones, Bluesky)."""
     own = connection_list(user=user).filter(user=user).select_related("user").order_by("name", "pk")
-    return own.filter(pk__in=[connection.pk for connection in own if connection.uses_mastodon_api])
+    return own.filter(pk__in=[connection.pk for connection in own if connection.has_caption_scan])
 
 
 def scan_settings_rows(*, connections) -> list[dict]:

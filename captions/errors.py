@@ -59,3 +59,29 @@ class CaptionBackendUnavailable(Unavailable):
 class CaptionBackendFailed(Unavailable):
     code = "ai_failed"
     default_message = "The caption backend failed."
+
+
+class PostNotFound(NotFound):
+    default_message = "No such post."
+
+
+class RepostUnsupported(Conflict):
+    """The post's network can have its captions posted back (or cannot publish at all)."""
+
+    code = "repost_unsupported"
+    default_message = "This post cannot be reposted with alt text."
+
+
+class RepostNotReady(Conflict):
+    """An image of the post has no approved caption yet."""
+
+    code = "repost_not_ready"
+    default_message = "Every image of the post needs an approved caption before it is reposted."
+
+
+class RepostFailed(Unavailable):
+    """The new post could not be made (nothing changed here), or it was made and deleting the
+    original failed (the repost is recorded; asking again deletes the original)."""
+
+    code = "platform_unavailable"
+    default_message = "Reposting with alt text failed."

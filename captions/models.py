@@ -33,6 +33,20 @@ class Post(TimestampedModel):
     language = models.CharField(
         max_length=16, null=True, blank=True, help_text="The post's language as the platform reports it."
     )
+    platform_details = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="What a repost with alt text re-sends (Bluesky: every image of the post in order, "
+        "with its URL, alt text and size, and the post's languages), as the last scan read it.",
+    )
+    repost_uri = models.CharField(
+        max_length=500, null=True, blank=True, help_text="The post that re-sent this one with alt text."
+    )
+    repost_url = models.URLField(max_length=500, null=True, blank=True)
+    reposted_at = models.DateTimeField(null=True, blank=True)
+    original_deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="When this post was deleted after its repost with alt text."
+    )
 
     class Meta:
         db_table = "posts"
@@ -430,7 +444,9 @@ class ScanCursor(models.Model):
     Not a seed table: Vedfolnir rescanned the newest N posts every run and never reached older
     ones. A run first takes posts newer than `newest_post_id` (resuming inside that gap at
     `gap_max_id` when the last run's budget ran out there), then continues the backlog of older
-    posts from `backlog_max_id` until `backlog_done`.
+    posts from `backlog_max_id` until `backlog_done`. A feed paged by an opaque cursor (Bluesky)
+    keeps `feed_cursor`, `feed_gap_cursor`, `feed_newest_at` and `feed_gap_top_at` instead
+    (captions.services.scan.scan_feed_connection).
     """
 
     platform_connection = models.OneToOneField(
@@ -444,6 +460,14 @@ class ScanCursor(models.Model):
     gap_max_id = models.CharField(max_length=100, null=True, blank=True)
     backlog_max_id = models.CharField(max_length=100, null=True, blank=True)
     backlog_done = models.BooleanField(default=False)
+    # Feeds paged by an opaque cursor (Bluesky): where the backlog continues, and where a run
+    # whose budget ran out among new posts resumes (the post ids above stay empty for them).
+    feed_cursor = models.CharField(max_length=500, null=True, blank=True)
+    feed_gap_cursor = models.CharField(max_length=500, null=True, blank=True)
+    # Where the feed sorted the newest post recorded (and the newest of an unfinished gap): new
+    # posts are those above it, even when retention removed the rows of the posts seen before.
+    feed_newest_at = models.DateTimeField(null=True, blank=True)
+    feed_gap_top_at = models.DateTimeField(null=True, blank=True)
     last_scan_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 

@@ -1,6 +1,8 @@
 """Reads of captions that more than one caller needs, the caption length rule above all: the
 services, the API's serializers and the admin all ask here, so the rule lives once."""
 
+from dataclasses import dataclass
+
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from accounts.selectors import reviewable_by
@@ -79,3 +81,38 @@ def caption_length_settings(*, owners_and_connections: set[tuple[int, int]]) -> 
         for user_id, connection_id, length in rows
         if (user_id, connection_id) in owners_and_connections
     }
+
+
+@dataclass(frozen=True)
+class RepostRow:
+    """One image of a post as a repost with alt text would send it."""
+
+    position: int  # 1 first
+    alt_text: str  # what the new post would carry ("" while not approved)
+    source: str  # "approved", "kept" (it had alt text), or the caption's status when not approved
+    image: Image | None
+
+    @property
+    def ready(self) -> bool:
+        return self.source in ("approved", "kept")
+
+
+def repost_plan(*, post) -> list[RepostRow]:
+    """The post's images in order with the alt text a repost would give each (captions.services.repost)."""
+    details = post.platform_details if isinstance(post.platform_details, dict) else {}
+    listed = details.get("images") if isinstance(details.get("images"), list) else []
+    recorded = {image.attachment_index: image for image in post.images.order_by("attachment_index", "pk")}
+    rows = []
+    for index, entry in enumerate(listed):
+        image = recorded.get(index)
+        if image is None:
+            alt = str(entry.get("alt") or "") if isinstance(entry, dict) else ""
+            rows.append(RepostRow(position=index + 1, alt_text=alt, source="kept", image=None))
+        elif image.status == "approved" and image.final_caption:
+            rows.append(
+                RepostRow(position=index + 1, alt_text=image.final_caption, source="approved", image=image)
+            )
+        else:
+            source = image.get_status_display().lower()
+            rows.append(RepostRow(position=index + 1, alt_text="", source=source, image=image))
+    return rows

@@ -82,3 +82,13 @@ class PlatformConnection(TimestampedModel):
     @property
     def uses_mastodon_api(self) -> bool:
         return self.platform_type in PlatformType.values and self.kind.speaks_mastodon_api
+
+    @property
+    def has_caption_scan(self) -> bool:
+        """The caption scan reads this connection's posts (Mastodon-compatible kinds, Bluesky)."""
+        return self.platform_type in PlatformType.values and self.kind.caption_scan
+
+    @property
+    def describes_media(self) -> bool:
+        """An approved caption can be written on the existing post (not on Bluesky)."""
+        return self.platform_type in PlatformType.values and self.kind.describes_media

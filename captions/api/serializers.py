@@ -217,10 +217,20 @@ class PostSerializer(serializers.ModelSerializer):
             "platform_user_id",
             "platform_connection",
             "images",
+            "repost_uri",
+            "repost_url",
+            "reposted_at",
+            "original_deleted_at",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class PostRepostSerializer(serializers.Serializer):
+    delete_original = serializers.BooleanField(
+        default=False, help_text="Also delete the old post once the new one exists (off unless asked)."
+    )
 
 
 class ImageSerializer(serializers.ModelSerializer):

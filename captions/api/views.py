@@ -6,7 +6,8 @@ Roles: viewers read; users, reviewers, moderators and admins act on the captions
 Images are the caption review queue: reviewers see and act on everyone's (`images_reviewable_by`);
 posts, tasks, runs and settings stay their own (docs/roles.md).
 
-- posts/           read-only; each post with its images, briefly, in attachment order.
+- posts/           read-only; each post with its images, briefly, in attachment order; repost: a
+                   new post with the approved alt texts (Bluesky), the old one deleted if asked.
 - images/          list/retrieve, PATCH `reviewed_caption`; approve, reject, regenerate, post,
                    approve-and-post; bulk-approve and bulk-reject (`{"ids": [...]}`: ids of images the
                    caller may not see are ignored, like ids of images whose status does not allow the
@@ -53,7 +54,6 @@ from captions.errors import (
     CaptionBackendUnavailable,
     PostChanged,
     PostingFailed,
-    PostingUnsupported,
 )
 from captions.images import stored_key_ok
 from captions.models import (
@@ -68,6 +68,7 @@ from captions.models import (
 from captions.selectors import CONNECTION_OWNER, CONNECTION_SECRETS, images_reviewable_by, with_length_limit
 from captions.services import generation, posting, review
 from captions.services.image_captions import image_caption_create, image_caption_delete, max_upload_bytes
+from captions.services.repost import post_repost_with_alt_text
 from captions.services.tasks import caption_task_cancel, caption_task_create
 from captions.services.user_settings import caption_settings_upsert
 from core.ai import AIError, AIInvalidImage, AIRefused, AIUnavailable
@@ -109,6 +110,37 @@ class PostViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsView
         images = Image.objects.only(*s.BRIEF_IMAGE_FIELDS).order_by("attachment_index", "pk")
         posts = Post.objects.prefetch_related(Prefetch("images", queryset=images))
         return visible_to(posts, user=self.request.user, owner_field=CONNECTION_OWNER)
+
+    @extend_schema(
+        summary="Repost with alt text (networks whose posts cannot be edited: Bluesky)",
+        description=(
+            "Creates a new post with the same text and images, each image's alt text its approved "
+            "caption (images that had alt text keep it). Only when every image the scan recorded has "
+            "an approved caption (else 409 `repost_not_ready`). With `delete_original` the old post "
+            "is deleted once the new one exists. Idempotent: asking again never posts twice; it only "
+            "deletes the original when that was asked and had failed. A network failure is a 502 "
+            "saying whether the new post exists."
+        ),
+        request=s.PostRepostSerializer,
+        responses={
+            200: s.PostSerializer,
+            409: OpenApiResponse(
+                response=ERROR_REF,
+                description="Not every caption is approved (`repost_not_ready`), or the network's "
+                "posts can be edited and the captions are posted back instead (`repost_unsupported`).",
+            ),
+            502: OpenApiResponse(response=ERROR_REF, description="The network refused or failed."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def repost(self, request, *args, **kwargs):
+        post = self.get_object()
+        data = _validated(s.PostRepostSerializer, request)
+        post_repost_with_alt_text(
+            post=post, actor=request.user, delete_original=data["delete_original"], meta=request_meta(request)
+        )
+        fresh = self.get_queryset().get(pk=post.pk)
+        return Response(s.PostSerializer(fresh, context=self.get_serializer_context()).data)
 
 
 # --- images ------------------------------------------------------------------------------------
@@ -249,11 +281,7 @@ class ImageViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, CaptionsVie
         return self._posted(image)
 
     def _check_postable(self, image: Image) -> None:
-        connection = image.platform_connection
-        if not connection.uses_mastodon_api:
-            raise PostingUnsupported(
-                f"{connection.get_platform_type_display()} connections cannot receive image descriptions."
-            )
+        posting.ensure_postable(image.platform_connection)
 
     def _posted(self, image: Image) -> Response:
         if getattr(image, "post_changes", None):

@@ -8,6 +8,10 @@ A server may save the description and change something else of the post with it 
 makes an unlisted post public). That is not `posted`: the image goes to `error` with what changed,
 the connection's latest processing run gets a warning, the audit log a `caption.post_changed` row,
 and the returned image carries `post_changes` so the caller can tell the person.
+
+A network whose posts cannot be edited (Bluesky) cannot take a description on an existing post:
+posting is refused with PostingUnsupported (409) before anything changes, and the person is sent
+to the explicit repost (`captions.services.repost`).
 """
 
 from collections.abc import Callable
@@ -18,13 +22,32 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from captions.errors import PostingUnsupported
 from captions.models import Image, ImageStatus, ProcessingRun
 from captions.services.review import caption_approve, ensure_transition
 from platforms.kinds.common import PlatformError
 from platforms.kinds.mastodon.client import MastodonApi, PostChangedError
 from platforms.kinds.registry import media_client_for
+from platforms.models import PlatformConnection
 
 ApiFactory = Callable[..., MastodonApi]
+
+
+def posting_refusal(connection: PlatformConnection) -> str | None:
+    """Why approved captions cannot be posted back on this connection's posts; None when they can."""
+    if connection.describes_media:
+        return None
+    label = connection.get_platform_type_display()
+    if connection.has_caption_scan:
+        return f"{label} posts cannot be edited; use Repost with alt text."
+    return f"{label} connections cannot receive image descriptions."
+
+
+def ensure_postable(connection: PlatformConnection) -> None:
+    """PostingUnsupported (409) when captions cannot be posted back on this connection."""
+    refusal = posting_refusal(connection)
+    if refusal is not None:
+        raise PostingUnsupported(refusal)
 
 
 def _claim(image: Image) -> Image | None:
@@ -46,8 +69,10 @@ def caption_post(
     """Write the approved caption to the platform, read it back, and mark the image posted.
 
     The platform call runs outside the database transaction (it may take seconds); the row is
-    re-checked before and written after it.
+    re-checked before and written after it. PostingUnsupported (409) on a network whose posts
+    cannot be edited (Bluesky), before anything changes.
     """
+    ensure_postable(image.platform_connection)
     with transaction.atomic():
         claimed = _claim(image)
     if claimed is None:
@@ -123,5 +148,6 @@ def caption_approve_and_post(
     meta: RequestMeta | None = None,
     api_factory: ApiFactory = media_client_for,
 ) -> Image:
+    ensure_postable(image.platform_connection)  # before the approval: nothing changes
     image = caption_approve(image=image, reviewer=reviewer, text=text, meta=meta)
     return caption_post(image=image, actor=reviewer, meta=meta, api_factory=api_factory)

@@ -4,9 +4,22 @@ Each run spends at most `max_posts` posts: first those newer than the newest see
 inside that gap if the last run stopped there), then the backlog of older posts, so repeated
 runs reach further back instead of rereading the newest N. Posts and images are upserted by
 their platform ids; a rescan never touches a caption already being worked on.
+
+A feed paged by an opaque cursor (Bluesky's author feed) has no post ids to page by and cannot
+be resumed in the middle of a page: `scan_feed_connection` asks for pages no larger than what is
+left of the budget, so a run always ends on a page boundary whose cursor it keeps. Its first part
+reads from the top until it meets a post an earlier run recorded, or one the feed sorts at or
+below the newest recorded (`feed_newest_at`: posts are listed newest first; the time also holds
+when retention removed the rows of posts without images); a run whose budget runs out before that
+keeps the cursor there (`feed_gap_cursor`) and the next run resumes from it. The backlog continues
+from `feed_cursor`.
+Bluesky posts cannot be edited, so only images whose alt text is missing are recorded, with the
+post's whole list of images (`Post.platform_details`) for a repost with alt text.
 """
 
+import hashlib
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
@@ -15,8 +28,11 @@ from django.utils.dateparse import parse_datetime
 
 from captions.alt_text import alt_text_missing
 from captions.models import Image, Post, ScanCursor
+from platforms.kinds.bluesky.media import MAX_FEED_PAGE, BlueskyMediaClient, FeedPost
 from platforms.kinds.mastodon.client import MAX_PAGE_SIZE, MastodonApi
 from platforms.models import PlatformConnection
+
+IMAGE_ID_CHARS = Image._meta.get_field("image_post_id").max_length
 
 
 @dataclass
@@ -179,6 +195,172 @@ def scan_connection(
                 cursor.backlog_done = True
             else:
                 cursor.backlog_max_id = page.next_max_id
+
+    cursor.last_scan_at = timezone.now()
+    cursor.save()
+    result.backlog_done = cursor.backlog_done
+    return result
+
+
+# Feeds paged by cursor (Bluesky) ------------------------------------------------------------------
+
+
+def feed_image_id(*, rkey: str, index: int) -> str:
+    """An image's id on a post that cannot be edited: the post's record key and its position (a
+    record key too long for the column, which the protocol allows but posts do not use, by its
+    digest)."""
+    image_id = f"{rkey}/{index}"
+    if len(image_id) <= IMAGE_ID_CHARS:
+        return image_id
+    return f"sha256:{hashlib.sha256(rkey.encode()).hexdigest()[:40]}/{index}"
+
+
+def _record_feed_post(
+    *,
+    connection: PlatformConnection,
+    post: FeedPost,
+    account_id: str,
+    reprocess: bool,
+    result: ScanResult,
+) -> None:
+    details = {
+        "cid": post.cid,
+        "langs": list(post.langs),
+        "images": [
+            {"url": image.fullsize, "alt": image.alt, "width": image.width, "height": image.height}
+            for image in post.images
+        ],
+    }
+    row, created = Post.objects.update_or_create(
+        post_id=post.uri,
+        platform_connection=connection,
+        defaults={
+            "platform_user_id": account_id,
+            "post_url": post.url,
+            "post_content": post.text,
+            "platform_type": connection.platform_type,
+            "instance_url": connection.instance_url,
+            "language": (post.langs[0] if post.langs else "")[:16] or None,
+            "platform_details": details,
+        },
+    )
+    result.posts_seen += 1
+    result.posts_created += int(created)
+    result.images_skipped += post.other_media
+    posted_on = parse_datetime(post.created_at) if post.created_at else None
+    for index, image in enumerate(post.images):
+        image_id = feed_image_id(rkey=post.rkey, index=index)
+        existing = Image.objects.filter(image_post_id=image_id, platform_connection=connection).first()
+        if existing is not None:
+            Image.objects.filter(pk=existing.pk).update(
+                image_url=image.fullsize,
+                attachment_index=index,
+                original_caption=image.alt,
+                original_post_date=posted_on,
+                updated_at=timezone.now(),
+            )
+            result.images_refreshed += 1
+            continue
+        if not (reprocess or alt_text_missing(image.alt)):
+            result.images_skipped += 1
+            continue
+        Image.objects.create(
+            post=row,
+            platform_connection=connection,
+            image_url=image.fullsize,
+            local_path="",
+            image_post_id=image_id,
+            attachment_index=index,
+            original_caption=image.alt,
+            original_post_date=posted_on,
+            platform_type=connection.platform_type,
+            instance_url=connection.instance_url,
+        )
+        result.images_created += 1
+
+
+def _latest(first: datetime | None, second: datetime | None) -> datetime | None:
+    return max((moment for moment in (first, second) if moment is not None), default=None)
+
+
+def _not_after(moment: datetime | None, newest: datetime | None) -> bool:
+    """The post sorts at or below the newest post recorded: it is not new."""
+    return moment is not None and newest is not None and moment <= newest
+
+
+def scan_feed_connection(
+    *,
+    connection: PlatformConnection,
+    api: BlueskyMediaClient,
+    max_posts: int,
+    reprocess_existing: bool = False,
+    include_replies: bool = True,
+    account_id: str | None = None,
+) -> ScanResult:
+    """Record up to `max_posts` of the account's media posts from a feed paged by cursor, and
+    their images lacking alt text (see the module docstring for how runs continue)."""
+    if max_posts < 1:
+        raise ValueError("max_posts must be at least 1.")
+    account_id = account_id or api.verify().id
+    cursor, _ = ScanCursor.objects.get_or_create(platform_connection=connection)
+    result = ScanResult()
+    budget = max_posts
+    recorded: set[str] = set()
+    earlier = Post.objects.filter(platform_connection=connection)
+
+    def page_from(position: str | None):
+        return api.own_media_posts(
+            cursor=position, limit=min(MAX_FEED_PAGE, budget), include_replies=include_replies
+        )
+
+    def record(post: FeedPost) -> None:
+        recorded.add(post.uri)
+        with transaction.atomic():
+            _record_feed_post(
+                connection=connection,
+                post=post,
+                account_id=account_id,
+                reprocess=reprocess_existing,
+                result=result,
+            )
+
+    # 1. Posts newer than the last run's, from the top (or from where the last run stopped).
+    if cursor.last_scan_at is not None:
+        position, closed = cursor.feed_gap_cursor, False
+        while budget > 0 and not closed:
+            page = page_from(position)
+            fresh = [post for post in page.posts if post.uri not in recorded]
+            known = set(
+                earlier.filter(post_id__in=[post.uri for post in fresh]).values_list("post_id", flat=True)
+            )
+            for post in fresh:
+                if post.uri in known or _not_after(post.sort_at, cursor.feed_newest_at):
+                    closed = True
+                    break
+                cursor.feed_gap_top_at = _latest(cursor.feed_gap_top_at, post.sort_at)
+                record(post)
+                budget -= 1
+            position = page.cursor
+            closed = closed or position is None
+        if closed:
+            cursor.feed_newest_at = _latest(cursor.feed_newest_at, cursor.feed_gap_top_at)
+            cursor.feed_gap_cursor = cursor.feed_gap_top_at = None
+        else:
+            cursor.feed_gap_cursor = position
+
+    # 2. The backlog of older posts, from where the last run left it.
+    while budget > 0 and not cursor.backlog_done:
+        page = page_from(cursor.feed_cursor)
+        for post in page.posts:
+            if post.uri not in recorded:
+                if cursor.feed_newest_at is None:  # the first post of the first run: the top
+                    cursor.feed_newest_at = post.sort_at
+                record(post)
+                budget -= 1
+        if page.cursor is None:
+            cursor.backlog_done = True
+        else:
+            cursor.feed_cursor = page.cursor
 
     cursor.last_scan_at = timezone.now()
     cursor.save()

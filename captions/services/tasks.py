@@ -8,7 +8,8 @@ notices before its next image. `caption_task_fail_stale` fails tasks whose worke
 Why it is built this way:
 - django-q delivers at least once, so the run claims its row with a conditional UPDATE
   (queued → running): a redelivered message, or a second worker, finds nothing to claim and returns.
-- The platform is read in the task's own thread (`MastodonApi` is not thread-safe); only captioning
+- The platform is read in the task's own thread (`MastodonApi`, or `BlueskyMediaClient` for
+  Bluesky, whose images are listed and captioned but not posted back); only captioning
   fans out, to at most `settings.CAPTION_CONCURRENCY` threads, each closing its database connection
   when done. With a concurrency of 1 the images are captioned in the task's thread.
 - Progress, heartbeat and counters are small UPDATEs of their own columns, made only while the task is
@@ -51,13 +52,18 @@ from captions.models import (
     ProcessingRunStatus,
     TaskStatus,
 )
-from captions.services.scan import scan_connection
+from captions.services.scan import scan_connection, scan_feed_connection
 from core.ai import get_backend
 from core.locking import row_lock
 from core.retry import RetryStats
 from platforms.errors import ConnectionNotFound
-from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
-from platforms.kinds.mastodon.client import DescriptionLimit, MastodonApi
+from platforms.kinds.common import (
+    DescriptionLimit,
+    PlatformAuthError,
+    PlatformError,
+    PlatformUnavailableError,
+)
+from platforms.kinds.mastodon.client import MastodonApi
 from platforms.kinds.registry import media_client_for
 from platforms.models import PlatformConnection
 
@@ -131,7 +137,7 @@ def caption_task_create(
     if visible is None:
         raise ConnectionNotFound()
     connection = visible
-    if not connection.uses_mastodon_api:
+    if not connection.has_caption_scan:
         raise ValidationError(
             {"platform_connection": f"{connection.get_platform_type_display()} connections have no captions."}
         )
@@ -379,7 +385,9 @@ class _TaskRunner:
             self._use_description_limit(api.read_description_limit())
             if not self._advance("scanning posts", 5):
                 return ProcessingRunStatus.CANCELLED
-            scanned = scan_connection(
+            # A feed paged by cursor (Bluesky) has its own scan; the Mastodon API pages by status id.
+            scan = scan_feed_connection if getattr(api, "pages_by_cursor", False) else scan_connection
+            scanned = scan(
                 connection=self.connection,
                 api=api,
                 max_posts=self.max_posts,

@@ -152,7 +152,7 @@ def caption_settings_upsert(
     unknown = sorted(set(values) - set(SETTINGS_FIELDS))
     if unknown:
         raise ValidationError({name: "Unknown setting." for name in unknown})
-    if not connection.uses_mastodon_api:
+    if not connection.has_caption_scan:
         raise ValidationError(
             {"platform_connection": f"{connection.get_platform_type_display()} connections have no captions."}
         )

@@ -119,6 +119,11 @@ class Kind:
     writing: WritingRules | None = None
     #: Speaks the Mastodon client API (reading one's media posts, writing alt text).
     speaks_mastodon_api: bool = False
+    #: The caption scan reads this network's own media posts (`media_client`) for images without
+    #: alt text.
+    caption_scan: bool = False
+    #: An image's description can be written on the existing post (the caption is "posted back");
+    #: False where posts cannot be edited (Bluesky: a new post carries the alt text instead).
     describes_media: bool = False
     alt_text_limit: int | None = None  # the default when the instance does not say
     can_edit_posts: bool = False
@@ -159,9 +164,10 @@ class Kind:
     # Media descriptions (alt text) ----------------------------------------------------------------
 
     def media_client(self, connection, **kwargs):
-        """A client that lists the account's media posts and writes their descriptions (see
-        `platforms.kinds.mastodon.client.MastodonApi` for the interface); ValueError when this
-        network has none."""
+        """A client that lists the account's media posts (and, where `describes_media`, writes
+        their descriptions): `platforms.kinds.mastodon.client.MastodonApi`, or
+        `platforms.kinds.bluesky.media.BlueskyMediaClient` (its `can_write_descriptions` is
+        False); ValueError when this network has none."""
         raise ValueError(f"{connection.platform_type!r} connections cannot describe media.")
 
     # Publishing ---------------------------------------------------------------------------------

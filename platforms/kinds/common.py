@@ -18,6 +18,15 @@ SERVER_REASON_CHARS = 300
 MIN_SECRET_CHARS = 6
 
 
+@dataclass(frozen=True)
+class DescriptionLimit:
+    """A network's alt-text limit; `problem` is None when the server said it (or the network has
+    one fixed limit), else why the limit is a default (what each source answered)."""
+
+    limit: int
+    problem: str | None = None
+
+
 class PlatformError(Exception):
     """A platform call failed; `reason` is a short machine-readable word, `status` the HTTP status."""
 

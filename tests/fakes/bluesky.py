@@ -32,6 +32,25 @@ Endpoints (all under /xrpc/):
   newest record key first.
 - GET com.atproto.identity.resolveHandle ?handle: {"did"}; 400 InvalidRequest "Unable to resolve
   handle".
+- POST com.atproto.repo.deleteRecord {"repo", "collection", "rkey"}: {"commit"} when the record
+  was there, {} when it was not (the PDS answers a record already gone with success); another
+  account's repository: 400 InvalidRequest.
+- GET app.bsky.feed.getAuthorFeed ?actor&limit&cursor&filter&includePins (the AppView, proxied by
+  the PDS): {"feed": [feedViewPost], "cursor"?}, newest first; `limit` 1 to 100 (default 50), else
+  400 InvalidRequest; an opaque cursor (`sortAt::cid`, as the AppView's) present while older items
+  remain; an unknown cursor: 400 InvalidRequest. A feedViewPost is {"post": postView, "reason"?};
+  a postView {"uri", "cid", "author": {"did", "handle", "displayName"}, "record", "embed"?,
+  "replyCount", "repostCount", "likeCount", "quoteCount", "indexedAt", "labels"}; an image embed's
+  view is app.bsky.embed.images#view with each image's "thumb" and "fullsize" CDN URLs, "alt" and
+  "aspectRatio" (when the record has one); app.bsky.embed.recordWithMedia#view carries it as
+  "media"; app.bsky.embed.video#view has "playlist" and "thumbnail". `filter`:
+  posts_with_replies (the default: the author's posts and reposts), posts_no_replies (no replies
+  to others), posts_with_media (the author's own posts with images or video, no reposts). Pins:
+  the pinned post first with {"reason": {"$type": "...#reasonPin"}} only with includePins=true.
+  `fake.ignores_feed_filter = True` makes the feed ignore `filter` (an AppView that does), so
+  reposts of other accounts' posts are listed.
+- GET /img/feed_fullsize/plain/{did}/{cid}@jpeg and /img/feed_thumbnail/... (the CDN URLs of the
+  views; served here from the fake's origin): the blob's bytes with its MIME type; 404 unknown.
 Authenticated calls without a valid access token: 401 AuthenticationRequired (no token) or 400
 InvalidToken (an unknown one); an expired one: 400 ExpiredToken "Token has expired". Errors are
 {"error", "message"}; a 429 carries RateLimit-Limit, -Remaining, -Reset (epoch seconds) and -Policy,
@@ -79,7 +98,7 @@ def _cid(data: bytes, *, codec: str = "bafkrei") -> str:
 
 
 class FakeBluesky(FakeHttpPlatform):
-    prefix = r"^/xrpc/"
+    prefix = r"^/(xrpc|img)/"
     post_path = "/xrpc/com.atproto.repo.createRecord"
 
     def __init__(self, httpserver, *, handle: str = HANDLE, did: str = DID):
@@ -99,6 +118,13 @@ class FakeBluesky(FakeHttpPlatform):
         self.upload_limit = 5 * 1024 * 1024
         self.reset_in = 300
         self._serial = itertools.count(1)
+        # The AppView's index: (did, collection, rkey) -> (order, indexedAt); newest has the highest order.
+        self._indexed: dict[tuple[str, str, str], tuple[int, str]] = {}
+        # Feed items of other accounts shown in this author's feed (reposts), by order.
+        self._reposts: list[dict[str, Any]] = []
+        self.pinned: str | None = None  # the at:// URI of the pinned post
+        self.ignores_feed_filter = False
+        self._last_indexed = 0
         super().__init__(httpserver)
         self.pds_url = self.base_url
 
@@ -118,6 +144,89 @@ class FakeBluesky(FakeHttpPlatform):
         """A session as createSession gives it (for tests that start signed in)."""
         with self._lock:
             return self._session_body()
+
+    def add_blob(self, data: bytes, mime_type: str = "image/png") -> dict[str, Any]:
+        cid = _cid(data)
+        with self._lock:
+            self.blobs[cid] = {"mimeType": mime_type, "size": len(data), "data": data}
+        return {"$type": "blob", "ref": {"$link": cid}, "mimeType": mime_type, "size": len(data)}
+
+    def add_post(
+        self,
+        text: str = "A post",
+        *,
+        images: list[tuple[bytes, str]] | None = None,
+        sizes: list[tuple[int, int]] | None = None,
+        quote: str | None = None,
+        video: bool = False,
+        reply_to: str | None = None,
+        langs: list[str] | None = None,
+        mime_type: str = "image/png",
+    ) -> str:
+        """A post already in the account's repository (made elsewhere); `images` are (bytes, alt).
+        `quote`: the at:// URI of a quoted post (recordWithMedia). Returns the post's at:// URI."""
+        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": _now_iso()}
+        if langs:
+            record["langs"] = langs
+        media = None
+        if images:
+            entries = []
+            for position, (data, alt) in enumerate(images):
+                entry: dict[str, Any] = {"image": self.add_blob(data, mime_type), "alt": alt}
+                if sizes:
+                    entry["aspectRatio"] = {"width": sizes[position][0], "height": sizes[position][1]}
+                entries.append(entry)
+            media = {"$type": "app.bsky.embed.images", "images": entries}
+        elif video:
+            media = {
+                "$type": "app.bsky.embed.video",
+                "video": self.add_blob(b"\x00\x00\x00\x18ftypmp42", "video/mp4"),
+            }
+        if quote and media:
+            ref = {"uri": quote, "cid": "bafyreiquotedquotedquotedquotedquotedquotedquotedqu"}
+            record["embed"] = {
+                "$type": "app.bsky.embed.recordWithMedia",
+                "record": {"record": ref},
+                "media": media,
+            }
+        elif media:
+            record["embed"] = media
+        if reply_to:
+            ref = {"uri": reply_to, "cid": "bafyreiparentparentparentparentparentparentparentpa"}
+            record["reply"] = {"root": ref, "parent": ref}
+        rkey = _tid_now()
+        with self._lock:
+            while (self.did, POST, rkey) in self.records:
+                rkey = _tid_now()
+            uri = f"at://{self.did}/{POST}/{rkey}"
+            cid = _cid(json.dumps(record, sort_keys=True).encode(), codec="bafyrei")
+            self.records[(self.did, POST, rkey)] = {"uri": uri, "cid": cid, "value": record}
+            self._index((self.did, POST, rkey))
+        return uri
+
+    def add_repost_of_other(self, *, text: str = "Someone else's picture", alt: str = "") -> None:
+        """Another account's post with an image, reposted by this account (listed with reasonRepost)."""
+        other = "did:plc:bobbobbobbobbobbobbobbob"
+        blob = self.add_blob(b"other-image-bytes", "image/jpeg")
+        record = {
+            "$type": POST,
+            "text": text,
+            "createdAt": _now_iso(),
+            "embed": {"$type": "app.bsky.embed.images", "images": [{"image": blob, "alt": alt}]},
+        }
+        with self._lock:
+            order = next(self._serial)
+            indexed_at = self._indexed_at()
+            uri = f"at://{other}/{POST}/{_tid_now()}"
+            self._reposts.append(
+                {
+                    "order": order,
+                    "indexedAt": indexed_at,
+                    "view": self._post_view(
+                        other, "bob.test", uri, "bafyreiother" + str(order), record, indexed_at
+                    ),
+                }
+            )
 
     @property
     def posts(self) -> list[dict[str, Any]]:
@@ -215,10 +324,14 @@ class FakeBluesky(FakeHttpPlatform):
             return self._get_record(request)
         if method == "GET" and nsid == "com.atproto.repo.listRecords":
             return self._list_records(request)
+        if method == "GET" and path.startswith("/img/"):
+            return self._cdn(path)
         known = {
             ("GET", "com.atproto.server.getSession"),
             ("POST", "com.atproto.repo.uploadBlob"),
             ("POST", "com.atproto.repo.createRecord"),
+            ("POST", "com.atproto.repo.deleteRecord"),
+            ("GET", "app.bsky.feed.getAuthorFeed"),
         }
         if (method, nsid) not in known:
             return xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
@@ -230,6 +343,10 @@ class FakeBluesky(FakeHttpPlatform):
             return json_response(session)
         if nsid == "com.atproto.repo.uploadBlob":
             return self._upload_blob(request)
+        if nsid == "com.atproto.repo.deleteRecord":
+            return self._delete_record(body)
+        if nsid == "app.bsky.feed.getAuthorFeed":
+            return self._author_feed(request)
         return self._create_record(body)
 
     def _create_session(self, body: Any) -> Response:
@@ -307,6 +424,7 @@ class FakeBluesky(FakeHttpPlatform):
             uri = f"at://{did}/{collection}/{rkey}"
             cid = _cid(json.dumps(record, sort_keys=True).encode(), codec="bafyrei")
             self.records[key] = {"uri": uri, "cid": cid, "value": record}
+            self._index(key)
         return json_response(
             {
                 "uri": uri,
@@ -417,6 +535,187 @@ class FakeBluesky(FakeHttpPlatform):
         if len(keys) > limit:
             body["cursor"] = page[-1]
         return json_response(body)
+
+    def _delete_record(self, body: Any) -> Response:
+        if not isinstance(body, dict):
+            return xrpc_error(400, "InvalidRequest", "Input must be an object")
+        did = self._repo_did(body.get("repo"))
+        if did is None:
+            return xrpc_error(400, "InvalidRequest", f"Could not find repo: {body.get('repo')}")
+        key = (did, body.get("collection"), body.get("rkey"))
+        with self._lock:
+            if self.records.pop(key, None) is None:
+                return json_response({})
+            self._indexed.pop(key, None)
+        return json_response(
+            {"commit": {"cid": _cid(repr(key).encode(), codec="bafyrei"), "rev": _tid_now()}}
+        )
+
+    # The AppView ------------------------------------------------------------------------------
+
+    def _index(self, key: tuple[str, str, str]) -> None:
+        self._indexed[key] = (next(self._serial), self._indexed_at())
+
+    def _indexed_at(self) -> str:
+        """Now, a millisecond after the last one at least: the AppView's sort times differ."""
+        millis = max(int(time.time() * 1000), self._last_indexed + 1)
+        self._last_indexed = millis
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + f".{millis % 1000:03d}Z"
+
+    def _cdn_url(self, kind: str, did: str, blob: dict) -> str:
+        return f"{self.base_url}/img/{kind}/plain/{did}/{blob['ref']['$link']}@jpeg"
+
+    def _media_view(self, did: str, media: dict) -> dict[str, Any] | None:
+        kind = media.get("$type")
+        if kind == "app.bsky.embed.images":
+            images = []
+            for entry in media.get("images") or []:
+                view = {
+                    "thumb": self._cdn_url("feed_thumbnail", did, entry["image"]),
+                    "fullsize": self._cdn_url("feed_fullsize", did, entry["image"]),
+                    "alt": entry.get("alt", ""),
+                }
+                if entry.get("aspectRatio"):
+                    view["aspectRatio"] = entry["aspectRatio"]
+                images.append(view)
+            return {"$type": "app.bsky.embed.images#view", "images": images}
+        if kind == "app.bsky.embed.video":
+            link = media["video"]["ref"]["$link"]
+            return {
+                "$type": "app.bsky.embed.video#view",
+                "cid": link,
+                "playlist": f"https://video.bsky.app/watch/{did}/{link}/playlist.m3u8",
+                "thumbnail": f"https://video.bsky.app/watch/{did}/{link}/thumbnail.jpg",
+            }
+        return None
+
+    def _embed_view(self, did: str, record: dict) -> dict[str, Any] | None:
+        embed = record.get("embed")
+        if not isinstance(embed, dict):
+            return None
+        if embed.get("$type") == "app.bsky.embed.recordWithMedia":
+            quoted = embed.get("record", {}).get("record", {})
+            return {
+                "$type": "app.bsky.embed.recordWithMedia#view",
+                "record": {
+                    "$type": "app.bsky.embed.record#view",
+                    "record": {
+                        "$type": "app.bsky.embed.record#viewNotFound",
+                        "uri": quoted.get("uri"),
+                        "notFound": True,
+                    },
+                },
+                "media": self._media_view(did, embed.get("media") or {}),
+            }
+        return self._media_view(did, embed)
+
+    def _post_view(self, did: str, handle: str, uri: str, cid: str, record: dict, indexed_at: str) -> dict:
+        view: dict[str, Any] = {
+            "uri": uri,
+            "cid": cid,
+            "author": {
+                "did": did,
+                "handle": handle,
+                "displayName": handle.split(".")[0].title(),
+                "labels": [],
+            },
+            "record": record,
+            "replyCount": 0,
+            "repostCount": 0,
+            "likeCount": 0,
+            "quoteCount": 0,
+            "indexedAt": indexed_at,
+            "labels": [],
+        }
+        embed = self._embed_view(did, record)
+        if embed is not None:
+            view["embed"] = embed
+        return view
+
+    def _has_media(self, record: dict) -> bool:
+        embed = record.get("embed") if isinstance(record.get("embed"), dict) else {}
+        if embed.get("$type") == "app.bsky.embed.recordWithMedia":
+            embed = embed.get("media") or {}
+        return embed.get("$type") in ("app.bsky.embed.images", "app.bsky.embed.video")
+
+    def _author_feed(self, request: Request) -> Response:
+        actor = (request.args.get("actor") or "").lower()
+        if actor not in (self.did, self.handle):
+            return xrpc_error(400, "InvalidRequest", "Profile not found")
+        try:
+            limit = int(request.args.get("limit", 50))
+        except ValueError:
+            return xrpc_error(400, "InvalidRequest", "limit must be an integer")
+        if not 1 <= limit <= 100:
+            return xrpc_error(400, "InvalidRequest", "limit must be between 1 and 100")
+        wanted = request.args.get("filter", "posts_with_replies")
+        if self.ignores_feed_filter:
+            wanted = "posts_with_replies"
+        with self._lock:
+            items = []  # (order, sortAt, cid, feedViewPost)
+            for key, (order, indexed_at) in self._indexed.items():
+                did, collection, _rkey = key
+                stored = self.records.get(key)
+                if stored is None or collection != POST or did != self.did:
+                    continue
+                record = stored["value"]
+                reply = record.get("reply") if isinstance(record.get("reply"), dict) else None
+                replies_to_other = bool(reply) and not reply["parent"]["uri"].startswith(f"at://{self.did}/")
+                if wanted == "posts_with_media" and not self._has_media(record):
+                    continue
+                if wanted == "posts_no_replies" and replies_to_other:
+                    continue
+                view = self._post_view(did, self.handle, stored["uri"], stored["cid"], record, indexed_at)
+                items.append((order, indexed_at, stored["cid"], {"post": view}))
+            if wanted != "posts_with_media":
+                for repost in self._reposts:
+                    reason = {
+                        "$type": "app.bsky.feed.defs#reasonRepost",
+                        "by": {"did": self.did, "handle": self.handle},
+                        "indexedAt": repost["indexedAt"],
+                    }
+                    items.append(
+                        (
+                            repost["order"],
+                            repost["indexedAt"],
+                            repost["view"]["cid"],
+                            {"post": repost["view"], "reason": reason},
+                        )
+                    )
+            items.sort(key=lambda item: item[0], reverse=True)
+            cursors = [f"{sort_at}::{cid}" for _, sort_at, cid, _ in items]
+            cursor = request.args.get("cursor")
+            start = 0
+            if cursor:
+                if cursor not in cursors:
+                    return xrpc_error(400, "InvalidRequest", "Malformed cursor")
+                start = cursors.index(cursor) + 1
+            page = [item[3] for item in items[start : start + limit]]
+            if not cursor and self.pinned and request.args.get("includePins") == "true":
+                pinned = next((item[3] for item in items if item[3]["post"]["uri"] == self.pinned), None)
+                if pinned is not None:
+                    page.insert(0, {**pinned, "reason": {"$type": "app.bsky.feed.defs#reasonPin"}})
+        body: dict[str, Any] = {"feed": page}
+        if start + limit < len(items):
+            body["cursor"] = cursors[start + limit - 1]
+        return json_response(body)
+
+    def _cdn(self, path: str) -> Response:
+        # /img/{feed_fullsize|feed_thumbnail}/plain/{did}/{cid}@jpeg
+        parts = path.split("/")
+        if len(parts) != 6 or parts[3] != "plain" or parts[4] != self.did:
+            return Response("Not Found", status=404)
+        cid = parts[5].split("@", 1)[0]
+        with self._lock:
+            blob = self.blobs.get(cid)
+        if blob is None:
+            return Response("Not Found", status=404)
+        return Response(blob["data"], status=200, content_type=blob["mimeType"])
+
+
+def _now_iso() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 def _tid_now() -> str:

@@ -59,6 +59,9 @@ class BlueskyKind(Kind):
     media = BLUESKY_MEDIA
     alt_text_limit = 2000
     can_edit_posts = False
+    #: The caption scan lists the account's images without alt text; they cannot be described on
+    #: their posts (`describes_media` stays False), only reposted with alt text.
+    caption_scan = True
     verifiable = True
     signs_in = True
     publishing_option_keys = OPTION_KEYS
@@ -102,6 +105,13 @@ class BlueskyKind(Kind):
         with self.publisher(connection, timeout=timeout) as publisher:
             account = publisher.account()
             return account, publisher.learned_extra()
+
+    def media_client(self, connection, **kwargs):
+        from platforms.kinds.bluesky.media import BlueskyMediaClient
+
+        return BlueskyMediaClient.from_connection(
+            connection, on_session=lambda session: _store_session(connection, session), **kwargs
+        )
 
     def publisher(self, connection, **kwargs):
         from platforms.kinds.bluesky.publisher import BlueskyPublisher

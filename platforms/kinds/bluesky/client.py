@@ -48,6 +48,16 @@ def profile_url(actor: str) -> str:
     return f"https://bsky.app/profile/{actor}"
 
 
+def at_uri_parts(uri: str) -> tuple[str, str, str]:
+    """(authority, collection, record key) of an `at://` record URI; ValueError otherwise."""
+    if not isinstance(uri, str) or not uri.startswith("at://"):
+        raise ValueError(f"Not an at:// URI: {uri!r}.")
+    parts = uri.removeprefix("at://").split("/")
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"Not the at:// URI of a record: {uri!r}.")
+    return parts[0], parts[1], parts[2]
+
+
 def jwt_expiry(token: str) -> datetime | None:
     """The `exp` claim of a JWT, read without verifying it (the server checks its own tokens;
     this only says when to expect a refresh). None when the token says nothing readable."""

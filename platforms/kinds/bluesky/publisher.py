@@ -23,7 +23,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from platforms.kinds.bluesky.client import XrpcClient
+from platforms.kinds.bluesky.client import XrpcClient, at_uri_parts
 from platforms.kinds.bluesky.richtext import detect, tid_from_key
 from platforms.kinds.common import PlatformAuthError, PlatformError
 from platforms.kinds.media import MediaItem
@@ -191,6 +191,25 @@ class BlueskyPublisher(XrpcClient):
         if not isinstance(body, dict) or not isinstance(body.get("uri"), str):
             raise self._malformed(what, "does not describe a record")
         return self._published(uri=body["uri"], cid=body.get("cid"), rkey=rkey, status=None)
+
+    def delete_post(self, *, uri: str) -> None:
+        """`com.atproto.repo.deleteRecord` for one of the account's own posts, by its at:// URI.
+
+        Retried like a read: deleting is idempotent (the PDS answers a record already gone with
+        success), so a retry after a lost answer is harmless. A URI of another repository or
+        collection is refused here, before anything is sent."""
+        authority, collection, rkey = at_uri_parts(uri)
+        if collection != POST_COLLECTION or authority not in {self.did, self.handle} - {None}:
+            raise ValueError(f"{uri} is not a post of this account.")
+        what = "the deletion of the post"
+        self._retrying(
+            lambda: self.call(
+                "POST",
+                "com.atproto.repo.deleteRecord",
+                what=what,
+                json={"repo": self.repo, "collection": POST_COLLECTION, "rkey": rkey},
+            )
+        )
 
     def _published(self, *, uri: str, cid: Any, rkey: str, status: int | None) -> Published:
         # at://did:plc:.../app.bsky.feed.post/<rkey>: the author is the URI's authority.

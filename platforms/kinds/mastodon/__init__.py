@@ -60,6 +60,7 @@ class MastodonKind(Kind):
     target = "mastodon"
     writing = MASTODON_WRITING
     speaks_mastodon_api = True
+    caption_scan = True
     describes_media = True
     alt_text_limit = 1500  # Mastodon's own default when an instance does not say
     can_edit_posts = True

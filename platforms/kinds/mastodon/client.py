@@ -47,6 +47,7 @@ from core.retry import RetryPolicy, RetryStats, parse_retry_after
 from core.urlguard import OutboundRefused, guarded_client
 from platforms.kinds.common import (
     DEFAULT_TIMEOUT,
+    DescriptionLimit,
     PlatformAccount,
     PlatformAuthError,
     PlatformError,
@@ -90,15 +91,6 @@ class PostChangedError(PlatformError):
 
 
 @dataclass(frozen=True)
-class DescriptionLimit:
-    """The instance's alt-text limit; `problem` is None when the instance said it, else why the
-    limit is Mastodon's default (what each source answered)."""
-
-    limit: int
-    problem: str | None = None
-
-
-@dataclass(frozen=True)
 class MediaDescriptionResult:
     """The outcome of `set_media_description`: `written` is False when the description was already
     there (nothing was sent); `status` is the status as read back afterwards."""
@@ -121,6 +113,9 @@ class MastodonApi:
     Build it with `MastodonApi.from_connection(connection)`. Constructing it makes no request.
     Not meant to be shared between threads; close it (or use it as a context manager) when done.
     """
+
+    #: The caption scan pages by status id (`own_media_statuses`) and posts descriptions back.
+    can_write_descriptions = True
 
     def __init__(
         self,

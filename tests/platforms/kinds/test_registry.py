@@ -86,6 +86,19 @@ def test_capabilities():
     assert not kind_of("webhook").verifiable
     assert kind_of("wordpress").publishing_option_keys == ("status", "category", "tags", "hashtags_as_tags")
     assert kind_of("mastodon").alt_text_limit == 1500
+    assert {kind.type for kind in kinds() if kind.caption_scan} == {
+        "mastodon",
+        "pixelfed",
+        "pleroma",
+        "gotosocial",
+        "bluesky",
+    }
+    assert {kind.type for kind in kinds() if kind.describes_media} == {
+        "mastodon",
+        "pixelfed",
+        "pleroma",
+        "gotosocial",
+    }
 
 
 def test_bluesky_capabilities():
@@ -97,6 +110,9 @@ def test_bluesky_capabilities():
     assert not bluesky.can_edit_posts  # Bluesky posts cannot be edited
     assert not bluesky.speaks_mastodon_api
     assert bluesky.publishing_option_keys == ("langs",)
+    # Captions: its posts are scanned for images without alt text, but a description cannot be
+    # written on an existing post (a repost with alt text instead).
+    assert bluesky.caption_scan and not bluesky.describes_media
     # app.bsky.embed.images: 4 images, 1,000,000 bytes each (what every PDS takes), alt text carried;
     # the Bluesky app's alt text limit is 2,000; no video here.
     media = bluesky.media
