@@ -235,3 +235,48 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.user_id or 'system'}"
+
+
+class NotificationEvent(models.TextChoices):
+    CAPTIONS_AWAITING_REVIEW = "captions_awaiting_review", "Captions await review"
+    DRAFTS_AWAITING_REVIEW = "drafts_awaiting_review", "Drafts await review"
+    PUBLISH_FAILED = "publish_failed", "A publish failed"
+    PUBLISHED = "published", "A scheduled post went out"
+    JOB_FINISHED = "job_finished", "A job finished"
+    JOB_FAILED = "job_failed", "A job failed"
+    CONNECTION_BROKE = "connection_broke", "A connection broke"
+
+
+class Notification(models.Model):
+    """Something a person should know (not a seed table). The row is the in-admin channel; the
+    other channels deliver from it. `key` names the occurrence (the failed job's id, the hour of a
+    digest): one row per (user, event, key), so a task that runs twice raises it once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications", db_index=False
+    )
+    event = models.CharField(max_length=40, choices=NotificationEvent.choices)
+    key = models.CharField(max_length=200)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True, default="")
+    url = models.CharField(max_length=500, blank=True, default="", help_text="Where to act on it (a path).")
+    data = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "notifications"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event", "key"], name="uq_notification_once"),
+            models.CheckConstraint(
+                condition=models.Q(event__in=NotificationEvent.values), name="ck_notifications_event"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "read_at", "created_at"], name="ix_notifications_user_unread"),
+            models.Index(fields=["created_at"], name="ix_notifications_created_at"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

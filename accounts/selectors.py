@@ -17,3 +17,14 @@ def reviewable_by(queryset: QuerySet, *, user, owner_field: str = "user") -> Que
     if reviews_everyone(user):
         return queryset
     return queryset.filter(**{owner_field: user})
+
+
+def notifications_of(*, user) -> QuerySet:
+    """A person's own notifications, newest first (nobody reads another's, whatever the role)."""
+    from accounts.models import Notification
+
+    return Notification.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def notifications_unread_count(*, user) -> int:
+    return notifications_of(user=user).filter(read_at__isnull=True).count()

@@ -1,0 +1,50 @@
+"""notification_raise: one row per (user, event, key), however often the raising task runs."""
+
+import pytest
+
+from accounts.models import Notification, NotificationEvent
+from accounts.selectors import notifications_of, notifications_unread_count
+from accounts.services.notifications import notification_raise, notifications_mark_read
+from tests.constraints import violates
+from tests.factories.accounts import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def raise_for(user, key="job-1", event=NotificationEvent.PUBLISH_FAILED):
+    return notification_raise(
+        user=user, event=event, key=key, title="  The X post\nfailed ", body="HTTP 401", url="/admin/"
+    )
+
+
+def test_an_occurrence_is_raised_once():
+    user = UserFactory()
+    first = raise_for(user)
+    assert first is not None and first.title == "The X post failed"
+    assert raise_for(user) is None  # the task ran again
+    assert raise_for(user, key="job-2") is not None
+    assert raise_for(user, event=NotificationEvent.JOB_FAILED) is not None
+    assert Notification.objects.count() == 3
+
+
+def test_an_inactive_person_is_not_notified_and_an_unknown_event_is_a_bug():
+    assert raise_for(UserFactory(is_active=False)) is None
+    with pytest.raises(ValueError):
+        raise_for(UserFactory(), event="birthday")
+
+
+def test_unread_counts_and_marking_read_are_the_persons_own():
+    user, other = UserFactory(), UserFactory()
+    mine = [raise_for(user, key=str(n)) for n in range(3)]
+    raise_for(other)
+    assert notifications_unread_count(user=user) == 3
+    assert notifications_mark_read(user=user, ids=[mine[0].pk, raise_for(other, key="x").pk]) == 1
+    assert notifications_unread_count(user=user) == 2
+    assert notifications_mark_read(user=user) == 2
+    assert notifications_unread_count(user=user) == 0 and notifications_unread_count(user=other) == 2
+    assert [n.pk for n in notifications_of(user=user)] == [n.pk for n in reversed(mine)]
+
+
+def test_the_event_must_be_known_to_the_database():
+    with violates("ck_notifications_event"):
+        Notification.objects.create(user=UserFactory(), event="birthday", key="1", title="t")
