@@ -5,6 +5,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from accounts.time_zones import time_zone_validate
+from core.fields import EncryptedTextField
 from core.models import TimestampedModel
 
 
@@ -245,6 +246,7 @@ class NotificationEvent(models.TextChoices):
     JOB_FINISHED = "job_finished", "A job finished"
     JOB_FAILED = "job_failed", "A job failed"
     CONNECTION_BROKE = "connection_broke", "A connection broke"
+    WEBHOOK_DISABLED = "webhook_disabled", "My notification webhook was disabled"
 
 
 class Notification(models.Model):
@@ -263,6 +265,9 @@ class Notification(models.Model):
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     read_at = models.DateTimeField(null=True, blank=True)
+    in_admin = models.BooleanField(
+        default=True, help_text="Listed in the admin (the person's preferences may turn that channel off)."
+    )
 
     class Meta:
         db_table = "notifications"
@@ -280,3 +285,110 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class NotificationChannel(models.TextChoices):
+    ADMIN = "admin", "In the admin"
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class NotificationPreference(models.Model):
+    """A person's choice for one event on one channel; without a row the default applies
+    (accounts.services.notifications.channel_default)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_preferences",
+        db_index=False,
+    )
+    event = models.CharField(max_length=40, choices=NotificationEvent.choices)
+    channel = models.CharField(max_length=20, choices=NotificationChannel.choices)
+    enabled = models.BooleanField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "notification_preferences"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event", "channel"], name="uq_notification_preference"),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=NotificationChannel.values),
+                name="ck_notification_pref_channel",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} by {self.channel}: {'on' if self.enabled else 'off'}"
+
+
+class NotificationWebhook(TimestampedModel):
+    """A person's outgoing webhook: every notification their preferences send there is POSTed,
+    signed with `secret` (shown once, on creation; only `secret_hint` is shown after)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_webhook"
+    )
+    url = models.URLField(max_length=500)
+    secret = EncryptedTextField()
+    secret_hint = models.CharField(max_length=12, help_text="The secret's last characters, to recognise it.")
+    is_active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    disabled_reason = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        db_table = "notification_webhooks"
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class NotificationDelivery(models.Model):
+    """One notification on one channel (email, webhook): claimed by a conditional update before it is
+    sent, so a task that runs twice sends it once; the rows are the owner's delivery log."""
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
+    channel = models.CharField(max_length=20, choices=NotificationChannel.choices)
+    status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True, default="")
+    last_status_code = models.PositiveIntegerField(
+        null=True, blank=True, help_text="HTTP status of the last try."
+    )
+    last_duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "notification_deliveries"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="uq_notification_delivery"),
+            models.CheckConstraint(
+                condition=models.Q(channel__in=[NotificationChannel.EMAIL, NotificationChannel.WEBHOOK]),
+                name="ck_notification_delivery_channel",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=DeliveryStatus.values), name="ck_notification_delivery_status"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="ix_notif_delivery_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.notification_id} by {self.channel}: {self.status}"

@@ -23,8 +23,25 @@ def notifications_of(*, user) -> QuerySet:
     """A person's own notifications, newest first (nobody reads another's, whatever the role)."""
     from accounts.models import Notification
 
-    return Notification.objects.filter(user=user).order_by("-created_at", "-id")
+    return Notification.objects.filter(user=user, in_admin=True).order_by("-created_at", "-id")
 
 
 def notifications_unread_count(*, user) -> int:
     return notifications_of(user=user).filter(read_at__isnull=True).count()
+
+
+def notification_deliveries_of(*, user) -> QuerySet:
+    """The delivery log of a person's own notifications (email and webhook), newest first."""
+    from accounts.models import NotificationDelivery
+
+    return (
+        NotificationDelivery.objects.filter(notification__user=user)
+        .select_related("notification")
+        .order_by("-created_at", "-id")
+    )
+
+
+def notification_webhook_of(*, user):
+    from accounts.models import NotificationWebhook
+
+    return NotificationWebhook.objects.filter(user=user).first()

@@ -88,6 +88,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.notifications",
             ],
         },
     },
@@ -321,6 +322,32 @@ if not re.fullmatch(r"https?://[^/\s?#]+", PUBLIC_BASE_URL):
     raise ImproperlyConfigured("PUBLIC_BASE_URL must be an http(s) origin such as https://desk.example.org.")
 if SIGNED_MEDIA_MAX_AGE <= 0:
     raise ImproperlyConfigured("SIGNED_MEDIA_MAX_AGE must be a positive number of seconds.")
+# Notifications (accounts.services.notification_delivery). Email goes through Django's mail framework:
+# the console backend (mails printed on the worker's stdout) unless EMAIL_URL (e.g.
+# smtp+tls://user:password@mail.example.org:587) or EMAIL_HOST (with EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL) names an SMTP server.
+if env.str("EMAIL_URL", default=""):
+    vars().update(env.email_url("EMAIL_URL"))
+elif env.str("EMAIL_HOST", default=""):
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = env.str("EMAIL_HOST")
+    EMAIL_PORT = env.int("EMAIL_PORT", default=587)
+    EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+    EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+    EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=True)
+    EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Socialdesk <socialdesk@localhost>")
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default="[Socialdesk] ")
+# A delivery (email or webhook) is tried this many times, with growing waits, before it fails; a
+# person's webhook is disabled after this many failed attempts in a row; seconds a receiver gets.
+NOTIFICATION_DELIVERY_MAX_ATTEMPTS = env.int("NOTIFICATION_DELIVERY_MAX_ATTEMPTS", default=8)
+NOTIFICATION_WEBHOOK_DISABLE_AFTER = env.int("NOTIFICATION_WEBHOOK_DISABLE_AFTER", default=5)
+NOTIFICATION_WEBHOOK_TIMEOUT = env.float("NOTIFICATION_WEBHOOK_TIMEOUT", default=10.0)
+if globals().get("EMAIL_USE_TLS") and globals().get("EMAIL_USE_SSL"):
+    raise ImproperlyConfigured("Set EMAIL_USE_TLS or EMAIL_USE_SSL, not both.")
 # Workflow engine steps: a platform claimed by a worker that sent no heartbeat for this many
 # seconds is free to be taken up again (the worker died or its step raised).
 WORKFLOW_STEP_TIMEOUT = env.int("WORKFLOW_STEP_TIMEOUT", default=300)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.admin_notifications import notifications
 from accounts.admin_preferences import preferences
 from console.api_root import ApiRootView
 from console.health_views import health_live, health_ready
@@ -22,6 +23,7 @@ api_v1 = [
 urlpatterns = [
     # Before the admin's own URLs, whose catch-all would otherwise answer it.
     path("admin/preferences/", preferences, name="admin-preferences"),
+    path("admin/notifications/", notifications, name="admin-notifications"),
     path("admin/", admin.site.urls),
     path("favicon.ico", FaviconView.as_view(), name="favicon"),
     path("health/live", health_live, name="health-live"),

@@ -5,18 +5,98 @@
 
 `key` names the occurrence, so a task that runs twice (django-q2 delivers at least once) raises it
 once: the row is unique on (user, event, key) and a second raise returns None. The row itself is
-the in-admin channel (the list and the unread count on every admin page).
+the in-admin channel (the list and the unread count on every admin page); for each other channel
+the person's preferences enable (email, their webhook) one `NotificationDelivery` row is written in
+the same transaction and a delivery task queued once it commits
+(accounts.services.notification_delivery), so every channel gets the event once.
 """
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Notification, NotificationEvent, User
+from accounts.models import (
+    DeliveryStatus,
+    Notification,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationEvent,
+    NotificationPreference,
+    NotificationWebhook,
+    User,
+)
 
 MAX_TITLE_CHARS = 200
 MAX_BODY_CHARS = 5_000
+
+E = NotificationEvent
+C = NotificationChannel
+
+# Email by default for what needs someone soon; the in-admin list for everything; the webhook for
+# everything once a person has one (they set it up to receive them).
+EMAIL_BY_DEFAULT = frozenset({E.PUBLISH_FAILED, E.CONNECTION_BROKE, E.JOB_FAILED, E.WEBHOOK_DISABLED})
+# A broken webhook cannot be told that it broke.
+NOT_ON_WEBHOOK = frozenset({E.WEBHOOK_DISABLED})
+
+
+def channel_default(*, event: str, channel: str) -> bool:
+    if channel == C.EMAIL:
+        return event in EMAIL_BY_DEFAULT
+    if channel == C.WEBHOOK:
+        return event not in NOT_ON_WEBHOOK
+    return True
+
+
+def channel_available(*, event: str, channel: str) -> bool:
+    return not (channel == C.WEBHOOK and event in NOT_ON_WEBHOOK)
+
+
+def notification_preferences_grid(*, user: User) -> dict[str, dict[str, bool]]:
+    """{event: {channel: enabled}} for every event and channel, the person's choices over the defaults."""
+    grid = {
+        event: {channel: channel_default(event=event, channel=channel) for channel in C.values}
+        for event in E.values
+    }
+    for event, channel, enabled in NotificationPreference.objects.filter(user=user).values_list(
+        "event", "channel", "enabled"
+    ):
+        if event in grid and channel in grid[event] and channel_available(event=event, channel=channel):
+            grid[event][channel] = enabled
+    return grid
+
+
+def notification_preferences_set(
+    *, user: User, choices: dict[str, dict[str, bool]]
+) -> dict[str, dict[str, bool]]:
+    """Set some of the person's (event, channel) choices; an unknown event or channel, or a value that
+    is not a boolean, is a ValidationError and changes nothing. Returns the whole grid."""
+    errors = {}
+    if not isinstance(choices, dict):
+        raise ValidationError({"preferences": "Give an object {event: {channel: true|false}}."})
+    for event, channels in choices.items():
+        if event not in E.values:
+            errors[str(event)] = f"Unknown event. Known: {', '.join(E.values)}."
+        elif not isinstance(channels, dict):
+            errors[event] = "Give an object {channel: true|false}."
+        else:
+            for channel, enabled in channels.items():
+                if channel not in C.values:
+                    errors[event] = f"Unknown channel {channel!r}. Known: {', '.join(C.values)}."
+                elif not isinstance(enabled, bool):
+                    errors[event] = f"{channel}: give true or false."
+                elif enabled and not channel_available(event=event, channel=channel):
+                    errors[event] = f"This event cannot be sent to the {channel}."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        for event, channels in choices.items():
+            for channel, enabled in channels.items():
+                NotificationPreference.objects.update_or_create(
+                    user=user, event=event, channel=channel, defaults={"enabled": enabled}
+                )
+    return notification_preferences_grid(user=user)
 
 
 def notification_raise(
@@ -29,15 +109,18 @@ def notification_raise(
     url: str = "",
     data: dict | None = None,
 ) -> Notification | None:
-    """Record the event for `user` unless this occurrence (`event`, `key`) was raised before;
-    returns the new row, or None when it already existed or the user is inactive."""
-    if event not in NotificationEvent.values:
+    """Record the event for `user` unless this occurrence (`event`, `key`) was raised before, with a
+    delivery for each further channel the person enabled; returns the new row, or None when it
+    already existed or the user is inactive. Call it inside the transaction of the change it
+    reports (or after it commits): the deliveries are queued once it commits."""
+    if event not in E.values:
         raise ValueError(f"Unknown notification event {event!r}.")
     if not user.is_active:
         return None
+    channels = notification_preferences_grid(user=user)[event]
     try:
         with transaction.atomic():
-            return Notification.objects.create(
+            notification = Notification.objects.create(
                 user=user,
                 event=event,
                 key=str(key)[:200],
@@ -45,9 +128,39 @@ def notification_raise(
                 body=body[:MAX_BODY_CHARS],
                 url=url[:500],
                 data=data or {},
+                in_admin=channels[C.ADMIN],
             )
+            deliveries = _deliveries_for(notification=notification, channels=channels)
     except IntegrityError:
         return None  # raised already: by the first run of the same task, or a concurrent one
+    if deliveries:
+        from accounts.services.notification_delivery import notification_delivery_queue
+
+        ids = [delivery.pk for delivery in deliveries if delivery.status == DeliveryStatus.PENDING]
+        transaction.on_commit(
+            lambda: [notification_delivery_queue(delivery_id=pk) for pk in ids], robust=True
+        )
+    return notification
+
+
+def _deliveries_for(*, notification: Notification, channels: dict[str, bool]) -> list[NotificationDelivery]:
+    user = notification.user
+    rows = []
+    if channels[C.EMAIL]:
+        # Kept, skipped, when there is no address: the delivery log then says why nothing came.
+        rows.append(
+            NotificationDelivery(notification=notification, channel=C.EMAIL)
+            if user.email
+            else NotificationDelivery(
+                notification=notification,
+                channel=C.EMAIL,
+                status=DeliveryStatus.SKIPPED,
+                last_error="Your account has no email address.",
+            )
+        )
+    if channels[C.WEBHOOK] and NotificationWebhook.objects.filter(user=user, is_active=True).exists():
+        rows.append(NotificationDelivery(notification=notification, channel=C.WEBHOOK))
+    return NotificationDelivery.objects.bulk_create(rows) if rows else []
 
 
 def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:

@@ -31,8 +31,6 @@ key). 401/403/4xx are refusals; 429 (Retry-After honoured), 408 and 5xx are retr
 `find_published` returns None: a webhook cannot be asked what it has.
 """
 
-import hashlib
-import hmac
 import json
 import time
 from collections.abc import Callable
@@ -40,17 +38,12 @@ from datetime import UTC, datetime
 
 import markdown
 
+from core.webhook_signing import webhook_signature
 from platforms.kinds.common import PlatformAuthError, platform_error
 from platforms.kinds.media import MediaItem
 from platforms.kinds.publishing import HttpPublisher, Publication, Published, connection_timeout
 
 MARKDOWN_EXTENSIONS = ("extra", "sane_lists")
-
-
-def webhook_signature(*, secret: str, timestamp: str, body: bytes) -> str:
-    """The X-Socialdesk-Signature value of one request."""
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 class WebhookPublisher(HttpPublisher):
