@@ -7,17 +7,20 @@ that trips a database constraint raises ConnectionConflict (409).
 
 import logging
 import math
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
+from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Notification, NotificationEvent, User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
+from accounts.services.notifications import notification_raise
 from core import urlguard
 from core.locking import row_lock
 from platforms.errors import (
@@ -491,3 +494,30 @@ def _verifiable_names() -> str:
     others = [kind.label for kind in kinds() if kind.verifiable and not kind.speaks_mastodon_api]
     names = [f"Mastodon-compatible platforms ({', '.join(family)})", *others]
     return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def connection_broke_notify(
+    *, connection: PlatformConnection, reason: str, since: datetime | None = None
+) -> Notification | None:
+    """Tell the connection's owner it stopped working (in the admin, and by email and webhook as
+    their preferences say). One notification per breakage: `since` is when the connection's health
+    turned bad (the health check passes the time it recorded the change), so a check that runs again
+    or finds it still broken does not tell twice; without it, at most one a day per connection.
+    Returns the notification, or None when this breakage was told already."""
+    when = since or timezone.now()
+    key = f"{connection.pk}:{since.isoformat() if since else when.date().isoformat()}"
+    return notification_raise(
+        user=connection.user,
+        event=NotificationEvent.CONNECTION_BROKE,
+        key=key,
+        title=f"The connection “{connection.name}” stopped working",
+        body=f"{reason}\n\nNothing is published or read through it until it is fixed (sign in again, "
+        "or replace its token).",
+        url=reverse("admin:platforms_platformconnection_change", args=[connection.pk]),
+        data={
+            "connection_id": connection.pk,
+            "platform_type": connection.platform_type,
+            "reason": reason[:500],
+            "since": when.isoformat(),
+        },
+    )

@@ -70,6 +70,7 @@ from workflows.models import (
     Workflow,
     WorkflowCheckpoint,
 )
+from workflows.services.notifications import drafts_awaiting_review_notify
 from workflows.services.status import STICKY, WORKING, workflow_refresh_status_by_id
 from workflows.stored_settings import WorkflowSettings, workflow_settings
 
@@ -506,6 +507,8 @@ def _write_evaluation(
         state.last_feedback = evaluation.feedback or None
         if row.score >= config.score_threshold or state.iteration + 1 >= config.max_iterations:
             state.status = PlatformStatus.AWAITING_REVIEW
+            # In this step's transaction: a step discarded as stale or duplicate tells nobody.
+            drafts_awaiting_review_notify(state=state)
         else:
             state.status = PlatformStatus.GENERATING
             state.iteration += 1

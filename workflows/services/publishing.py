@@ -71,6 +71,7 @@ from workflows.models import (
     WorkflowStatus,
 )
 from workflows.services.media import media_gate_check, media_gate_problems, media_items
+from workflows.services.notifications import publish_failed_notify, scheduled_publish_went_out_notify
 from workflows.services.status import workflow_refresh_status
 
 logger = logging.getLogger(__name__)
@@ -686,6 +687,7 @@ class _Publishing:
                     "recovered": recovered,
                 },
             )
+            scheduled_publish_went_out_notify(job=job, post_url=published.url)
         workflow_refresh_status(workflow=job.workflow)
 
     def end_cancelled(self, reason: str) -> None:
@@ -719,6 +721,7 @@ class _Publishing:
                     meta=None,
                     details={"attempts": self.attempt, **error},
                 )
+                publish_failed_notify(job=self.job, attempt=self.attempt, message=message)
 
     def end_unavailable(self, exc: PlatformUnavailableError) -> None:
         """Try again later while attempts are left (as a scheduled job), else fail."""
@@ -794,6 +797,8 @@ def publishing_jobs_recover_stale(*, now: datetime | None = None) -> int:
                     meta=None,
                     details={"attempts": job.attempts, **error},
                 )
+                if action == "publishing_job.failed":
+                    publish_failed_notify(job=job, attempt=job.attempts, message=STALE_MESSAGE)
                 recovered += 1
     if recovered:
         logger.warning("Took back %d publishing job(s) whose worker went silent", recovered)
