@@ -169,3 +169,24 @@ def notifications_mark_read(*, user: User, ids: list[int] | None = None) -> int:
     if ids is not None:
         unread = unread.filter(pk__in=ids)
     return unread.update(read_at=timezone.now())
+
+
+def job_ended_notify(
+    *, user_id: int, kind: str, job_id, failed: bool, name: str, detail: str = "", url: str = ""
+) -> Notification | None:
+    """A background job (a scraping job, a persona task, an image prompt) finished or failed. Call it
+    where the job's own conditional update recorded the end, so only the run that ended it tells;
+    the key (kind, job, outcome) makes a repeated call a no-op."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return None
+    outcome = "failed" if failed else "finished"
+    return notification_raise(
+        user=user,
+        event=E.JOB_FAILED if failed else E.JOB_FINISHED,
+        key=f"{kind}:{job_id}:{outcome}",
+        title=f"{name} {outcome}",
+        body=detail,
+        url=url,
+        data={"kind": kind, "job_id": str(job_id), "outcome": outcome},
+    )

@@ -52,6 +52,7 @@ from captions.models import (
     ProcessingRunStatus,
     TaskStatus,
 )
+from captions.services.notifications import captions_awaiting_review_notify
 from captions.services.scan import scan_connection, scan_feed_connection
 from core.ai import get_backend
 from core.locking import row_lock
@@ -670,6 +671,9 @@ class _TaskRunner:
                 status=outcome, completed_at=now, **self._run_counters()
             )
         logger.info("Caption task %s ended %s: %s", self.task.pk, outcome, results)
+        if self.summary.captions_generated:
+            # Cancelled or not, what it captioned awaits review; the hourly key dedupes the digest.
+            captions_awaiting_review_notify(user=self.task.user)
 
 
 # The stale-task check ---------------------------------------------------------------------------

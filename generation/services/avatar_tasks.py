@@ -66,6 +66,7 @@ from generation.models import (
     TaskStatus,
 )
 from generation.personas.data import MAX_BATCH, PersonaWriter, persona_writer_for
+from generation.services.notifications import avatar_task_ended_notify
 
 logger = logging.getLogger(__name__)
 
@@ -377,6 +378,7 @@ def _complete(task: GenerationTask, step_status: str, **fields: Any) -> str | No
         _stopped(task, step_status)
         return _status(task)
     logger.info("Avatar task %s completed", task.task_id)
+    avatar_task_ended_notify(pk=task.pk, failed=False)
     return TaskStatus.COMPLETED
 
 
@@ -419,13 +421,14 @@ def _stopped(task: GenerationTask, step_status: str) -> None:
 
 def _fail(task: GenerationTask, step_status: str, message: str) -> None:
     now = timezone.now()
-    GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
+    if GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
         status=TaskStatus.FAILED,
         error_log=message[:ERROR_LOG_MAX_CHARS],
         completed_at=now,
         heartbeat_at=now,
         updated_at=now,
-    )
+    ):
+        avatar_task_ended_notify(pk=task.pk, failed=True)
 
 
 def _beat(task: GenerationTask, step_status: str, **fields: Any) -> None:
@@ -549,6 +552,8 @@ def avatar_task_recover_stale(*, now: datetime | None = None) -> dict[str, int]:
                     updated_at=now,
                 )
                 outcome["failed"] += changed
+                if changed:
+                    avatar_task_ended_notify(pk=pk, failed=True)
             else:
                 changed = rows.update(status=RESUME_STATUS[status], heartbeat_at=None, updated_at=now)
                 if changed:

@@ -52,6 +52,7 @@ from generation.models import (
     Prompt,
     PromptStatus,
 )
+from generation.services.notifications import prompt_ended_notify
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +229,7 @@ def _finish(prompt: Prompt, *, status: str, error: str | None = None, **extra) -
 def _fail(prompt: Prompt, *, message: str, backend: str = "") -> None:
     if not _finish(prompt, status=PromptStatus.FAILED, error=message, backend=backend):
         return  # cancelled meanwhile: it stays cancelled
+    prompt_ended_notify(pk=prompt.pk, failed=True)
     audit_log_write(
         action="prompt.failed",
         actor=prompt.user,
@@ -320,6 +322,7 @@ def _store(prompt: Prompt, *, results, backend: str) -> None:
                 target=prompt,
                 details={"backend": backend, "images": len(rows)},
             )
+            prompt_ended_notify(pk=prompt.pk, failed=False)
     except IntegrityError:
         # The service answered an id we already hold: nothing is half-stored (atomic).
         _fail(prompt, message=DUPLICATE_ID, backend=backend)

@@ -25,6 +25,7 @@ from core.locking import row_lock
 from scraping.errors import JobNotCancellable, JobNotRetryable, JobRunning
 from scraping.job_options import job_settings_parse, job_settings_serialise
 from scraping.models import ItemStatus, JobConfiguration, JobStatus, JobType, ScrapingJob, ScrapingJobItem
+from scraping.services.notifications import scraping_job_ended_notify
 
 logger = logging.getLogger(__name__)
 
@@ -245,6 +246,8 @@ def scraping_jobs_resume_stale(*, now: datetime | None = None) -> int:
                     completed_at=now,
                     updated_at=now,
                 )
+                if changed:
+                    scraping_job_ended_notify(job_id=job_id, failed=True)
             handled += changed
     for job_id in ScrapingJob.objects.filter(status=JobStatus.PENDING, updated_at__lt=cutoff).values_list(
         "pk", flat=True

@@ -70,6 +70,7 @@ from scraping.models import (
     ScrapingJob,
     ScrapingJobItem,
 )
+from scraping.services.notifications import scraping_job_ended_notify
 from scraping.services.storage import artifact_bytes_store, artifact_storage_key
 from scraping.sources import Candidate, SourceError, source_for
 
@@ -607,9 +608,10 @@ class _JobRun:
 
     def _fail(self, message: str) -> None:
         now = timezone.now()
-        self.rows.filter(status=JobStatus.RUNNING).update(
+        if self.rows.filter(status=JobStatus.RUNNING).update(
             status=JobStatus.FAILED, error_message=message, completed_at=now, heartbeat_at=now, updated_at=now
-        )
+        ):
+            scraping_job_ended_notify(job_id=self.job.pk, failed=True)
 
     def _fail_safely(self, message: str) -> None:
         try:
@@ -659,7 +661,8 @@ class _JobRun:
             first = self.items.filter(status=ItemStatus.FAILED).order_by("created_at", "pk").first()
             message = f"All {counts[ItemStatus.FAILED]} fetched items failed"
             message += f"; the first: {first.error_message}" if first and first.error_message else "."
-            running.update(**counters, status=JobStatus.FAILED, error_message=message, completed_at=now)
-        else:
-            running.update(**counters, status=JobStatus.COMPLETED, progress=100, completed_at=now)
+            if running.update(**counters, status=JobStatus.FAILED, error_message=message, completed_at=now):
+                scraping_job_ended_notify(job_id=self.job.pk, failed=True)
+        elif running.update(**counters, status=JobStatus.COMPLETED, progress=100, completed_at=now):
+            scraping_job_ended_notify(job_id=self.job.pk, failed=False)
         logger.info("Scraping job %s ended: %s", self.job.pk, counts)

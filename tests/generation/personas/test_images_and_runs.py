@@ -199,12 +199,17 @@ def test_a_task_with_nothing_left_completes_in_two_writes_and_one_read(
 
     monkeypatch.setattr("generation.services.avatar_tasks.persona_writer_for", unwanted)
     monkeypatch.setattr("generation.backends.image_backend_for", unwanted)
+    told = []  # the owner's notification (its queries are the notification service's own)
+    monkeypatch.setattr(
+        "generation.services.avatar_tasks.avatar_task_ended_notify", lambda **kwargs: told.append(kwargs)
+    )
     task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
     GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
 
     # claim (UPDATE ... RETURNING the persona count), what images are left, completed
     with django_assert_num_queries(3):
         assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
+    assert told == [{"pk": task.pk, "failed": False}]
 
     task.refresh_from_db()
     assert task.status == TaskStatus.COMPLETED and task.error_log is None

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from the neighbouring test module)
 """A draft that reaches review tells the workflow's owner, once per draft, on each channel they chose."""
 
 import pytest
@@ -12,7 +13,7 @@ from workflows.services import engine
 pytestmark = pytest.mark.django_db
 
 
-def test_a_draft_awaiting_review_is_told_once_per_draft(scripted, django_capture_on_commit_callbacks):  # noqa: F811
+def test_a_draft_awaiting_review_is_told_once_per_draft(scripted, django_capture_on_commit_callbacks):
     scripted(scores=[60, 85])
     state = pending_state()
     owner = state.workflow.user
