@@ -48,3 +48,24 @@ def test_unread_counts_and_marking_read_are_the_persons_own():
 def test_the_event_must_be_known_to_the_database():
     with violates("ck_notifications_event"):
         Notification.objects.create(user=UserFactory(), event="birthday", key="1", title="t")
+
+
+def test_the_channel_tables_refuse_what_the_services_never_write():
+    from accounts.models import NotificationDelivery, NotificationPreference
+
+    user = UserFactory()
+    notification = raise_for(user)
+    with violates("uq_notification_once"):
+        Notification.objects.create(user=user, event=NotificationEvent.PUBLISH_FAILED, key="job-1", title="t")
+    NotificationPreference.objects.create(user=user, event="published", channel="email", enabled=True)
+    with violates("uq_notification_preference"):
+        NotificationPreference.objects.create(user=user, event="published", channel="email", enabled=False)
+    with violates("ck_notification_pref_channel"):
+        NotificationPreference.objects.create(user=user, event="published", channel="pigeon", enabled=True)
+    NotificationDelivery.objects.create(notification=notification, channel="webhook")
+    with violates("uq_notification_delivery"):
+        NotificationDelivery.objects.create(notification=notification, channel="webhook")
+    with violates("ck_notification_delivery_channel"):
+        NotificationDelivery.objects.create(notification=notification, channel="admin")
+    with violates("ck_notification_delivery_status"):
+        NotificationDelivery.objects.create(notification=notification, channel="email", status="lost")
