@@ -19,6 +19,7 @@ SECTIONS: dict[str, dict[str, str]] = {
         "me": "auth-me",
         "sessions": "auth-session-list",
         "api_keys": "api-keys:list",
+        "notifications": "notifications:list",
     },
     "administration": {
         "audit_logs": "audit-log-list",

@@ -19,6 +19,7 @@ EXPECTED_PATHS = {
         "me": "/api/v1/auth/me/",
         "sessions": "/api/v1/auth/sessions/",
         "api_keys": "/api/v1/api-keys/",
+        "notifications": "/api/v1/notifications/",
     },
     "administration": {"audit_logs": "/api/v1/audit-logs/", "system_config": "/api/v1/system-config/"},
     "platforms": {"connections": "/api/v1/platforms/connections/"},
