@@ -129,7 +129,7 @@ class PreferencesView(APIView):
         return Response(notification_preferences_grid(user=request.user))
 
     @extend_schema(
-        request=PREFERENCES_SCHEMA,
+        request={"application/json": PREFERENCES_SCHEMA},
         responses={200: PREFERENCES_SCHEMA},
         summary="Change some of your choices; the answer is the whole grid",
     )
@@ -168,6 +168,12 @@ class WebhookCreatedSerializer(WebhookSerializer):
     )
 
 
+class WebhookCreateSerializer(serializers.Serializer):
+    url = serializers.CharField(
+        max_length=500, help_text="http(s); not a loopback, private or metadata address."
+    )
+
+
 class WebhookWriteSerializer(serializers.Serializer):
     url = serializers.CharField(max_length=500, required=False)
     is_active = serializers.BooleanField(required=False)
@@ -187,16 +193,18 @@ class WebhookView(APIView):
         return Response(WebhookSerializer(self._webhook(request)).data)
 
     @extend_schema(
-        request=inline_serializer("WebhookCreate", {"url": serializers.CharField()}),
+        request=WebhookCreateSerializer,
         responses={201: WebhookCreatedSerializer},
         summary="Set up your notification webhook; the answer shows its secret once",
     )
     def post(self, request):
+        serializer = WebhookCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
         if notification_webhook_of(user=request.user) is not None:
             raise DrfValidationError({"url": "You have a webhook already: change its URL with PATCH."})
         try:
             webhook, secret = notification_webhook_save(
-                user=request.user, url=request.data.get("url"), meta=request_meta(request)
+                user=request.user, url=serializer.validated_data["url"], meta=request_meta(request)
             )
         except DjangoValidationError as exc:
             raise _drf_error(exc) from None
