@@ -65,6 +65,7 @@ def test_every_encrypted_field_is_found():
         ("platforms.PlatformConnection", "client_key"),
         ("platforms.PlatformConnection", "client_secret"),
         ("core.SystemConfig", "secret_value"),
+        ("accounts.NotificationWebhook", "secret"),
     } <= found
 
 
