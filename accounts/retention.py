@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.db.models import Q
 
-from accounts.models import ApiKey, AuditLog, UserSession
+from accounts.models import ApiKey, AuditLog, Notification, UserSession
 from accounts.services.rate_limits import rate_limit_windows_ended
 from core.retention import RetentionPolicy
 
@@ -23,6 +23,11 @@ def _api_keys(*, now, age):
     # An expired key stopped working at expiry, active flag or not; a revoked one when revoked.
     cutoff = now - timedelta(days=age)
     return ApiKey.objects.filter(Q(expires_at__lt=cutoff) | Q(is_active=False, updated_at__lt=cutoff))
+
+
+def _notifications(*, now, age):
+    # Read or not: a notification is news; its deliveries go with it (CASCADE).
+    return Notification.objects.filter(created_at__lt=now - timedelta(days=age))
 
 
 def _audit_logs(*, now, age):
@@ -57,5 +62,12 @@ POLICIES = [
         rows=_audit_logs,
         setting="RETENTION_AUDIT_DAYS",
         default=365,
+    ),
+    RetentionPolicy(
+        name="accounts.notifications",
+        description="notifications (and their deliveries) older than RETENTION_NOTIFICATION_DAYS",
+        rows=_notifications,
+        setting="RETENTION_NOTIFICATION_DAYS",
+        default=90,
     ),
 ]

@@ -96,3 +96,24 @@ def test_audit_logs_past_the_configured_age_go(settings):
     settings.RETENTION_AUDIT_DAYS = 10
     assert policy_run(name="accounts.audit_logs", now=NOW).rows == 1
     assert not AuditLog.objects.filter(pk=inside).exists()
+
+
+def test_notifications_past_the_configured_age_go_with_their_deliveries(settings):
+    from accounts.models import Notification, NotificationDelivery
+    from accounts.services.notifications import notification_raise
+    from tests.factories.accounts import UserFactory
+
+    def raised(key, days):
+        notification = notification_raise(user=owner, event="job_failed", key=key, title="A job failed")
+        return _set(notification, created_at=NOW - timedelta(days=days))
+
+    owner = UserFactory()
+    old, inside = raised("old", 91), raised("inside", 89)
+    assert NotificationDelivery.objects.count() == 2  # an email each, by default
+    assert policy_run(name="accounts.notifications", now=NOW).rows == 1
+    assert _left(Notification, [old, inside]) == {inside}
+    assert list(NotificationDelivery.objects.values_list("notification_id", flat=True)) == [inside]
+
+    settings.RETENTION_NOTIFICATION_DAYS = 10
+    assert policy_run(name="accounts.notifications", now=NOW).rows == 1
+    assert not Notification.objects.exists() and not NotificationDelivery.objects.exists()

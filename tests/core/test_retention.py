@@ -24,6 +24,7 @@ EXPECTED = {
     "accounts.rate_limits",
     "accounts.api_keys",
     "accounts.audit_logs",
+    "accounts.notifications",
     "captions.processing_runs",
     "captions.images_rejected",
     "captions.images_posted",
