@@ -48,3 +48,10 @@ def test_unread_counts_and_marking_read_are_the_persons_own():
 def test_the_event_must_be_known_to_the_database():
     with violates("ck_notifications_event"):
         Notification.objects.create(user=UserFactory(), event="birthday", key="1", title="t")
+
+
+def test_the_database_holds_one_row_per_occurrence():
+    user = UserFactory()
+    raise_for(user)
+    with violates("uq_notification_once"):
+        Notification.objects.create(user=user, event=NotificationEvent.PUBLISH_FAILED, key="job-1", title="t")
