@@ -35,9 +35,17 @@ class SessionSerializer(serializers.ModelSerializer):
             "created_at",
             "last_activity",
             "expires_at",
+            "fingerprint_mismatch_at",
             "is_current",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "fingerprint_mismatch_at": {
+                "help_text": "When the session was last used from a browser, client or network other than "
+                "the one it was created from (null: never). Each change is in the audit log as "
+                "session.fingerprint_changed."
+            }
+        }
 
     @extend_schema_field(OpenApiTypes.BOOL)
     def get_is_current(self, obj) -> bool:
