@@ -16,6 +16,7 @@ from django.conf import settings
 from core.ai.registry import BUILTIN, backend_name_for, builtin_only, site_backend_name
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost"}
+BACKEND_LABELS = {"openai": "OpenAI-compatible"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,10 @@ class AIDisclosure:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def label(self) -> str:
+        return BACKEND_LABELS.get(self.backend, self.backend)
 
     @property
     def summary(self) -> str:
@@ -44,12 +49,12 @@ class AIDisclosure:
             )
         if self.host is None:
             return (
-                f"Captions and drafts are written by the {self.backend} backend, but AI_BASE_URL "
+                f"Captions and drafts are written by the {self.label} backend, but AI_BASE_URL "
                 "names no host: the AI calls fail and nothing is sent."
             )
         where = "another machine" if self.leaves_machine else "another program on this machine"
         return (
-            f"Captions and drafts are written by the {self.backend} backend: your images and the "
+            f"Captions and drafts are written by the {self.label} backend: your images and the "
             f"text of your posts and drafts are sent to {self.host} ({where})."
         )
 

@@ -95,6 +95,7 @@ def test_the_preferences_page_sets_and_clears_it_and_says_where_things_go():
     page = client.get(PREFERENCES).content.decode()
     assert 'name="ai_builtin_only"' in page
     assert f"sent to {AI_HOST} (another machine)" in page
+    assert "To keep everything on this server" not in page  # the choice is right here
 
     saved = client.post(PREFERENCES, {"time_zone": "", "ai_builtin_only": "on"})
     assert saved.status_code == 302
@@ -120,6 +121,7 @@ def test_the_connection_page_says_which_backend_and_host_get_the_owners_images(b
     assert "What the AI sees" in text
     assert (AI_HOST in text) is not builtin_only
     assert ("do not leave the machine" in text) is builtin_only
+    assert ("To keep everything on this server" in text) is not builtin_only
 
 
 def test_the_add_connection_page_speaks_for_the_signed_in_person():
