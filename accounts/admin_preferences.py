@@ -1,5 +1,6 @@
-"""The admin's "Preferences" page: a person's own settings (their time zone, and what the alt text of
-their drafts' images needs before publishing), for every role
+"""The admin's "Preferences" page: a person's own settings (their time zone, what the alt text of
+their drafts' images needs before publishing, and whether their work may leave the machine for an
+AI server), for every role
 that signs in to the admin, including those who may not open the user list.
 
 Linked from the user tools at the top of every admin page (templates/admin/base_site.html); the
@@ -17,6 +18,7 @@ from django.utils import timezone
 from accounts.models import AltTextGate
 from accounts.services.users import user_update_profile
 from accounts.time_zones import time_zone_names
+from core.ai import ai_disclosure
 
 
 class PreferencesForm(forms.Form):
@@ -36,6 +38,14 @@ class PreferencesForm(forms.Form):
         "the AI wrote go out unread. Nothing ever goes out without alt text.",
     )
 
+    ai_builtin_only = forms.BooleanField(
+        label="Builtin AI only",
+        required=False,
+        help_text="Captions, alt text, drafts, scores, personas and images for your work are made by "
+        "the builtin backends on this server: nothing of yours leaves the machine. They are plainer "
+        "than a language model's.",
+    )
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         site_default = ("", f"The site's time zone ({settings.TIME_ZONE})")
@@ -45,11 +55,18 @@ class PreferencesForm(forms.Form):
 def preferences_view(request):
     user = request.user
     form = PreferencesForm(
-        request.POST or None, initial={"time_zone": user.time_zone, "alt_text_gate": user.alt_text_gate}
+        request.POST or None,
+        initial={
+            "time_zone": user.time_zone,
+            "alt_text_gate": user.alt_text_gate,
+            "ai_builtin_only": user.ai_builtin_only,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
-            data = {name: value for name, value in form.cleaned_data.items() if name == "time_zone" or value}
+            # A blank zone (the site's) and an unticked box are answers; a missing gate is not.
+            always = {"time_zone", "ai_builtin_only"}
+            data = {name: value for name, value in form.cleaned_data.items() if name in always or value}
             user_update_profile(user=user, data=data, request=request)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -61,6 +78,7 @@ def preferences_view(request):
         **admin.site.each_context(request),
         "title": "Preferences",
         "form": form,
+        "ai": ai_disclosure(user=user),
         # Shown in the zone this request runs in, the person's own (accounts.middleware).
         "now": timezone.now(),
     }

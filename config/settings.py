@@ -225,6 +225,10 @@ SPECTACULAR_SETTINGS = {
 # Sessions and tokens.
 API_TOKEN_TTL = env.int("API_TOKEN_TTL_HOURS", default=14 * 24) * 3600
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+# A token or browser session used from a client (User-Agent family + /24 or /48 network) other than
+# the one it was created from is audited and marked; "revoke" also ends it at once. Checked at
+# startup (accounts.checks).
+SESSION_FINGERPRINT_ACTION = env.str("SESSION_FINGERPRINT_ACTION", default="record").strip().lower()
 
 # Rate limits per endpoint scope: "<requests>/<window>", window in s, m, h or d.
 RATE_LIMITS = {

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from accounts.admin_scoping import OwnerScopedAdmin
+from core.admin_ai import AIDisclosureAdminMixin
 from core.admin_forms import secret_field
 from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import PlatformConnection
@@ -95,7 +96,7 @@ class PlatformConnectionForm(forms.ModelForm):
 
 
 @admin.register(PlatformConnection)
-class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
+class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.ModelAdmin):
     form = PlatformConnectionForm
     list_display = [
         "name",

@@ -53,7 +53,7 @@ from captions.models import (
     TaskStatus,
 )
 from captions.services.scan import scan_connection, scan_feed_connection
-from core.ai import get_backend
+from core.ai import backend_for
 from core.locking import row_lock
 from core.retry import RetryStats
 from platforms.errors import ConnectionNotFound
@@ -450,7 +450,7 @@ class _TaskRunner:
         )
         self._total = self.summary.images_found = len(ids)
         if ids:
-            self.backend = get_backend()
+            self.backend = backend_for(user=self.connection.user)
         concurrency = max(1, int(settings.CAPTION_CONCURRENCY))
         if concurrency == 1 or len(ids) == 1:
             self._caption_inline(ids)
