@@ -27,6 +27,7 @@ from platforms.errors import (
     VerificationFailed,
     VerificationUnsupported,
 )
+from platforms.health import connection_health_check
 from platforms.kinds import common
 from platforms.kinds.registry import PlatformType, kind_of, kinds
 from platforms.models import PlatformConnection
@@ -46,6 +47,10 @@ UPDATABLE_FIELDS = (
     "is_active",
     "is_default",
 )
+
+
+#: Changing one of these on an expired or revoked connection is reconnecting it.
+RECONNECTING_FIELDS = frozenset({"access_token", "client_key", "client_secret", "instance_url", "platform_type"})
 
 
 def instance_url_clean(url: str) -> str:
@@ -341,6 +346,10 @@ def connection_update(
             details={"changed": sorted(changed)},
             meta=meta,
         )
+    if connection.is_broken and RECONNECTING_FIELDS.intersection(changed):
+        # Reconnecting: new credentials on a broken connection are checked at once, so its health
+        # returns to ok and the work that waited resumes (platforms.health).
+        connection_health_check(connection=connection)
     return connection
 
 
