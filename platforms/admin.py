@@ -7,8 +7,8 @@ from django.urls import path
 
 from accounts.admin_scoping import OwnerScopedAdmin
 from core.admin_forms import secret_field
-from platforms.kinds.registry import PlatformType, kind_of
 from platforms.health import connection_health_check
+from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import ConnectionHealth, PlatformConnection
 from platforms.oauth2 import oauth2_providers, oauth2_start
 from platforms.services import apply_session, connection_sign_in, instance_url_clean
@@ -190,7 +190,10 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
                 (p.label for p in oauth2_providers() if p.platform_type == obj.platform_type), None
             )
         return super().change_view(
-            request, object_id, form_url, extra_context={**(extra_context or {}), "oauth2_reconnect": reconnect}
+            request,
+            object_id,
+            form_url,
+            extra_context={**(extra_context or {}), "oauth2_reconnect": reconnect},
         )
 
     def oauth2_start_view(self, request, platform_type: str):

@@ -56,7 +56,9 @@ class PlatformConnection(TimestampedModel):
     is_default = models.BooleanField(default=False)
     last_used = models.DateTimeField(null=True, blank=True)
     #: What the last check found, why, and when (`platforms.health.connection_health_set`).
-    health = models.CharField(max_length=20, choices=ConnectionHealth.choices, default=ConnectionHealth.UNKNOWN)
+    health = models.CharField(
+        max_length=20, choices=ConnectionHealth.choices, default=ConnectionHealth.UNKNOWN
+    )
     health_reason = models.TextField(blank=True, default="")
     health_checked_at = models.DateTimeField(null=True, blank=True)
 

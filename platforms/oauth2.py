@@ -92,10 +92,10 @@ PROVIDERS = {
         platform_type="x",
         label="X",
         authorize_setting="X_OAUTH_AUTHORIZE_URL",
-        token_setting="X_OAUTH_TOKEN_URL",
+        token_setting="X_OAUTH_TOKEN_URL",  # noqa: S106 -- a setting\'s name
         api_setting="X_API_URL",
         client_id_setting="X_CLIENT_ID",
-        client_secret_setting="X_CLIENT_SECRET",
+        client_secret_setting="X_CLIENT_SECRET",  # noqa: S106 -- a setting\'s name
         scopes=("tweet.read", "tweet.write", "users.read", "offline.access", "media.write"),
         basic_auth=True,
     ),
@@ -103,10 +103,10 @@ PROVIDERS = {
         platform_type="linkedin",
         label="LinkedIn",
         authorize_setting="LINKEDIN_OAUTH_AUTHORIZE_URL",
-        token_setting="LINKEDIN_OAUTH_TOKEN_URL",
+        token_setting="LINKEDIN_OAUTH_TOKEN_URL",  # noqa: S106 -- a setting\'s name
         api_setting="LINKEDIN_API_URL",
         client_id_setting="LINKEDIN_CLIENT_ID",
-        client_secret_setting="LINKEDIN_CLIENT_SECRET",
+        client_secret_setting="LINKEDIN_CLIENT_SECRET",  # noqa: S106 -- a setting\'s name
         scopes=("openid", "profile", "w_member_social"),
         basic_auth=False,
     ),
@@ -169,7 +169,9 @@ def oauth2_start(
     """Record an attempt and return the network's authorize URL to send the browser to. With
     `connection` (the owner's), signing in replaces that connection's tokens."""
     provider = _provider(platform_type)
-    if connection is not None and (connection.user_id != user.pk or connection.platform_type != platform_type):
+    if connection is not None and (
+        connection.user_id != user.pk or connection.platform_type != platform_type
+    ):
         raise ValidationError({"connection": "Reconnect one of your own connections of this network."})
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)  # 86 characters of the unreserved set (RFC 7636: 43-128)
@@ -224,7 +226,9 @@ def oauth2_finish(
     sign_in = _claim_sign_in(user=user, state=state)
     provider = _provider(sign_in.platform_type)
     if error or not code:
-        raise ValidationError({"code": f"{provider.label} did not authorise the connection ({error or 'no code'})."})
+        raise ValidationError(
+            {"code": f"{provider.label} did not authorise the connection ({error or 'no code'})."}
+        )
     timeout = common.DEFAULT_TIMEOUT if timeout is None else timeout
     try:
         tokens = _token_request(
@@ -258,7 +262,14 @@ def oauth2_finish(
         expires_at=_expiry(tokens),
         extra=learned,
     )
-    return _store(sign_in=sign_in, provider=provider, instance_url=instance_url, account=account, session=session, meta=meta)
+    return _store(
+        sign_in=sign_in,
+        provider=provider,
+        instance_url=instance_url,
+        account=account,
+        session=session,
+        meta=meta,
+    )
 
 
 def _store(*, sign_in, provider, instance_url, account, session, meta) -> PlatformConnection:
@@ -268,7 +279,10 @@ def _store(*, sign_in, provider, instance_url, account, session, meta) -> Platfo
     connection = sign_in.connection
     if connection is None:
         connection = PlatformConnection.objects.filter(
-            user=user, platform_type=provider.platform_type, instance_url=instance_url, username=account.username
+            user=user,
+            platform_type=provider.platform_type,
+            instance_url=instance_url,
+            username=account.username,
         ).first()
     if connection is None:
         with transaction.atomic():
@@ -287,7 +301,11 @@ def _store(*, sign_in, provider, instance_url, account, session, meta) -> Platfo
     else:
         connection_session_store(connection=connection, session=session)
         audit_log_write(
-            action="connection.reconnected", actor=user, target=connection, details={"by": "oauth2"}, meta=meta
+            action="connection.reconnected",
+            actor=user,
+            target=connection,
+            details={"by": "oauth2"},
+            meta=meta,
         )
     connection_health_set(connection=connection, health=ConnectionHealth.OK)
     connection.refresh_from_db()
@@ -320,7 +338,9 @@ def connection_token_due(*, connection: PlatformConnection) -> bool:
     return expires is not None and expires - margin <= timezone.now()
 
 
-def connection_token_refresh(*, connection: PlatformConnection, timeout: float | None = None) -> PlatformConnection:
+def connection_token_refresh(
+    *, connection: PlatformConnection, timeout: float | None = None
+) -> PlatformConnection:
     """Exchange the refresh token for a new access token (and, on X, a new refresh token), stored
     encrypted with the new expiry; the caller's instance gets them too. Raises ConnectionBroken
     (after marking the connection `revoked` and telling its owner) when the network refuses the
@@ -335,7 +355,9 @@ def connection_token_refresh(*, connection: PlatformConnection, timeout: float |
             return connection
         try:
             tokens = _token_request(
-                provider, {"grant_type": "refresh_token", "refresh_token": locked.refresh_token}, timeout=timeout
+                provider,
+                {"grant_type": "refresh_token", "refresh_token": locked.refresh_token},
+                timeout=timeout,
             )
         except OAuth2Refused as exc:
             refused = exc
@@ -349,10 +371,14 @@ def connection_token_refresh(*, connection: PlatformConnection, timeout: float |
                 action="connection.token_refreshed",
                 actor=None,
                 target=locked,
-                details={"expires_at": locked.token_expires_at.isoformat() if locked.token_expires_at else None},
+                details={
+                    "expires_at": locked.token_expires_at.isoformat() if locked.token_expires_at else None
+                },
             )
     if refused is not None:
-        health = ConnectionHealth.REVOKED if refused.oauth_error in REVOKED_ERRORS else ConnectionHealth.EXPIRED
+        health = (
+            ConnectionHealth.REVOKED if refused.oauth_error in REVOKED_ERRORS else ConnectionHealth.EXPIRED
+        )
         reason = f"{provider.label} refused to renew the access token ({refused.oauth_error}): sign in again."
         connection_health_set(connection=connection, health=health, reason=reason)
         raise ConnectionBroken(reason, health=health, status=refused.status)
@@ -391,15 +417,20 @@ def _token_request(provider: Provider, form: dict[str, Any], *, timeout: float) 
     try:
         response = platform_throttle().call(url, send, retry_after_of=lambda exc: None)
     except OutboundRefused as exc:
-        raise common.platform_error(common.PlatformError, str(exc), reason="refused", retryable=False) from None
+        raise common.platform_error(
+            common.PlatformError, str(exc), reason="refused", retryable=False
+        ) from None
     except httpx.TimeoutException:
         raise common.platform_error(
-            common.PlatformUnavailableError, f"{host} did not answer the token request within {timeout:g} s.",
+            common.PlatformUnavailableError,
+            f"{host} did not answer the token request within {timeout:g} s.",
             reason="timeout",
         ) from None
     except httpx.TransportError:
         raise common.platform_error(
-            common.PlatformUnavailableError, f"{host} could not be reached for the token request.", reason="network"
+            common.PlatformUnavailableError,
+            f"{host} could not be reached for the token request.",
+            reason="network",
         ) from None
     body = _json_or_none(response)
     if response.status_code >= 500 or response.status_code == 429:
@@ -411,18 +442,26 @@ def _token_request(provider: Provider, form: dict[str, Any], *, timeout: float) 
     if not response.is_success:
         error = str(body.get("error") or "") if isinstance(body, dict) else ""
         description = str(body.get("error_description") or "") if isinstance(body, dict) else ""
-        if provider.platform_type == "x" and error == "invalid_request" and "token was invalid" in description:
+        if (
+            provider.platform_type == "x"
+            and error == "invalid_request"
+            and "token was invalid" in description
+        ):
             error = "invalid_grant"  # X's answer for a used, revoked or unknown refresh token
         secrets_sent = [str(value) for key, value in data.items() if key != "grant_type"]
+        said = common.server_reason(response, secrets=secrets_sent) or error if (error or description) else ""
         exc = OAuth2Refused(
-            f"{host} refused the token request (HTTP {response.status_code}"
-            f"{': ' + (common.server_reason(response, secrets=secrets_sent) or error) if (error or description) else ''}).",
+            f"{host} refused the token request (HTTP {response.status_code}{': ' + said if said else ''}).",
             status=response.status_code,
         )
         exc.oauth_error = error or "refused"
         exc.retry_reason = "revoked" if exc.oauth_error in REVOKED_ERRORS else "rejected"
         raise exc
-    if not isinstance(body, dict) or not isinstance(body.get("access_token"), str) or not body["access_token"]:
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("access_token"), str)
+        or not body["access_token"]
+    ):
         raise common.platform_error(
             common.PlatformUnavailableError, f"{host} answered the token request without an access token."
         )

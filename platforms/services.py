@@ -50,7 +50,9 @@ UPDATABLE_FIELDS = (
 
 
 #: Changing one of these on an expired or revoked connection is reconnecting it.
-RECONNECTING_FIELDS = frozenset({"access_token", "client_key", "client_secret", "instance_url", "platform_type"})
+RECONNECTING_FIELDS = frozenset(
+    {"access_token", "client_key", "client_secret", "instance_url", "platform_type"}
+)
 
 
 def instance_url_clean(url: str) -> str:

@@ -364,9 +364,10 @@ class _TaskRunner:
         except PlatformAuthError as exc:
             # A refusal of the connection itself (401, a session or grant that cannot be renewed)
             # marks it broken and tells the owner once; the task ends with that one reason.
-            if isinstance(exc, ConnectionBroken) or connection_health_note_error(
-                connection=self.connection, exc=exc
-            ) in BROKEN_HEALTH:
+            if (
+                isinstance(exc, ConnectionBroken)
+                or connection_health_note_error(connection=self.connection, exc=exc) in BROKEN_HEALTH
+            ):
                 error = broken_message(self.connection)
             else:
                 error = _auth_message(exc)

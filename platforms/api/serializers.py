@@ -103,4 +103,6 @@ class OAuth2StartSerializer(serializers.Serializer):
 
 
 class OAuth2StartResultSerializer(serializers.Serializer):
-    authorize_url = serializers.URLField(help_text="Send the browser here; the network sends it back to the callback.")
+    authorize_url = serializers.URLField(
+        help_text="Send the browser here; the network sends it back to the callback."
+    )

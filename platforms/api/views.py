@@ -140,7 +140,9 @@ class OAuth2StartView(APIView):
         serializer.is_valid(raise_exception=True)
         connection = None
         if serializer.validated_data.get("connection") is not None:
-            connection = connection_list(user=request.user).filter(pk=serializer.validated_data["connection"]).first()
+            connection = (
+                connection_list(user=request.user).filter(pk=serializer.validated_data["connection"]).first()
+            )
             if connection is None:
                 raise ConnectionNotFound()
         url = oauth2_start(

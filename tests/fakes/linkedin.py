@@ -63,7 +63,9 @@ class FakeLinkedIn(FakeHttpPlatform):
     def __init__(self, httpserver, *, token: str = DEFAULT_TOKEN, sub: str = "abc123XYZ"):
         self.token = token
         self.oauth = OAuth2Grants(
-            on_access=self._set_token, style="linkedin", scopes=frozenset({"openid", "profile", "email", "w_member_social"})
+            on_access=self._set_token,
+            style="linkedin",
+            scopes=frozenset({"openid", "profile", "email", "w_member_social"}),
         )
         self.userinfo = {
             "sub": sub,

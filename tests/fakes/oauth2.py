@@ -122,7 +122,9 @@ class OAuth2Grants:
         self.token_requests.append({key: value for key, value in form.items() if key == "grant_type"})
         if not self._client_ok(request, form):
             error = "unauthorized_client" if self.style == "x" else "invalid_client"
-            return json_response({"error": error, "error_description": "Missing valid authorization header"}, 401)
+            return json_response(
+                {"error": error, "error_description": "Missing valid authorization header"}, 401
+            )
         grant = form.get("grant_type")
         if grant == "authorization_code":
             return self._exchange_code(form)
@@ -156,7 +158,9 @@ class OAuth2Grants:
                 computed = verifier
             if not verifier or computed != grant["challenge"]:
                 return self._bad_grant()
-        return self._issue(scope=grant["scope"], offline="offline.access" in grant["scope"] or self.style == "linkedin")
+        return self._issue(
+            scope=grant["scope"], offline="offline.access" in grant["scope"] or self.style == "linkedin"
+        )
 
     def _refresh(self, form: dict[str, str]) -> Response:
         token = form.get("refresh_token") or ""
@@ -192,7 +196,9 @@ class OAuth2Grants:
         return json_response(
             {
                 "error": "invalid_grant",
-                "error_description": "The provided authorization grant or refresh token is invalid, expired or revoked.",
+                "error_description": (
+                    "The provided authorization grant or refresh token is invalid, expired or revoked."
+                ),
             },
             400,
         )

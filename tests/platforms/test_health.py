@@ -111,7 +111,10 @@ def test_the_daily_check_marks_a_401_expired_and_tells_the_owner_once(mastodon, 
     assert connection.health_checked_at >= before
     [note] = notifications(connection.user)
     assert "My Mastodon" in note.title
-    assert str(connection.pk) in note.url and note.data == {"connection_id": connection.pk, "health": "expired"}
+    assert str(connection.pk) in note.url and note.data == {
+        "connection_id": connection.pk,
+        "health": "expired",
+    }
 
     # Checked again (the next day) while still broken: recorded, not told again.
     assert connections_health_check_all() == {"expired": 1}

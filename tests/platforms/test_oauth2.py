@@ -117,7 +117,13 @@ def test_the_authorize_url_asks_for_a_code_with_pkce_and_keeps_the_attempt_hashe
     assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{x.base_url}/i/oauth2/authorize"
     assert query["response_type"] == "code" and query["client_id"] == CLIENT_ID
     assert query["redirect_uri"] == REDIRECT
-    assert query["scope"].split() == ["tweet.read", "tweet.write", "users.read", "offline.access", "media.write"]
+    assert query["scope"].split() == [
+        "tweet.read",
+        "tweet.write",
+        "users.read",
+        "offline.access",
+        "media.write",
+    ]
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
     [attempt] = OAuth2SignIn.objects.all()
     assert attempt.state_hash != query["state"] and query["state"] not in attempt.state_hash
@@ -237,7 +243,9 @@ def x_job(connection):
 def test_a_token_expiring_in_a_minute_is_refreshed_before_the_publish(x, user):
     connection = sign_in(user, "x")
     old_refresh = connection.refresh_token
-    PlatformConnection.objects.filter(pk=connection.pk).update(token_expires_at=timezone.now() + timedelta(minutes=1))
+    PlatformConnection.objects.filter(pk=connection.pk).update(
+        token_expires_at=timezone.now() + timedelta(minutes=1)
+    )
     job = x_job(connection)
 
     publishing_job_publish(job_id=job.pk)
@@ -281,7 +289,9 @@ def test_a_revoked_refresh_token_marks_the_connection_revoked_tells_the_owner_on
     x, user
 ):
     connection = sign_in(user, "x")
-    PlatformConnection.objects.filter(pk=connection.pk).update(token_expires_at=timezone.now() + timedelta(minutes=1))
+    PlatformConnection.objects.filter(pk=connection.pk).update(
+        token_expires_at=timezone.now() + timedelta(minutes=1)
+    )
     x.oauth.revoke()  # the person removed the app's access on X
 
     first = x_job(connection)
@@ -374,7 +384,9 @@ def test_the_admin_connect_button_and_callback_make_the_connection(admin_client,
 
 
 def test_a_refused_callback_tells_why_on_the_list(admin_client, x):
-    response = admin_client.get(reverse("platforms-oauth2-callback"), {"state": "unknown", "code": "c"}, follow=True)
+    response = admin_client.get(
+        reverse("platforms-oauth2-callback"), {"state": "unknown", "code": "c"}, follow=True
+    )
     assert b"Connecting failed" in response.content
     assert not PlatformConnection.objects.exists()
 
@@ -395,5 +407,7 @@ def test_the_api_starts_a_sign_in(x, settings):
     bad = api.post("/api/v1/platforms/oauth2/start/", {"platform_type": "mastodon"}, format="json")
     assert bad.status_code == 400
     theirs = PlatformConnectionFactory(platform_type=PlatformType.X)
-    other = api.post("/api/v1/platforms/oauth2/start/", {"platform_type": "x", "connection": theirs.pk}, format="json")
+    other = api.post(
+        "/api/v1/platforms/oauth2/start/", {"platform_type": "x", "connection": theirs.pk}, format="json"
+    )
     assert other.status_code == 404

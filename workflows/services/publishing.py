@@ -45,10 +45,10 @@ from core.errors import Conflict
 from core.locking import row_lock
 from core.retry import RetryPolicy
 from core.signed_media import signed_media_url
+from platforms.health import ConnectionBroken, broken_message, connection_health_note_error, connection_ready
 from platforms.kinds.base import Form
 from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.publishing import Publication, Published, publisher_for
-from platforms.health import ConnectionBroken, broken_message, connection_health_note_error, connection_ready
 from platforms.kinds.registry import kinds, kinds_for_target, writing_rules
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_default
@@ -629,7 +629,9 @@ class _Publishing:
                 found = publisher.find_published(publication)
             published = found or publisher.publish(publication)
         except PlatformAuthError as exc:
-            if isinstance(exc, ConnectionBroken) or connection_health_note_error(connection=connection, exc=exc) in (
+            if isinstance(exc, ConnectionBroken) or connection_health_note_error(
+                connection=connection, exc=exc
+            ) in (
                 "expired",
                 "revoked",
             ):
