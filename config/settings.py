@@ -215,6 +215,10 @@ SPECTACULAR_SETTINGS = {
         # their `source` always had.
         "MediaSourceEnum": ["generated", "persona"],
         "SourceEnum": "workflows.models.DraftSource",
+        # Every network a connection may be; and the ones people connect by signing in (platforms.oauth2).
+        "PlatformTypeEnum": "platforms.models.PlatformType",
+        "OAuth2PlatformTypeEnum": [("x", "X"), ("linkedin", "LinkedIn")],
+        "ConnectionHealthEnum": "platforms.models.ConnectionHealth",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
