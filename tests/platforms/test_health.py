@@ -262,3 +262,18 @@ def test_a_bluesky_session_that_cannot_be_renewed_is_expired_and_the_owner_told(
     assert "sign in again" in connection.health_reason
     [note] = notifications(connection.user)
     assert "My Bluesky" in note.title
+
+
+def test_verifying_is_a_health_check_too(mastodon, connection):
+    from platforms.errors import VerificationFailed
+    from platforms.services import connection_verify
+
+    connection_verify(connection=connection)
+    connection.refresh_from_db()
+    assert connection.health == ConnectionHealth.OK
+    mastodon.token = "the-server-forgot-this-token"
+    with pytest.raises(VerificationFailed):
+        connection_verify(connection=connection)
+    connection.refresh_from_db()
+    assert connection.health == ConnectionHealth.EXPIRED
+    assert len(notifications(connection.user)) == 1
