@@ -338,19 +338,29 @@ def connection_token_due(*, connection: PlatformConnection) -> bool:
     return expires is not None and expires - margin <= timezone.now()
 
 
+def connection_can_refresh(*, connection: PlatformConnection) -> bool:
+    """An X or LinkedIn connection holding a refresh token."""
+    return connection.platform_type in PROVIDERS and bool(connection.refresh_token)
+
+
 def connection_token_refresh(
-    *, connection: PlatformConnection, timeout: float | None = None
+    *, connection: PlatformConnection, timeout: float | None = None, refused_token: bool = False
 ) -> PlatformConnection:
     """Exchange the refresh token for a new access token (and, on X, a new refresh token), stored
-    encrypted with the new expiry; the caller's instance gets them too. Raises ConnectionBroken
-    (after marking the connection `revoked` and telling its owner) when the network refuses the
-    grant, PlatformUnavailableError when it cannot be asked."""
+    encrypted with the new expiry; the caller's instance gets them too. `refused_token`: the
+    network just answered 401 to the access token the caller holds, so refresh whatever its
+    expiry says. Raises ConnectionBroken (after marking the connection `revoked` and telling its
+    owner) when the network refuses the grant, PlatformUnavailableError when it cannot be asked."""
     provider = _provider(connection.platform_type)
     timeout = common.DEFAULT_TIMEOUT if timeout is None else timeout
     refused: OAuth2Refused | None = None
     with transaction.atomic():
         locked = row_lock(row=connection)
-        if not connection_token_due(connection=locked):  # another worker refreshed meanwhile
+        if refused_token:
+            renewed_meanwhile = locked.access_token != connection.access_token
+        else:
+            renewed_meanwhile = not connection_token_due(connection=locked)
+        if renewed_meanwhile or not locked.refresh_token:  # another worker refreshed meanwhile
             _copy_tokens(locked, connection)
             return connection
         try:

@@ -411,3 +411,18 @@ def test_the_api_starts_a_sign_in(x, settings):
         "/api/v1/platforms/oauth2/start/", {"platform_type": "x", "connection": theirs.pk}, format="json"
     )
     assert other.status_code == 404
+
+
+def test_an_access_token_refused_before_its_time_is_refreshed_once_and_the_post_goes(x, user):
+    connection = sign_in(user, "x")
+    x.oauth.expire_access()  # X stopped taking it although its expiry is an hour and more away
+    job = x_job(connection)
+
+    publishing_job_publish(job_id=job.pk)
+
+    job.refresh_from_db()
+    connection.refresh_from_db()
+    assert job.status == PublishingStatus.PUBLISHED, job.error_message
+    assert len(x.posts) == 1
+    assert connection.access_token == x.token and connection.health == ConnectionHealth.OK
+    assert x.count("POST", "/2/oauth2/token") == 2  # the code exchange, then one refresh

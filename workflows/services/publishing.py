@@ -50,7 +50,8 @@ from platforms.kinds.base import Form
 from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.kinds.registry import kinds, kinds_for_target, writing_rules
-from platforms.models import PlatformConnection
+from platforms.models import BROKEN_HEALTH, PlatformConnection
+from platforms.oauth2 import connection_can_refresh, connection_token_refresh
 from platforms.selectors import connection_default
 from workflows.errors import (
     NotVisible,
@@ -622,19 +623,18 @@ class _Publishing:
             # The health gate: a connection known to be expired or revoked holds the job; an OAuth
             # token about to expire is refreshed first (platforms.health).
             connection_ready(connection=connection)
-            publisher = publisher_for(connection)
-            found = None
-            if self.attempt > 1:
-                # An earlier attempt may have posted before it failed or its worker died.
-                found = publisher.find_published(publication)
-            published = found or publisher.publish(publication)
+            try:
+                found, published = self._send(connection, publication)
+            except PlatformAuthError as exc:
+                if exc.status != 401 or not connection_can_refresh(connection=connection):
+                    raise
+                # An X or LinkedIn token refused before its time (revoked early, clock skew): a
+                # 401 means nothing was posted, so renew it and try once more.
+                connection_token_refresh(connection=connection, refused_token=True)
+                found, published = self._send(connection, publication)
         except PlatformAuthError as exc:
-            if isinstance(exc, ConnectionBroken) or connection_health_note_error(
-                connection=connection, exc=exc
-            ) in (
-                "expired",
-                "revoked",
-            ):
+            noted = connection_health_note_error(connection=connection, exc=exc)
+            if isinstance(exc, ConnectionBroken) or noted in BROKEN_HEALTH:
                 self.end_held(connection, status=exc.status)
                 return
             self.end_failed(str(exc), error=_error_of(exc))
@@ -646,6 +646,17 @@ class _Publishing:
             self.end_failed(str(exc), error=_error_of(exc))
             return
         self.end_published(connection, published, recovered=found is not None)
+
+    def _send(
+        self, connection: PlatformConnection, publication: Publication
+    ) -> tuple[Published | None, Published]:
+        """(the post an earlier attempt made, or None; the post)."""
+        publisher = publisher_for(connection)
+        found = None
+        if self.attempt > 1:
+            # An earlier attempt may have posted before it failed or its worker died.
+            found = publisher.find_published(publication)
+        return found, found or publisher.publish(publication)
 
     # Endings ----------------------------------------------------------------------------------
 
