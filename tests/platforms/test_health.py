@@ -277,3 +277,43 @@ def test_verifying_is_a_health_check_too(mastodon, connection):
     connection.refresh_from_db()
     assert connection.health == ConnectionHealth.EXPIRED
     assert len(notifications(connection.user)) == 1
+
+
+def test_the_owner_reconnects_on_the_connections_admin_page(mastodon, connection, client, settings):
+    from django.urls import reverse
+
+    from accounts.models import Role
+    from accounts.services.users import user_set_role
+
+    settings.OUTBOUND_ALLOWED_ORIGINS = [mastodon.base_url]
+    owner = connection.user
+    user_set_role(user=owner, role=Role.USER)  # owns content: sees and changes own connections
+    owner.refresh_from_db()
+    mastodon.token = "the-new-token-after-a-password-change"
+    connection_health_check(connection=connection)
+    job = held_job(connection)
+    publishing_job_publish(job_id=job.pk)
+    client.force_login(owner)
+    page = reverse("admin:platforms_platformconnection_change", args=[connection.pk])
+    assert b"Expired" in client.get(page).content
+
+    response = client.post(
+        page,
+        {
+            "user": owner.pk,
+            "name": connection.name,
+            "platform_type": "mastodon",
+            "instance_url": connection.instance_url,
+            "username": connection.username,
+            "extra": '{"timeout": 2}',
+            "is_active": "on",
+            "new_access_token": mastodon.token,
+            "new_client_key": "",
+            "new_client_secret": "",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    connection.refresh_from_db()
+    job.refresh_from_db()
+    assert connection.health == ConnectionHealth.OK
+    assert job.status == PublishingStatus.QUEUED  # held no more: queued again

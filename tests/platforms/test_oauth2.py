@@ -308,7 +308,7 @@ def test_a_revoked_refresh_token_marks_the_connection_revoked_tells_the_owner_on
     [note] = broke_notifications(user)
     assert reverse("admin:platforms_platformconnection_change", args=[connection.pk]) == note.url
 
-    # The daily check finds it still revoked: no second notification, no request with the dead token.
+    # The daily check finds it still revoked (the refresh token is refused again): no second notification.
     connection_health_check(connection=connection)
     assert len(broke_notifications(user)) == 1
 
