@@ -426,3 +426,14 @@ def test_an_access_token_refused_before_its_time_is_refreshed_once_and_the_post_
     assert len(x.posts) == 1
     assert connection.access_token == x.token and connection.health == ConnectionHealth.OK
     assert x.count("POST", "/2/oauth2/token") == 2  # the code exchange, then one refresh
+
+
+def test_expired_sign_in_attempts_are_cleaned_up(x, user):
+    from core.retention import policies
+
+    oauth2_start(user=user, platform_type="x", redirect_uri=REDIRECT)
+    oauth2_start(user=user, platform_type="x", redirect_uri=REDIRECT)
+    old, _recent = OAuth2SignIn.objects.order_by("pk")
+    OAuth2SignIn.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=2))
+    [policy] = [policy for policy in policies() if policy.name == "platforms.oauth2_sign_ins"]
+    assert list(policy.rows(now=timezone.now(), age=policy.age())) == [old]
