@@ -277,6 +277,13 @@ def _store(*, sign_in, provider, instance_url, account, session, meta) -> Platfo
 
     user = sign_in.user
     connection = sign_in.connection
+    if connection is not None and connection.username and connection.username != account.username:
+        raise ValidationError(
+            {
+                "code": f"You signed in to {provider.label} as @{account.username}, but “{connection.name}” "
+                f"is @{connection.username}; sign in with that account to reconnect it."
+            }
+        )
     if connection is None:
         connection = PlatformConnection.objects.filter(
             user=user,

@@ -437,3 +437,15 @@ def test_expired_sign_in_attempts_are_cleaned_up(x, user):
     OAuth2SignIn.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=2))
     [policy] = [policy for policy in policies() if policy.name == "platforms.oauth2_sign_ins"]
     assert list(policy.rows(now=timezone.now(), age=policy.age())) == [old]
+
+
+def test_reconnecting_with_another_account_is_refused(x, user):
+    connection = sign_in(user, "x")
+    PlatformConnection.objects.filter(pk=connection.pk).update(username="someone_else")
+    connection.refresh_from_db()
+    before = connection.access_token
+    with pytest.raises(ValidationError) as caught:
+        sign_in(user, "x", connection=connection)
+    assert "someone_else" in str(caught.value)
+    connection.refresh_from_db()
+    assert connection.access_token == before
