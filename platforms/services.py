@@ -27,9 +27,10 @@ from platforms.errors import (
     VerificationFailed,
     VerificationUnsupported,
 )
+from platforms.health import connection_health_check, connection_health_note_error, connection_health_set
 from platforms.kinds import common
 from platforms.kinds.registry import PlatformType, kind_of, kinds
-from platforms.models import PlatformConnection
+from platforms.models import ConnectionHealth, PlatformConnection
 from platforms.selectors import connection_account_taken, connection_name_taken
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,12 @@ UPDATABLE_FIELDS = (
     "extra",
     "is_active",
     "is_default",
+)
+
+
+#: Changing one of these on an expired or revoked connection is reconnecting it.
+RECONNECTING_FIELDS = frozenset(
+    {"access_token", "client_key", "client_secret", "instance_url", "platform_type"}
 )
 
 
@@ -341,6 +348,10 @@ def connection_update(
             details={"changed": sorted(changed)},
             meta=meta,
         )
+    if connection.is_broken and RECONNECTING_FIELDS.intersection(changed):
+        # Reconnecting: new credentials on a broken connection are checked at once, so its health
+        # returns to ok and the work that waited resumes (platforms.health).
+        connection_health_check(connection=connection)
     return connection
 
 
@@ -453,6 +464,8 @@ def connection_verify(
             details={"reason": exc.reason, "status": exc.status},
             meta=meta,
         )
+        # Verifying is a health check too: a 401 marks the connection (and tells its owner once).
+        connection_health_note_error(connection=connection, exc=exc)
         if isinstance(exc, common.PlatformAuthError):
             raise VerificationFailed(str(exc)) from None
         raise PlatformUnavailable(str(exc)) from None
@@ -482,6 +495,7 @@ def connection_verify(
             details={"account_id": account.id, "acct": account.acct},
             meta=meta,
         )
+    connection_health_set(connection=connection, health=ConnectionHealth.OK)
     return account
 
 
