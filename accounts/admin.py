@@ -184,10 +184,36 @@ class UserAdmin(DjangoUserAdmin):
         )
 
 
+class UsedElsewhereFilter(admin.SimpleListFilter):
+    """Sessions used from a client other than the one they were created from (SESSION_FINGERPRINT_ACTION)."""
+
+    title = "used elsewhere"
+    parameter_name = "used_elsewhere"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(fingerprint_mismatch_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(fingerprint_mismatch_at__isnull=True)
+        return queryset
+
+
 @admin.register(UserSession)
 class UserSessionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
-    list_display = ["user", "kind", "ip_address", "created_at", "last_activity", "expires_at", "is_active"]
-    list_filter = ["kind", "is_active"]
+    list_display = [
+        "user",
+        "kind",
+        "ip_address",
+        "created_at",
+        "last_activity",
+        "expires_at",
+        "is_active",
+        "used_elsewhere",
+    ]
+    list_filter = ["kind", "is_active", UsedElsewhereFilter]
     search_fields = ["user__username", "user__email", "ip_address"]
     list_select_related = ["user"]
     raw_id_fields = ["user", "active_platform"]
@@ -198,6 +224,8 @@ class UserSessionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
         "ip_address",
         "user_agent",
         "session_fingerprint",
+        "last_fingerprint",
+        "fingerprint_mismatch_at",
         "created_at",
         "updated_at",
         "last_activity",
@@ -209,6 +237,10 @@ class UserSessionAdmin(LargeTableAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(boolean=True, description="Used elsewhere", ordering="fingerprint_mismatch_at")
+    def used_elsewhere(self, obj) -> bool:
+        return obj.fingerprint_mismatch_at is not None
 
 
 @admin.register(ApiKey)

@@ -1,6 +1,7 @@
-"""The admin's "Preferences" page: a person's own settings (their time zone, and what the alt text of
-their drafts' images needs before publishing; which notifications reach them on which channel, and
-their notification webhook with its delivery log), for every role
+"""The admin's "Preferences" page: a person's own settings (their time zone, what the alt text of
+their drafts' images needs before publishing, and whether their work may leave the machine for an
+AI server; which notifications reach them on which channel, and their notification webhook with
+its delivery log), for every role
 that signs in to the admin, including those who may not open the user list.
 
 Linked from the user tools at the top of every admin page (templates/admin/base_site.html); the
@@ -33,6 +34,7 @@ from accounts.services.notifications import (
 )
 from accounts.services.users import user_update_profile
 from accounts.time_zones import time_zone_names
+from core.ai import ai_disclosure
 
 
 class PreferencesForm(forms.Form):
@@ -50,6 +52,14 @@ class PreferencesForm(forms.Form):
         help_text="Every image your drafts carry is published with its alt text. By default a "
         "person must approve that text first; you may relax this to “not empty”, which lets text "
         "the AI wrote go out unread. Nothing ever goes out without alt text.",
+    )
+
+    ai_builtin_only = forms.BooleanField(
+        label="Builtin AI only",
+        required=False,
+        help_text="Captions, alt text, drafts, scores, personas and images for your work are made by "
+        "the builtin backends on this server: nothing of yours leaves the machine. They are plainer "
+        "than a language model's.",
     )
 
     def __init__(self, *args, **kwargs):
@@ -136,12 +146,18 @@ def preferences_view(request):
     section = request.POST.get("section", "profile") if posted else None
     form = PreferencesForm(
         request.POST if section == "profile" else None,
-        initial={"time_zone": user.time_zone, "alt_text_gate": user.alt_text_gate},
+        initial={
+            "time_zone": user.time_zone,
+            "alt_text_gate": user.alt_text_gate,
+            "ai_builtin_only": user.ai_builtin_only,
+        },
     )
     context = {}
     if section == "profile" and form.is_valid():
         try:
-            data = {name: value for name, value in form.cleaned_data.items() if name == "time_zone" or value}
+            # A blank zone (the site's) and an unticked box are answers; a missing gate is not.
+            always = {"time_zone", "ai_builtin_only"}
+            data = {name: value for name, value in form.cleaned_data.items() if name in always or value}
             user_update_profile(user=user, data=data, request=request)
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
@@ -161,6 +177,7 @@ def preferences_view(request):
         **admin.site.each_context(request),
         "title": "Preferences",
         "form": form,
+        "ai": ai_disclosure(user=user),
         # Shown in the zone this request runs in, the person's own (accounts.middleware).
         "now": timezone.now(),
         "channels": NotificationChannel.choices,

@@ -28,11 +28,12 @@ class AccountsConfig(AppConfig):
 
         from accounts import signals
         from accounts.api import schema  # noqa: F401 - registers the OpenAPI auth extensions
-        from accounts.checks import check_rate_limits
+        from accounts.checks import check_rate_limits, check_session_fingerprint_action
         from accounts.services.audit import audit_log_write
         from core.audit import audit_writer_set
 
         signals.connect()
         audit_writer_set(audit_log_write)  # the kernel's audited actions write through it
         checks.register(check_rate_limits)
+        checks.register(check_session_fingerprint_action)
         post_migrate.connect(_resync_role_groups, dispatch_uid="accounts.resync_role_groups")

@@ -16,6 +16,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiKey, SessionKind, User, UserSession
+from accounts.request_meta import request_meta
+from accounts.services.sessions import session_fingerprint_check
 from accounts.time_zones import time_zone_activate_for
 from accounts.tokens import hash_secret
 
@@ -90,6 +92,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             or not session.user.is_active
         ):
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
+        if not session_fingerprint_check(session=session, meta=request_meta(request), request=request):
+            raise exceptions.AuthenticationFailed(
+                "This token was revoked: it was used from another client or network. Sign in again."
+            )
         # Written at most once a minute, by a conditional update: no write per request.
         if session.last_activity < now - ACTIVITY_WRITE_INTERVAL:
             UserSession.objects.filter(pk=session.pk, last_activity__lt=now - ACTIVITY_WRITE_INTERVAL).update(

@@ -5,6 +5,7 @@ from django.core.checks import Error
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts.services.rate_limits import parse_rate
+from accounts.services.sessions import FingerprintAction
 from accounts.throttling import DEFAULT_SCOPE
 
 
@@ -53,3 +54,16 @@ def check_rate_limits(app_configs=None, **kwargs) -> list[Error]:
         for scope in sorted(wanted - set(limits))
     )
     return errors
+
+
+def check_session_fingerprint_action(app_configs=None, **kwargs) -> list[Error]:
+    value = getattr(settings, "SESSION_FINGERPRINT_ACTION", None)
+    if value in FingerprintAction.values:
+        return []
+    return [
+        Error(
+            f"SESSION_FINGERPRINT_ACTION = {value!r} is not a known action.",
+            hint=f"Use one of: {', '.join(FingerprintAction.values)}.",
+            id="accounts.E004",
+        )
+    ]

@@ -2,7 +2,9 @@
 
 For a request authenticated by its Django session: find the session's row; if it is missing,
 revoked or expired, log the user out, so a revocation from the API or the admin takes effect on
-the next request; otherwise record activity at most once a minute (a conditional UPDATE).
+the next request; if it is used from a client other than the one it started from, record that
+(and, with SESSION_FINGERPRINT_ACTION=revoke, revoke it and log out: accounts.services.sessions);
+otherwise record activity at most once a minute (a conditional UPDATE).
 
 Requests authenticated by `Authorization: Bearer`/`Api-Key` headers are not browser sessions:
 DRF authenticates those later, in the view; this middleware only looks at the session's user.
@@ -12,7 +14,13 @@ Runs after AuthenticationMiddleware.
 from django.contrib.auth import SESSION_KEY, logout
 from django.utils import timezone
 
-from accounts.services.sessions import session_rekey, session_revoke, session_touch
+from accounts.request_meta import request_meta
+from accounts.services.sessions import (
+    session_fingerprint_check,
+    session_rekey,
+    session_revoke,
+    session_touch,
+)
 from accounts.signals import browser_session_row
 from accounts.time_zones import time_zone_activate_for
 
@@ -40,6 +48,9 @@ class UserSessionMiddleware:
             return
         if row.expires_at <= now:
             session_revoke(session=row, actor=None, request=request, reason="expired")
+            logout(request)
+            return
+        if not session_fingerprint_check(session=row, meta=request_meta(request), request=request):
             logout(request)
             return
         session_rekey(session=row, session_key=session.session_key)

@@ -54,6 +54,11 @@ class User(AbstractUser):
         default=AltTextGate.APPROVED,
         help_text="What each image's alt text needs before the owner's drafts are published.",
     )
+    ai_builtin_only = models.BooleanField(
+        default=False,
+        help_text="Every AI call for this person's work runs on the builtin backends: "
+        "nothing leaves the machine.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(db_default=Now(), auto_now=True)
 
@@ -117,7 +122,15 @@ class UserSession(TimestampedModel):
     expires_at = models.DateTimeField()
     is_active = models.BooleanField(default=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
-    session_fingerprint = models.TextField(null=True, blank=True)
+    session_fingerprint = models.TextField(
+        null=True, blank=True, help_text="The client it was created from: User-Agent family and network."
+    )
+    last_fingerprint = models.TextField(
+        null=True, blank=True, help_text="The latest other client it was used from (see the audit log)."
+    )
+    fingerprint_mismatch_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was last used from a client other than its own."
+    )
     user_agent = models.TextField(null=True, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 

@@ -56,6 +56,7 @@ from captions.services.review import (
     ensure_transition,
 )
 from captions.services.tasks import caption_task_cancel
+from core.admin_ai import AIDisclosureAdminMixin
 from core.admin_lists import ChangedRecentlyFilter, LargeTableAdminMixin, short_id_column
 from core.errors import DomainError
 
@@ -714,7 +715,7 @@ class ProcessingRunAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmi
 
 
 @admin.register(CaptionGenerationUserSettings)
-class CaptionGenerationUserSettingsAdmin(OwnerScopedAdmin, admin.ModelAdmin):
+class CaptionGenerationUserSettingsAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.ModelAdmin):
     owner_field = "platform_connection__user"
     list_display = [
         "user",

@@ -25,6 +25,7 @@ from captions.models import ACTIVE_TASK_STATUSES, CaptionGenerationTask
 from captions.services.tasks import caption_settings_snapshot, caption_task_cancel, caption_task_create
 from core.admin_progress import Progress, progress_context, progress_urls, visible_object
 from core.admin_start import start_view
+from core.ai import ai_disclosure
 from core.errors import DomainError
 from platforms.selectors import connection_list
 
@@ -96,6 +97,7 @@ def caption_scan_view(model_admin, request):
                 "writes a caption for each, for you to review. One scan per connection at a time."
             ),
             "settings_rows": scan_settings_rows(connections=connections),
+            "ai": ai_disclosure(user=request.user),  # a scan captions the starter's own connections
             "settings_url": reverse("admin:captions_captiongenerationusersettings_changelist"),
             "start_styles": ["captions/scan_form.css"],
             "start_scripts": ["captions/scan_form.js"],

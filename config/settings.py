@@ -216,6 +216,10 @@ SPECTACULAR_SETTINGS = {
         # their `source` always had.
         "MediaSourceEnum": ["generated", "persona"],
         "SourceEnum": "workflows.models.DraftSource",
+        # Every network a connection may be; and the ones people connect by signing in (platforms.oauth2).
+        "PlatformTypeEnum": "platforms.models.PlatformType",
+        "OAuth2PlatformTypeEnum": [("x", "X"), ("linkedin", "LinkedIn")],
+        "ConnectionHealthEnum": "platforms.models.ConnectionHealth",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -226,6 +230,10 @@ SPECTACULAR_SETTINGS = {
 # Sessions and tokens.
 API_TOKEN_TTL = env.int("API_TOKEN_TTL_HOURS", default=14 * 24) * 3600
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=14 * 24 * 3600)
+# A token or browser session used from a client (User-Agent family + /24 or /48 network) other than
+# the one it was created from is audited and marked; "revoke" also ends it at once. Checked at
+# startup (accounts.checks).
+SESSION_FINGERPRINT_ACTION = env.str("SESSION_FINGERPRINT_ACTION", default="record").strip().lower()
 
 # Rate limits per endpoint scope: "<requests>/<window>", window in s, m, h or d.
 RATE_LIMITS = {
@@ -313,6 +321,27 @@ CAPTION_TASK_TIMEOUT_MINUTES = env.int("CAPTION_TASK_TIMEOUT_MINUTES", default=6
 # left publishing with no heartbeat for this many seconds is taken back (its worker died).
 PUBLISHING_MAX_ATTEMPTS = env.int("PUBLISHING_MAX_ATTEMPTS", default=3)
 PUBLISHING_JOB_TIMEOUT = env.int("PUBLISHING_JOB_TIMEOUT", default=300)
+# X and LinkedIn connections by OAuth 2.0 (authorisation code with PKCE, platforms.oauth2): the
+# operator's app credentials (developer.x.com, LinkedIn developer portal). Empty: only pasted
+# tokens. The endpoints are settings so tests (and a proxy) can point them elsewhere.
+X_CLIENT_ID = env.str("X_CLIENT_ID", default="")
+X_CLIENT_SECRET = env.str("X_CLIENT_SECRET", default="")
+X_OAUTH_AUTHORIZE_URL = env.str("X_OAUTH_AUTHORIZE_URL", default="https://x.com/i/oauth2/authorize")
+X_OAUTH_TOKEN_URL = env.str("X_OAUTH_TOKEN_URL", default="https://api.x.com/2/oauth2/token")
+X_API_URL = env.str("X_API_URL", default="https://api.x.com")
+LINKEDIN_CLIENT_ID = env.str("LINKEDIN_CLIENT_ID", default="")
+LINKEDIN_CLIENT_SECRET = env.str("LINKEDIN_CLIENT_SECRET", default="")
+LINKEDIN_OAUTH_AUTHORIZE_URL = env.str(
+    "LINKEDIN_OAUTH_AUTHORIZE_URL", default="https://www.linkedin.com/oauth/v2/authorization"
+)
+LINKEDIN_OAUTH_TOKEN_URL = env.str(
+    "LINKEDIN_OAUTH_TOKEN_URL", default="https://www.linkedin.com/oauth/v2/accessToken"
+)
+LINKEDIN_API_URL = env.str("LINKEDIN_API_URL", default="https://api.linkedin.com")
+# An access token expiring within this many seconds is refreshed before it is used.
+OAUTH2_REFRESH_MARGIN = env.int("OAUTH2_REFRESH_MARGIN", default=300)
+# Connection health (platforms.health): the daily check's batch size.
+CONNECTION_HEALTH_BATCH = env.int("CONNECTION_HEALTH_BATCH", default=100)
 # Signed media URLs (core.signed_media): a receiver that fetches a publication's images itself
 # (the blog webhook) gets absolute URLs on PUBLIC_BASE_URL (this site's address as the receiver
 # reaches it, scheme and host, no trailing path), each valid SIGNED_MEDIA_MAX_AGE seconds.

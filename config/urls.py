@@ -9,6 +9,7 @@ from console.health_views import health_live, health_ready
 from console.static_views import FaviconView
 from core.api.errors import json_not_found
 from core.media_views import signed_media
+from platforms.views import oauth2_callback
 
 api_v1 = [
     path("", ApiRootView.as_view(), name="api-root"),
@@ -30,6 +31,8 @@ urlpatterns = [
     path("health/ready", health_ready, name="health-ready"),
     # A publication's media for receivers that fetch them (core.signed_media): the token is the permission.
     path("media/signed/<str:token>/", signed_media, name="signed-media"),
+    # Where X and LinkedIn send the browser back after signing in (platforms.oauth2).
+    path("platforms/oauth2/callback/", oauth2_callback, name="platforms-oauth2-callback"),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script from its own URL (?script), not inline: the

@@ -59,6 +59,8 @@ SECRET_SETTINGS = (
     "AI_API_KEY",
     "ADMIN_PASSWORD",
     "EMAIL_HOST_PASSWORD",
+    "X_CLIENT_SECRET",
+    "LINKEDIN_CLIENT_SECRET",
 )
 
 # A field name that holds a secret: it ends in one of these words (so `max_tokens` and

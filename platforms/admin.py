@@ -1,11 +1,17 @@
 from django import forms
-from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import path
 
 from accounts.admin_scoping import OwnerScopedAdmin
+from core.admin_ai import AIDisclosureAdminMixin
 from core.admin_forms import secret_field
+from platforms.health import connection_health_check
 from platforms.kinds.registry import PlatformType, kind_of
-from platforms.models import PlatformConnection
+from platforms.models import ConnectionHealth, PlatformConnection
+from platforms.oauth2 import oauth2_providers, oauth2_start
 from platforms.services import apply_session, connection_sign_in, instance_url_clean
 
 SECRET_FIELDS = ("access_token", "client_key", "client_secret")
@@ -95,7 +101,7 @@ class PlatformConnectionForm(forms.ModelForm):
 
 
 @admin.register(PlatformConnection)
-class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
+class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.ModelAdmin):
     form = PlatformConnectionForm
     list_display = [
         "name",
@@ -105,13 +111,23 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
         "username",
         "is_active",
         "is_default",
+        "health",
         "last_used",
     ]
-    list_filter = ["platform_type", "is_active", "is_default"]
+    list_filter = ["platform_type", "health", "is_active", "is_default"]
     search_fields = ["name", "instance_url", "username", "user__username", "user__email"]
     list_select_related = ["user"]
     raw_id_fields = ["user"]
-    readonly_fields = ["credential_hints", "token_expires_at", "last_used", "created_at", "updated_at"]
+    readonly_fields = [
+        "credential_hints",
+        "token_expires_at",
+        "health",
+        "health_reason",
+        "health_checked_at",
+        "last_used",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         (
             None,
@@ -139,9 +155,72 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
                 ]
             },
         ),
+        ("Health", {"fields": ["health", "health_reason", "health_checked_at"]}),
         ("Platform settings", {"fields": ["extra"], "classes": ["collapse"]}),
         ("History", {"fields": ["last_used", "created_at", "updated_at"]}),
     ]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        given = any(form.cleaned_data.get(f"new_{field}") for field in SECRET_FIELDS)
+        if change and given and obj.is_broken:
+            # Reconnecting by pasting a new token: checked at once, so waiting work resumes.
+            health = connection_health_check(connection=obj)
+            level = messages.SUCCESS if health == ConnectionHealth.OK else messages.WARNING
+            self.message_user(request, f"Connection health: {ConnectionHealth(health).label}.", level)
+
+    def get_urls(self):
+        custom = [
+            path(
+                "oauth2/<str:platform_type>/start/",
+                self.admin_site.admin_view(self.oauth2_start_view),
+                name="platforms_platformconnection_oauth2_start",
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"oauth2_providers": oauth2_providers() if self.has_add_permission(request) else []}
+        return super().changelist_view(request, extra_context={**(extra_context or {}), **extra})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        reconnect = None
+        if obj is not None and obj.user_id == request.user.pk:
+            reconnect = next(
+                (p.label for p in oauth2_providers() if p.platform_type == obj.platform_type), None
+            )
+        return super().change_view(
+            request,
+            object_id,
+            form_url,
+            extra_context={**(extra_context or {}), "oauth2_reconnect": reconnect},
+        )
+
+    def oauth2_start_view(self, request, platform_type: str):
+        """POST: record a sign-in attempt and send the browser to the network (platforms.oauth2)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        connection = None
+        if request.POST.get("connection"):
+            connection = self.get_object(request, request.POST["connection"])
+            if connection is None:
+                raise Http404
+        from platforms.views import oauth2_redirect_uri
+
+        try:
+            url = oauth2_start(
+                user=request.user,
+                platform_type=platform_type,
+                redirect_uri=oauth2_redirect_uri(),
+                connection=connection,
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return redirect("admin:platforms_platformconnection_changelist")
+        return redirect(url)
 
     @admin.display(description="Stored credentials")
     def credential_hints(self, obj: PlatformConnection) -> str:

@@ -6,7 +6,21 @@ from core.fields import EncryptedTextField
 from core.models import TimestampedModel
 from platforms.kinds.registry import PlatformType, kind_of
 
-__all__ = ["PlatformConnection", "PlatformType"]
+__all__ = ["ConnectionHealth", "OAuth2SignIn", "PlatformConnection", "PlatformType"]
+
+
+class ConnectionHealth(models.TextChoices):
+    """What the last check of a connection found (`platforms.health`)."""
+
+    OK = "ok", "OK"
+    EXPIRED = "expired", "Expired"  # the network refused the token (401): reconnect
+    REVOKED = "revoked", "Revoked"  # the network says the grant is gone (OAuth invalid_grant): reconnect
+    UNREACHABLE = "unreachable", "Unreachable"  # timeouts, 5xx, 429: the network could not say
+    UNKNOWN = "unknown", "Not checked yet"
+
+
+#: States in which work on the connection stops until the owner reconnects.
+BROKEN_HEALTH = frozenset({ConnectionHealth.EXPIRED, ConnectionHealth.REVOKED})
 
 
 class PlatformConnection(TimestampedModel):
@@ -41,6 +55,12 @@ class PlatformConnection(TimestampedModel):
     is_active = models.BooleanField(default=True)
     is_default = models.BooleanField(default=False)
     last_used = models.DateTimeField(null=True, blank=True)
+    #: What the last check found, why, and when (`platforms.health.connection_health_set`).
+    health = models.CharField(
+        max_length=20, choices=ConnectionHealth.choices, default=ConnectionHealth.UNKNOWN
+    )
+    health_reason = models.TextField(blank=True, default="")
+    health_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "platform_connections"
@@ -56,6 +76,9 @@ class PlatformConnection(TimestampedModel):
             models.CheckConstraint(
                 condition=models.Q(platform_type__in=PlatformType.values), name="ck_platform_type"
             ),
+            models.CheckConstraint(
+                condition=models.Q(health__in=ConnectionHealth.values), name="ck_platform_health"
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "is_active"], name="ix_platform_user_active"),
@@ -69,6 +92,11 @@ class PlatformConnection(TimestampedModel):
     def audit_context(self) -> dict:
         """What every audit row about a connection says besides its own details (accounts.services.audit)."""
         return {"name": self.name, "platform_type": self.platform_type}
+
+    @property
+    def is_broken(self) -> bool:
+        """Work on this connection stops until the owner reconnects (expired or revoked)."""
+        return self.health in BROKEN_HEALTH
 
     @property
     def access_token_hint(self) -> str:
@@ -92,3 +120,36 @@ class PlatformConnection(TimestampedModel):
     def describes_media(self) -> bool:
         """An approved caption can be written on the existing post (not on Bluesky)."""
         return self.platform_type in PlatformType.values and self.kind.describes_media
+
+
+class OAuth2SignIn(models.Model):
+    """One OAuth 2.0 authorisation attempt (X, LinkedIn): started by `platforms.oauth2.oauth2_start`,
+    used once by the callback, expired after OAUTH2_SIGN_IN_MINUTES. The state is kept as a hash
+    (it travels in URLs); the PKCE verifier encrypted (it proves the code is ours)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth2_sign_ins", db_index=False
+    )
+    platform_type = models.CharField(max_length=50, choices=PlatformType.choices)
+    state_hash = models.CharField(max_length=64, unique=True)
+    code_verifier = EncryptedTextField()
+    redirect_uri = models.URLField(max_length=500)
+    #: The connection to reconnect (None: a new connection).
+    connection = models.ForeignKey(
+        PlatformConnection, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "platform_oauth2_sign_ins"
+        indexes = [models.Index(fields=["user", "created_at"], name="ix_oauth2_signin_user")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(platform_type__in=["x", "linkedin"]), name="ck_oauth2_signin_platform"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"OAuth 2.0 sign-in to {self.platform_type} for user {self.user_id}"

@@ -7,20 +7,17 @@ that trips a database constraint raises ConnectionConflict (409).
 
 import logging
 import math
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError, RestrictedError
-from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import Notification, NotificationEvent, User
+from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
-from accounts.services.notifications import notification_raise
 from core import urlguard
 from core.locking import row_lock
 from platforms.errors import (
@@ -30,9 +27,10 @@ from platforms.errors import (
     VerificationFailed,
     VerificationUnsupported,
 )
+from platforms.health import connection_health_check, connection_health_note_error, connection_health_set
 from platforms.kinds import common
 from platforms.kinds.registry import PlatformType, kind_of, kinds
-from platforms.models import PlatformConnection
+from platforms.models import ConnectionHealth, PlatformConnection
 from platforms.selectors import connection_account_taken, connection_name_taken
 
 logger = logging.getLogger(__name__)
@@ -48,6 +46,12 @@ UPDATABLE_FIELDS = (
     "extra",
     "is_active",
     "is_default",
+)
+
+
+#: Changing one of these on an expired or revoked connection is reconnecting it.
+RECONNECTING_FIELDS = frozenset(
+    {"access_token", "client_key", "client_secret", "instance_url", "platform_type"}
 )
 
 
@@ -344,6 +348,10 @@ def connection_update(
             details={"changed": sorted(changed)},
             meta=meta,
         )
+    if connection.is_broken and RECONNECTING_FIELDS.intersection(changed):
+        # Reconnecting: new credentials on a broken connection are checked at once, so its health
+        # returns to ok and the work that waited resumes (platforms.health).
+        connection_health_check(connection=connection)
     return connection
 
 
@@ -456,6 +464,8 @@ def connection_verify(
             details={"reason": exc.reason, "status": exc.status},
             meta=meta,
         )
+        # Verifying is a health check too: a 401 marks the connection (and tells its owner once).
+        connection_health_note_error(connection=connection, exc=exc)
         if isinstance(exc, common.PlatformAuthError):
             raise VerificationFailed(str(exc)) from None
         raise PlatformUnavailable(str(exc)) from None
@@ -485,6 +495,7 @@ def connection_verify(
             details={"account_id": account.id, "acct": account.acct},
             meta=meta,
         )
+    connection_health_set(connection=connection, health=ConnectionHealth.OK)
     return account
 
 
@@ -494,30 +505,3 @@ def _verifiable_names() -> str:
     others = [kind.label for kind in kinds() if kind.verifiable and not kind.speaks_mastodon_api]
     names = [f"Mastodon-compatible platforms ({', '.join(family)})", *others]
     return ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def connection_broke_notify(
-    *, connection: PlatformConnection, reason: str, since: datetime | None = None
-) -> Notification | None:
-    """Tell the connection's owner it stopped working (in the admin, and by email and webhook as
-    their preferences say). One notification per breakage: `since` is when the connection's health
-    turned bad (the health check passes the time it recorded the change), so a check that runs again
-    or finds it still broken does not tell twice; without it, at most one a day per connection.
-    Returns the notification, or None when this breakage was told already."""
-    when = since or timezone.now()
-    key = f"{connection.pk}:{since.isoformat() if since else when.date().isoformat()}"
-    return notification_raise(
-        user=connection.user,
-        event=NotificationEvent.CONNECTION_BROKE,
-        key=key,
-        title=f"The connection “{connection.name}” stopped working",
-        body=f"{reason}\n\nNothing is published or read through it until it is fixed (sign in again, "
-        "or replace its token).",
-        url=reverse("admin:platforms_platformconnection_change", args=[connection.pk]),
-        data={
-            "connection_id": connection.pk,
-            "platform_type": connection.platform_type,
-            "reason": reason[:500],
-            "since": when.isoformat(),
-        },
-    )

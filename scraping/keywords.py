@@ -56,16 +56,17 @@ FENCE_RE = re.compile(r"```(?:json|JSON)?\s*(.*?)```", re.DOTALL)
 LIST_LINE_RE = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.+?)\s*$")
 
 
-def keywords_expand(*, keywords: Sequence[str], backend=None) -> list[str]:
-    """The originals, then at most MAX_EXTRA related terms (see the module docstring)."""
+def keywords_expand(*, keywords: Sequence[str], backend=None, user=None) -> list[str]:
+    """The originals, then at most MAX_EXTRA related terms (see the module docstring). `backend`
+    defaults to `user`'s (`core.ai.backend_for`: builtin when they chose builtin AI only)."""
     originals = _merge([], keywords)
     if not originals:
         return []
     if backend is None:
         try:
-            from core.ai import get_backend
+            from core.ai import backend_for
 
-            backend = get_backend()
+            backend = backend_for(user=user)
         except ImproperlyConfigured as exc:
             logger.info("Keyword expansion skipped: %s", exc)
             return originals

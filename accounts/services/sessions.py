@@ -18,6 +18,15 @@ from accounts.tokens import hash_secret, new_session_token
 ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)  # last_activity is written at most this often
 
 
+class FingerprintAction:
+    """What SESSION_FINGERPRINT_ACTION asks when a session is used from another client."""
+
+    RECORD = "record"  # audit it and mark the session; the request goes on
+    REVOKE = "revoke"  # the same, and the session ends at once
+
+    values = (RECORD, REVOKE)
+
+
 @transaction.atomic
 def session_create(
     *,
@@ -146,3 +155,44 @@ def session_rekey(*, session: UserSession, session_key: str) -> None:
             token_hash=new_hash, updated_at=timezone.now()
         )
         session.token_hash = new_hash
+
+
+def session_fingerprint_check(*, session: UserSession, meta: RequestMeta, request=None) -> bool:
+    """Compare the client making a request with the one the session was created from; False when
+    the session was revoked for it (SESSION_FINGERPRINT_ACTION=revoke).
+
+    A mismatch marks the session (`last_fingerprint`, `fingerprint_mismatch_at`) and is audited as
+    "session.fingerprint_changed" once per new fingerprint: a conditional UPDATE decides, so a
+    client that keeps using the session from the same other place writes nothing more. A session
+    with no recorded fingerprint has nothing to compare with and is left alone.
+    """
+    seen = meta.fingerprint
+    if not session.session_fingerprint or seen == session.session_fingerprint:
+        return True
+    if seen != session.last_fingerprint:
+        now = timezone.now()
+        with transaction.atomic():
+            marked = (
+                UserSession.objects.filter(pk=session.pk)
+                .exclude(last_fingerprint=seen)
+                .update(last_fingerprint=seen, fingerprint_mismatch_at=now, updated_at=now)
+            )
+            if marked:
+                audit_log_write(
+                    action="session.fingerprint_changed",
+                    actor=session.user,
+                    target=session,
+                    meta=meta,
+                    details={
+                        "kind": session.kind,
+                        "user_id": session.user_id,
+                        "created_from": session.session_fingerprint,
+                        "used_from": seen,
+                        "session_action": settings.SESSION_FINGERPRINT_ACTION,
+                    },
+                )
+        session.last_fingerprint, session.fingerprint_mismatch_at = seen, now
+    if settings.SESSION_FINGERPRINT_ACTION == FingerprintAction.REVOKE:
+        session_revoke(session=session, actor=None, request=request, reason="fingerprint_changed")
+        return False
+    return True

@@ -13,7 +13,7 @@ from accounts.services.audit import audit_log_write
 from accounts.services.sessions import session_revoke_all
 from accounts.time_zones import time_zone_validate
 
-PROFILE_FIELDS = ("email", "full_name", "avatar_url", "time_zone", "alt_text_gate")
+PROFILE_FIELDS = ("email", "full_name", "avatar_url", "time_zone", "alt_text_gate", "ai_builtin_only")
 
 
 @transaction.atomic
@@ -42,9 +42,12 @@ def user_set_role(*, user: User, role: str, actor: User | None = None) -> User:
 
 def user_update_profile(*, user: User, data: dict, request=None) -> User:
     """Change a user's own profile: email (unique, case-insensitively), full name, avatar URL,
-    time zone (an IANA name, or blank for the site's), and what an image's alt text needs before the
-    person's drafts are published (`AltTextGate`: approved by a person, or only not empty)."""
+    time zone (an IANA name, or blank for the site's), what an image's alt text needs before the
+    person's drafts are published (`AltTextGate`: approved by a person, or only not empty), and
+    whether every AI call for their work runs on the builtin backends (`ai_builtin_only`)."""
     changes = {name: data[name] for name in PROFILE_FIELDS if name in data}
+    if "ai_builtin_only" in changes and not isinstance(changes["ai_builtin_only"], bool):
+        raise ValidationError({"ai_builtin_only": ["Must be true or false."]})
     if "alt_text_gate" in changes and changes["alt_text_gate"] not in AltTextGate.values:
         raise ValidationError({"alt_text_gate": [f"Choose one of: {', '.join(AltTextGate.values)}."]})
     if "time_zone" in changes:

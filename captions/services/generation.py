@@ -59,7 +59,7 @@ from core.ai import (
     CaptionRequest,
     CaptionResult,
     ImageInput,
-    get_backend,
+    backend_for,
 )
 from core.outbound import platform_throttle
 from core.retry import RetryPolicy, RetryStats, call_with_retries
@@ -383,11 +383,14 @@ def picture_describe(
     language: str,
     limit: int,
     instruction: str | None = None,
+    user=None,
     backend: AIBackend | None = None,
 ) -> PictureDescription:
     """Caption image bytes that belong to no fediverse post (an image attached to a draft) with the
     same chain, fitting and quality rules as `caption_generate`. `limit` is the target network's
-    alt-text limit. Raises PictureNotDescribed (unreadable image, refusal, every attempt failed)."""
+    alt-text limit. `user` owns the picture: `backend` defaults to `core.ai.backend_for(user=user)`,
+    which keeps it on this machine when they chose builtin AI only. Raises PictureNotDescribed
+    (unreadable image, refusal, every attempt failed)."""
     try:
         normalised = normalise_image(data=data)
     except ImageError as exc:
@@ -396,7 +399,7 @@ def picture_describe(
     try:
         fields = _described(
             picture=picture,
-            backend=backend or get_backend(),
+            backend=backend or backend_for(user=user),
             stats=RetryStats(),
             language=(language or "").strip() or DEFAULT_LANGUAGE,
             limit=limit,
@@ -440,7 +443,8 @@ def caption_generate(
 ) -> Image:
     """Caption one image (see the module docstring); return its fresh row with `retry_stats`.
 
-    `backend` defaults to `core.ai.get_backend()`; a task passes one instance for all its images.
+    `backend` defaults to `core.ai.backend_for(user=<the connection's owner>)` (their builtin-only
+    preference holds); a task passes one instance for all its images.
     `instruction`: a reviewer's request for this image, added to every prompt (`caption_prompt`).
     `sleep` paces download retries (tests inject a no-op). An image that is not `pending` or
     `error` is returned untouched, without any outside call.
@@ -453,7 +457,7 @@ def caption_generate(
     if current.status not in GENERATABLE:
         current.retry_stats = stats
         return current
-    backend = backend or get_backend()
+    backend = backend or backend_for(user=current.platform_connection.user)
 
     stored: dict = {}
     try:

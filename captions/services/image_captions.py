@@ -39,7 +39,7 @@ from captions.images import ImageRejected, normalise_image, store_image
 from captions.models import ImageCaption, ImageCaptionType
 from captions.prompts import caption_prompt
 from captions.quality import caption_fit
-from core.ai import AIBackend, CaptionRequest, ImageInput, get_backend
+from core.ai import AIBackend, CaptionRequest, ImageInput, backend_for
 
 __all__ = [
     "DEFAULT_MAX_UPLOAD_BYTES",
@@ -282,7 +282,7 @@ def image_caption_create(
     if len(data) > limit:
         raise _refuse(f"The file is {_megabytes(len(data))}, over the limit of {_megabytes(limit)}.")
     detected = detect_image_type(data=data, filename=filename)
-    backend = backend or get_backend()
+    backend = backend or backend_for(user=user)
     metadata: dict = {}
     if detected.image_type == ImageCaptionType.SVG:
         if backend.name != "builtin":

@@ -54,10 +54,17 @@ from captions.models import (
 )
 from captions.services.notifications import captions_awaiting_review_notify
 from captions.services.scan import scan_connection, scan_feed_connection
-from core.ai import get_backend
+from core.ai import backend_for
 from core.locking import row_lock
 from core.retry import RetryStats
 from platforms.errors import ConnectionNotFound
+from platforms.health import (
+    ConnectionBroken,
+    broken_message,
+    connection_health_note_error,
+    connection_health_set,
+    connection_ready,
+)
 from platforms.kinds.common import (
     DescriptionLimit,
     PlatformAuthError,
@@ -66,7 +73,7 @@ from platforms.kinds.common import (
 )
 from platforms.kinds.mastodon.client import MastodonApi
 from platforms.kinds.registry import media_client_for
-from platforms.models import PlatformConnection
+from platforms.models import BROKEN_HEALTH, ConnectionHealth, PlatformConnection
 
 logger = logging.getLogger(__name__)
 
@@ -356,7 +363,15 @@ class _TaskRunner:
             self.run_row = self._open_run()
             outcome = self._work()
         except PlatformAuthError as exc:
-            error = _auth_message(exc)
+            # A refusal of the connection itself (401, a session or grant that cannot be renewed)
+            # marks it broken and tells the owner once; the task ends with that one reason.
+            if (
+                isinstance(exc, ConnectionBroken)
+                or connection_health_note_error(connection=self.connection, exc=exc) in BROKEN_HEALTH
+            ):
+                error = broken_message(self.connection)
+            else:
+                error = _auth_message(exc)
             logger.warning("Caption task %s: the platform refused: %s", self.task.pk, exc)
         except PlatformUnavailableError as exc:
             error = _unavailable_message(exc)
@@ -376,11 +391,15 @@ class _TaskRunner:
         self._finish_safely(outcome, error)
 
     def _work(self) -> str:
+        # The health gate: a connection known to be expired or revoked stops here with its reason.
+        connection_ready(connection=self.connection)
         api = self.api_factory(self.connection)
         try:
             if not self._advance("verifying credentials", 0):
                 return ProcessingRunStatus.CANCELLED
             account = api.verify()
+            # Verifying is the scan's health check: it works (again).
+            connection_health_set(connection=self.connection, health=ConnectionHealth.OK)
             if not self._advance("reading the instance's description limit", 2):
                 return ProcessingRunStatus.CANCELLED
             self._use_description_limit(api.read_description_limit())
@@ -451,7 +470,7 @@ class _TaskRunner:
         )
         self._total = self.summary.images_found = len(ids)
         if ids:
-            self.backend = get_backend()
+            self.backend = backend_for(user=self.connection.user)
         concurrency = max(1, int(settings.CAPTION_CONCURRENCY))
         if concurrency == 1 or len(ids) == 1:
             self._caption_inline(ids)

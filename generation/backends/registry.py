@@ -19,11 +19,17 @@ NO_CONNECTION = (
 
 
 def image_backend_for(*, user, name: str | None = None) -> ImageBackend:
-    """The backend `name` (default settings.IMAGE_BACKEND) for `user`.
+    """The backend `name` (default settings.IMAGE_BACKEND) for `user`; always the builtin one when
+    `user` chose builtin AI only (`User.ai_builtin_only`): their prompts and reference images stay
+    on this machine.
 
     ImageBackendError for an unknown name; ImageBackendAuthError for imagefx without an active
     connection.
     """
+    from core.ai.registry import BUILTIN, builtin_only
+
+    if builtin_only(user):
+        name = BUILTIN
     configured = name if name is not None else getattr(settings, "IMAGE_BACKEND", "builtin")
     chosen = (configured or "").strip().lower()
     if chosen == "builtin":

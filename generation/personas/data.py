@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.ai import AIBackend, AIUnavailable, get_backend
+from core.ai import AIBackend, AIUnavailable, backend_for
 from generation.models import GeneratedPersona
 
 MAX_BATCH = 10
@@ -115,10 +115,11 @@ class PersonaWriter(Protocol):
         ...
 
 
-def persona_writer_for(*, backend: AIBackend | None = None, seed: str = "") -> PersonaWriter:
-    """The writer for the configured AI backend: Faker for `builtin` (deterministic per `seed`,
-    e.g. the task id), the LLM for the others."""
-    backend = backend or get_backend()
+def persona_writer_for(*, backend: AIBackend | None = None, seed: str = "", user=None) -> PersonaWriter:
+    """The writer for `user`'s AI backend (`core.ai.backend_for`: the site's, or the builtin one when
+    they chose builtin only): Faker for `builtin` (deterministic per `seed`, e.g. the task id), the
+    LLM for the others."""
+    backend = backend or backend_for(user=user)
     if backend.name == "builtin":
         return BuiltinPersonaWriter(seed=seed)
     return LLMPersonaWriter(backend=backend, bio_prompts=bio_prompts())

@@ -451,7 +451,7 @@ def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
         present = personas.count()
     if present < task.number_to_generate and writer is None:
         # Only when there is something to write: the LLM writer reads four system settings.
-        writer = persona_writer_for(seed=task.task_id)
+        writer = persona_writer_for(seed=task.task_id, user=task.user)
     unusable = 0
     while present < task.number_to_generate:
         _beat(task, TaskStatus.GENERATING_DATA, personas_generated=present)

@@ -29,6 +29,9 @@ class PlatformConnectionSerializer(serializers.ModelSerializer):
             "extra",
             "is_active",
             "is_default",
+            "health",
+            "health_reason",
+            "health_checked_at",
             "last_used",
             "created_at",
             "updated_at",
@@ -90,3 +93,16 @@ class VerifiedAccountSerializer(serializers.Serializer):
 class VerifyResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     account = VerifiedAccountSerializer()
+
+
+class OAuth2StartSerializer(serializers.Serializer):
+    platform_type = serializers.ChoiceField(choices=[("x", "X"), ("linkedin", "LinkedIn")])
+    connection = serializers.IntegerField(
+        required=False, allow_null=True, help_text="One of your connections of this network, to reconnect it."
+    )
+
+
+class OAuth2StartResultSerializer(serializers.Serializer):
+    authorize_url = serializers.URLField(
+        help_text="Send the browser here; the network sends it back to the callback."
+    )

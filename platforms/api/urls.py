@@ -1,8 +1,12 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from platforms.api.views import PlatformConnectionViewSet
+from platforms.api.views import OAuth2StartView, PlatformConnectionViewSet
 
 router = SimpleRouter()
 router.register("connections", PlatformConnectionViewSet, basename="platform-connection")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("oauth2/start/", OAuth2StartView.as_view(), name="platforms-oauth2-start"),
+    *router.urls,
+]

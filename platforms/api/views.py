@@ -5,16 +5,21 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.request_meta import request_meta
 from platforms import services
 from platforms.api.serializers import (
+    OAuth2StartResultSerializer,
+    OAuth2StartSerializer,
     PlatformConnectionCreateSerializer,
     PlatformConnectionSerializer,
     PlatformConnectionUpdateSerializer,
     VerifyResultSerializer,
 )
+from platforms.errors import ConnectionNotFound
 from platforms.models import PlatformConnection
+from platforms.oauth2 import oauth2_start
 from platforms.selectors import connection_list
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -116,3 +121,34 @@ class PlatformConnectionViewSet(viewsets.ModelViewSet):
             connection=self.get_object(), actor=request.user, meta=request_meta(request)
         )
         return Response(VerifyResultSerializer({"ok": True, "account": account.as_dict()}).data)
+
+
+class OAuth2StartView(APIView):
+    """POST /api/v1/platforms/oauth2/start/: begin connecting X or LinkedIn by signing in there."""
+
+    api_scope = "platforms"
+
+    @extend_schema(
+        summary="Start connecting X or LinkedIn by OAuth 2.0 (authorisation code with PKCE)",
+        request=OAuth2StartSerializer,
+        responses={200: OAuth2StartResultSerializer},
+    )
+    def post(self, request):
+        from platforms.views import oauth2_redirect_uri
+
+        serializer = OAuth2StartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        connection = None
+        if serializer.validated_data.get("connection") is not None:
+            connection = (
+                connection_list(user=request.user).filter(pk=serializer.validated_data["connection"]).first()
+            )
+            if connection is None:
+                raise ConnectionNotFound()
+        url = oauth2_start(
+            user=request.user,
+            platform_type=serializer.validated_data["platform_type"],
+            redirect_uri=oauth2_redirect_uri(),
+            connection=connection,
+        )
+        return Response(OAuth2StartResultSerializer({"authorize_url": url}).data)

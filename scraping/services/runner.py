@@ -254,7 +254,9 @@ class _JobRun:
     def _expand_keywords(self) -> list[str]:
         if self.job.expanded_keywords is not None:
             return list(self.job.expanded_keywords)
-        expanded = keywords_expand(keywords=self.job.keywords) if self.job.keywords else []
+        expanded = (
+            keywords_expand(keywords=self.job.keywords, user=self.job.user) if self.job.keywords else []
+        )
         self.rows.filter(expanded_keywords__isnull=True).update(
             expanded_keywords=expanded, updated_at=timezone.now()
         )

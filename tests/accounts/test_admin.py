@@ -22,9 +22,10 @@ PAGES = {
     "usersession": (
         lambda obj: obj.ip_address,
         ["active_platform", "is_active", "user", "kind", "ip_address", "user_agent",
-         "session_fingerprint", "created_at", "updated_at", "last_activity", "expires_at", "revoked_at"],
-        {"user", "kind", "ip_address", "user_agent", "session_fingerprint", "created_at", "updated_at",
-         "last_activity", "expires_at", "revoked_at"},
+         "session_fingerprint", "last_fingerprint", "fingerprint_mismatch_at", "created_at", "updated_at",
+         "last_activity", "expires_at", "revoked_at"],
+        {"user", "kind", "ip_address", "user_agent", "session_fingerprint", "last_fingerprint",
+         "fingerprint_mismatch_at", "created_at", "updated_at", "last_activity", "expires_at", "revoked_at"},
         True,
     ),
     "apikey": (

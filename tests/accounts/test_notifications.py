@@ -50,13 +50,18 @@ def test_the_event_must_be_known_to_the_database():
         Notification.objects.create(user=UserFactory(), event="birthday", key="1", title="t")
 
 
+def test_the_database_holds_one_row_per_occurrence():
+    user = UserFactory()
+    raise_for(user)
+    with violates("uq_notification_once"):
+        Notification.objects.create(user=user, event=NotificationEvent.PUBLISH_FAILED, key="job-1", title="t")
+
+
 def test_the_channel_tables_refuse_what_the_services_never_write():
     from accounts.models import NotificationDelivery, NotificationPreference
 
     user = UserFactory()
     notification = raise_for(user)
-    with violates("uq_notification_once"):
-        Notification.objects.create(user=user, event=NotificationEvent.PUBLISH_FAILED, key="job-1", title="t")
     NotificationPreference.objects.create(user=user, event="published", channel="email", enabled=True)
     with violates("uq_notification_preference"):
         NotificationPreference.objects.create(user=user, event="published", channel="email", enabled=False)

@@ -217,6 +217,7 @@ def test_sessions_lists_own_active_sessions_newest_activity_first_and_marks_the_
         "created_at",
         "last_activity",
         "expires_at",
+        "fingerprint_mismatch_at",
         "is_current",
     }
     assert rows[0]["expires_at"].endswith(("Z", "+00:00"))

@@ -26,6 +26,9 @@ Images (Microsoft Learn, "Images API", "Posts API", "MultiImage API"):
 - POST /rest/posts with `content.media` {"id", "altText"} or `content.multiImage.images` (2-20 of
   them): each the author's AVAILABLE image, altText at most 4,086 characters; else 422. The post
   keeps its content, and the finder answers it. `fake.images` holds the uploads by URN.
+OAuth 2.0 (tests.fakes.oauth2, `fake.oauth`): GET /oauth/v2/authorization redirects back with a
+code; POST /oauth/v2/accessToken exchanges it or a refresh token (not rotated); each new access
+token becomes the one the API accepts.
 Failure knobs: see tests.fakes.base (they act on POST /rest/posts unless told a path).
 """
 
@@ -38,6 +41,7 @@ from PIL import Image, UnidentifiedImageError
 from werkzeug import Request, Response
 
 from tests.fakes.base import FakeHttpPlatform, json_response
+from tests.fakes.oauth2 import OAuth2Grants
 
 DEFAULT_TOKEN = "fake-linkedin-token-0123456789"
 MAX_PIXELS = 36_152_320
@@ -53,11 +57,16 @@ def _error(status: int, message: str, code: str | None = None) -> Response:
 
 
 class FakeLinkedIn(FakeHttpPlatform):
-    prefix = r"^/(rest|v2|dms-uploads)/"
+    prefix = r"^/(rest|v2|dms-uploads|oauth)/"
     post_path = "/rest/posts"
 
     def __init__(self, httpserver, *, token: str = DEFAULT_TOKEN, sub: str = "abc123XYZ"):
         self.token = token
+        self.oauth = OAuth2Grants(
+            on_access=self._set_token,
+            style="linkedin",
+            scopes=frozenset({"openid", "profile", "email", "w_member_social"}),
+        )
         self.userinfo = {
             "sub": sub,
             "name": "Ada Lovelace",
@@ -100,7 +109,14 @@ class FakeLinkedIn(FakeHttpPlatform):
     def error_body(self, status: int) -> Any:
         return {"status": status, "message": f"Fake failure (HTTP {status})"}
 
+    def _set_token(self, token: str) -> None:
+        self.token = token
+
     def route(self, request: Request, method: str, path: str, body: Any) -> Response:
+        if path == "/oauth/v2/authorization" and method == "GET":
+            return self.oauth.authorize(request)
+        if path == "/oauth/v2/accessToken":
+            return self.oauth.token(request)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "Invalid access token", "INVALID_ACCESS_TOKEN")
         if method == "GET" and path == "/v2/userinfo":

@@ -34,6 +34,9 @@ status", "Create Media metadata"):
   characters for the user's own upload; {"data": {"id", "associated_metadata": {...}}}.
 - POST /2/tweets with "media": {"media_ids": [...]}: 1-4 of the user's processed uploads, a GIF or
   a video alone; else 400. `fake.media` holds the uploads by id (with their bytes and alt text).
+OAuth 2.0 (tests.fakes.oauth2, `fake.oauth`): GET /i/oauth2/authorize redirects back with a code;
+POST /2/oauth2/token exchanges it (PKCE checked) or a refresh token (rotated); each new access token
+becomes the one the API accepts.
 Errors are problem details ({"title", "detail", "type", "status"}); a 429 carries
 x-rate-limit-limit/remaining/reset (epoch seconds, `fake.reset_in` from now).
 """
@@ -51,6 +54,7 @@ from PIL import Image, UnidentifiedImageError
 from werkzeug import Request, Response
 
 from tests.fakes.base import FakeHttpPlatform, json_response
+from tests.fakes.oauth2 import OAuth2Grants
 
 DEFAULT_TOKEN = "fake-x-user-token-0123456789"
 PROBLEM = "application/problem+json"
@@ -83,7 +87,7 @@ def problem(status: int, title: str, detail: str, type_: str = "about:blank") ->
 
 
 class FakeX(FakeHttpPlatform):
-    prefix = r"^/2/"
+    prefix = r"^/(2|i)/"
     post_path = "/2/tweets"
 
     def __init__(self, httpserver, *, token: str = DEFAULT_TOKEN, username: str = "socialdesk"):
@@ -96,7 +100,15 @@ class FakeX(FakeHttpPlatform):
         self.fail_processing = False
         self._ids = itertools.count(1)
         self._media_ids = itertools.count(1)
+        self.oauth = OAuth2Grants(
+            on_access=self._set_token,
+            style="x",
+            scopes=frozenset({"tweet.read", "tweet.write", "users.read", "offline.access", "media.write"}),
+        )
         super().__init__(httpserver)
+
+    def _set_token(self, token: str) -> None:
+        self.token = token
 
     def add_post(self, text: str, *, media_ids: list[str] | None = None) -> dict[str, Any]:
         with self._lock:
@@ -123,6 +135,10 @@ class FakeX(FakeHttpPlatform):
         }
 
     def route(self, request: Request, method: str, path: str, body: Any) -> Response:
+        if path == "/i/oauth2/authorize" and method == "GET":
+            return self.oauth.authorize(request)
+        if path == "/2/oauth2/token":
+            return self.oauth.token(request)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return problem(401, "Unauthorized", "Unauthorized")
         if method == "POST" and path == "/2/tweets":

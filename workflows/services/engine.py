@@ -230,16 +230,18 @@ def platform_step_run(*, state_id, chain_seconds: float = 0.0) -> None:
 
 
 def _step_run(*, state_id, chain: _Chain) -> None:
+    from core.ai import backend_for
     from workflows.writing import draft_score, draft_write
 
     claim = _claim(state_id)
     if claim is None:
         return
-    state = PlatformState.objects.select_related("workflow", "active_draft").get(pk=claim.state_id)
+    state = PlatformState.objects.select_related("workflow__user", "active_draft").get(pk=claim.state_id)
     workflow = state.workflow
     try:
+        backend = backend_for(user=workflow.user)  # the owner's builtin-only preference holds
         if claim.status == PlatformStatus.GENERATING:
-            written = draft_write(_writing_brief(state=state, workflow=workflow))
+            written = draft_write(_writing_brief(state=state, workflow=workflow), backend=backend)
             _write_draft(claim=claim, written=written, chain=chain)
         else:
             if state.active_draft is None:
@@ -252,6 +254,7 @@ def _step_run(*, state_id, chain: _Chain) -> None:
                 style_samples=context.style_samples,
                 char_limit=context.char_limit,
                 options=dict(workflow.manual_options or {}),
+                backend=backend,
             )
             # Read when needed, not per step: a generation never looks at the threshold.
             _write_evaluation(claim=claim, evaluation=evaluation, config=workflow_settings(), chain=chain)

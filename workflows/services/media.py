@@ -354,6 +354,7 @@ def media_alt_text_write(
             language=attachment.language,
             limit=limit,
             instruction=instruction,
+            user=attachment.workflow.user,
             backend=backend,
         )
         fields = {

@@ -41,14 +41,17 @@ from accounts.models import User
 from accounts.request_meta import RequestMeta
 from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
+from core.errors import Conflict
 from core.locking import row_lock
 from core.retry import RetryPolicy
 from core.signed_media import signed_media_url
+from platforms.health import ConnectionBroken, broken_message, connection_health_note_error, connection_ready
 from platforms.kinds.base import Form
 from platforms.kinds.common import PlatformAuthError, PlatformError, PlatformUnavailableError
 from platforms.kinds.publishing import Publication, Published, publisher_for
 from platforms.kinds.registry import kinds, kinds_for_target, writing_rules
-from platforms.models import PlatformConnection
+from platforms.models import BROKEN_HEALTH, PlatformConnection
+from platforms.oauth2 import connection_can_refresh, connection_token_refresh
 from platforms.selectors import connection_default
 from workflows.errors import (
     NotVisible,
@@ -87,6 +90,8 @@ CLOSED_WORKFLOW_STATUSES = frozenset(
 # At send time only a user's or the archive command's decision stops a job.
 STOPPED_WORKFLOW_STATUSES = frozenset({WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED})
 CHANGEABLE_STATUSES = (PublishingStatus.QUEUED, PublishingStatus.SCHEDULED)
+#: `response_data.error.reason` of a job failed because its connection broke: it resumes on reconnect.
+HELD_REASON = "connection_broken"
 TERMINAL_STATUSES = (PublishingStatus.PUBLISHED, PublishingStatus.FAILED, PublishingStatus.CANCELLED)
 # After a transient failure the job waits 1, 4, 16... minutes (at most an hour) before its next
 # attempt; a platform's Retry-After wins. The dispatcher runs every minute, so shorter is moot.
@@ -616,13 +621,23 @@ class _Publishing:
 
     def publish(self, connection: PlatformConnection, publication: Publication) -> None:
         try:
-            publisher = publisher_for(connection)
-            found = None
-            if self.attempt > 1:
-                # An earlier attempt may have posted before it failed or its worker died.
-                found = publisher.find_published(publication)
-            published = found or publisher.publish(publication)
+            # The health gate: a connection known to be expired or revoked holds the job; an OAuth
+            # token about to expire is refreshed first (platforms.health).
+            connection_ready(connection=connection)
+            try:
+                found, published = self._send(connection, publication)
+            except PlatformAuthError as exc:
+                if exc.status != 401 or not connection_can_refresh(connection=connection):
+                    raise
+                # An X or LinkedIn token refused before its time (revoked early, clock skew): a
+                # 401 means nothing was posted, so renew it and try once more.
+                connection_token_refresh(connection=connection, refused_token=True)
+                found, published = self._send(connection, publication)
         except PlatformAuthError as exc:
+            noted = connection_health_note_error(connection=connection, exc=exc)
+            if isinstance(exc, ConnectionBroken) or noted in BROKEN_HEALTH:
+                self.end_held(connection, status=exc.status)
+                return
             self.end_failed(str(exc), error=_error_of(exc))
             return
         except PlatformUnavailableError as exc:
@@ -632,6 +647,17 @@ class _Publishing:
             self.end_failed(str(exc), error=_error_of(exc))
             return
         self.end_published(connection, published, recovered=found is not None)
+
+    def _send(
+        self, connection: PlatformConnection, publication: Publication
+    ) -> tuple[Published | None, Published]:
+        """(the post an earlier attempt made, or None; the post)."""
+        publisher = publisher_for(connection)
+        found = None
+        if self.attempt > 1:
+            # An earlier attempt may have posted before it failed or its worker died.
+            found = publisher.find_published(publication)
+        return found, found or publisher.publish(publication)
 
     # Endings ----------------------------------------------------------------------------------
 
@@ -723,6 +749,20 @@ class _Publishing:
                 )
                 publish_failed_notify(job=self.job, attempt=self.attempt, message=message)
 
+    def end_held(self, connection: PlatformConnection, *, status: int | None) -> None:
+        """The connection is broken (expired or revoked): the job fails with the reason
+        `connection_broken` and waits; when the connection works again,
+        `publishing_jobs_resume_for_connection` queues it again."""
+        self.end_failed(
+            broken_message(connection),
+            error={
+                "reason": HELD_REASON,
+                "status": status,
+                "health": connection.health,
+                "connection_id": connection.pk,
+            },
+        )
+
     def end_unavailable(self, exc: PlatformUnavailableError) -> None:
         """Try again later while attempts are left (as a scheduled job), else fail."""
         error = _error_of(exc)
@@ -741,6 +781,26 @@ class _Publishing:
             updated_at=now,
         ):
             logger.info("Publishing job %s: platform unavailable, next attempt in %.0f s", self.job.pk, wait)
+
+
+def publishing_jobs_resume_for_connection(connection: PlatformConnection) -> int:
+    """Queue again the jobs held because `connection` was broken (it works again); each keeps its
+    idempotency key and attempt count, as a manual retry does. A job that can no longer go (its
+    draft changed state, another live job took its place) stays failed. Returns how many."""
+    held = PublishingJob.objects.filter(
+        platform_connection_id=connection.pk,
+        status=PublishingStatus.FAILED,
+        response_data__error__reason=HELD_REASON,
+    ).order_by("created_at")
+    resumed = 0
+    for job in held:
+        try:
+            publishing_job_retry(job=job, actor=None)
+        except (ValidationError, Conflict) as exc:
+            logger.info("Held publishing job %s was not resumed: %s", job.pk, exc)
+            continue
+        resumed += 1
+    return resumed
 
 
 def _error_of(exc: PlatformError) -> dict[str, Any]:

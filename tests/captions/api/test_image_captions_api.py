@@ -222,7 +222,7 @@ def stored_files() -> set[str]:
 def test_an_unavailable_backend_is_a_503_and_nothing_is_stored(api, monkeypatch):
     before = stored_files()
     monkeypatch.setattr(
-        image_captions, "get_backend", lambda: FailingBackend(AIUnavailable("down", retry_after=7))
+        image_captions, "backend_for", lambda *, user: FailingBackend(AIUnavailable("down", retry_after=7))
     )
     response = upload(api, png_bytes(), "a.png")
     assert response.status_code == 503
@@ -233,7 +233,9 @@ def test_an_unavailable_backend_is_a_503_and_nothing_is_stored(api, monkeypatch)
 
 
 def test_a_refusal_is_a_400_on_image(api, monkeypatch):
-    monkeypatch.setattr(image_captions, "get_backend", lambda: FailingBackend(AIRefused("content policy")))
+    monkeypatch.setattr(
+        image_captions, "backend_for", lambda *, user: FailingBackend(AIRefused("content policy"))
+    )
     response = upload(api, png_bytes(), "a.png")
     assert response.status_code == 400
     assert fields_of(response) == {"image"}

@@ -688,15 +688,14 @@ def test_a_deleted_connection_fails_the_job_with_the_reason(state, publisher):
 
 
 def test_a_refusal_fails_the_job_at_once(state, publisher):
-    publisher.errors = [
-        PlatformAuthError("social.example.test refused the access token (HTTP 401).", status=401)
-    ]
+    # A refusal of the post itself (a 401 is about the connection: tests/platforms/test_health.py).
+    publisher.errors = [PlatformAuthError("social.example.test refused the status (HTTP 422).", status=422)]
     job = make_job(state, status=PublishingStatus.QUEUED)
     publishing_job_publish(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == PublishingStatus.FAILED
-    assert "HTTP 401" in job.error_message
-    assert job.response_data == {"error": {"reason": "rejected", "status": 401, "ambiguous": False}}
+    assert "HTTP 422" in job.error_message
+    assert job.response_data == {"error": {"reason": "rejected", "status": 422, "ambiguous": False}}
     assert job.completed_at is not None
     assert AuditLog.objects.filter(action="publishing_job.failed", resource_id=str(job.pk)).exists()
     assert PlatformState.objects.get(pk=state.pk).status == PlatformStatus.ACCEPTED

@@ -68,7 +68,7 @@ def test_a_failed_publish_is_told_once_in_the_admin_and_by_email(
     state, publisher, django_capture_on_commit_callbacks
 ):
     publisher.errors = [
-        PlatformAuthError("social.example.test refused the access token (HTTP 401).", status=401)
+        PlatformAuthError("social.example.test refused the post: too long (HTTP 422).", status=422)
     ]
     job = make_job(state, status=PublishingStatus.QUEUED)
     with django_capture_on_commit_callbacks(execute=True):
@@ -76,10 +76,10 @@ def test_a_failed_publish_is_told_once_in_the_admin_and_by_email(
         assert publish_job(str(job.pk)) is None  # redelivered by the broker
     [told] = Notification.objects.filter(event=NotificationEvent.PUBLISH_FAILED)
     owner = state.workflow.user
-    assert told.user == owner and told.key == f"{job.pk}:1" and "HTTP 401" in told.body
+    assert told.user == owner and told.key == f"{job.pk}:1" and "HTTP 422" in told.body
     assert told.url == f"/admin/workflows/publishingjob/{job.pk}/change/"
     assert len(mail.outbox) == 1 and mail.outbox[0].to == [owner.email]
-    assert "HTTP 401" in mail.outbox[0].body
+    assert "HTTP 422" in mail.outbox[0].body
 
 
 def test_a_stale_job_out_of_attempts_is_told_as_failed(state, settings):

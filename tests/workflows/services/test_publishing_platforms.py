@@ -160,7 +160,7 @@ def test_a_rate_limited_mastodon_waits_for_its_retry_after(mastodon, mastodon_st
     assert len(mastodon.statuses_created()) == 1
 
 
-def test_a_refused_mastodon_token_fails_the_job(mastodon, mastodon_state):
+def test_a_refused_mastodon_token_holds_the_job_on_the_broken_connection(mastodon, mastodon_state):
     connection = mastodon_state.workflow.user.platform_connections.get()
     connection.access_token = "revoked-token"
     connection.save()
@@ -168,9 +168,13 @@ def test_a_refused_mastodon_token_fails_the_job(mastodon, mastodon_state):
 
     job = publishing_job_publish(job_id=job.pk)
 
+    # A 401 is about the connection, not the post: it is marked expired and the job waits for a
+    # reconnect (platforms.health; tests/platforms/test_health.py resumes it).
     assert job.status == PublishingStatus.FAILED
-    assert job.response_data["error"]["reason"] == "rejected"
+    assert job.response_data["error"]["reason"] == "connection_broken"
     assert job.response_data["error"]["status"] == 401
+    assert job.response_data["error"]["health"] == "expired"
+    assert connection.name in job.error_message and "expired" in job.error_message
     assert "revoked-token" not in job.error_message
     assert mastodon.statuses_created() == []
 

@@ -11,7 +11,7 @@ import core.fields
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0008_notifications"),
+        ("accounts", "0010_user_session_fingerprint_mismatch"),
     ]
 
     operations = [
