@@ -28,6 +28,8 @@ urlpatterns = [
     path("health/ready", health_ready, name="health-ready"),
     # A publication's media for receivers that fetch them (core.signed_media): the token is the permission.
     path("media/signed/<str:token>/", signed_media, name="signed-media"),
+    # Where fediverse instances send people back after signing in (platforms.oauth).
+    path("connections/", include("platforms.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script from its own URL (?script), not inline: the
