@@ -9,6 +9,8 @@ from accounts.request_meta import request_meta
 from core.admin_forms import secret_field
 from core.admin_start import start_view
 from core.errors import DomainError
+from core.security import allow_form_redirects_to
+from core.urlguard import OutboundPolicy
 from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import PlatformConnection
 from platforms.oauth import connection_disconnect, oauth_platform_types, oauth_sign_in_start
@@ -100,6 +102,15 @@ class PlatformConnectionForm(forms.ModelForm):
         return connection
 
 
+def _plain_http_origins() -> list[str]:
+    policy = OutboundPolicy.from_settings()
+    return sorted(
+        f"http://{f'[{origin.host}]' if ':' in origin.host else origin.host}:{origin.port}"
+        for origin in policy.allowed_origins
+        if origin.scheme == "http"
+    )
+
+
 class ConnectAccountForm(forms.Form):
     """ "Connect an account": the kind of server and the instance; the rest happens at the instance."""
 
@@ -185,7 +196,7 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
                 meta=request_meta(request),
             )
 
-        return start_view(
+        response = start_view(
             self,
             request,
             form_class=ConnectAccountForm,
@@ -199,6 +210,10 @@ class PlatformConnectionAdmin(OwnerScopedAdmin, admin.ModelAdmin):
                 "read your posts and publish for you, then brought back here."
             },
         )
+        # The form's answer redirects to the instance, wherever it is: https, or an origin the
+        # operator opened to plain http (OUTBOUND_ALLOWED_ORIGINS).
+        allow_form_redirects_to(response, ("https:", *_plain_http_origins()))
+        return response
 
     @admin.action(
         description="Disconnect: delete and revoke the token at the instance", permissions=["delete"]

@@ -355,6 +355,7 @@ class FakeMastodon:
         self._issued: dict[str, dict[str, Any]] = {}  # token -> {account, client_id, scopes}
         self.revoked: list[str] = []
         self.consent_pages = 0
+        self.redirects: list[str] = []  # every Location the consent page sent back, oldest first
         configuration = {
             "statuses": {"max_characters": 500, "max_media_attachments": 4},
             "media_attachments": {
@@ -1249,7 +1250,10 @@ class FakeMastodon:
     def _redirect(self, redirect_uri: str, params: dict[str, Any]) -> Response:
         query = urlencode({key: value for key, value in params.items() if value is not None})
         separator = "&" if "?" in redirect_uri else "?"
-        return Response(status=302, headers={"Location": f"{redirect_uri}{separator}{query}"})
+        location = f"{redirect_uri}{separator}{query}"
+        with self._lock:
+            self.redirects.append(location)
+        return Response(status=302, headers={"Location": location})
 
     def _redirect_error(self, params, error: str) -> Response:
         return self._redirect(
