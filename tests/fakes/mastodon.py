@@ -78,6 +78,34 @@ else 401):
   else, or an upload still processing, with Mastodon's messages. A repeated `Idempotency-Key`
   answers the status that key created, without a second one. `fake.statuses_created()` lists them;
   `accept_then_hang_next(seconds=...)` makes the next POST land and its answer come late.
+Signing in (OAuth 2, from docs.joinmastodon.org methods/apps, methods/oauth, spec/oauth; none of
+these needs a bearer token):
+- POST /api/v1/apps (form or JSON: client_name, redirect_uris, scopes (default "read"), website):
+  registers an application and answers its entity with `client_id` and `client_secret`; 422
+  `Validation failed: ...` without a name, for a redirect URI that is not absolute, or for scopes
+  the server does not know (Pixelfed flavour: only read, write, follow, push).
+  `fake.apps_registered()` lists them; `fake.count("POST", "/api/v1/apps")` counts the calls.
+- GET /.well-known/oauth-authorization-server: RFC 8414 metadata with
+  `code_challenge_methods_supported: ["S256"]`; `fake.announces_pkce = False` makes it 404 (an
+  older server) and the fake then ignores a code challenge, as such a server does.
+- GET /oauth/authorize (response_type=code, client_id, redirect_uri, scope, state, code_challenge,
+  code_challenge_method): an unknown client or redirect URI is an HTML error page (Doorkeeper does
+  not redirect to a URI it cannot trust); scopes beyond the application's, or another response
+  type, redirect back with `error=`; otherwise an HTML consent page for the account
+  `fake.signed_in_as` (a username: the fixed account's, or one made with `fake.add_account(name)`),
+  with `#authorize` and `#deny` buttons posting back to /oauth/authorize, which redirects to the
+  redirect URI with `code` and `state`, or `error=access_denied` and `state`.
+  `fake.consent_pages` counts the pages shown; `fake.redirects` lists every Location sent.
+- POST /oauth/token (grant_type authorization_code, code, client_id, client_secret, redirect_uri,
+  code_verifier): 401 `invalid_client` for a wrong client id or secret; 400 `invalid_grant` for an
+  unknown, expired (10 minutes) or used code, another client's code, a different redirect URI, or a
+  verifier that does not hash (S256) to the code's challenge; a code is spent by its first try.
+  Answers `{access_token, token_type: "Bearer", scope, created_at}`; the token then works for the
+  consenting account (verify_credentials answers that account). `fake.tokens_issued()` lists them.
+- POST /oauth/revoke (client_id, client_secret, token): 403 `unauthorized_client` for a wrong client;
+  otherwise 200 `{}` (also for an unknown token, RFC 7009), and a token of that client stops
+  working (401). `fake.revoked` lists the revoked tokens.
+
 Unknown paths answer 404 `{"error": "Record not found"}`.
 
 Takahē's ways, each a knob (Takahē implements the Mastodon client API and differs here):

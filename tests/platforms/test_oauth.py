@@ -450,3 +450,27 @@ def test_one_application_per_instance_redirect_uri_and_scopes():
     OAuthApplication.objects.create(platform_type="mastodon", client_id="a", client_secret="b", **fields)
     with violates("uq_oauth_app_instance_redirect_scopes"):
         OAuthApplication.objects.create(platform_type="pleroma", client_id="c", client_secret="d", **fields)
+
+
+def test_cleanup_removes_attempts_that_ended_long_ago(fake, person):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    start(person, fake)
+    start(person, fake)
+    old, recent = OAuthSignIn.objects.order_by("pk")
+    OAuthSignIn.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=8))
+    call_command("cleanup", "--only", "platforms.oauth_sign_ins", stdout=StringIO())
+    assert list(OAuthSignIn.objects.all()) == [recent]
+
+
+def test_the_new_secrets_are_encrypted_fields_the_key_rotation_finds():
+    from core.key_rotation import encrypted_fields
+
+    found = {(model.__name__, field.name) for model, field in encrypted_fields()}
+    assert {
+        ("OAuthApplication", "client_id"),
+        ("OAuthApplication", "client_secret"),
+        ("OAuthSignIn", "code_verifier"),
+    } <= found

@@ -189,15 +189,21 @@ def _host(instance_url: str) -> str:
     return instance_url.split("://", 1)[-1].rstrip("/")
 
 
+def oauth_http(*, instance_url: str, timeout: float) -> httpx.Client:
+    """The HTTP client for the sign-in calls to one instance (no token yet), through the outbound
+    guard; building it makes no request."""
+    return guarded_client(
+        base_url=instance_url.rstrip("/"),
+        timeout=timeout,
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+    )
+
+
 def _request(
     method: str, instance_url: str, path: str, *, timeout: float, what: str, data: dict | None = None
 ) -> httpx.Response:
     try:
-        with guarded_client(
-            base_url=instance_url.rstrip("/"),
-            timeout=timeout,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-        ) as http:
+        with oauth_http(instance_url=instance_url, timeout=timeout) as http:
             return http.request(method, path, data=data)
     except OutboundRefused as exc:
         raise PlatformError(str(exc)) from None
