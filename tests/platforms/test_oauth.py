@@ -474,3 +474,32 @@ def test_the_new_secrets_are_encrypted_fields_the_key_rotation_finds():
         ("OAuthApplication", "client_secret"),
         ("OAuthSignIn", "code_verifier"),
     } <= found
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_callbacks_with_the_same_state_at_once_exchange_the_code_once(fake, person):
+    """The claim is one conditional UPDATE: of callbacks racing with one state, one goes on."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from django.db import connections
+
+    back = consent(start(person, fake))
+    racers = 4
+    barrier = Barrier(racers)
+
+    def finish(_):
+        try:
+            barrier.wait(timeout=10)
+            return oauth.oauth_sign_in_finish(user=person, state=back["state"], code=back["code"]).pk
+        except SignInRefused:
+            return None
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=racers) as pool:
+        results = list(pool.map(finish, range(racers)))
+    assert sum(result is not None for result in results) == 1
+    assert fake.count("POST", "/oauth/token") == 1
+    assert PlatformConnection.objects.count() == 1
