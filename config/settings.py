@@ -215,6 +215,8 @@ SPECTACULAR_SETTINGS = {
         # their `source` always had.
         "MediaSourceEnum": ["generated", "persona"],
         "SourceEnum": "workflows.models.DraftSource",
+        # Every network (the fediverse sign-in's subset of it is OAuthStartPlatformTypeEnum).
+        "PlatformTypeEnum": "platforms.models.PlatformType",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
