@@ -503,3 +503,22 @@ def test_two_callbacks_with_the_same_state_at_once_exchange_the_code_once(fake, 
     assert sum(result is not None for result in results) == 1
     assert fake.count("POST", "/oauth/token") == 1
     assert PlatformConnection.objects.count() == 1
+
+
+def test_every_sign_in_call_goes_through_the_outbound_guard(fake, person, settings):
+    connection = sign_in(person, fake)
+    settings.OUTBOUND_ALLOWED_ORIGINS = []
+    settings.OUTBOUND_ALLOW_PRIVATE_NETWORKS = False
+    before = len(fake.requests)
+
+    with pytest.raises(ValidationError) as caught:
+        start(person, fake)
+    assert "OUTBOUND_ALLOWED_ORIGINS" in caught.value.message_dict["instance_url"][0]
+    https_loopback = fake.base_url.replace("http://", "https://")
+    with pytest.raises(ValidationError) as caught:
+        oauth.oauth_sign_in_start(user=person, platform_type="mastodon", instance_url=https_loopback)
+    assert "loopback" in caught.value.message_dict["instance_url"][0]
+    # A stored connection's instance is checked again when it is used.
+    result = oauth.connection_disconnect(connection=connection, actor=person)
+    assert not result.revoked and "loopback" in result.problem
+    assert len(fake.requests) == before
