@@ -112,7 +112,7 @@ def _plain_http_origins() -> list[str]:
 
 
 class ConnectAccountForm(forms.Form):
-    """ "Connect an account": the kind of server and the instance; the rest happens at the instance."""
+    """The "Connect an account" form: the kind of server and the instance; the rest happens there."""
 
     platform_type = forms.ChoiceField(
         label="Kind of server", choices=oauth_platform_types, initial="mastodon"

@@ -350,7 +350,7 @@ def _store(
 
 
 def _free_name(*, user: User, account: common.PlatformAccount, instance_url: str) -> str:
-    """ "alice@mastodon.example", or with " (2)" and on when the person already uses that name."""
+    """A name like alice@mastodon.example, with " (2)" and on when the person already uses it."""
     base = f"{account.username}@{_host(instance_url)}"[:90]
     name, number = base, 1
     while connection_name_taken(owner=user, name=name):
