@@ -33,6 +33,8 @@ urlpatterns = [
     path("media/signed/<str:token>/", signed_media, name="signed-media"),
     # Where X and LinkedIn send the browser back after signing in (platforms.oauth2).
     path("platforms/oauth2/callback/", oauth2_callback, name="platforms-oauth2-callback"),
+    # Where fediverse instances send people back after signing in (platforms.oauth).
+    path("connections/", include("platforms.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves Swagger UI's init script from its own URL (?script), not inline: the

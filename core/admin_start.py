@@ -20,7 +20,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
 from core.errors import DomainError
@@ -79,12 +79,14 @@ def start_view(
     extra_context: dict | None = None,
     submit_label: str = "Start",
     template: str | None = None,
+    done: Callable[[Any], HttpResponse] | None = None,
 ):
     """The admin add page of `model_admin`, with `form_class` instead of a model form.
 
     On a valid POST, `start(form)` calls the service and returns the new object; it may add errors
     to the form (then returns None) or raise a ValidationError or DomainError, shown on the form.
-    The new object's change page follows, where its progress shows.
+    The new object's change page follows, where its progress shows; `done(created)` answers
+    instead when given (a sign-in goes on at the instance's own page).
     """
     if not model_admin.has_add_permission(request):
         raise PermissionDenied
@@ -97,6 +99,8 @@ def start_view(
             validation_error_apply(form, exc)
         except DomainError as exc:
             form.add_error(None, exc.message)
+        if created is not None and not form.errors and done is not None:
+            return done(created)
         if created is not None and not form.errors:
             opts = model_admin.opts
             messages.success(request, f"Started: {created}. Its progress shows below.")

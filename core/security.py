@@ -63,3 +63,12 @@ class ContentSecurityPolicyMiddleware:
         report_only = getattr(settings, "CSP_REPORT_ONLY", False)
         response[REPORT_ONLY_HEADER if report_only else HEADER] = policy
         return response
+
+
+def allow_form_redirects_to(response: HttpResponse, sources: tuple[str, ...]) -> None:
+    """Give one page the page policy with more `form-action` sources: for a form whose answer
+    redirects elsewhere (browsers hold the redirect of a form submission to form-action too), such
+    as signing in at the person's own fediverse instance. Other pages keep 'self' alone."""
+    policy = {**PAGE_POLICY, "form-action": ("'self'", *sources)}
+    report_only = getattr(settings, "CSP_REPORT_ONLY", False)
+    response[REPORT_ONLY_HEADER if report_only else HEADER] = policy_text(policy)

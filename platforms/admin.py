@@ -1,16 +1,22 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseNotAllowed
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path
 
 from accounts.admin_scoping import OwnerScopedAdmin
+from accounts.request_meta import request_meta
 from core.admin_ai import AIDisclosureAdminMixin
 from core.admin_forms import secret_field
+from core.admin_start import start_view
+from core.errors import DomainError
+from core.security import allow_form_redirects_to
+from core.urlguard import OutboundPolicy
 from platforms.health import connection_health_check
 from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import ConnectionHealth, PlatformConnection
+from platforms.oauth import connection_disconnect, oauth_platform_types, oauth_sign_in_start
 from platforms.oauth2 import oauth2_providers, oauth2_start
 from platforms.services import apply_session, connection_sign_in, instance_url_clean
 
@@ -100,9 +106,38 @@ class PlatformConnectionForm(forms.ModelForm):
         return connection
 
 
+def _plain_http_origins() -> list[str]:
+    policy = OutboundPolicy.from_settings()
+    return sorted(
+        f"http://{f'[{origin.host}]' if ':' in origin.host else origin.host}:{origin.port}"
+        for origin in policy.allowed_origins
+        if origin.scheme == "http"
+    )
+
+
+class ConnectAccountForm(forms.Form):
+    """The "Connect an account" form: the kind of server and the instance; the rest happens there."""
+
+    platform_type = forms.ChoiceField(
+        label="Kind of server", choices=oauth_platform_types, initial="mastodon"
+    )
+    instance_url = forms.CharField(
+        label="Your instance",
+        max_length=500,
+        help_text="Its address, e.g. https://mastodon.social. You sign in and approve there; "
+        "this site never sees your password.",
+    )
+
+    def clean_instance_url(self):
+        value = self.cleaned_data["instance_url"].strip()
+        # "mastodon.social" is how people name their instance: https is meant.
+        return value if "://" in value else f"https://{value}"
+
+
 @admin.register(PlatformConnection)
 class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.ModelAdmin):
     form = PlatformConnectionForm
+    actions = ["disconnect_selected"]
     list_display = [
         "name",
         "user",
@@ -176,6 +211,11 @@ class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.Mo
                 self.admin_site.admin_view(self.oauth2_start_view),
                 name="platforms_platformconnection_oauth2_start",
             ),
+            path(
+                "connect/",
+                self.admin_site.admin_view(self.connect_view),
+                name="platforms_platformconnection_connect",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -221,6 +261,54 @@ class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.Mo
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return redirect("admin:platforms_platformconnection_changelist")
         return redirect(url)
+
+    def connect_view(self, request):
+        """Sign in with a fediverse account (platforms.oauth): on to the instance's consent page,
+        back at the callback (platforms.views), which opens the new connection's page."""
+
+        def start(form):
+            return oauth_sign_in_start(
+                user=request.user,
+                platform_type=form.cleaned_data["platform_type"],
+                instance_url=form.cleaned_data["instance_url"],
+                meta=request_meta(request),
+            )
+
+        response = start_view(
+            self,
+            request,
+            form_class=ConnectAccountForm,
+            fieldsets=[(None, {"fields": ["platform_type", "instance_url"]})],
+            start=start,
+            title="Connect a fediverse account",
+            submit_label="Continue to the instance",
+            done=HttpResponseRedirect,
+            extra_context={
+                "start_intro": "You will be sent to your instance to sign in and allow this site to "
+                "read your posts and publish for you, then brought back here."
+            },
+        )
+        # The form's answer redirects to the instance, wherever it is: https, or an origin the
+        # operator opened to plain http (OUTBOUND_ALLOWED_ORIGINS).
+        allow_form_redirects_to(response, ("https:", *_plain_http_origins()))
+        return response
+
+    @admin.action(
+        description="Disconnect: delete and revoke the token at the instance", permissions=["delete"]
+    )
+    def disconnect_selected(self, request, queryset):
+        meta = request_meta(request)
+        for connection in self.owned_queryset(request, queryset):
+            name = str(connection)
+            try:
+                result = connection_disconnect(connection=connection, actor=request.user, meta=meta)
+            except DomainError as exc:
+                messages.error(request, f"{name}: {exc.message}")
+                continue
+            if result.revoked:
+                messages.success(request, f"{name}: disconnected; the instance revoked its token.")
+            else:
+                messages.warning(request, f"{name}: disconnected. {result.problem}")
 
     @admin.display(description="Stored credentials")
     def credential_hints(self, obj: PlatformConnection) -> str:

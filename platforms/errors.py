@@ -32,3 +32,11 @@ class PlatformUnavailable(Unavailable):
 
     code = "platform_unavailable"
     default_message = "The platform could not be reached or gave an unusable answer; try again later."
+
+
+class SignInRefused(Invalid):
+    """A fediverse sign-in could not finish: the callback's state is unknown, expired, already used
+    or another person's; the person declined; or the instance refused the registration or the code."""
+
+    code = "sign_in_refused"
+    default_message = "The sign-in could not be completed; start again."

@@ -1,12 +1,20 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from core import crypto
 from core.fields import EncryptedTextField
 from core.models import TimestampedModel
 from platforms.kinds.registry import PlatformType, kind_of
 
-__all__ = ["ConnectionHealth", "OAuth2SignIn", "PlatformConnection", "PlatformType"]
+__all__ = [
+    "ConnectionHealth",
+    "OAuth2SignIn",
+    "OAuthApplication",
+    "OAuthSignIn",
+    "PlatformConnection",
+    "PlatformType",
+]
 
 
 class ConnectionHealth(models.TextChoices):
@@ -153,3 +161,62 @@ class OAuth2SignIn(models.Model):
 
     def __str__(self) -> str:
         return f"OAuth 2.0 sign-in to {self.platform_type} for user {self.user_id}"
+
+
+class OAuthApplication(models.Model):
+    """The project's application registered on one fediverse instance (POST /api/v1/apps), once
+    per instance, redirect URI and scopes, and reused by everyone who signs in there. Its client
+    id and secret are encrypted at rest like every credential."""
+
+    platform_type = models.CharField(max_length=50, choices=PlatformType.choices)
+    instance_url = models.URLField(max_length=500)
+    redirect_uri = models.URLField(max_length=500)
+    #: Space-separated, as registered and as asked at the authorize URL.
+    scopes = models.CharField(max_length=500)
+    client_id = EncryptedTextField()
+    client_secret = EncryptedTextField()
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    audit_resource_type = "oauth_application"
+
+    class Meta:
+        db_table = "platform_oauth_applications"
+        ordering = ["instance_url", "created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance_url", "redirect_uri", "scopes"],
+                name="uq_oauth_app_instance_redirect_scopes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_url} ({self.scopes})"
+
+
+class OAuthSignIn(models.Model):
+    """One person's sign-in attempt, from the authorize URL to the callback. Only the SHA-256 of
+    its `state` is kept (the browser carries the state itself), and the PKCE verifier encrypted;
+    `used_at` is set once, by a conditional update, so a callback replayed is refused."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="oauth_sign_ins", db_index=False
+    )
+    platform_type = models.CharField(max_length=50, choices=PlatformType.choices)
+    instance_url = models.URLField(max_length=500)
+    application = models.ForeignKey(OAuthApplication, on_delete=models.CASCADE, related_name="sign_ins")
+    state_hash = models.CharField(max_length=64, unique=True)
+    #: Empty when the instance does not announce PKCE (S256).
+    code_verifier = EncryptedTextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    audit_resource_type = "oauth_sign_in"
+
+    class Meta:
+        db_table = "platform_oauth_sign_ins"
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="ix_oauth_sign_in_user_created")]
+
+    def __str__(self) -> str:
+        return f"Sign-in to {self.instance_url}"

@@ -60,3 +60,24 @@ def raw_column():
         return row[0] if row else None
 
     return read
+
+
+@pytest.fixture
+def database_text():
+    """Everything stored in every table, as one string (each value str()-ed, bytes decoded), to
+    assert that a secret appears nowhere in plain form: not in its own column, another column,
+    the audit log or a table added later."""
+
+    def dump() -> str:
+        parts = []
+        with connection.cursor() as cursor:
+            for table in connection.introspection.table_names(cursor):
+                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                for row in cursor.fetchall():
+                    for value in row:
+                        if isinstance(value, bytes | memoryview):
+                            value = bytes(value).decode("utf-8", "replace")
+                        parts.append(str(value))
+        return "\n".join(parts)
+
+    return dump

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import crypto
+from platforms.kinds.registry import kind_of
 from platforms.models import PlatformConnection, PlatformType
 
 SECRET_MAX_LENGTH = 8192  # an ImageFX cookie is a few kilobytes
@@ -105,4 +106,29 @@ class OAuth2StartSerializer(serializers.Serializer):
 class OAuth2StartResultSerializer(serializers.Serializer):
     authorize_url = serializers.URLField(
         help_text="Send the browser here; the network sends it back to the callback."
+    )
+
+
+class OAuthStartSerializer(serializers.Serializer):
+    platform_type = serializers.ChoiceField(
+        choices=[(kind, label) for kind, label in PlatformType.choices if kind_of(kind).oauth_scopes],
+        help_text="A Mastodon-compatible server: mastodon, pixelfed, pleroma or gotosocial.",
+    )
+    instance_url = serializers.CharField(
+        max_length=500, help_text="The instance's https:// address, checked as a connection's is."
+    )
+
+
+class OAuthStartedSerializer(serializers.Serializer):
+    authorize_url = serializers.CharField(
+        help_text="Open it in the browser where you are signed in here; the instance sends you back "
+        "to `redirect_uri`, which stores the connection. Valid for 10 minutes, once."
+    )
+    redirect_uri = serializers.CharField(help_text="The callback registered at the instance.")
+
+
+class DisconnectResultSerializer(serializers.Serializer):
+    revoked = serializers.BooleanField(help_text="Whether the instance confirmed the token's revocation.")
+    problem = serializers.CharField(
+        allow_null=True, help_text="Why the token was not revoked, if it was not."
     )

@@ -8,10 +8,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.request_meta import request_meta
-from platforms import services
+from platforms import oauth, services
 from platforms.api.serializers import (
+    DisconnectResultSerializer,
     OAuth2StartResultSerializer,
     OAuth2StartSerializer,
+    OAuthStartedSerializer,
+    OAuthStartSerializer,
     PlatformConnectionCreateSerializer,
     PlatformConnectionSerializer,
     PlatformConnectionUpdateSerializer,
@@ -122,6 +125,22 @@ class PlatformConnectionViewSet(viewsets.ModelViewSet):
         )
         return Response(VerifyResultSerializer({"ok": True, "account": account.as_dict()}).data)
 
+    @extend_schema(
+        summary="Disconnect: delete the connection and revoke its token at the instance",
+        description="POST /oauth/revoke at the instance with the application's client id and secret "
+        "(connections made by signing in). The connection is deleted either way; `revoked` false and "
+        "`problem` say when the instance did not confirm (or the token was pasted: nothing to revoke with).",
+        request=None,
+        responses={200: DisconnectResultSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def disconnect(self, request, *args, **kwargs):
+        result = oauth.connection_disconnect(
+            connection=self.get_object(), actor=request.user, meta=request_meta(request)
+        )
+        answer = {"revoked": result.revoked, "problem": result.problem}
+        return Response(DisconnectResultSerializer(answer).data)
+
 
 class OAuth2StartView(APIView):
     """POST /api/v1/platforms/oauth2/start/: begin connecting X or LinkedIn by signing in there."""
@@ -152,3 +171,30 @@ class OAuth2StartView(APIView):
             connection=connection,
         )
         return Response(OAuth2StartResultSerializer({"authorize_url": url}).data)
+
+
+class OAuthStartView(APIView):
+    """POST /api/v1/platforms/oauth/start/: begin signing in with a fediverse account."""
+
+    api_scope = "platforms"
+
+    @extend_schema(
+        summary="Begin signing in with a fediverse account (OAuth at the instance)",
+        description="Registers this project at the instance once (POST /api/v1/apps), then returns the "
+        "instance's authorize URL (with PKCE when the instance announces S256). The person opens it in "
+        "a browser signed in here as the same user; the callback stores the connection.",
+        request=OAuthStartSerializer,
+        responses={
+            200: OAuthStartedSerializer,
+            502: OpenApiResponse(response=ERROR_REF, description="The instance could not be reached."),
+        },
+    )
+    def post(self, request):
+        serializer = OAuthStartSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        url = oauth.oauth_sign_in_start(
+            user=request.user, meta=request_meta(request), **serializer.validated_data
+        )
+        return Response(
+            OAuthStartedSerializer({"authorize_url": url, "redirect_uri": oauth.oauth_redirect_uri()}).data
+        )

@@ -131,6 +131,9 @@ class Kind:
     #: The person gives an account password (an app password) that is exchanged at once for a
     #: session (`sign_in`) and never stored; the connection keeps the session's tokens.
     signs_in: bool = False
+    #: The person signs in at their instance with OAuth (platforms.oauth), which grants these
+    #: scopes (space-separated); None: no OAuth sign-in, only a pasted token.
+    oauth_scopes: str | None = None
     #: What a post on this network carries besides text (platforms.kinds.media).
     media: MediaRules = TEXT_ONLY
     #: Keys a publishing job may set in its options (they win over the connection's extra).

@@ -26,6 +26,7 @@ from platforms.kinds.base import Kind
 from platforms.kinds.bluesky import BlueskyKind
 from platforms.kinds.common import PlatformAccount, Session
 from platforms.kinds.mastodon import client as clients
+from platforms.kinds.mastodon import oauth as oauth_wire
 from tests.factories.accounts import UserFactory, UserSessionFactory
 
 pytestmark = pytest.mark.slow
@@ -65,6 +66,15 @@ def platforms_answer_from_loopback(httpserver, monkeypatch):
         )
 
     monkeypatch.setattr(clients, "mastodon_http", loopback_client)
+    # Fediverse sign-in (start, disconnect): registration, discovery and revocation likewise.
+    real_oauth_client = oauth_wire.oauth_http
+    monkeypatch.setattr(
+        oauth_wire,
+        "oauth_http",
+        lambda *, instance_url, timeout: real_oauth_client(
+            instance_url=httpserver.url_for("/"), timeout=timeout
+        ),
+    )
     # X, LinkedIn and WordPress are verified through their publishers; resources fetch web pages.
     monkeypatch.setattr(
         Kind,

@@ -78,6 +78,34 @@ else 401):
   else, or an upload still processing, with Mastodon's messages. A repeated `Idempotency-Key`
   answers the status that key created, without a second one. `fake.statuses_created()` lists them;
   `accept_then_hang_next(seconds=...)` makes the next POST land and its answer come late.
+Signing in (OAuth 2, from docs.joinmastodon.org methods/apps, methods/oauth, spec/oauth; none of
+these needs a bearer token):
+- POST /api/v1/apps (form or JSON: client_name, redirect_uris, scopes (default "read"), website):
+  registers an application and answers its entity with `client_id` and `client_secret`; 422
+  `Validation failed: ...` without a name, for a redirect URI that is not absolute, or for scopes
+  the server does not know (Pixelfed flavour: only read, write, follow, push).
+  `fake.apps_registered()` lists them; `fake.count("POST", "/api/v1/apps")` counts the calls.
+- GET /.well-known/oauth-authorization-server: RFC 8414 metadata with
+  `code_challenge_methods_supported: ["S256"]`; `fake.announces_pkce = False` makes it 404 (an
+  older server) and the fake then ignores a code challenge, as such a server does.
+- GET /oauth/authorize (response_type=code, client_id, redirect_uri, scope, state, code_challenge,
+  code_challenge_method): an unknown client or redirect URI is an HTML error page (Doorkeeper does
+  not redirect to a URI it cannot trust); scopes beyond the application's, or another response
+  type, redirect back with `error=`; otherwise an HTML consent page for the account
+  `fake.signed_in_as` (a username: the fixed account's, or one made with `fake.add_account(name)`),
+  with `#authorize` and `#deny` buttons posting back to /oauth/authorize, which redirects to the
+  redirect URI with `code` and `state`, or `error=access_denied` and `state`.
+  `fake.consent_pages` counts the pages shown; `fake.redirects` lists every Location sent.
+- POST /oauth/token (grant_type authorization_code, code, client_id, client_secret, redirect_uri,
+  code_verifier): 401 `invalid_client` for a wrong client id or secret; 400 `invalid_grant` for an
+  unknown, expired (10 minutes) or used code, another client's code, a different redirect URI, or a
+  verifier that does not hash (S256) to the code's challenge; a code is spent by its first try.
+  Answers `{access_token, token_type: "Bearer", scope, created_at}`; the token then works for the
+  consenting account (verify_credentials answers that account). `fake.tokens_issued()` lists them.
+- POST /oauth/revoke (client_id, client_secret, token): 403 `unauthorized_client` for a wrong client;
+  otherwise 200 `{}` (also for an unknown token, RFC 7009), and a token of that client stops
+  working (401). `fake.revoked` lists the revoked tokens.
+
 Unknown paths answer 404 `{"error": "Record not found"}`.
 
 Takahē's ways, each a knob (Takahē implements the Mastodon client API and differs here):
@@ -117,12 +145,15 @@ A test module gets one by overriding pytest-httpserver's `make_httpserver` fixtu
         server.stop()
 """
 
+import base64
+import hashlib
 import html
 import itertools
 import json
 import re
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,6 +164,36 @@ from werkzeug import Request, Response
 DEFAULT_TOKEN = "fake-mastodon-token-0123456789"
 MASTODON_VIDEO_TYPES = ("video/mp4", "video/webm", "video/quicktime")
 TRUTHY = {"1", "true", "t", "on", "yes"}
+# docs.joinmastodon.org/api/oauth-scopes: the top-level scopes and the granular ones.
+MASTODON_SCOPES = (
+    *("read", "write", "follow", "push", "profile"),
+    *(f"read:{part}" for part in ("accounts", "blocks", "bookmarks", "favourites", "filters", "follows")),
+    *(f"read:{part}" for part in ("lists", "mutes", "notifications", "search", "statuses")),
+    *(f"write:{part}" for part in ("accounts", "blocks", "bookmarks", "conversations", "favourites")),
+    *(f"write:{part}" for part in ("filters", "follows", "lists", "media", "mutes", "notifications")),
+    *("write:reports", "write:statuses"),
+)
+# Pixelfed (Laravel Passport's tokensCan): the top-level scopes only.
+PIXELFED_SCOPES = ("read", "write", "follow", "push")
+AUTHORIZE_FIELDS = (
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+)
+INVALID_GRANT = (
+    "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI "
+    "used in the authorization request, or was issued to another client."
+)
+OAUTH_ERROR_TEXTS = {
+    "access_denied": "The resource owner or authorization server denied the request.",
+    "invalid_scope": "The requested scope is invalid, unknown, or malformed.",
+    "unsupported_response_type": "The authorization server does not support this response type.",
+    "invalid_request": "The request is missing a required parameter or is otherwise malformed.",
+}
 
 # An 8x8 grey PNG: what /media/{id}/original serves unless a test sets fake.files[id].
 TINY_PNG = bytes.fromhex(
@@ -252,6 +313,23 @@ def _error(message: str, status: int) -> Response:
     return _json({"error": message}, status)
 
 
+def _oauth_error(error: str, description: str, status: int) -> Response:
+    return _json({"error": error, "error_description": description}, status)
+
+
+def _pkce_ok(grant: dict[str, Any], verifier: str | None) -> bool:
+    """RFC 7636: a code issued with a challenge needs the verifier that hashes to it."""
+    challenge = grant.get("challenge")
+    if not challenge:
+        return True
+    if not verifier:
+        return False
+    if grant.get("method") == "S256":
+        digest = hashlib.sha256(verifier.encode("ascii")).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii") == challenge
+    return verifier == challenge
+
+
 class FakeMastodon:
     """A stateful Mastodon-compatible instance on a pytest-httpserver (see the module docstring)."""
 
@@ -296,6 +374,16 @@ class FakeMastodon:
         self.bad_token_answer: tuple[int, str, str] | None = None
         self.account = self._account_entity(self._new_id(), username)
         self.other_account = self._account_entity(self._new_id(), "someone")
+        # OAuth (see "Signing in" in the module docstring).
+        self._accounts: dict[str, dict[str, Any]] = {username: self.account}
+        self.signed_in_as = username
+        self.announces_pkce = True
+        self._apps: dict[str, dict[str, Any]] = {}  # client_id -> the registration
+        self._codes: dict[str, dict[str, Any]] = {}
+        self._issued: dict[str, dict[str, Any]] = {}  # token -> {account, client_id, scopes}
+        self.revoked: list[str] = []
+        self.consent_pages = 0
+        self.redirects: list[str] = []  # every Location the consent page sent back, oldest first
         configuration = {
             "statuses": {"max_characters": 500, "max_media_attachments": 4},
             "media_attachments": {
@@ -325,7 +413,9 @@ class FakeMastodon:
             "version": version,
             "configuration": json.loads(json.dumps(configuration)),
         }
-        httpserver.expect_request(re.compile(r"^/(api|media)/")).respond_with_handler(self._handle)
+        httpserver.expect_request(re.compile(r"^/(api|media|oauth|\.well-known)/")).respond_with_handler(
+            self._handle
+        )
 
     # Building state ---------------------------------------------------------------------------
 
@@ -625,7 +715,20 @@ class FakeMastodon:
         return _json(body, failure.status or 500, headers)
 
     def _authorised(self, request: Request) -> bool:
-        return request.headers.get("Authorization") == f"Bearer {self.token}"
+        return self._token_account(request) is not None
+
+    def _token_account(self, request: Request) -> dict[str, Any] | None:
+        """The account of the request's bearer token: the fixed token's, or one the OAuth flow
+        issued and nobody revoked."""
+        header = request.headers.get("Authorization") or ""
+        token = header[len("Bearer ") :] if header.startswith("Bearer ") else None
+        if token is None:
+            return None
+        if token == self.token:
+            return self.account
+        with self._lock:
+            issued = self._issued.get(token)
+            return issued["account"] if issued and token not in self.revoked else None
 
     def _route(self, request: Request, method: str, path: str, body: Any) -> Response:
         if path.startswith("/media/"):
@@ -637,6 +740,9 @@ class FakeMastodon:
             return _json(self.instance_v2) if self.instance_v2 is not None else _error("Not found", 404)
         if method == "GET" and path == "/api/v1/instance":
             return _json(self.instance_v1) if self.instance_v1 is not None else _error("Not found", 404)
+        oauth = self._oauth_route(request, method, path, body)
+        if oauth is not None:
+            return oauth
         if not self._authorised(request):
             if self.bad_token_answer is not None:
                 status, text, content_type = self.bad_token_answer
@@ -651,7 +757,7 @@ class FakeMastodon:
         if method == "POST" and path == "/api/v2/media":
             return self._upload(request)
         if method == "GET" and path == "/api/v1/accounts/verify_credentials":
-            return _json(self.account)
+            return _json(self._token_account(request))
         match = re.fullmatch(r"/api/v1/accounts/([^/]+)/statuses", path)
         if method == "GET" and match:
             return self._list_statuses(request, match.group(1))
@@ -950,6 +1056,249 @@ class FakeMastodon:
                     )
                 self._media[media_id]["description"] = described
             return _json(self._media[media_id])
+
+    # Signing in (OAuth 2) ---------------------------------------------------------------------
+
+    def add_account(self, username: str) -> dict[str, Any]:
+        """Another account on this instance (set `fake.signed_in_as = username` to consent as it)."""
+        with self._lock:
+            account = self._account_entity(self._new_id(), username)
+            self._accounts[username] = account
+            return account
+
+    def apps_registered(self) -> list[dict[str, Any]]:
+        """Every application POST /api/v1/apps registered, oldest first (client secrets included)."""
+        with self._lock:
+            return [dict(app) for app in self._apps.values()]
+
+    def tokens_issued(self) -> list[str]:
+        with self._lock:
+            return list(self._issued)
+
+    def _params(self, request: Request, body: Any) -> dict[str, Any]:
+        """A request's parameters: JSON body, else form, else query (Rails merges them all)."""
+        if isinstance(body, dict):
+            return body
+        if request.form:
+            return {key: request.form.get(key) for key in request.form}
+        return {key: request.args.get(key) for key in request.args}
+
+    def _oauth_route(self, request: Request, method: str, path: str, body: Any) -> Response | None:
+        """The sign-in endpoints, which need no bearer token; None for any other path."""
+        if path == "/.well-known/oauth-authorization-server" and method == "GET":
+            return self._oauth_metadata() if self.announces_pkce else _error("Record not found", 404)
+        if path == "/api/v1/apps" and method == "POST":
+            return self._register_app(self._params(request, body))
+        if path == "/oauth/authorize" and method == "GET":
+            return self._consent_page(request.args)
+        if path == "/oauth/authorize" and method == "POST":
+            return self._decide(request.form)
+        if path == "/oauth/token" and method == "POST":
+            return self._token(self._params(request, body))
+        if path == "/oauth/revoke" and method == "POST":
+            return self._revoke(self._params(request, body))
+        return None
+
+    def _known_scopes(self) -> set[str]:
+        if self.flavor == "pixelfed":
+            return set(PIXELFED_SCOPES)
+        return set(MASTODON_SCOPES)
+
+    def _oauth_metadata(self) -> Response:
+        # Mastodon 4.3's document (RFC 8414), the parts a client reads.
+        return _json(
+            {
+                "issuer": f"{self.base_url}/",
+                "authorization_endpoint": f"{self.base_url}/oauth/authorize",
+                "token_endpoint": f"{self.base_url}/oauth/token",
+                "revocation_endpoint": f"{self.base_url}/oauth/revoke",
+                "app_registration_endpoint": f"{self.base_url}/api/v1/apps",
+                "scopes_supported": sorted(self._known_scopes()),
+                "response_types_supported": ["code"],
+                "response_modes_supported": ["query", "fragment", "form_post"],
+                "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code", "client_credentials"],
+                "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            }
+        )
+
+    def _register_app(self, params: dict[str, Any]) -> Response:
+        name = str(params.get("client_name") or "").strip()
+        redirect = params.get("redirect_uris")
+        uris = redirect if isinstance(redirect, list) else str(redirect or "").split()
+        scopes = str(params.get("scopes") or "read").split()
+        if not name:
+            return _error("Validation failed: Application name can't be blank", 422)
+        if not uris or not all(
+            u == "urn:ietf:wg:oauth:2.0:oob" or re.match(r"^[a-z][a-z0-9+.-]*://", u) for u in uris
+        ):
+            return _error("Validation failed: Redirect URI must be an absolute URI.", 422)
+        if not set(scopes) <= self._known_scopes():
+            return _error("Validation failed: Scopes are invalid", 422)
+        with self._lock:
+            client_id = f"client-{uuid.uuid4().hex}"
+            app = {
+                "id": self._new_id(),
+                "name": name,
+                "website": params.get("website") or None,
+                "scopes": scopes,
+                "redirect_uri": "\n".join(uris),
+                "redirect_uris": uris,
+                "vapid_key": "BFakeVapidKey=",
+                "client_id": client_id,
+                "client_secret": f"secret-{uuid.uuid4().hex}",
+                "client_secret_expires_at": 0,
+            }
+            self._apps[client_id] = app
+        return _json(app)
+
+    def _check_authorize(self, params) -> tuple[dict[str, Any] | None, Response | None]:
+        """The application of an authorization request, or the answer refusing it: Doorkeeper shows
+        an error page (it cannot trust the redirect URI) for an unknown client or redirect URI, and
+        redirects back with an error for a bad scope or response type."""
+        app = self._apps.get(params.get("client_id") or "")
+        if app is None:
+            return None, self._error_page("invalid_client", "Client authentication failed.", 401)
+        redirect_uri = params.get("redirect_uri") or ""
+        if redirect_uri not in app["redirect_uris"]:
+            return None, self._error_page(
+                "invalid_redirect_uri", "The requested redirect uri is malformed.", 400
+            )
+        if params.get("response_type") != "code":
+            return None, self._redirect_error(params, "unsupported_response_type")
+        if not set((params.get("scope") or "read").split()) <= set(app["scopes"]):
+            return None, self._redirect_error(params, "invalid_scope")
+        if params.get("code_challenge") and params.get("code_challenge_method") not in (
+            None,
+            "S256",
+            "plain",
+        ):
+            return None, self._redirect_error(params, "invalid_request")
+        return app, None
+
+    def _consent_page(self, params) -> Response:
+        app, refusal = self._check_authorize(params)
+        if refusal is not None:
+            return refusal
+        with self._lock:
+            self.consent_pages += 1
+            account = self._accounts[self.signed_in_as]
+        fields = "".join(
+            f'<input type="hidden" name="{name}" value="{html.escape(params.get(name) or "")}">'
+            for name in AUTHORIZE_FIELDS
+        )
+        scopes = "".join(f"<li>{html.escape(s)}</li>" for s in (params.get("scope") or "read").split())
+        page = (
+            "<!doctype html><html><head><title>Authorization required</title></head><body>"
+            f'<h1 id="consent">Authorize {html.escape(app["name"])}?</h1>'
+            f'<p>Signed in as <strong id="account">@{html.escape(account["username"])}</strong>.</p>'
+            f"<p>It asks for:</p><ul>{scopes}</ul>"
+            f'<form method="post" action="/oauth/authorize">{fields}'
+            '<button type="submit" name="decision" value="approve" id="authorize">Authorize</button> '
+            '<button type="submit" name="decision" value="deny" id="deny">Deny</button>'
+            "</form></body></html>"
+        )
+        return Response(page, content_type="text/html; charset=utf-8")
+
+    def _decide(self, form) -> Response:
+        app, refusal = self._check_authorize(form)
+        if refusal is not None:
+            return refusal
+        if form.get("decision") != "approve":
+            return self._redirect_error(form, "access_denied")
+        code = uuid.uuid4().hex
+        with self._lock:
+            self._codes[code] = {
+                "client_id": app["client_id"],
+                "redirect_uri": form.get("redirect_uri"),
+                "scopes": (form.get("scope") or "read").split(),
+                "account": self._accounts[self.signed_in_as],
+                # An older server (no PKCE announced) knows nothing of a challenge.
+                "challenge": form.get("code_challenge") if self.announces_pkce else None,
+                "method": form.get("code_challenge_method") or "plain",
+                "used": False,
+                "expires": time.monotonic() + 600,
+            }
+        return self._redirect(form.get("redirect_uri"), {"code": code, "state": form.get("state")})
+
+    def _token(self, params: dict[str, Any]) -> Response:
+        if params.get("grant_type") != "authorization_code":
+            return _oauth_error(
+                "unsupported_grant_type", "The authorization grant type is not supported.", 400
+            )
+        with self._lock:
+            app = self._apps.get(params.get("client_id") or "")
+            if app is None or params.get("client_secret") != app["client_secret"]:
+                return _oauth_error(
+                    "invalid_client",
+                    "Client authentication failed due to unknown client, no client authentication "
+                    "included, or unsupported authentication method.",
+                    401,
+                )
+            grant = self._codes.get(params.get("code") or "")
+            valid = (
+                grant is not None
+                and not grant["used"]
+                and grant["expires"] > time.monotonic()
+                and grant["client_id"] == app["client_id"]
+                and grant["redirect_uri"] == params.get("redirect_uri")
+                and _pkce_ok(grant, params.get("code_verifier"))
+            )
+            if grant is not None:
+                grant["used"] = True  # a code is tried once, as Doorkeeper revokes it
+            if not valid:
+                return _oauth_error("invalid_grant", INVALID_GRANT, 400)
+            token = f"oauth-token-{uuid.uuid4().hex}"
+            self._issued[token] = {
+                "account": grant["account"],
+                "client_id": app["client_id"],
+                "scopes": grant["scopes"],
+            }
+        return _json(
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "scope": " ".join(grant["scopes"]),
+                "created_at": int(time.time()),
+            }
+        )
+
+    def _revoke(self, params: dict[str, Any]) -> Response:
+        with self._lock:
+            app = self._apps.get(params.get("client_id") or "")
+            if app is None or params.get("client_secret") != app["client_secret"]:
+                return _oauth_error("unauthorized_client", "You are not authorized to revoke this token", 403)
+            token = params.get("token") or ""
+            issued = self._issued.get(token)
+            # RFC 7009: an unknown token is answered 200 too; only the app's own tokens are revoked.
+            if issued is not None and issued["client_id"] == app["client_id"] and token not in self.revoked:
+                self.revoked.append(token)
+        return _json({})
+
+    def _redirect(self, redirect_uri: str, params: dict[str, Any]) -> Response:
+        query = urlencode({key: value for key, value in params.items() if value is not None})
+        separator = "&" if "?" in redirect_uri else "?"
+        location = f"{redirect_uri}{separator}{query}"
+        with self._lock:
+            self.redirects.append(location)
+        return Response(status=302, headers={"Location": location})
+
+    def _redirect_error(self, params, error: str) -> Response:
+        return self._redirect(
+            params.get("redirect_uri"),
+            {
+                "error": error,
+                "error_description": OAUTH_ERROR_TEXTS.get(error, error),
+                "state": params.get("state"),
+            },
+        )
+
+    def _error_page(self, error: str, description: str, status: int) -> Response:
+        page = (
+            "<!doctype html><html><body><h1>An error has occurred</h1>"
+            f"<p id='error'>{error}: {description}</p></body></html>"
+        )
+        return Response(page, status=status, content_type="text/html; charset=utf-8")
 
     # Rendering --------------------------------------------------------------------------------
 

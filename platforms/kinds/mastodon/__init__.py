@@ -54,6 +54,12 @@ MEDIA_LIMIT_KEYS = (
 )
 
 
+OAUTH_GRANULAR_SCOPES = "read:accounts read:statuses write:media write:statuses"
+#: For servers that know only the top-level scopes: Pixelfed (Laravel Passport: read, write,
+#: follow, push) and GoToSocial (read and write; granular scopes are recent and not everywhere).
+OAUTH_TOP_LEVEL_SCOPES = "read write"
+
+
 class MastodonKind(Kind):
     type = "mastodon"
     label = "Mastodon"
@@ -71,6 +77,10 @@ class MastodonKind(Kind):
     #: The server answers a repeated Idempotency-Key with the status it already made (Mastodon
     #: keeps keys an hour; Pleroma and Akkoma do the same).
     honours_idempotency_key = True
+    #: The smallest grant the features need (docs.joinmastodon.org/api/oauth-scopes, granular
+    #: scopes since Mastodon 2.4.3): the account (verifying), its statuses (the caption scan),
+    #: uploads and their descriptions, and statuses (publishing, writing alt text back).
+    oauth_scopes = OAUTH_GRANULAR_SCOPES
 
     def media_for(self, *, extra: dict[str, Any] | None) -> MediaRules:
         """This kind's rules with what the instance announced in /api/v2/instance (stored in
@@ -140,6 +150,7 @@ class PixelfedKind(MastodonKind):
     # Added in 2023 (pixelfed PR 4405) but not documented as kept: look the post up instead.
     honours_idempotency_key = False
     alt_text_limit = 1000  # PF_MEDIA_MAX_ALTTEXT_LENGTH's default
+    oauth_scopes = OAUTH_TOP_LEVEL_SCOPES
     # Pixelfed's documented defaults (docs.pixelfed.org, configuration): MAX_ALBUM_LENGTH 4,
     # MAX_PHOTO_SIZE 15000 kB (Laravel's kilobytes of 1,024 bytes; it applies to every upload),
     # MEDIA_TYPES "image/jpeg,image/png,image/gif" (no video unless the admin adds it),
@@ -174,6 +185,7 @@ class GoToSocialKind(MastodonKind):
     label = "GoToSocial"
     # Not in GoToSocial's documented API: look the post up instead.
     honours_idempotency_key = False
+    oauth_scopes = OAUTH_TOP_LEVEL_SCOPES
     # GoToSocial's documented defaults (docs.gotosocial.org, configuration): statuses-media-max-files
     # 6, media-local-max-size 40 MiB for any file, media-description-max-chars 1500.
     media = replace(MASTODON_MEDIA, max_items=6, max_image_bytes=40 * MIB, max_video_bytes=40 * MIB)
