@@ -40,8 +40,11 @@ def oauth2_callback(request):
         messages.error(request, "Connecting failed: " + " ".join(exc.messages))
         return redirect("admin:platforms_platformconnection_changelist")
     messages.success(request, f"Connected “{connection.name}”.")
+    return redirect("admin:platforms_platformconnection_change", connection.pk)
 
 
+@require_GET
+@login_required(login_url="admin:login")
 def oauth_callback(request):
     try:
         connection = oauth_sign_in_finish(
