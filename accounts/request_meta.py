@@ -35,7 +35,10 @@ def client_network(ip_address: str | None) -> str:
 
 
 def fingerprint_of(*, user_agent: str, ip_address: str | None) -> str:
-    """A short hash of the User-Agent family and the client's network (docs/operations.md)."""
+    """A short hash of the User-Agent family and the client's network (docs/operations.md); "" when
+    there is no client to name (a session made outside a request has nothing to compare with)."""
+    if not user_agent and not ip_address:
+        return ""
     material = f"{user_agent_family(user_agent)}\n{client_network(ip_address)}".encode()
     return hashlib.sha256(material).hexdigest()[:FINGERPRINT_CHARS]
 

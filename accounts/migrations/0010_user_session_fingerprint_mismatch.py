@@ -15,6 +15,8 @@ _VERSION_PARTS = re.compile(r"[\d._]+")
 
 def _fingerprint(user_agent: str | None, ip_address: str | None) -> str:
     # A frozen copy of accounts.request_meta.fingerprint_of as of this migration.
+    if not user_agent and not ip_address:
+        return ""
     family = " ".join(_VERSION_PARTS.sub("", user_agent or "").lower().split())
     network = ""
     if ip_address:

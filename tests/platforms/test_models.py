@@ -38,6 +38,30 @@ def test_unknown_platform_type_is_rejected():
         PlatformConnectionFactory(platform_type="myspace")
 
 
+def test_unknown_health_is_rejected():
+    with violates("ck_platform_health"):
+        PlatformConnectionFactory(health="fine")
+
+
+def test_an_oauth2_sign_in_is_for_x_or_linkedin_only():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from platforms.models import OAuth2SignIn
+
+    connection = PlatformConnectionFactory()
+    with violates("ck_oauth2_signin_platform"):
+        OAuth2SignIn.objects.create(
+            user=connection.user,
+            platform_type="mastodon",
+            state_hash="0" * 64,
+            code_verifier="v" * 43,
+            redirect_uri="https://desk.example.org/platforms/oauth2/callback/",
+            expires_at=timezone.now() + timedelta(minutes=10),
+        )
+
+
 def test_credentials_are_encrypted_at_rest(raw_column):
     connection = PlatformConnectionFactory(access_token="secret-access-token", client_secret="secret-client")
     stored = raw_column(PlatformConnection, connection.pk, "access_token")
