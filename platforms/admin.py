@@ -18,7 +18,13 @@ from platforms.kinds.registry import PlatformType, kind_of
 from platforms.models import ConnectionHealth, PlatformConnection
 from platforms.oauth import connection_disconnect, oauth_platform_types, oauth_sign_in_start
 from platforms.oauth2 import oauth2_providers, oauth2_start
-from platforms.services import apply_session, connection_sign_in, instance_url_clean
+from platforms.services import (
+    apply_session,
+    connection_create,
+    connection_sign_in,
+    connection_update,
+    instance_url_clean,
+)
 
 SECRET_FIELDS = ("access_token", "client_key", "client_secret")
 
@@ -134,8 +140,38 @@ class ConnectAccountForm(forms.Form):
         return value if "://" in value else f"https://{value}"
 
 
+class BlueskySignInForm(forms.Form):
+    """Signing in to Bluesky with an app password: exchanged for a session at once, never stored."""
+
+    username = forms.CharField(
+        label="Handle", max_length=200, help_text="e.g. alice.bsky.social (or your own domain)."
+    )
+    access_token = forms.CharField(
+        label="App password",
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Bluesky: Settings, Privacy and security, App passwords. It is exchanged for a "
+        "session at once and not kept; you can revoke it there at any time.",
+    )
+    instance_url = forms.CharField(
+        label="Server",
+        max_length=500,
+        initial="https://bsky.social",
+        help_text="https://bsky.social for accounts Bluesky hosts, else your own PDS.",
+    )
+
+    def clean_username(self):
+        return self.cleaned_data["username"].strip().lstrip("@")
+
+    def clean_instance_url(self):
+        value = self.cleaned_data["instance_url"].strip()
+        return value if "://" in value else f"https://{value}"
+
+
 @admin.register(PlatformConnection)
 class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.ModelAdmin):
+    # The AI disclosure above the form, and the reconnect buttons (it extends the mixin's template).
+    change_form_template = "admin/platforms/platformconnection/change_form.html"
     form = PlatformConnectionForm
     actions = ["disconnect_selected"]
     list_display = [
@@ -216,6 +252,11 @@ class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.Mo
                 self.admin_site.admin_view(self.connect_view),
                 name="platforms_platformconnection_connect",
             ),
+            path(
+                "connect/bluesky/",
+                self.admin_site.admin_view(self.connect_bluesky_view),
+                name="platforms_platformconnection_connect_bluesky",
+            ),
         ]
         return custom + super().get_urls()
 
@@ -285,13 +326,76 @@ class PlatformConnectionAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.Mo
             done=HttpResponseRedirect,
             extra_context={
                 "start_intro": "You will be sent to your instance to sign in and allow this site to "
-                "read your posts and publish for you, then brought back here."
+                "read your posts and publish for you, then brought back here. (Bluesky signs in "
+                "with an app password instead: “Connect Bluesky” on the connections list.)"
             },
         )
         # The form's answer redirects to the instance, wherever it is: https, or an origin the
         # operator opened to plain http (OUTBOUND_ALLOWED_ORIGINS).
         allow_form_redirects_to(response, ("https:", *_plain_http_origins()))
         return response
+
+    def connect_bluesky_view(self, request):
+        """Sign in to Bluesky (the same page reconnects a connection whose session ended): the app
+        password becomes a session in the service, or the page says why next to the field."""
+        mine = self.owned_queryset(request, self.get_queryset(request)).filter(
+            platform_type=PlatformType.BLUESKY
+        )
+        reconnect = None
+        if request.GET.get("connection"):
+            reconnect = (
+                mine.filter(pk=request.GET["connection"]).first()
+                if request.GET["connection"].isdigit()
+                else None
+            )
+            if reconnect is None:
+                raise Http404
+
+        def start(form):
+            data = form.cleaned_data
+            meta = request_meta(request)
+            if reconnect is not None:
+                return connection_update(
+                    connection=reconnect,
+                    data={
+                        "access_token": data["access_token"],
+                        "username": data["username"],
+                        "instance_url": data["instance_url"],
+                    },
+                    actor=request.user,
+                    meta=meta,
+                )
+            return connection_create(
+                user=request.user,
+                name=data["username"],
+                platform_type=PlatformType.BLUESKY,
+                instance_url=data["instance_url"],
+                username=data["username"],
+                access_token=data["access_token"],
+                actor=request.user,
+                meta=meta,
+            )
+
+        def done(connection):
+            if connection.is_broken:
+                connection_health_check(connection=connection)
+            self.message_user(request, f"Signed in to Bluesky as {connection.username}.", messages.SUCCESS)
+            return redirect("admin:platforms_platformconnection_change", connection.pk)
+
+        initial = (
+            {"username": reconnect.username, "instance_url": reconnect.instance_url} if reconnect else None
+        )
+        return start_view(
+            self,
+            request,
+            form_class=BlueskySignInForm,
+            form_kwargs={"initial": initial} if initial else None,
+            fieldsets=[(None, {"fields": ["username", "access_token", "instance_url"]})],
+            start=start,
+            title="Reconnect Bluesky" if reconnect else "Connect a Bluesky account",
+            submit_label="Sign in",
+            done=done,
+        )
 
     @admin.action(
         description="Disconnect: delete and revoke the token at the instance", permissions=["delete"]
