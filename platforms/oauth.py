@@ -18,9 +18,7 @@ A refusal changes nothing: no application, attempt or connection is stored for a
 cannot be reached or refuses. Every step writes an audit row; none names a secret.
 """
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -37,6 +35,7 @@ from accounts.services.audit import audit_log_write
 from platforms.errors import PlatformUnavailable, SignInRefused
 from platforms.kinds import common
 from platforms.kinds.mastodon import oauth as wire
+from platforms.kinds.pkce import new_state, new_verifier, pkce_challenge, state_hash
 from platforms.kinds.registry import kind_of, kinds
 from platforms.models import OAuthApplication, OAuthSignIn, PlatformConnection
 from platforms.selectors import connection_name_taken
@@ -66,10 +65,6 @@ def oauth_platform_types() -> list[tuple[str, str]]:
 def oauth_redirect_uri() -> str:
     """The callback's absolute URL, on PUBLIC_BASE_URL: the redirect URI registered at instances."""
     return settings.PUBLIC_BASE_URL + reverse(CALLBACK_URL_NAME)
-
-
-def state_digest(state: str) -> str:
-    return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
 
 def oauth_sign_in_start(
@@ -111,15 +106,15 @@ def oauth_sign_in_start(
     except common.PlatformError as exc:
         _audit_failure(user=user, meta=meta, stage="register", instance_url=instance_url, exc=exc)
         raise _domain_error(exc, doing="Registering this project on the instance") from None
-    state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64) if pkce else ""
+    state = new_state()
+    verifier = new_verifier() if pkce else ""
     now = timezone.now()
     sign_in = OAuthSignIn.objects.create(
         user=user,
         platform_type=platform_type,
         instance_url=instance_url,
         application=application,
-        state_hash=state_digest(state),
+        state_hash=state_hash(state),
         code_verifier=verifier,
         created_at=now,
         expires_at=now + SIGN_IN_LIFETIME,
@@ -137,7 +132,7 @@ def oauth_sign_in_start(
         redirect_uri=application.redirect_uri,
         scopes=application.scopes,
         state=state,
-        code_challenge=wire.pkce_challenge(verifier) if verifier else None,
+        code_challenge=pkce_challenge(verifier) if verifier else None,
     )
 
 
@@ -271,7 +266,7 @@ def oauth_sign_in_finish(
 def _claim(*, user: User, state: str, meta: RequestMeta | None) -> OAuthSignIn:
     """Mark the attempt used, in one conditional update that only an unused, unexpired attempt of
     this person passes: of two callbacks with the same state, one wins."""
-    digest = state_digest(state or "")
+    digest = state_hash(state or "")
     now = timezone.now()
     claimed = OAuthSignIn.objects.filter(
         state_hash=digest, user=user, used_at__isnull=True, expires_at__gt=now

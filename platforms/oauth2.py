@@ -30,10 +30,7 @@ tells its owner (platforms.health). Nothing here logs or returns a token.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -53,6 +50,7 @@ from core.outbound import host_of, platform_throttle
 from core.urlguard import OutboundRefused, guarded_client
 from platforms.health import ConnectionBroken, connection_health_set
 from platforms.kinds import common
+from platforms.kinds.pkce import new_state, new_verifier, pkce_challenge, state_hash
 from platforms.models import ConnectionHealth, OAuth2SignIn, PlatformConnection
 
 logger = logging.getLogger(__name__)
@@ -150,15 +148,6 @@ def oauth2_providers() -> list[Provider]:
     return [provider for provider in PROVIDERS.values() if provider.configured]
 
 
-def _state_hash(state: str) -> str:
-    return hashlib.sha256(state.encode()).hexdigest()
-
-
-def _code_challenge(verifier: str) -> str:
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
 def oauth2_start(
     *,
     user: User,
@@ -173,12 +162,12 @@ def oauth2_start(
         connection.user_id != user.pk or connection.platform_type != platform_type
     ):
         raise ValidationError({"connection": "Reconnect one of your own connections of this network."})
-    state = secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(64)  # 86 characters of the unreserved set (RFC 7636: 43-128)
+    state = new_state()
+    verifier = new_verifier()
     OAuth2SignIn.objects.create(
         user=user,
         platform_type=platform_type,
-        state_hash=_state_hash(state),
+        state_hash=state_hash(state),
         code_verifier=verifier,
         redirect_uri=redirect_uri,
         connection=connection,
@@ -190,7 +179,7 @@ def oauth2_start(
         "redirect_uri": redirect_uri,
         "scope": " ".join(provider.scopes),
         "state": state,
-        "code_challenge": _code_challenge(verifier),
+        "code_challenge": pkce_challenge(verifier),
         "code_challenge_method": "S256",
     }
     return f"{getattr(settings, provider.authorize_setting)}?{urlencode(query)}"
@@ -200,7 +189,7 @@ def _claim_sign_in(*, user: User, state: str) -> OAuth2SignIn:
     """The attempt this state names, used up now; ValidationError when it is unknown, someone
     else's, used or expired."""
     now = timezone.now()
-    sign_in = OAuth2SignIn.objects.filter(state_hash=_state_hash(state or ""), user=user).first()
+    sign_in = OAuth2SignIn.objects.filter(state_hash=state_hash(state or ""), user=user).first()
     if sign_in is None:
         raise ValidationError({"state": "This sign-in link is unknown; start connecting again."})
     claimed = OAuth2SignIn.objects.filter(pk=sign_in.pk, used_at__isnull=True, expires_at__gt=now).update(

@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import AuditLog, Role
 from platforms import oauth
 from platforms.errors import ConnectionConflict, PlatformUnavailable, SignInRefused
-from platforms.kinds.mastodon.oauth import pkce_challenge
+from platforms.kinds.pkce import pkce_challenge, state_hash
 from platforms.models import OAuthApplication, OAuthSignIn, PlatformConnection
 from tests.constraints import violates
 from tests.factories.accounts import UserFactory
@@ -90,7 +90,7 @@ def test_start_registers_the_application_and_points_at_the_consent_page(fake, pe
     assert registered["client_secret"] not in raw_column(OAuthApplication, application.pk, "client_secret")
     attempt = OAuthSignIn.objects.get()
     assert attempt.user == person and attempt.used_at is None
-    assert attempt.state_hash == oauth.state_digest(params["state"]) != params["state"]
+    assert attempt.state_hash == state_hash(params["state"]) != params["state"]
     assert timedelta(minutes=9) < attempt.expires_at - timezone.now() <= timedelta(minutes=10)
     assert AuditLog.objects.filter(action="connection.oauth_app_registered", user=person).count() == 1
 

@@ -17,8 +17,6 @@ error, timeout, 429, 5xx, a body that is not the expected JSON); the guard's ref
 PlatformError.
 """
 
-import base64
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -43,12 +41,6 @@ DISCOVERY_PATH = "/.well-known/oauth-authorization-server"
 class RegisteredApplication:
     client_id: str
     client_secret: str
-
-
-def pkce_challenge(verifier: str) -> str:
-    """RFC 7636's S256 challenge: base64url of the verifier's SHA-256, without padding."""
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
 def authorize_url(
