@@ -194,6 +194,9 @@ def test_a_401_stops_the_scan_once_holds_publishing_and_both_resume_after_reconn
     assert "My Mastodon" in job.error_message
     assert mastodon.count("POST", "/api/v1/statuses") == posts_before
     assert len(notifications(owner)) == 1, "still one notification for the one breakage"
+    assert not Notification.objects.filter(user=owner, event=NotificationEvent.PUBLISH_FAILED).exists(), (
+        "a held job is not told apart from the breakage"
+    )
 
     # Reconnecting: the owner gives the new token; the check finds it working and the held job goes.
     with django_capture_on_commit_callbacks(execute=True):

@@ -747,7 +747,10 @@ class _Publishing:
                     meta=None,
                     details={"attempts": self.attempt, **error},
                 )
-                publish_failed_notify(job=self.job, attempt=self.attempt, message=message)
+                if error.get("reason") != HELD_REASON:
+                    # A held job is not news of its own: the owner was told once that the
+                    # connection broke, and the job goes again by itself after reconnecting.
+                    publish_failed_notify(job=self.job, attempt=self.attempt, message=message)
 
     def end_held(self, connection: PlatformConnection, *, status: int | None) -> None:
         """The connection is broken (expired or revoked): the job fails with the reason
