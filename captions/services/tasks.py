@@ -211,13 +211,6 @@ def caption_task_cancel(
 # Running ----------------------------------------------------------------------------------------
 
 
-def _caption_generate(*, image: Image, backend=None) -> Image:
-    # Imported when first used: the task module does not need the caption pipeline to load.
-    from captions.services.generation import caption_generate
-
-    return caption_generate(image=image, backend=backend)
-
-
 def caption_task_run(
     *,
     task_id: UUID | str,
@@ -247,9 +240,7 @@ def caption_task_run(
         logger.info("Caption task %s is not queued (claimed, cancelled or finished): nothing to do", task_id)
         return
     task = CaptionGenerationTask.objects.select_related("user", "platform_connection").get(pk=task_id)
-    _TaskRunner(
-        task=task, captioner=captioner or _caption_generate, api_factory=api_factory, sleep=sleep
-    ).run()
+    _TaskRunner(task=task, captioner=captioner, api_factory=api_factory, sleep=sleep).run()
 
 
 @dataclass
@@ -330,13 +321,14 @@ class _TaskRunner:
         self,
         *,
         task: CaptionGenerationTask,
-        captioner: Captioner,
+        captioner: Captioner | None,
         api_factory: ApiFactory,
         sleep: Callable[[float], None],
     ):
         self.task = task
         self.connection: PlatformConnection = task.platform_connection
-        self.captioner = captioner
+        self.captioner = captioner or self._caption_generate
+        self.context = None
         self.api_factory = api_factory
         self.sleep = sleep
         snapshot = task.settings_json or {}
@@ -471,6 +463,12 @@ class _TaskRunner:
         self._total = self.summary.images_found = len(ids)
         if ids:
             self.backend = backend_for(user=self.connection.user)
+            if self.captioner == self._caption_generate:
+                from captions.services.generation import caption_context
+
+                self.context = caption_context(
+                    user_id=self.connection.user_id, connection_id=self.connection.pk
+                )
         concurrency = max(1, int(settings.CAPTION_CONCURRENCY))
         if concurrency == 1 or len(ids) == 1:
             self._caption_inline(ids)
@@ -537,6 +535,12 @@ class _TaskRunner:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+    def _caption_generate(self, *, image: Image, backend=None) -> Image:
+        # Imported when first used: the task module does not need the caption pipeline to load.
+        from captions.services.generation import caption_generate
+
+        return caption_generate(image=image, backend=backend, context=self.context)
 
     def _caption_in_thread(self, image: Image) -> _Outcome:
         try:
