@@ -31,8 +31,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db import connection as db_connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -314,6 +313,21 @@ def _store_description_limit(connection: PlatformConnection, limit: int) -> None
     connection.extra = extra
 
 
+def _share_thread_connection(worker_databases: list) -> None:
+    """A pool thread's first step: its own database connection, kept for all its images (a new
+    connection an image cost PostgreSQL a backend process each) and closed by the task's thread
+    when the pool is done (`_close_connections`), which Django allows once it is marked shared."""
+    database = connections[DEFAULT_DB_ALIAS]
+    database.inc_thread_sharing()
+    worker_databases.append(database)
+
+
+def _close_connections(worker_databases: list) -> None:
+    for database in worker_databases:
+        database.close()
+        database.dec_thread_sharing()
+
+
 class _TaskRunner:
     """One claimed task, run to its end. Counters are touched by the task's thread only."""
 
@@ -502,7 +516,13 @@ class _TaskRunner:
         queue = iter(enumerate(ids, start=1))
         in_flight: set[Future] = set()
         finished: set[Future] = set()
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"caption-{self.task.pk}")
+        worker_databases: list = []
+        pool = ThreadPoolExecutor(
+            max_workers=concurrency,
+            thread_name_prefix=f"caption-{self.task.pk}",
+            initializer=_share_thread_connection,
+            initargs=(worker_databases,),
+        )
         try:
             while True:
                 counted = bool(finished)
@@ -535,6 +555,7 @@ class _TaskRunner:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            _close_connections(worker_databases)
 
     def _caption_generate(self, *, image: Image, backend=None) -> Image:
         # Imported when first used: the task module does not need the caption pipeline to load.
@@ -543,10 +564,7 @@ class _TaskRunner:
         return caption_generate(image=image, backend=backend, context=self.context)
 
     def _caption_in_thread(self, image: Image) -> _Outcome:
-        try:
-            return self._caption_one(image)
-        finally:
-            db_connection.close()  # this thread's own connection, not the task's
+        return self._caption_one(image)
 
     def _caption_one(self, image: Image) -> _Outcome:
         if self.delay > 0:

@@ -627,6 +627,36 @@ def test_a_cancellation_from_a_worker_stops_the_pool_from_starting_more(fake, co
     assert ProcessingRun.objects.get(task=task).status == ProcessingRunStatus.CANCELLED
 
 
+def _connections_to_this_database() -> int:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pool_threads_keep_one_connection_each_and_the_task_closes_them(fake, connection, settings):
+    settings.CAPTION_CONCURRENCY = 3
+    for _ in range(4):
+        add_post(fake, [None, None])
+    task = queued_task(connection)
+    before = _connections_to_this_database()
+    opened = []
+
+    def captioner(*, image, backend):
+        captioned = simple_captioner(image=image, backend=backend)
+        opened.append(connections["default"].connection.info.backend_pid)
+        return captioned
+
+    caption_task_run(task_id=task.pk, captioner=captioner, api_factory=NO_WAIT)
+
+    task.refresh_from_db()
+    assert task.results_json["captions_generated"] == 8, task.error_message
+    assert len(opened) == 8
+    assert len(set(opened)) <= 3, "one connection per pool thread, not one per image"
+    assert _connections_to_this_database() == before
+
+
 # Stale tasks ------------------------------------------------------------------------------------
 
 
