@@ -15,7 +15,7 @@ would change the bytes of the archive.
 
 from __future__ import annotations
 
-import pickle
+import marshal
 import struct
 import tempfile
 import zipfile
@@ -25,7 +25,7 @@ BLOCK = 64 * 1024
 # Past this, the spool moves to disk: only the central directory (about 90 bytes an entry) gets there.
 SPOOL_IN_MEMORY = 4 * BLOCK
 _SLOTS = zipfile.ZipInfo.__slots__
-_UNSET = object()
+_UNSET = ...  # a slot zipfile left unset (marshal writes Ellipsis, and no slot holds it)
 _LENGTH = struct.Struct("<I")
 
 
@@ -69,7 +69,8 @@ class _SpilledInfos:
         self._count = 0
 
     def append(self, info: zipfile.ZipInfo) -> None:
-        data = pickle.dumps(tuple(getattr(info, slot, _UNSET) for slot in _SLOTS), pickle.HIGHEST_PROTOCOL)
+        # marshal: a tuple of numbers, strings and bytes, three times as fast as pickle.
+        data = marshal.dumps(tuple(getattr(info, slot, _UNSET) for slot in _SLOTS))
         self._file.write(_LENGTH.pack(len(data)) + data)
         self._count += 1
 
@@ -80,7 +81,7 @@ class _SpilledInfos:
         self._file.seek(0)
         for _ in range(self._count):
             (length,) = _LENGTH.unpack(self._file.read(_LENGTH.size))
-            values = pickle.loads(self._file.read(length))  # noqa: S301 (written just above, by us)
+            values = marshal.loads(self._file.read(length))  # noqa: S302 (our own temporary file)
             info = zipfile.ZipInfo.__new__(zipfile.ZipInfo)
             for slot, value in zip(_SLOTS, values, strict=True):
                 if value is not _UNSET:

@@ -19,12 +19,14 @@ import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models.query import QuerySet
+from django.http import StreamingHttpResponse
 
 from generation.models import GeneratedPersona, GenerationTask, TaskStatus
 from generation.personas import exports
-from generation.personas.exports import _FolderNames, avatar_task_export, folder_name
+from generation.personas.exports import _FolderNames, avatar_task_export, folder_name, in_blocks
 from tests.factories.accounts import UserFactory
 from tests.factories.generation import GeneratedPersonaFactory
+from tests.isolation import client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -249,3 +251,24 @@ def test_a_zip_abandoned_half_way_leaves_nothing_open(many_task):
     chunks = avatar_task_export(task=many_task, fmt="zip")[0]
     next(chunks)
     chunks.close()  # the client went away: no error, no central directory written
+
+
+def test_responses_join_the_chunks_into_blocks():
+    chunks = [b"0123456789"] * 25
+
+    blocks = list(in_blocks(iter(chunks), size=64))
+
+    assert b"".join(blocks) == b"".join(chunks)
+    assert [len(block) for block in blocks] == [70, 70, 70, 40]
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "zip"])
+def test_the_api_streams_the_same_bytes_in_blocks_to_its_owner_only(fixed_task, fmt, monkeypatch):
+    monkeypatch.setattr(zipfile.time, "time", lambda: WHEN.timestamp())
+    url = f"/api/v1/generation/avatar-tasks/{fixed_task.task_id}/export/?format={fmt}"
+
+    response = client_for(fixed_task.user).get(url)
+
+    assert isinstance(response, StreamingHttpResponse) and not response.has_header("Content-Length")
+    assert b"".join(response.streaming_content) == _bytes(avatar_task_export(task=fixed_task, fmt=fmt)[0])
+    assert client_for(UserFactory()).get(url).status_code == 404
