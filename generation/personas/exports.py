@@ -166,7 +166,9 @@ class _FolderNames:
     trying for it: names are only ever added, so a suffix found taken stays taken."""
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect("")
+        # One consumer at a time, though not always on one thread (a response may be iterated by
+        # a server's thread pool).
+        self._db = sqlite3.connect("", check_same_thread=False)
         self._db.execute("CREATE TABLE names (name TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID")
 
     def _next(self, name: str) -> int | None:
@@ -191,15 +193,15 @@ class _FolderNames:
 
 def export_zip(task: GenerationTask) -> Iterator[bytes]:
     folders = _FolderNames()
-    with StreamZip() as stream:
-        archive, sink = stream.archive, stream.sink
-        with archive.open("details.csv", mode="w") as entry:
-            entry.write("\ufeff".encode())
-            for line in csv_rows(task):
-                entry.write(line.encode())
-                yield from sink.drain()
-        yield from sink.drain()
-        try:
+    try:
+        with StreamZip() as stream:
+            archive, sink = stream.archive, stream.sink
+            with archive.open("details.csv", mode="w") as entry:
+                entry.write("\ufeff".encode())
+                for line in csv_rows(task):
+                    entry.write(line.encode())
+                    yield from sink.drain()
+            yield from sink.drain()
             for persona in _personas(task):
                 folder = folders.unique(folder_name(persona))
                 names = [f"images/{n}.{_extension(key)}" for n, key in enumerate(persona.images or [], 1)]
@@ -208,10 +210,10 @@ def export_zip(task: GenerationTask) -> Iterator[bytes]:
                 yield from sink.drain()
                 for name, key in zip(names, persona.images or [], strict=True):
                     yield from _copy_image(archive, sink, key=key, name=f"profiles/{folder}/{name}")
-        finally:
-            folders.close()
-        stream.finish()
-        yield from sink.drain()
+            stream.finish()
+            yield from sink.drain()
+    finally:
+        folders.close()
 
 
 def _copy_image(archive: zipfile.ZipFile, sink: StreamSink, *, key: str, name: str) -> Iterator[bytes]:
