@@ -102,8 +102,9 @@ def _get_json(*, port: int, path: str, headers: dict) -> dict:
 class Gunicorn:
     """gunicorn on a free loopback port in a process group of its own, stopped with its workers."""
 
-    def __init__(self, *, env: dict):
+    def __init__(self, *, env: dict, workers: int = WEB_WORKERS, timeout: int = 30):
         self.port = _free_port()
+        self.workers = workers
         self.log = tempfile.NamedTemporaryFile(prefix="bench-api-list-gunicorn-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
             [
@@ -114,7 +115,9 @@ class Gunicorn:
                 "--bind",
                 f"{HOST}:{self.port}",
                 "--workers",
-                str(WEB_WORKERS),
+                str(workers),
+                "--timeout",
+                str(timeout),
                 "--graceful-timeout",
                 "5",
             ],
@@ -129,7 +132,7 @@ class Gunicorn:
         """Until both workers answer (each request may reach either; a few in a row make it likely)."""
         deadline = time.monotonic() + timeout
         answered = 0
-        while answered < 2 * WEB_WORKERS:
+        while answered < 2 * self.workers:
             if self.process.poll() is not None:
                 raise RuntimeError(
                     f"api_list: gunicorn exited with {self.process.returncode}:\n{self.output()}"

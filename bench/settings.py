@@ -12,7 +12,10 @@ os.environ["DEBUG"] = "false"
 from config.settings import *  # noqa: F403
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-MEDIA_ROOT = tempfile.mkdtemp(prefix="socialdesk-bench-media-")
+# One folder for the run: the servers a benchmark starts (gunicorn) inherit it, and read the files
+# the benchmark stored.
+MEDIA_ROOT = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="socialdesk-bench-media-")
+os.environ["BENCH_MEDIA_ROOT"] = MEDIA_ROOT
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": True}
 ROOT_URLCONF = "bench.urls"  # the project URLs plus the bare view of bench.api_list

@@ -41,7 +41,7 @@ from generation.models import (
     PromptStatus,
     TaskStatus,
 )
-from generation.personas.exports import EXPORT_FORMATS, avatar_task_export
+from generation.personas.exports import EXPORT_FORMATS, avatar_task_export, in_blocks
 from generation.services import avatar_tasks, prompts
 from generation.services.avatar_tasks import DESCRIPTION_MAX_CHARS, LANGUAGE_MAX_CHARS, avatar_task_create
 from generation.services.prompts import PROMPT_MAX_CHARS, SEED_MAX, generated_image_bytes, prompt_create
@@ -249,7 +249,7 @@ def persona_task_urls(model_admin) -> list:
         if fmt not in EXPORT_FORMATS:
             raise Http404("No such export format.")
         chunks, content_type, filename = avatar_task_export(task=task, fmt=fmt)
-        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response = StreamingHttpResponse(in_blocks(chunks), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response["X-Content-Type-Options"] = "nosniff"
         return response

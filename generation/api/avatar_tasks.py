@@ -30,7 +30,7 @@ from generation.models import (
     GenerationTask,
     ImagesPerPersona,
 )
-from generation.personas.exports import EXPORT_FORMATS, avatar_task_export
+from generation.personas.exports import EXPORT_FORMATS, avatar_task_export, in_blocks
 from generation.services.avatar_tasks import (
     DESCRIPTION_MAX_CHARS,
     LANGUAGE_MAX_CHARS,
@@ -231,6 +231,6 @@ class AvatarTaskViewSet(
         query.is_valid(raise_exception=True)
         fmt = query.validated_data["format"]
         chunks, content_type, filename = avatar_task_export(task=task, fmt=fmt)
-        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response = StreamingHttpResponse(in_blocks(chunks), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response

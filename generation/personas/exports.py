@@ -1,9 +1,11 @@
-"""Exports of a persona task: JSON, CSV and ZIP, produced as streams of bytes.
+"""Exports of a persona task: JSON, CSV and ZIP, produced as streams of bytes in constant memory.
 
-Nothing is built in memory: personas are read from the database in chunks (`iterator()`), each
-one is serialised and handed on before the next is read; images are copied from storage in
-blocks. The ZIP is written by `zipfile` into a sink that the generator drains after every write,
-so at most one block is held at a time (zipfile writes data descriptors when it cannot seek).
+Nothing is built in memory and nothing grows with the number of personas: they are read from the
+database in chunks (`iterator()`: a server-side cursor on PostgreSQL), each one is serialised and
+handed on before the next is read; images are copied from storage in blocks. The ZIP is written by
+zipfile into a sink drained after every write, with the entries' infos for its central directory
+kept on disk (generation.personas.zipstream), and the folder names already given kept in a
+temporary SQLite database on disk (`_FolderNames`).
 
 Layout of the ZIP (as the original's): `details.csv` (every persona) at the top, then one folder
 per persona, `profiles/<First_Last>/details.json` with its images in
@@ -16,18 +18,21 @@ from __future__ import annotations
 import csv
 import json
 import re
+import sqlite3
 import unicodedata
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.files.storage import default_storage
 
 from generation.models import GeneratedPersona, GenerationTask
+from generation.personas.zipstream import StreamSink, StreamZip
 
 EXPORT_FORMATS = ("json", "csv", "zip")
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv; charset=utf-8", "zip": "application/zip"}
-CHUNK_SIZE = 100
+# Rows per fetch: a few MB of personas at most, and few round trips for 100,000 of them.
+CHUNK_SIZE = 1000
 COPY_BLOCK = 64 * 1024
 PERSONA_COLUMNS = (
     "position",
@@ -68,6 +73,13 @@ def export_filename(task: GenerationTask, fmt: str) -> str:
 
 def _personas(task: GenerationTask) -> Iterator[GeneratedPersona]:
     return GeneratedPersona.objects.filter(task=task).order_by("position").iterator(chunk_size=CHUNK_SIZE)
+
+
+def _csv_values(task: GenerationTask) -> Iterator[tuple]:
+    # Tuples, not models: the CSV needs only the columns, and builds no instance per row.
+    columns = (*PERSONA_COLUMNS, "images", "image_errors")
+    queryset = GeneratedPersona.objects.filter(task=task).order_by("position").values_list(*columns)
+    return queryset.iterator(chunk_size=CHUNK_SIZE)
 
 
 def persona_record(persona: GeneratedPersona, *, images: list[str] | None = None) -> dict[str, Any]:
@@ -113,17 +125,17 @@ class _Line:
         return value
 
 
-def _csv_row(persona: GeneratedPersona) -> list[Any]:
-    values = [getattr(persona, name) for name in PERSONA_COLUMNS]
-    values = ["" if value is None else value for value in values]
-    return [*values, ";".join(persona.images or []), len(persona.image_errors or [])]
+def _csv_row(values: tuple) -> list[Any]:
+    *columns, images, image_errors = values
+    columns = ["" if value is None else value for value in columns]
+    return [*columns, ";".join(images or []), len(image_errors or [])]
 
 
 def csv_rows(task: GenerationTask) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield writer.writerow(CSV_COLUMNS)
-    for persona in _personas(task):
-        yield writer.writerow(_csv_row(persona))
+    for values in _csv_values(task):
+        yield writer.writerow(_csv_row(values))
 
 
 def export_csv(task: GenerationTask) -> Iterator[bytes]:
@@ -134,31 +146,6 @@ def export_csv(task: GenerationTask) -> Iterator[bytes]:
 
 
 # --- ZIP -----------------------------------------------------------------------------------------
-
-
-class _Sink:
-    """A write-only, non-seekable file for zipfile; the generator drains it after each write."""
-
-    def __init__(self) -> None:
-        self._parts: list[bytes] = []
-        self._offset = 0
-
-    def write(self, data) -> int:
-        data = bytes(data)
-        self._parts.append(data)
-        self._offset += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._offset
-
-    def flush(self) -> None:
-        pass
-
-    def drain(self) -> bytes:
-        data = b"".join(self._parts)
-        self._parts.clear()
-        return data
 
 
 def folder_name(persona: GeneratedPersona) -> str:
@@ -173,32 +160,63 @@ def _extension(key: str) -> str:
     return match.group(1).lower() if match else "png"
 
 
+class _FolderNames:
+    """The folder names given so far, in SQLite's private temporary database (on disk past a small
+    page cache), so that 100,000 personas cost no memory. A name's `next` is the first suffix worth
+    trying for it: names are only ever added, so a suffix found taken stays taken."""
+
+    def __init__(self) -> None:
+        # One consumer at a time, though not always on one thread (a response may be iterated by
+        # a server's thread pool).
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute("CREATE TABLE names (name TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID")
+
+    def _next(self, name: str) -> int | None:
+        row = self._db.execute("SELECT next FROM names WHERE name = ?", (name,)).fetchone()
+        return row[0] if row else None
+
+    def unique(self, base: str) -> str:
+        """`base`, or the first of `base_2`, `base_3`, ... not given yet."""
+        suffix = self._next(base)
+        if suffix is None:
+            self._db.execute("INSERT INTO names VALUES (?, 2)", (base,))
+            return base
+        while self._next(name := f"{base}_{suffix}") is not None:
+            suffix += 1
+        self._db.execute("INSERT INTO names VALUES (?, 2)", (name,))
+        self._db.execute("UPDATE names SET next = ? WHERE name = ?", (suffix + 1, base))
+        return name
+
+    def close(self) -> None:
+        self._db.close()
+
+
 def export_zip(task: GenerationTask) -> Iterator[bytes]:
-    sink = _Sink()
-    used: set[str] = set()
-    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
-        with archive.open("details.csv", mode="w") as entry:
-            entry.write("\ufeff".encode())
-            for line in csv_rows(task):
-                entry.write(line.encode())
-                yield sink.drain()
-        yield sink.drain()
-        for persona in _personas(task):
-            folder = base = folder_name(persona)
-            suffix = 2
-            while folder in used:
-                folder, suffix = f"{base}_{suffix}", suffix + 1
-            used.add(folder)
-            names = [f"images/{n}.{_extension(key)}" for n, key in enumerate(persona.images or [], 1)]
-            details = _dumps(persona_record(persona, images=names)).encode()
-            archive.writestr(f"profiles/{folder}/details.json", details)
-            yield sink.drain()
-            for name, key in zip(names, persona.images or [], strict=True):
-                yield from _copy_image(archive, sink, key=key, name=f"profiles/{folder}/{name}")
-    yield sink.drain()
+    folders = _FolderNames()
+    try:
+        with StreamZip() as stream:
+            archive, sink = stream.archive, stream.sink
+            with archive.open("details.csv", mode="w") as entry:
+                entry.write("\ufeff".encode())
+                for line in csv_rows(task):
+                    entry.write(line.encode())
+                    yield from sink.drain()
+            yield from sink.drain()
+            for persona in _personas(task):
+                folder = folders.unique(folder_name(persona))
+                names = [f"images/{n}.{_extension(key)}" for n, key in enumerate(persona.images or [], 1)]
+                details = _dumps(persona_record(persona, images=names)).encode()
+                archive.writestr(f"profiles/{folder}/details.json", details)
+                yield from sink.drain()
+                for name, key in zip(names, persona.images or [], strict=True):
+                    yield from _copy_image(archive, sink, key=key, name=f"profiles/{folder}/{name}")
+            stream.finish()
+            yield from sink.drain()
+    finally:
+        folders.close()
 
 
-def _copy_image(archive: zipfile.ZipFile, sink: _Sink, *, key: str, name: str) -> Iterator[bytes]:
+def _copy_image(archive: zipfile.ZipFile, sink: StreamSink, *, key: str, name: str) -> Iterator[bytes]:
     """One stored image into the archive (stored, not deflated: PNG and JPEG are compressed)."""
     try:
         handle = default_storage.open(key, "rb")
@@ -209,11 +227,27 @@ def _copy_image(archive: zipfile.ZipFile, sink: _Sink, *, key: str, name: str) -
     with handle, archive.open(info, mode="w") as entry:
         while block := handle.read(COPY_BLOCK):
             entry.write(block)
-            yield sink.drain()
-    yield sink.drain()
+            yield from sink.drain()
+    yield from sink.drain()
 
 
 EXPORTERS = {"json": export_json, "csv": export_csv, "zip": export_zip}
+
+
+def in_blocks(chunks: Iterable[bytes], *, size: int = COPY_BLOCK) -> Iterator[bytes]:
+    """The chunks joined into blocks of about `size` bytes, for a response: one write to the
+    client per block rather than per row or per ZIP entry (an image entry alone is three pieces).
+    Holds at most `size` bytes and one chunk."""
+    pending: list[bytes] = []
+    length = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        length += len(chunk)
+        if length >= size:
+            yield b"".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield b"".join(pending)
 
 
 def avatar_task_export(*, task: GenerationTask, fmt: str) -> tuple[Iterator[bytes], str, str]:
