@@ -33,6 +33,7 @@ BENCHMARKS = {
     "caption_pipeline": "bench.caption_pipeline",
     "queue_drain": "bench.queue_drain",
     "workflow_engine": "bench.workflow_engine",
+    "scrape_many_hosts": "bench.scrape_many_hosts",
 }
 
 
