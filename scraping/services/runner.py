@@ -18,9 +18,10 @@ reaper (`scraping_jobs_resume_stale`) puts it back to pending and queues it.
    least the number of hosts a job usually spans, so that every host can be in flight while each
    keeps its politeness delay, which the Fetcher takes turns for cluster-wide). The threads fetch
    and extract (CPU work on the page alone); all database work stays in the job's thread, which
-   stores each result before starting that host's next item. Each item's closing UPDATE of the
-   job is its heartbeat and reads a cancellation; without one in the last BEAT_SECONDS, the run
-   writes a heartbeat before starting an item. Outcomes:
+   stores the finished results before starting the hosts' next items. After each batch of
+   results one UPDATE of the job writes its counters and progress, is its heartbeat and reads a
+   cancellation; without one in the last BEAT_SECONDS, the run writes a heartbeat before starting
+   an item. Outcomes:
    - blocked (robots.txt, domain not allowed, language not asked for): the item is `blocked` and
      counts in no counter: it was never the job's to fetch;
    - fetch failed: `failed` with the error and HTTP status; `failed_items` + 1;
@@ -28,14 +29,15 @@ reaper (`scraping_jobs_resume_stale`) puts it back to pending and queues it.
      it, the job's matching keywords merged into it; `skipped_items` + 1;
    - else the bytes are stored at `artifact_storage_key` (skipped if the key exists: a crash
      between the write and the row) and the Artifact, its ContentExtraction and MetadataTag rows
-     are created together with the item's status and the counters, in one transaction;
-     `processed_items` + 1. A concurrent duplicate (the unique (user, content_hash) constraint)
-     turns into the duplicate case.
+     are created together with the item's status, in one transaction; `processed_items` + 1.
+     A concurrent duplicate (the unique (user, content_hash) constraint) turns into the
+     duplicate case.
    Items that follow links (government crawl) add their same-site links as new items, one level
    deeper, while the depth is below `crawl_depth` and the job has fewer than `max_items`.
 5. Finish: `completed` (even with some failed items), or `failed` when items failed and none was
    stored or found duplicate; `cancelled` when a cancellation was seen. Counters are recounted
-   from the items at the end.
+   from the items at the end (a run that died between storing items and writing their counters
+   leaves them behind until then).
 
 A run that has worked for half of SCRAPING_JOB_TIMEOUT hands over: the job goes back to pending and
 a new task is queued (so no single task outlives the broker's timeout); attempts restart at 0,
