@@ -772,8 +772,18 @@ class _JobRun:
 
     def _fail(self, message: str) -> None:
         now = timezone.now()
+        # Recounted as at the finish: counters of a batch not yet recorded are not lost.
+        counts = self._counts()
         if self.rows.filter(status=JobStatus.RUNNING).update(
-            status=JobStatus.FAILED, error_message=message, completed_at=now, heartbeat_at=now, updated_at=now
+            status=JobStatus.FAILED,
+            error_message=message,
+            completed_at=now,
+            heartbeat_at=now,
+            updated_at=now,
+            total_items=sum(counts.values()),
+            processed_items=counts[ItemStatus.STORED],
+            skipped_items=counts[ItemStatus.DUPLICATE],
+            failed_items=counts[ItemStatus.FAILED],
         ):
             scraping_job_ended_notify(job_id=self.job.pk, failed=True)
 
