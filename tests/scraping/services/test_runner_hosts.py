@@ -4,7 +4,6 @@ arrive. The fetch threads touch no database (pacing in memory, tests/settings.py
 work inside the test's transaction."""
 
 import itertools
-from collections import deque
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -14,6 +13,7 @@ from scraping.services import runner as runner_module
 from scraping.services.jobs import scraping_job_cancel, scraping_job_create
 from scraping.services.runner import scraping_job_run
 from tests.factories.accounts import UserFactory
+from tests.factories.scraping import ScrapingJobFactory, ScrapingJobItemFactory
 from tests.fakes.site import FakeSite
 
 pytestmark = pytest.mark.django_db
@@ -115,18 +115,16 @@ def test_a_slow_host_does_not_hold_up_the_others(settings, sites):
 
 
 def test_items_of_one_host_go_in_the_order_found_and_hosts_take_turns():
-    pending = runner_module._PendingItems(None, per_host=1)
+    job = ScrapingJobFactory()
     urls = ["http://a.test/1", "http://a.test/2", "http://b.test/1", "http://a.test/3", "http://c.test/1"]
-    pending.queues = {}
-    for position, url in enumerate(urls):
-        pending.queues.setdefault(runner_module._host(url), deque()).append(
-            (position, ScrapingJobItem(pk=position, url=url))
-        )
-    pending.unread = False
+    for url in urls:  # created one after the other: the order found
+        ScrapingJobItemFactory(job=job, url=url)
+    pending = runner_module._PendingItems(ScrapingJobItem.objects.filter(job=job), per_host=1)
+
     first = [pending.take() for _ in range(4)]
     # One request per host at a time: a, b, c, then nothing until one is released.
     assert [item.url if item else None for item in first] == [urls[0], urls[2], urls[4], None]
-    pending.release(first[1])  # b is done: still nothing of b's, and a and c are busy
+    pending.release(first[1])  # b is done: nothing of b's is left, and a and c are busy
     assert pending.take() is None
     pending.release(first[0])
     assert pending.take().url == urls[1]  # a's next, in the order found
