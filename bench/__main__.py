@@ -87,7 +87,10 @@ def main(argv: list[str]) -> int:
         call_command("migrate", verbosity=0)
         from django.db import connection
 
+        from bench import report
         from bench.report import machine_description, results_table
+
+        report.scale = args.scale
 
         for name in names:
             print(f"# {name} ({args.scale})", flush=True)

@@ -25,7 +25,8 @@ changelist's queries and the template render. Two pages: the default list and th
 to `status=pending` (the reviewers' queue). Each side answers each page twice untimed first
 (imports, template compilation); then rounds alternate which side goes first, and the best round
 of each side is compared. Every response is checked: 200 and a full page of rows. Target for
-the default page: ours at most 0.2x the baseline's time.
+the default page: ours at most 0.15x the baseline's time, at the full size: the baseline's
+`COUNT(*)` is what the project saves, and over 100 000 rows it costs little next to rendering.
 """
 
 import re
@@ -45,7 +46,7 @@ PAGES = {
     "default": {},
     "pending": {"status__exact": "pending"},
 }
-RATIO_TARGET = 0.2
+RATIO_TARGET = 0.15
 PLAIN_STATIC_STORAGE = "django.contrib.staticfiles.storage.StaticFilesStorage"
 
 
@@ -130,7 +131,11 @@ def run(*, scale: str) -> None:
         ratio=ours / baseline,
         op="<=",
         target=RATIO_TARGET,
-        note=f"images changelist, default page, project ImageAdmin vs Django's defaults, {rows} rows",
+        note=(
+            f"images changelist, default page, project ImageAdmin vs Django's defaults, {rows} rows "
+            "(target for 1 000 000: the exact count it saves is cheap at 100 000)"
+        ),
+        holds_at="full",
     )
     pending_ratio = min(timings[("ours", "pending")]) / min(timings[("baseline", "pending")])
     details = "; ".join(

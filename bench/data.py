@@ -63,10 +63,11 @@ def caption_images(*, rows: int) -> CaptionImages:
             cursor.execute(
                 """
                 INSERT INTO posts (created_at, updated_at, post_id, platform_user_id, post_url, post_content,
-                                   platform_connection_id, platform_type, instance_url, language)
+                                   platform_connection_id, platform_type, instance_url, language,
+                                   platform_details)
                 SELECT now() - (%(posts)s - i) * interval '2 seconds', now(), 'p' || i, 'acct-' || i %% 500,
                        'https://bench.example.test/@user/' || i, 'Bench post number ' || i, %(platform)s,
-                       'mastodon', 'https://bench.example.test', 'en'
+                       'mastodon', 'https://bench.example.test', 'en', '{}'::jsonb
                 FROM generate_series(1, %(posts)s) AS i
                 ORDER BY i
                 """,

@@ -16,3 +16,7 @@ MEDIA_ROOT = tempfile.mkdtemp(prefix="socialdesk-bench-media-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": True}
 ROOT_URLCONF = "bench.urls"  # the project URLs plus the bare view of bench.api_list
+
+# Every fake outside service in the benchmarks listens on loopback, which the outbound guard
+# refuses in production; the tests open it the same way.
+OUTBOUND_ALLOW_PRIVATE_NETWORKS = True

@@ -15,7 +15,7 @@ always appended here, after the instruction (`caption_prompt`).
 from django.utils.translation import get_language_info
 
 from captions.models import ImageCategory
-from core.selectors import config_get
+from core.selectors import config_get, config_values
 
 __all__ = [
     "CATEGORY_PROMPTS",
@@ -27,6 +27,7 @@ __all__ = [
     "caption_prompt",
     "language_name",
     "prompt_instruction",
+    "prompt_overrides",
 ]
 
 CONFIG_KEY_PREFIX = "caption_prompt_"
@@ -92,23 +93,39 @@ RULES = (
 )
 
 
-def _configured(key: str) -> str | None:
-    value = config_get(key=key)
+def _cleaned(value) -> str | None:
     if isinstance(value, str) and value.strip():
         return " ".join(value.split())
     return None
 
 
-def prompt_instruction(*, category: str | None, fallback: bool = False) -> str:
+def _configured(key: str, overrides: dict[str, str] | None) -> str | None:
+    if overrides is not None:
+        return overrides.get(key)
+    return _cleaned(config_get(key=key))
+
+
+def prompt_overrides() -> dict[str, str]:
+    """Every instruction the operator replaced, by config key, in one query: a task captioning many
+    images reads them once (`prompt_instruction(overrides=...)`) instead of twice an image."""
+    keys = [FALLBACK_CONFIG_KEY, *(f"{CONFIG_KEY_PREFIX}{category}" for category in CATEGORY_PROMPTS)]
+    cleaned = {key: _cleaned(value) for key, value in config_values(keys=keys).items()}
+    return {key: value for key, value in cleaned.items() if value}
+
+
+def prompt_instruction(
+    *, category: str | None, fallback: bool = False, overrides: dict[str, str] | None = None
+) -> str:
     """The instruction for a category (or the fallback): the operator's override, else the default.
 
-    An unknown or missing category gets the `other` instruction.
+    An unknown or missing category gets the `other` instruction. `overrides` (from
+    `prompt_overrides`) saves the query; without it the override is read now.
     """
     if fallback:
-        return _configured(FALLBACK_CONFIG_KEY) or FALLBACK_PROMPT
+        return _configured(FALLBACK_CONFIG_KEY, overrides) or FALLBACK_PROMPT
     if category not in CATEGORY_PROMPTS:
         category = C.OTHER
-    return _configured(f"{CONFIG_KEY_PREFIX}{category}") or CATEGORY_PROMPTS[category]
+    return _configured(f"{CONFIG_KEY_PREFIX}{category}", overrides) or CATEGORY_PROMPTS[category]
 
 
 def language_name(code: str | None) -> str:
@@ -135,6 +152,7 @@ def caption_prompt(
     optimal_max: int,
     fallback: bool = False,
     instruction: str | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> str:
     """The whole prompt sent with the image: the instruction, then the language and length budget.
 
@@ -151,7 +169,7 @@ def caption_prompt(
         optimal_min=optimal_min,
         optimal_max=optimal_max,
     )
-    base = prompt_instruction(category=category, fallback=fallback)
+    base = prompt_instruction(category=category, fallback=fallback, overrides=overrides)
     wish = " ".join((instruction or "").split())
     if wish:
         base = f"{base} The reviewer asks for this image: {wish}"

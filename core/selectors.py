@@ -9,3 +9,9 @@ def config_get(*, key: str, default: Any = None) -> Any:
     if entry is None or entry.raw_value is None:
         return default
     return entry.typed_value
+
+
+def config_values(*, keys: list[str]) -> dict[str, Any]:
+    """The typed values of those of `keys` that are set, in one query (unset keys are absent)."""
+    entries = SystemConfig.objects.filter(key__in=keys)
+    return {entry.key: entry.typed_value for entry in entries if entry.raw_value is not None}

@@ -40,6 +40,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from accounts.models import User
@@ -47,9 +48,9 @@ from accounts.request_meta import RequestMeta
 from accounts.services.audit import audit_log_write
 from captions.images import ImageError, ImageUnavailable, download_image, normalise_image, store_image
 from captions.models import CaptionGenerationUserSettings, Image, ImageCategory, ImageStatus
-from captions.prompts import INSTRUCTION_MAX_CHARS, caption_prompt
+from captions.prompts import INSTRUCTION_MAX_CHARS, caption_prompt, prompt_overrides
 from captions.quality import REVIEW_BELOW, QualityReport, caption_fit, caption_quality
-from captions.selectors import caption_length_limit
+from captions.selectors import caption_length_rule
 from captions.services.review import InvalidTransition
 from core.ai import (
     AIBackend,
@@ -67,8 +68,10 @@ from core.retry import RetryPolicy, RetryStats, call_with_retries
 __all__ = [
     "GENERATABLE",
     "REGENERATABLE",
+    "CaptionContext",
     "PictureDescription",
     "PictureNotDescribed",
+    "caption_context",
     "caption_generate",
     "caption_regenerate",
     "instruction_clean",
@@ -95,6 +98,32 @@ DEFAULT_OPTIMAL_MAX = int(_defaults["optimal_max_length"])
 
 class _ImageFailed(Exception):
     """This image cannot be captioned now; the message becomes its `processing_error`."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaptionContext:
+    """What every image of one connection shares: the owner's caption settings and the operator's
+    prompt overrides. A task reads them once (`caption_context`) instead of three queries an image;
+    a setting changed while it runs applies from its next task, as its other settings do."""
+
+    language: str | None
+    optimal_min: int
+    optimal_max: int
+    max_caption_length: int | None
+    prompt_overrides: dict[str, str]
+
+
+def caption_context(*, user_id: int, connection_id: int) -> CaptionContext:
+    own = CaptionGenerationUserSettings.objects.filter(
+        user_id=user_id, platform_connection_id=connection_id
+    ).first()
+    return CaptionContext(
+        language=own.language if own else None,
+        optimal_min=own.optimal_min_length if own else DEFAULT_OPTIMAL_MIN,
+        optimal_max=own.optimal_max_length if own else DEFAULT_OPTIMAL_MAX,
+        max_caption_length=own.max_caption_length if own else None,
+        prompt_overrides=prompt_overrides(),
+    )
 
 
 @dataclass(frozen=True)
@@ -214,6 +243,7 @@ def _attempts(
     optimal_min: int,
     optimal_max: int,
     instruction: str | None = None,
+    overrides: dict[str, str] | None = None,
 ) -> list[_Attempt]:
     budget = {
         "language": language,
@@ -221,6 +251,7 @@ def _attempts(
         "optimal_min": optimal_min,
         "optimal_max": optimal_max,
         "instruction": instruction,
+        "overrides": overrides,
     }
     main = caption_prompt(category=category, **budget)
     simpler = caption_prompt(category=category, fallback=True, **budget)
@@ -296,6 +327,7 @@ def _described(
     optimal_min: int,
     optimal_max: int,
     instruction: str | None,
+    overrides: dict[str, str] | None = None,
 ) -> dict:
     """Classify, caption through the attempt chain and score: the caption fields of one picture."""
     category, classify_note = _classify(backend, picture, stats=stats)
@@ -306,6 +338,7 @@ def _described(
         optimal_min=optimal_min,
         optimal_max=optimal_max,
         instruction=instruction,
+        overrides=overrides,
     )
     best = _best_caption(
         backend=backend,
@@ -342,23 +375,28 @@ def _described(
 
 
 def _caption_fields(
-    image: Image, picture: ImageInput, backend: AIBackend, stats: RetryStats, instruction: str | None
+    image: Image,
+    picture: ImageInput,
+    backend: AIBackend,
+    stats: RetryStats,
+    instruction: str | None,
+    context: CaptionContext,
 ) -> dict:
-    connection = image.platform_connection
-    own = CaptionGenerationUserSettings.objects.filter(
-        user_id=connection.user_id, platform_connection_id=connection.pk
-    ).first()
     # The user's chosen language first, else the language the post itself was written in.
-    language = ((own.language if own else None) or image.post.language or "").strip() or DEFAULT_LANGUAGE
+    language = (context.language or image.post.language or "").strip() or DEFAULT_LANGUAGE
+    limit = caption_length_rule(
+        configured=context.max_caption_length, connection_extra=image.platform_connection.extra
+    )
     fields = _described(
         picture=picture,
         backend=backend,
         stats=stats,
         language=language,
-        limit=caption_length_limit(image=image),
-        optimal_min=own.optimal_min_length if own else DEFAULT_OPTIMAL_MIN,
-        optimal_max=own.optimal_max_length if own else DEFAULT_OPTIMAL_MAX,
+        limit=limit,
+        optimal_min=context.optimal_min,
+        optimal_max=context.optimal_max,
         instruction=instruction,
+        overrides=context.prompt_overrides,
     )
     return {**fields, "processing_error": None, "status": S.PENDING}
 
@@ -420,18 +458,21 @@ def picture_describe(
 
 
 def _finish(image: Image, fields: dict) -> Image:
-    """Write `fields` under a row lock if the image is still the pipeline's; return the fresh row."""
-    with transaction.atomic():
-        current = Image.objects.select_for_update().filter(pk=image.pk).first()
-        if current is None:  # deleted meanwhile (its post was removed): nothing to write
-            return image
-        if current.status in GENERATABLE:
-            for name, value in fields.items():
-                setattr(current, name, value)
-            current.save(update_fields=[*fields, "updated_at"])
-        else:
-            logger.info("Image %s became %s while captioning; left as it is", image.pk, current.status)
-    return Image.objects.select_related("post", "platform_connection").get(pk=image.pk)
+    """Write `fields` if the image is still the pipeline's; return the row as it is now.
+
+    One conditional UPDATE is the check and the write at once: a reviewer's change that landed
+    meanwhile makes it match nothing, and then the row is read back as they left it."""
+    now = timezone.now()
+    if Image.objects.filter(pk=image.pk, status__in=GENERATABLE).update(**fields, updated_at=now):
+        for name, value in fields.items():
+            setattr(image, name, value)
+        image.updated_at = now
+        return image
+    current = Image.objects.select_related("post", "platform_connection").filter(pk=image.pk).first()
+    if current is None:  # deleted meanwhile (its post was removed): nothing to write
+        return image
+    logger.info("Image %s became %s while captioning; left as it is", image.pk, current.status)
+    return current
 
 
 def caption_generate(
@@ -440,6 +481,7 @@ def caption_generate(
     backend: AIBackend | None = None,
     sleep: Callable[[float], None] = time.sleep,
     instruction: str | None = None,
+    context: CaptionContext | None = None,
 ) -> Image:
     """Caption one image (see the module docstring); return its fresh row with `retry_stats`.
 
@@ -448,9 +490,14 @@ def caption_generate(
     `instruction`: a reviewer's request for this image, added to every prompt (`caption_prompt`).
     `sleep` paces download retries (tests inject a no-op). An image that is not `pending` or
     `error` is returned untouched, without any outside call.
+    `context`: a task's `caption_context` for the image's connection; with it, `image` is taken as
+    the task just loaded it (with its post and connection) instead of being read again.
     """
     stats = RetryStats()
-    current = Image.objects.select_related("post", "platform_connection").filter(pk=image.pk).first()
+    if context is not None:
+        current = image
+    else:
+        current = Image.objects.select_related("post", "platform_connection").filter(pk=image.pk).first()
     if current is None:
         image.retry_stats = stats
         return image
@@ -458,12 +505,15 @@ def caption_generate(
         current.retry_stats = stats
         return current
     backend = backend or backend_for(user=current.platform_connection.user)
+    if context is None:
+        connection = current.platform_connection
+        context = caption_context(user_id=connection.user_id, connection_id=connection.pk)
 
     stored: dict = {}
     try:
         loaded = _load_image(current, stats=stats, sleep=sleep)
         stored = loaded.stored
-        fields = {**stored, **_caption_fields(current, loaded.picture, backend, stats, instruction)}
+        fields = {**stored, **_caption_fields(current, loaded.picture, backend, stats, instruction, context)}
     except _ImageFailed as exc:
         logger.info("Image %s could not be captioned: %s", current.pk, exc)
         fields = {**stored, "status": S.ERROR, "processing_error": str(exc)}

@@ -31,8 +31,7 @@ from uuid import UUID
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db import connection as db_connection
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -211,13 +210,6 @@ def caption_task_cancel(
 # Running ----------------------------------------------------------------------------------------
 
 
-def _caption_generate(*, image: Image, backend=None) -> Image:
-    # Imported when first used: the task module does not need the caption pipeline to load.
-    from captions.services.generation import caption_generate
-
-    return caption_generate(image=image, backend=backend)
-
-
 def caption_task_run(
     *,
     task_id: UUID | str,
@@ -247,9 +239,7 @@ def caption_task_run(
         logger.info("Caption task %s is not queued (claimed, cancelled or finished): nothing to do", task_id)
         return
     task = CaptionGenerationTask.objects.select_related("user", "platform_connection").get(pk=task_id)
-    _TaskRunner(
-        task=task, captioner=captioner or _caption_generate, api_factory=api_factory, sleep=sleep
-    ).run()
+    _TaskRunner(task=task, captioner=captioner, api_factory=api_factory, sleep=sleep).run()
 
 
 @dataclass
@@ -323,6 +313,21 @@ def _store_description_limit(connection: PlatformConnection, limit: int) -> None
     connection.extra = extra
 
 
+def _share_thread_connection(worker_databases: list) -> None:
+    """A pool thread's first step: its own database connection, kept for all its images (a new
+    connection an image cost PostgreSQL a backend process each) and closed by the task's thread
+    when the pool is done (`_close_connections`), which Django allows once it is marked shared."""
+    database = connections[DEFAULT_DB_ALIAS]
+    database.inc_thread_sharing()
+    worker_databases.append(database)
+
+
+def _close_connections(worker_databases: list) -> None:
+    for database in worker_databases:
+        database.close()
+        database.dec_thread_sharing()
+
+
 class _TaskRunner:
     """One claimed task, run to its end. Counters are touched by the task's thread only."""
 
@@ -330,13 +335,14 @@ class _TaskRunner:
         self,
         *,
         task: CaptionGenerationTask,
-        captioner: Captioner,
+        captioner: Captioner | None,
         api_factory: ApiFactory,
         sleep: Callable[[float], None],
     ):
         self.task = task
         self.connection: PlatformConnection = task.platform_connection
-        self.captioner = captioner
+        self.captioner = captioner or self._caption_generate
+        self.context = None
         self.api_factory = api_factory
         self.sleep = sleep
         snapshot = task.settings_json or {}
@@ -471,6 +477,12 @@ class _TaskRunner:
         self._total = self.summary.images_found = len(ids)
         if ids:
             self.backend = backend_for(user=self.connection.user)
+            if self.captioner == self._caption_generate:
+                from captions.services.generation import caption_context
+
+                self.context = caption_context(
+                    user_id=self.connection.user_id, connection_id=self.connection.pk
+                )
         concurrency = max(1, int(settings.CAPTION_CONCURRENCY))
         if concurrency == 1 or len(ids) == 1:
             self._caption_inline(ids)
@@ -504,7 +516,13 @@ class _TaskRunner:
         queue = iter(enumerate(ids, start=1))
         in_flight: set[Future] = set()
         finished: set[Future] = set()
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"caption-{self.task.pk}")
+        worker_databases: list = []
+        pool = ThreadPoolExecutor(
+            max_workers=concurrency,
+            thread_name_prefix=f"caption-{self.task.pk}",
+            initializer=_share_thread_connection,
+            initargs=(worker_databases,),
+        )
         try:
             while True:
                 counted = bool(finished)
@@ -537,12 +555,16 @@ class _TaskRunner:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            _close_connections(worker_databases)
+
+    def _caption_generate(self, *, image: Image, backend=None) -> Image:
+        # Imported when first used: the task module does not need the caption pipeline to load.
+        from captions.services.generation import caption_generate
+
+        return caption_generate(image=image, backend=backend, context=self.context)
 
     def _caption_in_thread(self, image: Image) -> _Outcome:
-        try:
-            return self._caption_one(image)
-        finally:
-            db_connection.close()  # this thread's own connection, not the task's
+        return self._caption_one(image)
 
     def _caption_one(self, image: Image) -> _Outcome:
         if self.delay > 0:

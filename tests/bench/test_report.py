@@ -9,7 +9,7 @@ from bench import report
 
 LINE = re.compile(
     r"^BENCH (?P<name>\w+) ours=(?P<ours>[\d.]+)(?P<unit>\S*) baseline=(?P<baseline>[\d.]+)(?P=unit) "
-    r"ratio=(?P<ratio>[\d.]+) target=(?P<op><=|>=)(?P<target>[\d.]+) (?P<verdict>ok|MISS)$"
+    r"ratio=(?P<ratio>[\d.]+) target=(?P<op><=|>=)(?P<target>[\d.]+) (?P<verdict>ok|MISS|n/a)$"
 )
 
 
@@ -58,3 +58,41 @@ def test_the_table_has_a_row_per_result_with_the_machine_and_date(capsys):
     assert table[2].startswith("| benchmark |")
     assert table[4] == "| `cleanup` | 1.00 s | 0.50 s | 2.00 | <= 2.5 | ok | a |"
     assert table[5].startswith("| `queue_drain` | 2.00 tasks/s | 4.00 tasks/s | 0.50 | >= 0.7 | **MISS** |")
+
+
+@pytest.mark.parametrize(
+    ("scale", "ratio", "verdict"),
+    [("small", 6.5, "n/a"), ("small", 7.5, "ok"), ("full", 6.5, "MISS"), ("full", 7.5, "ok")],
+)
+def test_a_target_for_the_full_size_is_not_applicable_to_a_small_run_that_misses_it(
+    capsys, monkeypatch, scale, ratio, verdict
+):
+    monkeypatch.setattr(report, "scale", scale)
+
+    report.emit(
+        name="caption_pipeline_8",
+        ours=1,
+        baseline=1,
+        unit="img/s",
+        ratio=ratio,
+        op=">=",
+        target=7.2,
+        holds_at="full",
+    )
+
+    assert LINE.match(capsys.readouterr().out.strip())["verdict"] == verdict
+    row = report.results_table(scale=scale, machine="m").splitlines()[4]
+    assert row.split(" | ")[5] == {"n/a": "n/a (target for `full`)", "ok": "ok", "MISS": "**MISS**"}[verdict]
+
+
+def test_a_line_without_holds_at_misses_at_any_size(capsys, monkeypatch):
+    monkeypatch.setattr(report, "scale", "small")
+
+    report.emit(name="x", ours=1, baseline=1, unit="s", ratio=0.4, op=">=", target=0.5)
+
+    assert capsys.readouterr().out.strip().endswith(" MISS")
+
+
+def test_holds_at_names_a_known_size():
+    with pytest.raises(ValueError, match="holds_at"):
+        report.emit(name="x", ours=1, baseline=1, unit="s", ratio=1, op=">=", target=1, holds_at="huge")

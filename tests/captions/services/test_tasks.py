@@ -15,19 +15,23 @@ from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection as db
 from django.db import connections
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from PIL import Image as PILImage
 
 from accounts.models import AuditLog, Role
 from captions.models import (
     CaptionGenerationTask,
+    CaptionGenerationUserSettings,
     Image,
     ImageStatus,
     ProcessingRun,
     ProcessingRunStatus,
     TaskStatus,
 )
+from captions.services import generation
 from captions.services import tasks as tasks_module
 from captions.services.tasks import (
     TaskAlreadyActive,
@@ -38,7 +42,9 @@ from captions.services.tasks import (
     caption_tasks_recover_stale,
 )
 from core.errors import NotFound
+from core.models import SystemConfig
 from core.reaper import reapers
+from core.services import config_set
 from platforms.kinds.mastodon.client import MastodonApi
 from tests.factories.accounts import UserFactory
 from tests.factories.captions import CaptionGenerationTaskFactory, CaptionGenerationUserSettingsFactory
@@ -621,6 +627,36 @@ def test_a_cancellation_from_a_worker_stops_the_pool_from_starting_more(fake, co
     assert ProcessingRun.objects.get(task=task).status == ProcessingRunStatus.CANCELLED
 
 
+def _connections_to_this_database() -> int:
+    with db.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_pool_threads_keep_one_connection_each_and_the_task_closes_them(fake, connection, settings):
+    settings.CAPTION_CONCURRENCY = 3
+    for _ in range(4):
+        add_post(fake, [None, None])
+    task = queued_task(connection)
+    before = _connections_to_this_database()
+    opened = []
+
+    def captioner(*, image, backend):
+        captioned = simple_captioner(image=image, backend=backend)
+        opened.append(connections["default"].connection.info.backend_pid)
+        return captioned
+
+    caption_task_run(task_id=task.pk, captioner=captioner, api_factory=NO_WAIT)
+
+    task.refresh_from_db()
+    assert task.results_json["captions_generated"] == 8, task.error_message
+    assert len(opened) == 8
+    assert len(set(opened)) <= 3, "one connection per pool thread, not one per image"
+    assert _connections_to_this_database() == before
+
+
 # Stale tasks ------------------------------------------------------------------------------------
 
 
@@ -693,3 +729,48 @@ def test_a_requeued_task_runs_again_and_completes(
     task.refresh_from_db()
     assert task.status == TaskStatus.COMPLETED and task.attempts == 2
     assert Image.objects.filter(generated_caption__startswith="A picture").count() == 3
+
+
+def test_a_task_reads_the_owners_settings_and_the_prompt_overrides_once_not_once_an_image(fake, connection):
+    for _ in range(4):
+        add_post(fake, [None])
+    config_set(key="caption_prompt_other", value="Say what the picture is for.")
+    CaptionGenerationUserSettings.objects.filter(platform_connection=connection).update(language="de")
+    task = queued_task(connection)
+
+    with CaptureQueriesContext(db) as queries:
+        caption_task_run(task_id=task.pk, api_factory=NO_WAIT)
+
+    task.refresh_from_db()
+    assert task.results_json["captions_generated"] == 4, task.error_message
+    settings_table = f'FROM "{CaptionGenerationUserSettings._meta.db_table}"'
+    settings_reads = [q for q in queries if settings_table in q["sql"]]
+    config_reads = [q for q in queries if f'FROM "{SystemConfig._meta.db_table}"' in q["sql"]]
+    assert len(settings_reads) == 1
+    assert len(config_reads) == 1
+    prompts = list(Image.objects.values_list("prompt_used", flat=True))
+    assert len(prompts) == 4
+    assert all(
+        prompt.startswith("Say what the picture is for. ") and "in German" in prompt for prompt in prompts
+    )
+
+
+def test_a_reviewers_approval_while_the_task_captions_is_kept(fake, connection, monkeypatch):
+    add_post(fake, [None])
+    task = queued_task(connection)
+    real = generation._caption_fields
+
+    def reviewer_acts_meanwhile(image, *args, **kwargs):
+        fields = real(image, *args, **kwargs)
+        Image.objects.filter(pk=image.pk).update(
+            status=ImageStatus.APPROVED, final_caption="A reviewer's words."
+        )
+        return fields
+
+    monkeypatch.setattr(generation, "_caption_fields", reviewer_acts_meanwhile)
+    caption_task_run(task_id=task.pk, api_factory=NO_WAIT)
+
+    image = Image.objects.get()
+    assert image.status == ImageStatus.APPROVED
+    assert image.final_caption == "A reviewer's words."
+    assert image.generated_caption in (None, "")
