@@ -34,6 +34,7 @@ BENCHMARKS = {
     "queue_drain": "bench.queue_drain",
     "workflow_engine": "bench.workflow_engine",
     "persona_export": "bench.persona_export",
+    "scrape_many_hosts": "bench.scrape_many_hosts",
 }
 
 

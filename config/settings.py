@@ -421,9 +421,11 @@ CROSSREF_API_URL = env.str("CROSSREF_API_URL", default="https://api.crossref.org
 CROSSREF_MAILTO = env.str("CROSSREF_MAILTO", default="")
 # Scraping jobs (scraping.services): a running job with no heartbeat for this many seconds is
 # resumed by the reaper (or failed after 3 attempts); one task works for at most half of it, then
-# hands over to a new task. Pages one job fetches at once (threads; 1: one after the other).
+# hands over to a new task. Pages one job fetches at once over all its hosts (threads; 1: one
+# after the other; at most SCRAPING_PER_HOST_CONCURRENCY per host): with fewer than the hosts a
+# job spans, hosts wait for a thread while their politeness delay has long passed.
 SCRAPING_JOB_TIMEOUT = env.int("SCRAPING_JOB_TIMEOUT", default=600)
-SCRAPING_CONCURRENCY = env.int("SCRAPING_CONCURRENCY", default=4)
+SCRAPING_CONCURRENCY = env.int("SCRAPING_CONCURRENCY", default=32)
 
 # Retention (manage.py cleanup; core.retention and each app's retention.py): ages in days unless
 # named otherwise. `manage.py cleanup --list` shows every policy with its setting.

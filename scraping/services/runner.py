@@ -12,10 +12,16 @@ reaper (`scraping_jobs_resume_stale`) puts it back to pending and queues it.
    one row per normalised URL and job), at most `max_items`, inserted in one transaction. A
    discovery failure fails the job with its message; a partial one (`SourceError.partial`: some
    inputs failed after others gave URLs) keeps the URLs and leaves the message on the job.
-4. Pending items are processed in the order they were found. Fetching may run in a small thread
-   pool (SCRAPING_CONCURRENCY; the threads only fetch, all database work stays in the job's thread,
-   and the Fetcher itself keeps per-host politeness and concurrency). Before each item the run
-   writes its heartbeat and looks for a cancellation. Outcomes:
+4. Pending items are processed host by host: each host's items in the order they were found,
+   the hosts in turns (`_PendingItems`), never more than SCRAPING_PER_HOST_CONCURRENCY of the
+   run's requests in flight to one host. Fetching runs in a thread pool (SCRAPING_CONCURRENCY, at
+   least the number of hosts a job usually spans, so that every host can be in flight while each
+   keeps its politeness delay, which the Fetcher takes turns for cluster-wide). The threads fetch
+   and extract (CPU work on the page alone); all database work stays in the job's thread, which
+   stores the finished results before starting the hosts' next items. After each batch of
+   results one UPDATE of the job writes its counters and progress, is its heartbeat and reads a
+   cancellation; without one in the last BEAT_SECONDS, the run writes a heartbeat before starting
+   an item. Outcomes:
    - blocked (robots.txt, domain not allowed, language not asked for): the item is `blocked` and
      counts in no counter: it was never the job's to fetch;
    - fetch failed: `failed` with the error and HTTP status; `failed_items` + 1;
@@ -23,14 +29,15 @@ reaper (`scraping_jobs_resume_stale`) puts it back to pending and queues it.
      it, the job's matching keywords merged into it; `skipped_items` + 1;
    - else the bytes are stored at `artifact_storage_key` (skipped if the key exists: a crash
      between the write and the row) and the Artifact, its ContentExtraction and MetadataTag rows
-     are created together with the item's status and the counters, in one transaction;
-     `processed_items` + 1. A concurrent duplicate (the unique (user, content_hash) constraint)
-     turns into the duplicate case.
+     are created together with the item's status, in one transaction; `processed_items` + 1.
+     A concurrent duplicate (the unique (user, content_hash) constraint) turns into the
+     duplicate case.
    Items that follow links (government crawl) add their same-site links as new items, one level
    deeper, while the depth is below `crawl_depth` and the job has fewer than `max_items`.
 5. Finish: `completed` (even with some failed items), or `failed` when items failed and none was
    stored or found duplicate; `cancelled` when a cancellation was seen. Counters are recounted
-   from the items at the end.
+   from the items at the end (a run that died between storing items and writing their counters
+   leaves them behind until then).
 
 A run that has worked for half of SCRAPING_JOB_TIMEOUT hands over: the job goes back to pending and
 a new task is queued (so no single task outlives the broker's timeout); attempts restart at 0,
@@ -41,8 +48,10 @@ import hashlib
 import json
 import logging
 import re
+import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -80,6 +89,16 @@ FetcherFactory = Callable[[FetchPolicy], Fetcher]
 
 # How often a run waiting on its fetch threads refreshes its heartbeat and looks for a cancellation.
 POLL_SECONDS = 10.0
+# Before starting an item the run writes its heartbeat (and reads a cancellation) unless it did
+# within this many seconds: recording each batch of results does it too (`_record_progress`).
+BEAT_SECONDS = 1.0
+# Pending items read at a time to choose the next host from (see _PendingItems).
+PENDING_WINDOW = 1000
+# The interpreter's thread switch interval while fetch threads run (default 5 ms). The job thread
+# makes ~8 database round trips per stored page, and after each it waits for the GIL while a
+# fetch thread extracts a page: up to a whole interval each time. At 1 ms the job's thread spent
+# 32 ms a stored page instead of 47 in `scrape_many_hosts` (docs/performance.md). Only lowered.
+SWITCH_INTERVAL = 0.001
 # Item metadata key (never copied into tags) marking a candidate whose links the run follows.
 FOLLOW_KEY = "_follow_links"
 KEYWORD_MAX_CHARS = 100
@@ -196,8 +215,86 @@ def keywords_matched(*, keywords: Iterable[str], text: str) -> list[str]:
     return found
 
 
+def _host(url: str) -> str:
+    """The host as the Fetcher paces it (core.pacing keys: the host name, without the port)."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+class _PendingItems:
+    """The job's pending items, handed out host by host.
+
+    Items are read in the order they were found (created_at, pk), PENDING_WINDOW at a time, and
+    each host's items go out in that order. `take()` chooses the host: the fewest of this run's
+    requests in flight to it first, then the one whose last item was handed out longest ago
+    (hosts not started yet first, in the order found): a round robin over the hosts. A host that
+    already has `per_host` requests in flight is passed over (the Fetcher would only park a
+    thread on it). So a job over one host goes in the order found, and a job over many keeps
+    every host busy at its own pace instead of queueing its pages behind one host's delay.
+    """
+
+    def __init__(self, items, *, per_host: int):
+        self.items = items
+        self.per_host = max(1, per_host)
+        self.queues: dict[str, deque[tuple[int, ScrapingJobItem]]] = {}
+        self.load: Counter[str] = Counter()
+        self.taken: set = set()  # pks handed out and not yet released
+        self.turns = 0
+        self.last_turn: dict[str, int] = {}  # host -> `turns` when its last item was handed out
+        self.unread = True  # the database may hold pending items not in `queues`
+
+    def add_later(self) -> None:
+        """Items were added (followed links): read them at the next take that needs them."""
+        self.unread = True
+
+    def take(self) -> ScrapingJobItem | None:
+        item = self._choose()
+        if item is None and self.unread:
+            self._read()
+            item = self._choose()
+        if item is not None:
+            host = _host(item.url)
+            self.load[host] += 1
+            self.turns += 1
+            self.last_turn[host] = self.turns
+            self.taken.add(item.pk)
+        return item
+
+    def release(self, item: ScrapingJobItem) -> None:
+        """The item is closed: its host has one request fewer in flight."""
+        self.load[_host(item.url)] -= 1
+        self.taken.discard(item.pk)
+
+    def _read(self) -> None:
+        rows = list(
+            self.items.filter(status=ItemStatus.PENDING)
+            .exclude(pk__in=list(self.taken))
+            .order_by("created_at", "pk")[:PENDING_WINDOW]
+        )
+        self.queues = {}
+        for position, item in enumerate(rows):
+            self.queues.setdefault(_host(item.url), deque()).append((position, item))
+        self.unread = len(rows) == PENDING_WINDOW
+
+    def _choose(self) -> ScrapingJobItem | None:
+        best_host, best_key = None, None
+        for host, queue in self.queues.items():
+            busy = self.load[host]
+            if busy >= self.per_host:
+                continue
+            key = (busy, self.last_turn.get(host, 0), queue[0][0])
+            if best_key is None or key < best_key:
+                best_host, best_key = host, key
+        if best_host is None:
+            return None
+        queue = self.queues[best_host]
+        _position, item = queue.popleft()
+        if not queue:
+            del self.queues[best_host]
+        return item
+
+
 class _JobRun:
-    """One claimed job, run in the claiming thread; only fetches go to the pool."""
+    """One claimed job, run in the claiming thread; only fetching and extracting go to the pool."""
 
     def __init__(
         self,
@@ -216,6 +313,11 @@ class _JobRun:
         self.cancelled = False
         self.stopped = False
         self.handed_over = False
+        self.beaten_at: float | None = None  # time.monotonic() of the last heartbeat written
+        self.total = 0  # the job's items, and those no longer pending (for progress)
+        self.done = 0
+        self.unsaved: Counter[str] = Counter()  # counter increments not yet written to the job
+        self.closed_counter: str | None = None  # the counter of the item closed last
 
     # The whole run --------------------------------------------------------------------------------
 
@@ -228,6 +330,7 @@ class _JobRun:
                 obey_robots=self.settings.follow_robots,
                 allowed_domains=frozenset(self.settings.allowed_domains),
             )
+            self.policy = policy
             fetcher = self.fetcher_factory(policy)
             self.fetcher = fetcher
             if not self.items.exists():
@@ -318,6 +421,12 @@ class _JobRun:
     def _process(self) -> None:
         concurrency = max(1, int(getattr(django_settings, "SCRAPING_CONCURRENCY", 1)))
         pool = ThreadPoolExecutor(concurrency, thread_name_prefix="scrape") if concurrency > 1 else None
+        switch_interval = sys.getswitchinterval()
+        if pool is not None:
+            sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
+        pending = self.pending = _PendingItems(self.items, per_host=self.policy.per_host_concurrency)
+        self.total = self.items.count()
+        self.done = self.total - self.items.filter(status=ItemStatus.PENDING).count()
         in_flight: dict[Future, ScrapingJobItem] = {}
         try:
             while True:
@@ -325,34 +434,41 @@ class _JobRun:
                     if self.clock() >= self.deadline:
                         self.handed_over = True
                         break
-                    item = self._next_item(exclude=[item.pk for item in in_flight.values()])
+                    item = pending.take()
                     if item is None:
                         break
-                    if not self._beat():
+                    if self._beat_due() and not self._beat():
                         break
                     if pool is None:
                         self._handle(item, self._fetch(item.url))
+                        self._record_progress()
+                        pending.release(item)
                     else:
                         in_flight[pool.submit(self._fetch_in_thread, item.url)] = item
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                # The results are stored and recorded (which reads a cancellation) before the
+                # hosts' next items start.
                 for future in done:
-                    self._handle(in_flight.pop(future), future.result())
-                if not done:
+                    item = in_flight.pop(future)
+                    self._handle(item, *future.result())
+                    pending.release(item)
+                if done:
+                    self._record_progress()
+                else:
                     self._beat()
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+                sys.setswitchinterval(switch_interval)
 
     def _stopping(self) -> bool:
         return self.cancelled or self.stopped or self.handed_over
 
-    def _next_item(self, *, exclude: Sequence) -> ScrapingJobItem | None:
-        pending = self.items.filter(status=ItemStatus.PENDING)
-        if exclude:
-            pending = pending.exclude(pk__in=exclude)
-        return pending.order_by("created_at", "pk").first()
+    def _beat_due(self) -> bool:
+        # time.monotonic, not self.clock: the injected clock measures the time budget only.
+        return self.beaten_at is None or time.monotonic() - self.beaten_at >= BEAT_SECONDS
 
     def _beat(self) -> bool:
         """Heartbeat; False (and the run stops taking items) when the job was cancelled or is no
@@ -361,13 +477,18 @@ class _JobRun:
         if self.rows.filter(status=JobStatus.RUNNING, cancel_requested=False).update(
             heartbeat_at=now, updated_at=now
         ):
+            self.beaten_at = time.monotonic()
             return True
+        self._read_stop()
+        return False
+
+    def _read_stop(self) -> None:
+        """The job is no longer running-and-wanted: say whether it was cancelled or taken back."""
         state = self.rows.values("status", "cancel_requested").first() or {}
         if state.get("status") == JobStatus.RUNNING and state.get("cancel_requested"):
             self.cancelled = True
         else:
             self.stopped = True
-        return False
 
     def _fetch(self, url: str) -> FetchedPage | FetchError:
         try:
@@ -375,13 +496,27 @@ class _JobRun:
         except FetchError as exc:
             return exc
 
-    def _fetch_in_thread(self, url: str) -> FetchedPage | FetchError:
+    def _fetch_in_thread(self, url: str) -> tuple[FetchedPage | FetchError, Extracted | None]:
+        """Fetch, and extract what was fetched: extraction is CPU work on the page alone, and
+        here it overlaps the job thread's database round trips instead of adding to them."""
         try:
-            return self._fetch(url)
+            result = self._fetch(url)
+            extracted = None
+            if isinstance(result, FetchedPage):
+                try:
+                    extracted = extract(result)
+                except Exception:  # extract() does not raise; should it, the job thread retries
+                    logger.exception("Scraping job %s: extracting %s failed", self.job.pk, url)
+            return result, extracted
         finally:
             db_connection.close()  # this thread's own connection, should anything have opened one
 
-    def _handle(self, item: ScrapingJobItem, result: FetchedPage | FetchError) -> None:
+    def _handle(
+        self,
+        item: ScrapingJobItem,
+        result: FetchedPage | FetchError,
+        extracted: Extracted | None = None,
+    ) -> None:
         if isinstance(result, FetchError):
             status = ItemStatus.BLOCKED if result.blocked else ItemStatus.FAILED
             self._close_item(
@@ -391,9 +526,10 @@ class _JobRun:
                 http_status=result.status,
                 counter="failed_items" if status == ItemStatus.FAILED else None,
             )
+            self._count_closed()
             return
         try:
-            self._store(item, result)
+            self._store(item, result, extracted)
         except Exception as exc:
             logger.exception("Scraping job %s: processing %s failed", self.job.pk, item.url)
             self._close_item(
@@ -403,6 +539,35 @@ class _JobRun:
                 http_status=result.status,
                 counter="failed_items",
             )
+        self._count_closed()
+
+    def _count_closed(self) -> None:
+        """Counted once the item's outcome has committed (a close rolled back with its
+        transaction is redone and counted then): the last close is the item's outcome."""
+        self.done += 1
+        if self.closed_counter:
+            self.unsaved[self.closed_counter] += 1
+        self.closed_counter = None
+
+    def _record_progress(self) -> None:
+        """The job's counters and progress for the items closed since the last call, in one
+        UPDATE that is also the heartbeat and reads a cancellation (as `_beat` does): a run stops
+        at the item after the ones during which it was cancelled, without a query of its own.
+        Progress is the run's own count: nobody else closes this job's items."""
+        now = timezone.now()
+        fields: dict[str, Any] = {
+            "progress": min(100, self.done * 100 // max(self.total, 1)),
+            "updated_at": now,
+            **{counter: F(counter) + number for counter, number in self.unsaved.items() if number},
+        }
+        self.unsaved.clear()
+        if self.rows.filter(status=JobStatus.RUNNING, cancel_requested=False).update(
+            **fields, heartbeat_at=now
+        ):
+            self.beaten_at = time.monotonic()
+        else:
+            self.rows.update(**fields)
+            self._read_stop()
 
     def _close_item(
         self,
@@ -414,33 +579,27 @@ class _JobRun:
         http_status: int | None = None,
         artifact: Artifact | None = None,
     ) -> None:
-        """The item's outcome, the job's counter and progress, in one transaction."""
-        now = timezone.now()
-        with transaction.atomic():
-            self.items.filter(pk=item.pk).update(
-                status=status,
-                error_message=error,
-                http_status=http_status,
-                artifact=artifact,
-                attempts=F("attempts") + 1,
-                updated_at=now,
-            )
-            done = self.items.exclude(status=ItemStatus.PENDING).count()
-            total = max(self.items.count(), 1)
-            fields: dict[str, Any] = {"progress": min(100, done * 100 // total), "updated_at": now}
-            if counter:
-                fields[counter] = F(counter) + 1
-            self.rows.update(**fields)
+        """The item's outcome. The job's counter and progress follow in `_record_progress`, once
+        per batch of results (a crash in between leaves them behind; every run's end recounts
+        them from the items)."""
+        self.items.filter(pk=item.pk).update(
+            status=status,
+            error_message=error,
+            http_status=http_status,
+            artifact=artifact,
+            attempts=F("attempts") + 1,
+            updated_at=timezone.now(),
+        )
+        self.closed_counter = counter
 
     # Storing ----------------------------------------------------------------------------------------
 
-    def _store(self, item: ScrapingJobItem, page: FetchedPage) -> None:
+    def _store(self, item: ScrapingJobItem, page: FetchedPage, extracted: Extracted | None = None) -> None:
         content_hash = hashlib.sha256(page.content).hexdigest()
         user_id = self.job.user_id
         existing = Artifact.objects.filter(user_id=user_id, content_hash=content_hash).first()
-        extracted: Extracted | None = None
         if existing is None:
-            extracted = extract(page)
+            extracted = extracted or extract(page)
             refusal = self._language_refusal(extracted)
             if refusal:
                 self._close_item(
@@ -604,14 +763,27 @@ class _JobRun:
             return
         with transaction.atomic():
             self._insert(list(found.values()))
-            self.rows.update(total_items=self.items.count(), updated_at=timezone.now())
+            total = self.items.count()
+            self.rows.update(total_items=total, updated_at=timezone.now())
+        self.total = total
+        self.pending.add_later()
 
     # Ending -----------------------------------------------------------------------------------------
 
     def _fail(self, message: str) -> None:
         now = timezone.now()
+        # Recounted as at the finish: counters of a batch not yet recorded are not lost.
+        counts = self._counts()
         if self.rows.filter(status=JobStatus.RUNNING).update(
-            status=JobStatus.FAILED, error_message=message, completed_at=now, heartbeat_at=now, updated_at=now
+            status=JobStatus.FAILED,
+            error_message=message,
+            completed_at=now,
+            heartbeat_at=now,
+            updated_at=now,
+            total_items=sum(counts.values()),
+            processed_items=counts[ItemStatus.STORED],
+            skipped_items=counts[ItemStatus.DUPLICATE],
+            failed_items=counts[ItemStatus.FAILED],
         ):
             scraping_job_ended_notify(job_id=self.job.pk, failed=True)
 
