@@ -28,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 BENCHMARKS = {
     "api_list": "bench.api_list",
     "admin_changelist": "bench.admin_changelist",
+    "artifact_search": "bench.artifact_search",
     "cleanup": "bench.cleanup",
     "archive": "bench.archive",
     "caption_pipeline": "bench.caption_pipeline",

@@ -10,40 +10,34 @@ from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connections
-from django.db.models import BooleanField, F, FloatField, Func, Prefetch, Q, QuerySet, Value
-from django.db.models.functions import Cast
+from django.db.models import BooleanField, F, Func, Prefetch, Q, QuerySet, Value
 
 from accounts.permissions import sees_everyone
 from accounts.selectors import visible_to
 from scraping.models import Artifact, ContentExtraction, MetadataTag, ScrapingJob, ScrapingJobItem
 
 SEARCH_RANK = "search_rank"
-# Must stay the expression of idx_artifacts_content_fts (scraping/migrations/0002), or PostgreSQL
-# cannot use the index: same configuration, same concatenation, same cap.
+# The configuration of the stored `search_vector` (scraping/migrations/0004): a query must parse
+# its words the same way, or they would not match the stored lexemes.
 FTS_CONFIG = "simple"
-FTS_MAX_CHARS = 100_000
 LIST_DEFERRED = ("content_text",)
 
 
 class ArtifactDocument(Func):
-    """to_tsvector('simple', left(coalesce(title,'') || ' ' || coalesce(content_text,''), 100000)),
-    with the columns compiled by Django (so table aliases stay right)."""
+    """`artifacts.search_vector`: the title and text's tsvector, a column PostgreSQL generates on
+    every write (scraping/migrations/0004; GIN-indexed). The model does not declare it, as SQLite has
+    no tsvector: it is compiled here, next to the table alias Django chose for the primary key."""
 
-    arity = 2
+    arity = 1
     output_field = SearchVectorField()
 
     def __init__(self):
-        super().__init__(F("title"), F("content_text"))
+        super().__init__(F("pk"))
 
     def as_sql(self, compiler, connection, **extra_context):
-        (title_sql, title_params), (text_sql, text_params) = (
-            compiler.compile(expression) for expression in self.get_source_expressions()
-        )
-        sql = (
-            f"to_tsvector('{FTS_CONFIG}', left(coalesce({title_sql}, '') || ' ' || "
-            f"coalesce({text_sql}, ''), {FTS_MAX_CHARS}))"
-        )
-        return sql, [*title_params, *text_params]
+        pk_sql, params = compiler.compile(self.get_source_expressions()[0])
+        table = pk_sql.rsplit(".", 1)[0]  # '"artifacts"' or an alias such as 'U0'
+        return f'{table}."search_vector"', params
 
 
 class JsonArrayHolds(Func):
@@ -143,9 +137,10 @@ def artifact_filter(
     """Narrow an artifact queryset (already scoped to the caller).
 
     `q`: PostgreSQL full-text search (websearch syntax: words, "phrases", -exclusions, OR) on title
-    and text through the GIN index, annotated with `search_rank`; elsewhere a case-insensitive
-    substring of the title or text. `keywords`, `tags`: the artifact holds every one given (JSON
-    containment on PostgreSQL, GIN-indexed; json_each elsewhere). `job`: a job or its id.
+    and text through the GIN index, annotated with `search_rank` (the order is left alone);
+    elsewhere a case-insensitive substring of the title or text. `keywords`, `tags`: the artifact
+    holds every one given (JSON containment on PostgreSQL, GIN-indexed; json_each elsewhere).
+    `job`: a job or its id.
     """
     postgres = connections[queryset.db].vendor == "postgresql"
     if artifact_type:
@@ -172,13 +167,14 @@ def _json_list_holds(column: str, value: str, *, postgres: bool):
 
 
 def _full_text(queryset: QuerySet[Artifact], q: str) -> QuerySet[Artifact]:
+    """Matches through the GIN index, each with its rank. The order stays the list's (newest
+    first): ordering by rank would rank every match before the first page (seconds for a common
+    word among a million artifacts); this way only the rows of the page are ranked."""
     query = SearchQuery(q, config=FTS_CONFIG, search_type="websearch")
     return (
         queryset.alias(document=ArtifactDocument())
         .filter(document=query)
-        # As double precision: ts_rank's `real` would come back rounded as text, and the cursor
-        # pagination's next page (rank < the last one's) would repeat that row.
-        .annotate(**{SEARCH_RANK: Cast(SearchRank(ArtifactDocument(), query), FloatField())})
+        .annotate(**{SEARCH_RANK: SearchRank(ArtifactDocument(), query)})
     )
 
 

@@ -86,8 +86,8 @@ class ArtifactFilter(filters.FilterSet):
     q = filters.CharFilter(
         max_length=MAX_QUERY_CHARS,
         help_text=(
-            "Full-text search of title and text (PostgreSQL: web-search syntax, results ranked by "
-            "relevance; SQLite: substring)."
+            "Full-text search of title and text (PostgreSQL: web-search syntax, each result with its "
+            "`search_rank`; SQLite: substring). Results stay newest first."
         ),
     )
     keyword = TextListFilter(help_text="Artifacts matched by every keyword given (repeat the parameter).")

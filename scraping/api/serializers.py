@@ -163,7 +163,7 @@ class ArtifactSerializer(serializers.ModelSerializer):
     """An artifact without its text (lists)."""
 
     search_rank = serializers.SerializerMethodField(
-        help_text="Full-text relevance when `q` was given on PostgreSQL; else null."
+        help_text="Full-text relevance (ts_rank) when `q` was given on PostgreSQL; else null. Not the order."
     )
 
     class Meta:

@@ -129,20 +129,11 @@ class ScrapingJobItemViewSet(mixins.ListModelMixin, ScrapingViewSet):
 # --- artifacts ---------------------------------------------------------------------------------
 
 
-class ArtifactPagination(NewestFirstCursorPagination):
-    """Newest first; by relevance (then newest) when a full-text search ranked the rows."""
-
-    def get_ordering(self, request, queryset, view):
-        if selectors.SEARCH_RANK in queryset.query.annotations:
-            return (f"-{selectors.SEARCH_RANK}", "-created_at", "-pk")
-        return super().get_ordering(request, queryset, view)
-
-
 ARTIFACT = {200: s.ArtifactDetailSerializer}
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Your artifacts, newest first (by relevance with `q` on PostgreSQL)"),
+    list=extend_schema(summary="Your artifacts, newest first (also when searching with `q`)"),
     retrieve=extend_schema(summary="An artifact with its text, metadata tags and extractions"),
     partial_update=extend_schema(
         summary="Change an artifact's title, description or visibility",
@@ -160,7 +151,9 @@ class ArtifactViewSet(
 ):
     queryset = Artifact.objects.none()
     filterset_class = ArtifactFilter
-    pagination_class = ArtifactPagination
+    # Newest first, searching or not: a page costs the same at any depth and any number of matches
+    # (ranking every match first would not; docs/performance.md, `artifact_search`).
+    pagination_class = NewestFirstCursorPagination
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):

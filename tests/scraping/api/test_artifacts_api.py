@@ -231,6 +231,26 @@ def test_search_by_job_and_dates(api, library):
     assert set(listed(api.get(f"{URL}?created_after={cutoff}"))) == ids_of(library, "solar", "paper")
 
 
+def test_search_results_are_newest_first_and_page_through_the_cursor(api, user):
+    job = ScrapingJobFactory(user=user)
+    now = timezone.now()
+    # The densest match is the oldest: relevance does not reorder the list.
+    matches = [
+        ArtifactFactory(job=job, title=f"Wind report {n}", content_text="wind " * (5 - n)) for n in range(5)
+    ]
+    for age, artifact in enumerate(reversed(matches)):
+        Artifact.objects.filter(pk=artifact.pk).update(created_at=now - timedelta(minutes=age))
+    ArtifactFactory(job=job, title="Solar report", content_text="panels")
+
+    seen, url, params = [], URL, {"q": "wind", "page_size": 2}
+    while url:
+        response = api.get(url, params)
+        seen += listed(response)
+        url, params = response.json()["next"], None
+
+    assert seen == [str(artifact.pk) for artifact in reversed(matches)]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

@@ -1,9 +1,14 @@
-"""Artifact search on PostgreSQL: the selector's queries hit the GIN indexes, and `q` ranks."""
+"""Artifact search on PostgreSQL: the selector's queries hit the GIN indexes, `q` reports each
+row's rank and keeps the list's order (newest first)."""
+
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from accounts.models import Role
+from scraping.models import Artifact
 from scraping.selectors import artifact_search
 from tests.factories.accounts import UserFactory
 from tests.factories.scraping import ArtifactFactory, ScrapingJobFactory
@@ -24,7 +29,7 @@ def plan(queryset) -> str:
 @pytest.mark.parametrize(
     ("criteria", "index"),
     [
-        ({"q": "turbine"}, "idx_artifacts_content_fts"),
+        ({"q": "turbine"}, "idx_artifacts_search_vector"),
         ({"keywords": ["wind"]}, "idx_artifacts_keywords"),
         ({"tags": ["review"]}, "idx_artifacts_tags"),
     ],
@@ -60,25 +65,38 @@ def test_full_text_search_takes_web_search_syntax(api, user):
     assert found("') OR 1=1 --") == set()
 
 
-def test_results_are_ranked_and_paginated_by_relevance(api, user):
+def test_results_are_newest_first_through_the_cursor_each_with_its_rank(api, user):
     job = ScrapingJobFactory(user=user)
-    texts = [
-        "wind",
-        "wind wind wind wind wind wind",
-        "wind wind wind",
-        "wind wind",
-        "wind wind wind wind",
-    ]
+    texts = ["wind", "wind wind wind wind wind wind", "wind wind wind", "wind wind", "wind wind wind wind"]
     made = [ArtifactFactory(job=job, title=f"Doc {n}", content_text=text) for n, text in enumerate(texts)]
+    now = timezone.now()
+    for age, artifact in enumerate(reversed(made)):  # the first made is the oldest
+        Artifact.objects.filter(pk=artifact.pk).update(created_at=now - timedelta(minutes=age))
     ArtifactFactory(job=job, title="Unrelated", content_text="solar")
-    by_relevance = [str(made[n].pk) for n in (1, 4, 2, 3, 0)]
 
-    seen, ranks, url, params = [], [], URL, {"q": "wind", "page_size": 2}
+    seen, ranks, url, params = [], {}, URL, {"q": "wind", "page_size": 2}
     while url:
         body = api.get(url, params).json()
         seen += [row["id"] for row in body["results"]]
-        ranks += [row["search_rank"] for row in body["results"]]
+        ranks.update({row["id"]: row["search_rank"] for row in body["results"]})
         url, params = body["next"], None
 
-    assert seen == by_relevance
-    assert ranks == sorted(ranks, reverse=True) and all(rank > 0 for rank in ranks)
+    assert seen == [str(artifact.pk) for artifact in reversed(made)]
+    # The rank is each row's relevance, not the order: the densest document ranks highest.
+    assert all(rank > 0 for rank in ranks.values())
+    assert max(ranks, key=ranks.get) == str(made[1].pk)
+    assert min(ranks, key=ranks.get) == str(made[0].pk)
+
+
+def test_the_stored_search_vector_follows_changes_of_title_and_text(api, user):
+    artifact = ArtifactFactory(
+        job=ScrapingJobFactory(user=user), title="Offshore wind", content_text="Turbines."
+    )
+
+    def found(q: str) -> list[str]:
+        return [row["id"] for row in api.get(URL, {"q": q}).json()["results"]]
+
+    assert found("turbines") == [str(artifact.pk)]
+    Artifact.objects.filter(pk=artifact.pk).update(title="Solar roofs", content_text="Panels.")
+    assert found("turbines") == [] and found("offshore") == []
+    assert found("solar panels") == [str(artifact.pk)]
