@@ -33,6 +33,7 @@ BENCHMARKS = {
     "caption_pipeline": "bench.caption_pipeline",
     "queue_drain": "bench.queue_drain",
     "workflow_engine": "bench.workflow_engine",
+    "clusters_scale": "bench.clusters_scale",
 }
 
 

@@ -12,7 +12,8 @@ os.environ["DEBUG"] = "false"
 from config.settings import *  # noqa: F403
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-MEDIA_ROOT = tempfile.mkdtemp(prefix="socialdesk-bench-media-")
+# clusters_scale gives the qcluster processes it starts the bench process's directory.
+MEDIA_ROOT = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="socialdesk-bench-media-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": True}
 ROOT_URLCONF = "bench.urls"  # the project URLs plus the bare view of bench.api_list
