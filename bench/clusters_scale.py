@@ -438,7 +438,7 @@ def _wait(*, task_ids: list, workflow_ids: list, processes: list) -> tuple[int, 
 
 def run(*, scale: str) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    caption_tasks, workflows = (120, 200) if scale == "full" else (12, 20)
+    caption_tasks, workflows = (120, 200) if scale == "full" else (24, 40)
     ai_server = HTTPServer(threaded=True)
     ai_server.start()
     media_root = tempfile.mkdtemp(prefix="socialdesk-bench-clusters-")

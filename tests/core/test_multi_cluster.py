@@ -46,7 +46,13 @@ from workflows.models import Draft, Evaluation, PlatformState
 from workflows.services.status import WORKING
 from workflows.services.workflows import workflow_create
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# timing: it asserts pacing gaps, so `make test` runs it beside the suite at normal priority.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.slow,
+    pytest.mark.timing,
+    pytest.mark.django_db(transaction=True),
+]
 
 CLUSTERS = 2
 RATE = 4.0  # PLATFORM_REQUESTS_PER_SECOND: 0.25 s between requests to one host
