@@ -168,6 +168,9 @@ def test_two_clusters_run_everything_once_and_share_the_pace(servers, tmp_path, 
     def count_report(request):
         with report_lock:
             reports[request.path] += 1
+        # Each plain task holds its worker a while: one cluster alone cannot drain them all
+        # between two polls of the other's (Q_POLL, 0.5 s), so both must take some.
+        time.sleep(0.3)
         return Response("ok")
 
     ai_server.expect_request(re.compile(r"^/report/")).respond_with_handler(count_report)
