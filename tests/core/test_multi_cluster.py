@@ -56,7 +56,7 @@ pytestmark = [
 
 CLUSTERS = 2
 RATE = 4.0  # PLATFORM_REQUESTS_PER_SECOND: 0.25 s between requests to one host
-LATENESS = 0.3  # how late a request may reach the server after its turn (see the end of the test)
+LATENESS = 0.5  # how late a request may reach the server after its turn (see the end of the test)
 CONNECTIONS = 4
 IMAGES = 3
 WORKFLOWS = 12
@@ -307,10 +307,11 @@ def test_two_clusters_run_everything_once_and_share_the_pace(servers, tmp_path, 
     assert Task.objects.filter(func="tests.cluster_tasks.report").exclude(group="reports").count() == 1
 
     # Pacing: requests to the one instance (API and media) take turns RATE a second, whichever
-    # cluster and worker sent them. A request reaches the server a little after its turn (the
-    # download builds its client after taking the turn: up to 0.2 s late here under load), so no
-    # pair is held to the interval; any k + 1 requests must span k intervals less one lateness.
-    # With each cluster pacing only itself, 10 requests came in half the span they need.
+    # cluster and worker sent them. A request reaches the server a little after its turn (an image
+    # download builds its httpx client after taking the turn: 28 ms on an idle machine, up to
+    # 0.36 s seen under load), so no pair is held to the interval; any k + 1 requests must span k
+    # intervals less one lateness. With each cluster pacing only itself (OUTBOUND_PACING "local"
+    # in tests/cluster_settings.py) they fell 0.92 s short.
     arrivals = sorted(at for at, _path in fake.arrivals)
     assert len(arrivals) >= CONNECTIONS * (IMAGES + 3)
     shortfall = max(
