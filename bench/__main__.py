@@ -36,6 +36,7 @@ BENCHMARKS = {
     "workflow_engine": "bench.workflow_engine",
     "persona_export": "bench.persona_export",
     "scrape_many_hosts": "bench.scrape_many_hosts",
+    "clusters_scale": "bench.clusters_scale",
 }
 
 

@@ -12,8 +12,8 @@ os.environ["DEBUG"] = "false"
 from config.settings import *  # noqa: F403
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# One folder for the run: the servers a benchmark starts (gunicorn) inherit it, and read the files
-# the benchmark stored.
+# One folder for the run: the servers and clusters a benchmark starts (gunicorn, qcluster)
+# inherit it, and read the files the benchmark stored.
 MEDIA_ROOT = os.environ.get("BENCH_MEDIA_ROOT") or tempfile.mkdtemp(prefix="socialdesk-bench-media-")
 os.environ["BENCH_MEDIA_ROOT"] = MEDIA_ROOT
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
