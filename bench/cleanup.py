@@ -49,6 +49,8 @@ def _template_create(*, rows: int, now, cutoff, user_ids: list[int]) -> None:
                    i %% 10 <> 5 AS is_active,
                    CASE WHEN i %% 10 = 5 THEN %(revoked)s::timestamptz END AS revoked_at,
                    md5(i::text) AS session_fingerprint,
+                   NULL::text AS last_fingerprint,
+                   NULL::timestamptz AS fingerprint_mismatch_at,
                    'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0' AS user_agent,
                    ('10.' || (i >> 16) %% 256 || '.' || (i >> 8) %% 256 || '.' || i %% 256)::inet
                        AS ip_address,
