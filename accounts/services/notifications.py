@@ -13,8 +13,11 @@ the same transaction and a delivery task queued once it commits
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import (
@@ -99,6 +102,36 @@ def notification_preferences_set(
     return notification_preferences_grid(user=user)
 
 
+def _recipient(*, user_id: int, event: str) -> tuple[User, dict[str, bool], bool] | None:
+    """The person, their channels for `event` (their choices over the defaults, as
+    notification_preferences_grid gives them) and whether they have an active webhook: one query,
+    run once per raise; a queue of short jobs that each tell their owner pays it per job."""
+    choices = {
+        f"choice_{channel}": Subquery(
+            NotificationPreference.objects.filter(user=OuterRef("pk"), event=event, channel=channel).values(
+                "enabled"
+            )[:1]
+        )
+        for channel in C.values
+        if channel_available(event=event, channel=channel)
+    }
+    user = (
+        User.objects.filter(pk=user_id)
+        .annotate(
+            has_webhook=Exists(NotificationWebhook.objects.filter(user=OuterRef("pk"), is_active=True)),
+            **choices,
+        )
+        .first()
+    )
+    if user is None:
+        return None
+    channels = {}
+    for channel in C.values:
+        choice = getattr(user, f"choice_{channel}", None)
+        channels[channel] = channel_default(event=event, channel=channel) if choice is None else choice
+    return user, channels, user.has_webhook
+
+
 def notification_raise(
     *,
     user: User,
@@ -117,9 +150,43 @@ def notification_raise(
         raise ValueError(f"Unknown notification event {event!r}.")
     if not user.is_active:
         return None
-    channels = notification_preferences_grid(user=user)[event]
+    found = _recipient(user_id=user.pk, event=event)
+    if found is None:
+        return None
+    _, channels, has_webhook = found
+    return _raise(
+        user=user,
+        channels=channels,
+        has_webhook=has_webhook,
+        event=event,
+        key=key,
+        title=title,
+        body=body,
+        url=url,
+        data=data,
+    )
+
+
+def _raise(
+    *,
+    user: User,
+    channels: dict[str, bool],
+    has_webhook: bool,
+    event: str,
+    key: str,
+    title: str,
+    body: str,
+    url: str,
+    data: dict | None,
+) -> Notification | None:
+    send_email = channels[C.EMAIL]
+    send_webhook = channels[C.WEBHOOK] and has_webhook
+    # The row and its deliveries commit together. A row alone is one INSERT: outside a
+    # transaction it needs none of its own (a duplicate fails the statement, nothing else);
+    # inside one, the savepoint keeps a duplicate from breaking the caller's transaction.
+    alone = not (send_email or send_webhook) and transaction.get_autocommit()
     try:
-        with transaction.atomic():
+        with nullcontext() if alone else transaction.atomic():
             notification = Notification.objects.create(
                 user=user,
                 event=event,
@@ -130,7 +197,7 @@ def notification_raise(
                 data=data or {},
                 in_admin=channels[C.ADMIN],
             )
-            deliveries = _deliveries_for(notification=notification, channels=channels)
+            deliveries = _deliveries_for(notification=notification, email=send_email, webhook=send_webhook)
     except IntegrityError:
         return None  # raised already: by the first run of the same task, or a concurrent one
     if deliveries:
@@ -143,10 +210,10 @@ def notification_raise(
     return notification
 
 
-def _deliveries_for(*, notification: Notification, channels: dict[str, bool]) -> list[NotificationDelivery]:
+def _deliveries_for(*, notification: Notification, email: bool, webhook: bool) -> list[NotificationDelivery]:
     user = notification.user
     rows = []
-    if channels[C.EMAIL]:
+    if email:
         # Kept, skipped, when there is no address: the delivery log then says why nothing came.
         rows.append(
             NotificationDelivery(notification=notification, channel=C.EMAIL)
@@ -158,7 +225,7 @@ def _deliveries_for(*, notification: Notification, channels: dict[str, bool]) ->
                 last_error="Your account has no email address.",
             )
         )
-    if channels[C.WEBHOOK] and NotificationWebhook.objects.filter(user=user, is_active=True).exists():
+    if webhook:
         rows.append(NotificationDelivery(notification=notification, channel=C.WEBHOOK))
     return NotificationDelivery.objects.bulk_create(rows) if rows else []
 
@@ -177,13 +244,17 @@ def job_ended_notify(
     """A background job (a scraping job, a persona task, an image prompt) finished or failed. Call it
     where the job's own conditional update recorded the end, so only the run that ended it tells;
     the key (kind, job, outcome) makes a repeated call a no-op."""
-    user = User.objects.filter(pk=user_id).first()
-    if user is None:
+    event = E.JOB_FAILED if failed else E.JOB_FINISHED
+    found = _recipient(user_id=user_id, event=event)
+    if found is None or not found[0].is_active:
         return None
+    user, channels, has_webhook = found
     outcome = "failed" if failed else "finished"
-    return notification_raise(
+    return _raise(
         user=user,
-        event=E.JOB_FAILED if failed else E.JOB_FINISHED,
+        channels=channels,
+        has_webhook=has_webhook,
+        event=event,
         key=f"{kind}:{job_id}:{outcome}",
         title=f"{name} {outcome}",
         body=detail,
