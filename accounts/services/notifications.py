@@ -167,6 +167,37 @@ def notification_raise(
     )
 
 
+def notification_raise_to(
+    *,
+    user_id: int,
+    event: str,
+    key: str,
+    title: str,
+    body: str = "",
+    url: str = "",
+    data: dict | None = None,
+) -> Notification | None:
+    """notification_raise for a person known by id: their row comes with their channels, in the
+    one query a raise makes anyway."""
+    if event not in E.values:
+        raise ValueError(f"Unknown notification event {event!r}.")
+    found = _recipient(user_id=user_id, event=event)
+    if found is None or not found[0].is_active:
+        return None
+    user, channels, has_webhook = found
+    return _raise(
+        user=user,
+        channels=channels,
+        has_webhook=has_webhook,
+        event=event,
+        key=key,
+        title=title,
+        body=body,
+        url=url,
+        data=data,
+    )
+
+
 def _raise(
     *,
     user: User,
@@ -244,17 +275,10 @@ def job_ended_notify(
     """A background job (a scraping job, a persona task, an image prompt) finished or failed. Call it
     where the job's own conditional update recorded the end, so only the run that ended it tells;
     the key (kind, job, outcome) makes a repeated call a no-op."""
-    event = E.JOB_FAILED if failed else E.JOB_FINISHED
-    found = _recipient(user_id=user_id, event=event)
-    if found is None or not found[0].is_active:
-        return None
-    user, channels, has_webhook = found
     outcome = "failed" if failed else "finished"
-    return _raise(
-        user=user,
-        channels=channels,
-        has_webhook=has_webhook,
-        event=event,
+    return notification_raise_to(
+        user_id=user_id,
+        event=E.JOB_FAILED if failed else E.JOB_FINISHED,
         key=f"{kind}:{job_id}:{outcome}",
         title=f"{name} {outcome}",
         body=detail,

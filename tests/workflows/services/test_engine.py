@@ -62,7 +62,9 @@ class ScriptedAI:
             content=f"Draft {len(self.briefs)}", model="scripted-model", backend="scripted", metadata={"n": 1}
         )
 
-    def score(self, *, platform, content, style_samples=(), char_limit=None, options=None, backend=None):
+    def score(
+        self, *, platform, content, style_samples=(), char_limit=None, options=None, backend=None, config=None
+    ):
         self.scored.append(
             {
                 "platform": platform,
