@@ -11,7 +11,7 @@ in its own short transaction. With integer keys the range is the next `batch_siz
 (unique keys: at most that many rows), read from nowhere; after a batch that removed less than
 half of that, and with other keys, the range's upper key is read from the primary-key index alone.
 Without files to delete or a step before the delete, each DELETE runs in autocommit, and on
-PostgreSQL commits without waiting for its WAL flush (`_async_commit`). So
+PostgreSQL commits without waiting for its WAL flush (core.commits). So
 every row is read once, by the DELETE that tests the policy's filter at the moment it deletes (a
 session refreshed since the run began is left alone), the index is walked once however sparse the
 matches are, and a batch removes at most `batch_size` rows. Reading the next `batch_size`
@@ -39,17 +39,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import IntegerField, Max, Min, QuerySet, signals
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
+from core.commits import commits_without_flush_wait
 from core.declarations import app_declarations, refuse_duplicate_names
 from core.stored_files import FileTally, stored_files_delete_on_commit
 
@@ -215,7 +216,11 @@ def rows_delete(
     # is its own short transaction, without a BEGIN and a COMMIT of its own to wait for.
     together = files is not None or before_delete is not None
     removed = batch_size
-    with _async_commit(using=using, durable=files is not None):
+    # Not waiting for each batch's WAL flush (core.commits): a crash may forget the last deletes,
+    # still due on the next run. Each batch's commit otherwise waits for a disk flush, which on a
+    # busy disk cost more than the DELETE itself (docs/performance.md, `cleanup`). Not when the
+    # batches delete stored files: a forgotten delete would leave rows naming removed files.
+    with commits_without_flush_wait(using=using, enabled=files is None):
         while True:
             with transaction.atomic(using=using) if together else nullcontext():
                 if top is not None and removed * 2 >= batch_size:
@@ -242,30 +247,6 @@ def rows_delete(
             if bound is None:
                 return total
             last = bound
-
-
-@contextmanager
-def _async_commit(*, using: str, durable: bool):
-    """On PostgreSQL, outside a transaction, the batches commit without waiting for their WAL
-    flush (`synchronous_commit = off` for this connection until the run ends). A database crash
-    may then forget the last fraction of a second of deletes: those rows are still expired and
-    go on the next run. Each batch's commit otherwise waits for a disk flush, which on a busy
-    disk cost more than the DELETE itself (docs/performance.md, `cleanup`). Not when the batches
-    delete stored files (`durable`): a forgotten delete would leave rows naming removed files."""
-    connection = connections[using]
-    if durable or connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT current_setting('synchronous_commit'), set_config('synchronous_commit', 'off', false)"
-        )
-        (previous, _off) = cursor.fetchone()
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
 
 
 def _batch(

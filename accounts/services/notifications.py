@@ -13,11 +13,12 @@ the same transaction and a delivery task queued once it commits
 
 from __future__ import annotations
 
+import functools
 from contextlib import nullcontext
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.models import (
@@ -102,34 +103,69 @@ def notification_preferences_set(
     return notification_preferences_grid(user=user)
 
 
-def _recipient(*, user_id: int, event: str) -> tuple[User, dict[str, bool], bool] | None:
-    """The person, their channels for `event` (their choices over the defaults, as
-    notification_preferences_grid gives them) and whether they have an active webhook: one query,
-    run once per raise; a queue of short jobs that each tell their owner pays it per job."""
-    choices = {
-        f"choice_{channel}": Subquery(
-            NotificationPreference.objects.filter(user=OuterRef("pk"), event=event, channel=channel).values(
-                "enabled"
-            )[:1]
-        )
-        for channel in C.values
-        if channel_available(event=event, channel=channel)
-    }
-    user = (
-        User.objects.filter(pk=user_id)
-        .annotate(
-            has_webhook=Exists(NotificationWebhook.objects.filter(user=OuterRef("pk"), is_active=True)),
-            **choices,
-        )
-        .first()
+@dataclass(frozen=True)
+class _Recipient:
+    user_id: int
+    is_active: bool
+    email: str
+    channels: dict[str, bool]  # the person's choices for the event over the defaults
+    has_webhook: bool
+
+
+@functools.cache
+def _recipient_sql(vendor: str, channels: tuple[str, ...]) -> str:
+    del vendor  # the cache key: quoted for one backend
+    quote = connection.ops.quote_name
+
+    def column(model, name: str) -> str:
+        return f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(name).column)}"
+
+    users, prefs, hooks = (
+        quote(model._meta.db_table) for model in (User, NotificationPreference, NotificationWebhook)
     )
-    if user is None:
+    user_pk = column(User, "id")
+    choices = "".join(
+        f", (SELECT {column(NotificationPreference, 'enabled')} FROM {prefs} "  # noqa: S608 (names only)
+        f"WHERE {column(NotificationPreference, 'user')} = {user_pk} "
+        f"AND {column(NotificationPreference, 'event')} = %s "
+        f"AND {column(NotificationPreference, 'channel')} = %s)"
+        for _ in channels
+    )
+    # The model's own table and column names only; every value is a parameter.
+    return (
+        f"SELECT {column(User, 'is_active')}, {column(User, 'email')}, "  # noqa: S608 (names only)
+        f"EXISTS (SELECT 1 FROM {hooks} WHERE {column(NotificationWebhook, 'user')} = {user_pk} "
+        f"AND {column(NotificationWebhook, 'is_active')}){choices} FROM {users} WHERE {user_pk} = %s"
+    )
+
+
+def _recipient(*, user_id: int, event: str) -> _Recipient | None:
+    """The person's state, their channels for `event` (their choices over the defaults, as
+    notification_preferences_grid gives them) and whether they have an active webhook: one plain
+    statement, written once per event's channels. A queue of short jobs that each tell their
+    owner pays it per job; the same read through the ORM (annotated subqueries) cost ~4 ms of
+    query building per call on a loaded machine (docs/performance.md, `queue_drain`)."""
+    channels = tuple(channel for channel in C.values if channel_available(event=event, channel=channel))
+    params = [value for channel in channels for value in (event, channel)] + [user_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_recipient_sql(connection.vendor, channels), params)
+        row = cursor.fetchone()
+    if row is None:
         return None
-    channels = {}
-    for channel in C.values:
-        choice = getattr(user, f"choice_{channel}", None)
-        channels[channel] = channel_default(event=event, channel=channel) if choice is None else choice
-    return user, channels, user.has_webhook
+    is_active, email, has_webhook, *choices = row
+    chosen = dict(zip(channels, choices, strict=True))
+    return _Recipient(
+        user_id=user_id,
+        is_active=bool(is_active),
+        email=email or "",
+        channels={
+            channel: channel_default(event=event, channel=channel)
+            if chosen.get(channel) is None
+            else bool(chosen[channel])
+            for channel in C.values
+        },
+        has_webhook=bool(has_webhook),
+    )
 
 
 def notification_raise(
@@ -153,11 +189,8 @@ def notification_raise(
     found = _recipient(user_id=user.pk, event=event)
     if found is None:
         return None
-    _, channels, has_webhook = found
     return _raise(
-        user=user,
-        channels=channels,
-        has_webhook=has_webhook,
+        recipient=found,
         event=event,
         key=key,
         title=title,
@@ -182,13 +215,10 @@ def notification_raise_to(
     if event not in E.values:
         raise ValueError(f"Unknown notification event {event!r}.")
     found = _recipient(user_id=user_id, event=event)
-    if found is None or not found[0].is_active:
+    if found is None or not found.is_active:
         return None
-    user, channels, has_webhook = found
     return _raise(
-        user=user,
-        channels=channels,
-        has_webhook=has_webhook,
+        recipient=found,
         event=event,
         key=key,
         title=title,
@@ -200,9 +230,7 @@ def notification_raise_to(
 
 def _raise(
     *,
-    user: User,
-    channels: dict[str, bool],
-    has_webhook: bool,
+    recipient: _Recipient,
     event: str,
     key: str,
     title: str,
@@ -210,8 +238,9 @@ def _raise(
     url: str,
     data: dict | None,
 ) -> Notification | None:
+    channels = recipient.channels
     send_email = channels[C.EMAIL]
-    send_webhook = channels[C.WEBHOOK] and has_webhook
+    send_webhook = channels[C.WEBHOOK] and recipient.has_webhook
     # The row and its deliveries commit together. A row alone is one INSERT: outside a
     # transaction it needs none of its own (a duplicate fails the statement, nothing else);
     # inside one, the savepoint keeps a duplicate from breaking the caller's transaction.
@@ -219,7 +248,7 @@ def _raise(
     try:
         with nullcontext() if alone else transaction.atomic():
             notification = Notification.objects.create(
-                user=user,
+                user_id=recipient.user_id,
                 event=event,
                 key=str(key)[:200],
                 title=" ".join(title.split())[:MAX_TITLE_CHARS],
@@ -228,7 +257,11 @@ def _raise(
                 data=data or {},
                 in_admin=channels[C.ADMIN],
             )
-            deliveries = _deliveries_for(notification=notification, email=send_email, webhook=send_webhook)
+            deliveries = _deliveries_for(
+                notification=notification,
+                address=recipient.email if send_email else None,
+                webhook=send_webhook,
+            )
     except IntegrityError:
         return None  # raised already: by the first run of the same task, or a concurrent one
     if deliveries:
@@ -241,14 +274,16 @@ def _raise(
     return notification
 
 
-def _deliveries_for(*, notification: Notification, email: bool, webhook: bool) -> list[NotificationDelivery]:
-    user = notification.user
+def _deliveries_for(
+    *, notification: Notification, address: str | None, webhook: bool
+) -> list[NotificationDelivery]:
+    """`address`: the person's email address when the email channel is on ("" for none), else None."""
     rows = []
-    if email:
+    if address is not None:
         # Kept, skipped, when there is no address: the delivery log then says why nothing came.
         rows.append(
             NotificationDelivery(notification=notification, channel=C.EMAIL)
-            if user.email
+            if address
             else NotificationDelivery(
                 notification=notification,
                 channel=C.EMAIL,
