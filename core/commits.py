@@ -10,7 +10,7 @@ delivered again because its acknowledgement was lost with it.
 
 from contextlib import contextmanager
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 
 @contextmanager
@@ -31,5 +31,13 @@ def commits_without_flush_wait(*, using: str = "default", enabled: bool = True):
     try:
         yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('synchronous_commit', %s, false)", [previous])
+        except DatabaseError:
+            # The connection broke in the block (its own error is on its way up): a broken
+            # connection is discarded, and the setting with it.
+            if connection.connection is not None and not connection.is_usable():
+                connection.close()
+            else:
+                raise
