@@ -16,7 +16,8 @@ carries a 512-character `encoded_image` standing in for the base64 payload: real
 hundreds of kilobytes, which at a million rows would be a disk benchmark of TOAST rather than of
 the move; both sides copy the same bytes.
 
-Targets: ours at most 2.5x the raw statement's time; no batch longer than 250 ms.
+Targets: ours at most 1.2x the raw statement's time (2.5x until issue 23); no batch longer than
+250 ms.
 """
 
 import time
@@ -35,6 +36,7 @@ USERS = 50
 PROMPTS = 500
 TEMPLATE = "bench_archive_images"
 TABLES = ("generated_images", "generated_images_archive")
+RATIO_TARGET = 1.2
 
 
 def _template_create(*, rows: int, now, cutoff, user_ids: list[int], prompt_ids: list[int]) -> None:
@@ -186,6 +188,7 @@ def run(*, scale: str) -> None:
             f"archive policy in batches of {BATCH_SIZE} vs one raw "
             f"`WITH moved AS (DELETE ... RETURNING) INSERT`, {rows} images"
         ),
+        target=RATIO_TARGET,
     )
     print(
         f"# archive: {expected_moved} of {rows} images moved per run, batches of {BATCH_SIZE}, "

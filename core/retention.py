@@ -6,8 +6,12 @@ An app lists its policies in `<app>/retention.py` as `POLICIES = [RetentionPolic
 `run(*, batch_size, dry_run, now, progress) -> int`.
 
 Deletes are set-based and batched over the primary key. Each batch takes the next `batch_size`
-rows of the table after the last key seen, matching or not (the range's upper key is read from the
-primary-key index alone), and deletes those of them that match, in its own short transaction. So
+rows of the table after the last key seen, matching or not, and deletes those of them that match,
+in its own short transaction. With integer keys the range is the next `batch_size` key values
+(unique keys: at most that many rows), read from nowhere; after a batch that removed less than
+half of that, and with other keys, the range's upper key is read from the primary-key index alone.
+Without files to delete or a step before the delete, each DELETE runs in autocommit, and on
+PostgreSQL commits without waiting for its WAL flush (core.commits). So
 every row is read once, by the DELETE that tests the policy's filter at the moment it deletes (a
 session refreshed since the run began is left alone), the index is walked once however sparse the
 matches are, and a batch removes at most `batch_size` rows. Reading the next `batch_size`
@@ -35,16 +39,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet, signals
+from django.db.models import IntegerField, Max, Min, QuerySet, signals
 from django.db.models.deletion import Collector
 from django.utils import timezone
 
+from core.commits import commits_without_flush_wait
 from core.declarations import app_declarations, refuse_duplicate_names
 from core.stored_files import FileTally, stored_files_delete_on_commit
 
@@ -191,31 +197,86 @@ def rows_delete(
     using = queryset.db
     total = 0
     last = None
-    keys = model._base_manager.using(using).order_by("pk").values_list("pk", flat=True)
-    while True:
-        with transaction.atomic(using=using):
-            ahead = keys if last is None else keys.filter(pk__gt=last)
-            bound = next(iter(ahead[batch_size - 1 : batch_size]), None)
-            batch = queryset if last is None else queryset.filter(pk__gt=last)
-            # Without a bound fewer than batch_size rows are left: this last batch takes them all.
-            if bound is not None:
-                batch = batch.filter(pk__lte=bound)
-            # Read (and lock) the names first: once the rows are gone nothing says which files
-            # were theirs. The lock keeps a row from changing before the DELETE tests it again.
-            names = set() if files is None else {n for n in files(batch.select_for_update(of=("self",))) if n}
-            if before_delete is not None:
-                before_delete(batch)
-            removed = _batch_delete(batch, model=model, using=using, raw=raw)
-            if names and files_in_use is not None:
-                names -= set(files_in_use(names))
-            if names:
-                stored_files_delete_on_commit(names=names, tally=file_tally, using=using)
-        total += removed
-        if progress is not None and removed:
-            progress(total)
-        if bound is None:
-            return total
-        last = bound
+    table = model._base_manager.using(using)
+    keys = table.order_by("pk").values_list("pk", flat=True)
+    # Integer keys are unique, so the next batch_size key values hold at most batch_size rows: the
+    # range needs no read of the index to find its upper key, which cost a quarter of the DELETE
+    # (docs/performance.md, `cleanup`). After a batch that removed under half of that, the keys
+    # ahead may be sparse (or mostly kept): the next range is then found in the index as below,
+    # so a stretch of few rows is crossed in one batch rather than many nearly empty ones.
+    top = None
+    if isinstance(model._meta.pk, IntegerField):
+        ends = table.aggregate(first=Min("pk"), top=Max("pk"))
+        if ends["top"] is None:
+            return 0
+        last, top = ends["first"] - 1, ends["top"]
+    # A batch that reads file names or runs a step before its delete needs them in the delete's
+    # transaction. Otherwise the bound is only a key (the DELETE tests the filter itself) and the
+    # DELETE is one statement, or Django's collector with its own transaction: in autocommit each
+    # is its own short transaction, without a BEGIN and a COMMIT of its own to wait for.
+    together = files is not None or before_delete is not None
+    removed = batch_size
+    # Not waiting for each batch's WAL flush (core.commits): a crash may forget the last deletes,
+    # still due on the next run. Each batch's commit otherwise waits for a disk flush, which on a
+    # busy disk cost more than the DELETE itself (docs/performance.md, `cleanup`). Not when the
+    # batches delete stored files: a forgotten delete would leave rows naming removed files.
+    with commits_without_flush_wait(using=using, enabled=files is None):
+        while True:
+            with transaction.atomic(using=using) if together else nullcontext():
+                if top is not None and removed * 2 >= batch_size:
+                    # Past the highest key at the start: the last batch takes whatever is left.
+                    bound = last + batch_size if last + batch_size < top else None
+                else:
+                    ahead = keys if last is None else keys.filter(pk__gt=last)
+                    bound = next(iter(ahead[batch_size - 1 : batch_size]), None)
+                removed = _batch(
+                    queryset,
+                    last=last,
+                    bound=bound,
+                    model=model,
+                    using=using,
+                    raw=raw,
+                    before_delete=before_delete,
+                    files=files,
+                    files_in_use=files_in_use,
+                    file_tally=file_tally,
+                )
+            total += removed
+            if progress is not None and removed:
+                progress(total)
+            if bound is None:
+                return total
+            last = bound
+
+
+def _batch(
+    queryset: QuerySet,
+    *,
+    last,
+    bound,
+    model,
+    using: str,
+    raw: bool,
+    before_delete,
+    files,
+    files_in_use,
+    file_tally,
+) -> int:
+    """Delete the matching rows with keys after `last` up to `bound` (None: all of them)."""
+    batch = queryset if last is None else queryset.filter(pk__gt=last)
+    if bound is not None:
+        batch = batch.filter(pk__lte=bound)
+    # Read (and lock) the names first: once the rows are gone nothing says which files
+    # were theirs. The lock keeps a row from changing before the DELETE tests it again.
+    names = set() if files is None else {n for n in files(batch.select_for_update(of=("self",))) if n}
+    if before_delete is not None:
+        before_delete(batch)
+    removed = _batch_delete(batch, model=model, using=using, raw=raw)
+    if names and files_in_use is not None:
+        names -= set(files_in_use(names))
+    if names:
+        stored_files_delete_on_commit(names=names, tally=file_tally, using=using)
+    return removed
 
 
 def _batch_delete(batch: QuerySet, *, model, using: str, raw: bool) -> int:

@@ -74,15 +74,23 @@ def generated_images_archive_batch(
     stamp = connection.ops.adapt_datetimefield_value(now or timezone.now())
 
     if connection.vendor == "postgresql":
+        # One statement is one transaction by itself: outside a transaction it runs in autocommit,
+        # without a BEGIN and a COMMIT of its own to wait for, and commits without waiting for its
+        # WAL flush (set_config(..., true) lasts for this statement's transaction only). A
+        # database crash may then forget the last batches whole, delete and insert together: those
+        # images are still in the live table and the next run moves them. Inside a caller's
+        # transaction the setting would reach the caller's other writes, so it is left alone.
+        autocommit = not connection.in_atomic_block
+        async_commit = ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
         sql = (
             f"WITH batch AS (SELECT {pk} FROM {live} WHERE {created} < %s "  # noqa: S608 (names only)
             f"ORDER BY {created} LIMIT %s FOR UPDATE SKIP LOCKED), "
             f"moved AS (DELETE FROM {live} WHERE {pk} IN (SELECT {pk} FROM batch) "
             f"RETURNING {column_list}) "
             f"INSERT INTO {archive} ({column_list}, {archived_at}) "
-            f"SELECT {column_list}, %s FROM moved"
+            f"SELECT {column_list}, %s FROM moved{async_commit if autocommit else ''}"
         )
-        with transaction.atomic(), connection.cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(sql, [cutoff, batch_size, stamp])
             return cursor.rowcount
 

@@ -378,7 +378,15 @@ def _complete(task: GenerationTask, step_status: str, **fields: Any) -> str | No
         _stopped(task, step_status)
         return _status(task)
     logger.info("Avatar task %s completed", task.task_id)
-    avatar_task_ended_notify(pk=task.pk, failed=False)
+    # Ending the data step, the claimed row plus `fields` is the row as it is now (the claim
+    # keeps others off it); after the image step its image counters moved in the database.
+    if step_status == TaskStatus.GENERATING_DATA:
+        ended = {"status": TaskStatus.COMPLETED, "completed_at": now, "heartbeat_at": now, "updated_at": now}
+        for name, value in {**ended, **fields}.items():
+            setattr(task, name, value)
+        avatar_task_ended_notify(pk=task.pk, failed=False, task=task)
+    else:
+        avatar_task_ended_notify(pk=task.pk, failed=False)
     return TaskStatus.COMPLETED
 
 

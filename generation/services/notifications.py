@@ -12,8 +12,11 @@ def _excerpt(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def avatar_task_ended_notify(*, pk, failed: bool) -> None:
-    task = GenerationTask.objects.filter(pk=pk).first()
+def avatar_task_ended_notify(*, pk, failed: bool, task: GenerationTask | None = None) -> None:
+    """`task`: the row as the caller's ending UPDATE left it, when the caller holds it (saves
+    reading it again); else it is read."""
+    if task is None:
+        task = GenerationTask.objects.filter(pk=pk).first()
     if task is None:
         return
     detail = (

@@ -27,6 +27,20 @@ def test_an_occurrence_is_raised_once():
     assert Notification.objects.count() == 3
 
 
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_row_without_deliveries_is_one_insert_and_raised_once(
+    django_assert_num_queries,
+):
+    user = UserFactory()
+    # JOB_FINISHED goes to the admin list only by default: no delivery, so no transaction.
+    with django_assert_num_queries(2):  # the person's channels for the event, the row
+        assert raise_for(user, event=NotificationEvent.JOB_FINISHED) is not None
+    assert raise_for(user, event=NotificationEvent.JOB_FINISHED) is None  # the task ran again
+    # Email by default: the row and its delivery commit together.
+    assert raise_for(user, event=NotificationEvent.JOB_FAILED).deliveries.count() == 1
+    assert Notification.objects.filter(user=user).count() == 2
+
+
 def test_an_inactive_person_is_not_notified_and_an_unknown_event_is_a_bug():
     assert raise_for(UserFactory(is_active=False)) is None
     with pytest.raises(ValueError):

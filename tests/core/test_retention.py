@@ -118,6 +118,36 @@ def test_matches_among_long_runs_of_kept_rows_all_go():
 
 
 @pytest.mark.django_db
+def test_a_sparse_stretch_of_keys_is_crossed_in_one_batch(django_assert_max_num_queries):
+    # Integer keys: a batch is the next batch_size key values. After a batch that removed few rows
+    # the next range comes from the index, so a gap of 100 000 ids costs one batch, not 50 000.
+    low = _old_audit_rows(3)
+    far = AuditLogFactory(id=low[-1].pk + 100_000)
+    AuditLog.objects.filter(pk=far.pk).update(created_at=NOW - timedelta(days=400))
+    kept = AuditLogFactory(id=far.pk + 1)
+    seen = []
+
+    with django_assert_max_num_queries(30):
+        result = policy_run(name="accounts.audit_logs", batch_size=2, now=NOW, progress=seen.append)
+
+    assert result.rows == 4
+    assert all(later - earlier <= 2 for earlier, later in zip([0, *seen], seen, strict=False))
+    assert list(AuditLog.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_outside_a_transaction_leave_the_connection_as_they_found_it():
+    from django.db import connection
+
+    _old_audit_rows(3)
+    assert policy_run(name="accounts.audit_logs", batch_size=2, now=NOW).rows == 3
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
 def test_dry_run_counts_and_changes_nothing():
     _old_audit_rows(3)
     result = policy_run(name="accounts.audit_logs", dry_run=True, now=NOW)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from accounts.models import NotificationEvent
-from accounts.services.notifications import notification_raise
+from accounts.services.notifications import notification_raise, notification_raise_to
 from workflows.models import PlatformState, PublishingJob, Workflow
 
 
@@ -20,11 +20,12 @@ def _job_url(job: PublishingJob) -> str:
 
 
 def drafts_awaiting_review_notify(*, state: PlatformState) -> None:
-    """A platform's draft waits for a person (the engine's evaluation ended its iterations)."""
-    workflow = Workflow.objects.select_related("user").only("pk", "user").get(pk=state.workflow_id)
+    """A platform's draft waits for a person (the engine's evaluation ended its iterations). The
+    owner comes from the state's workflow (the engine's commit has just read it with the state)."""
+    workflow = state.workflow
     platform = state.get_platform_display()
-    notification_raise(
-        user=workflow.user,
+    notification_raise_to(
+        user_id=workflow.user_id,
         event=NotificationEvent.DRAFTS_AWAITING_REVIEW,
         key=f"{state.pk}:{state.active_draft_id}",
         title=f"A {platform} draft awaits your review",

@@ -79,8 +79,10 @@ def draft_score(
     char_limit: int | None = None,
     options: dict | None = None,
     backend: AIBackend | None = None,
+    config=None,
 ) -> DraftEvaluation:
-    """Score `content` for `platform`: overall 0-100, feedback, the five criteria, evaluator label."""
+    """Score `content` for `platform`: overall 0-100, feedback, the five criteria, evaluator label.
+    `config`: the workflow settings already read for this step (an LLM scorer reads them else)."""
     _check_platform(platform, char_limit)
     chosen = _backend(backend)
     if getattr(chosen, "name", "") == "builtin":
@@ -102,4 +104,5 @@ def draft_score(
         char_limit=char_limit,
         options=options or {},
         backend=chosen,
+        config=config,
     )

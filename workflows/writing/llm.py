@@ -30,7 +30,7 @@ from typing import Any
 from core.ai.base import AIBackend, AIUnavailable
 from platforms.kinds.base import Form
 from platforms.kinds.registry import writing_rules
-from workflows.stored_settings import workflow_settings
+from workflows.stored_settings import WorkflowSettings, workflow_settings
 from workflows.writing import text as t
 from workflows.writing.builtin_scoring import criteria_scores_builtin
 from workflows.writing.types import (
@@ -236,8 +236,10 @@ def score_llm(
     char_limit: int | None,
     options: dict,
     backend: AIBackend,
+    config: WorkflowSettings | None = None,
 ) -> DraftEvaluation:
-    config = workflow_settings()
+    # `config`: the settings the caller read for this step (the engine also needs the threshold).
+    config = config or workflow_settings()
     system = config.evaluation_prompt.format(platform_rules=platform_rules(platform, char_limit=char_limit))
     result = backend.complete_text(
         system=system,

@@ -209,12 +209,30 @@ def test_a_task_with_nothing_left_completes_in_two_writes_and_one_read(
     # claim (UPDATE ... RETURNING the persona count), what images are left, completed
     with django_assert_num_queries(3):
         assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
-    assert told == [{"pk": task.pk, "failed": False}]
-
+    assert [(kwargs["pk"], kwargs["failed"]) for kwargs in told] == [(task.pk, False)]
+    # The row handed to the notification (instead of reading it again) is the row as stored.
+    given = told[0]["task"]
     task.refresh_from_db()
     assert task.status == TaskStatus.COMPLETED and task.error_log is None
     assert task.attempts == 1 and task.personas_generated == 1
     assert task.started_at is not None and task.heartbeat_at == task.completed_at
+    for field in GenerationTask._meta.concrete_fields:
+        assert getattr(given, field.attname) == getattr(task, field.attname), field.name
+
+
+@pytest.mark.django_db(transaction=True)  # as in a worker: autocommit, no savepoint for the row
+def test_a_task_with_nothing_left_tells_its_owner_in_two_more_queries(monkeypatch, django_assert_num_queries):
+    from accounts.models import Notification
+
+    task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
+    GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
+
+    # the run's three, then the owner with their channels for the event, and the notification
+    with django_assert_num_queries(5):
+        assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
+    (notification,) = Notification.objects.filter(user=task.user)
+    assert notification.key == f"persona_task:{task.pk}:finished"
+    assert notification.body == "1 persona(s) and 0 image(s) generated."
 
 
 def test_a_task_failed_meanwhile_is_not_completed_over(monkeypatch):

@@ -62,7 +62,9 @@ class ScriptedAI:
             content=f"Draft {len(self.briefs)}", model="scripted-model", backend="scripted", metadata={"n": 1}
         )
 
-    def score(self, *, platform, content, style_samples=(), char_limit=None, options=None, backend=None):
+    def score(
+        self, *, platform, content, style_samples=(), char_limit=None, options=None, backend=None, config=None
+    ):
         self.scored.append(
             {
                 "platform": platform,
@@ -238,6 +240,33 @@ def test_the_task_runs_the_next_steps_itself_while_young_and_queues_nothing(
     assert [c.step for c in checkpoints(state)] == ["generate", "evaluate", "generate", "evaluate"]
     state.workflow.refresh_from_db()
     assert state.workflow.status == WorkflowStatus.AWAITING_REVIEW
+
+
+def test_a_chained_step_is_claimed_by_the_commit_that_hands_it_on(scripted, queued, monkeypatch):
+    # The evaluation after a draft starts from the generation's commit: no claim of its own, and
+    # while it runs the platform is held (heartbeat, attempt 1), so no other delivery takes it.
+    ai = scripted(scores=[90])
+    state = pending_state()
+    claims = []
+    real_claim = engine._claim
+    monkeypatch.setattr(engine, "_claim", lambda state_id: claims.append(state_id) or real_claim(state_id))
+    held = []
+    real_score = ai.score
+
+    def score(**kwargs):
+        held.append(PlatformState.objects.values_list("status", "attempts", "heartbeat_at").get(pk=state.pk))
+        assert engine._claim(state.pk) is None  # a second delivery meanwhile claims nothing
+        return real_score(**kwargs)
+
+    monkeypatch.setattr("workflows.writing.draft_score", score)
+    engine.platform_step_run(state_id=state.pk, chain_seconds=30)
+
+    assert len(claims) == 2  # the chain's first step, and the second delivery above
+    ((status, attempts, heartbeat),) = held
+    assert (status, attempts) == (PlatformStatus.EVALUATING, 1) and heartbeat is not None
+    state.refresh_from_db()
+    assert (state.status, state.attempts, state.heartbeat_at) == (PlatformStatus.AWAITING_REVIEW, 0, None)
+    assert [c.step for c in checkpoints(state)] == ["generate", "evaluate"]
 
 
 @override_settings(WORKFLOW_STEP_CHAIN_SECONDS=0)
