@@ -182,21 +182,12 @@ def notification_raise(
     delivery for each further channel the person enabled; returns the new row, or None when it
     already existed or the user is inactive. Call it inside the transaction of the change it
     reports (or after it commits): the deliveries are queued once it commits."""
-    if event not in E.values:
-        raise ValueError(f"Unknown notification event {event!r}.")
     if not user.is_active:
+        if event not in E.values:
+            raise ValueError(f"Unknown notification event {event!r}.")
         return None
-    found = _recipient(user_id=user.pk, event=event)
-    if found is None:
-        return None
-    return _raise(
-        recipient=found,
-        event=event,
-        key=key,
-        title=title,
-        body=body,
-        url=url,
-        data=data,
+    return notification_raise_to(
+        user_id=user.pk, event=event, key=key, title=title, body=body, url=url, data=data
     )
 
 
