@@ -10,8 +10,9 @@ Why it is built this way:
   (queued → running): a redelivered message, or a second worker, finds nothing to claim and returns.
 - The platform is read in the task's own thread (`MastodonApi`, or `BlueskyMediaClient` for
   Bluesky, whose images are listed and captioned but not posted back); only captioning
-  fans out, to at most `settings.CAPTION_CONCURRENCY` threads, each closing its database connection
-  when done. With a concurrency of 1 the images are captioned in the task's thread.
+  fans out, to at most `settings.CAPTION_CONCURRENCY` threads, each keeping one database connection
+  for the task, which the task's thread closes when the pool is done. With a concurrency of 1 the
+  images are captioned in the task's thread.
 - Progress, heartbeat and counters are small UPDATEs of their own columns, made only while the task is
   still `running`: a cancellation that arrives meanwhile is never overwritten, and the same UPDATE
   tells the task to stop. The final status is set only if the task is still running.
@@ -540,7 +541,7 @@ class _TaskRunner:
                     if image is None:
                         counted = self._count(None)
                         continue
-                    in_flight.add(pool.submit(self._caption_in_thread, image))
+                    in_flight.add(pool.submit(self._caption_one, image))
                 if counted:
                     if not progress_written:
                         self._advance(None, self._percent())
@@ -562,9 +563,6 @@ class _TaskRunner:
         from captions.services.generation import caption_generate
 
         return caption_generate(image=image, backend=backend, context=self.context)
-
-    def _caption_in_thread(self, image: Image) -> _Outcome:
-        return self._caption_one(image)
 
     def _caption_one(self, image: Image) -> _Outcome:
         if self.delay > 0:
