@@ -266,7 +266,10 @@ def test_politeness_delay_is_real_when_measured_by_the_server(site):
     times = [hit.at for hit in site.requests]
     assert len(times) == 4
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    assert min(gaps) >= 0.18, gaps  # a little slack for when the server saw each request
+    # A request reaches the server a little after its turn, more on a loaded machine (CI saw
+    # 0.178 between two): one gap may be short by the earlier one's lateness, the whole span not.
+    assert min(gaps) >= 0.1, gaps
+    assert times[-1] - times[0] >= 3 * 0.2 - 0.05, gaps
 
 
 def test_retry_after_pauses_the_host_and_is_honoured(site):
