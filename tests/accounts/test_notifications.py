@@ -1,6 +1,7 @@
 """notification_raise: one row per (user, event, key), however often the raising task runs."""
 
 import pytest
+from django.db import transaction
 
 from accounts.models import Notification, NotificationEvent
 from accounts.selectors import notifications_of, notifications_unread_count
@@ -39,6 +40,19 @@ def test_outside_a_transaction_a_row_without_deliveries_is_one_insert_and_raised
     # Email by default: the row and its delivery commit together.
     assert raise_for(user, event=NotificationEvent.JOB_FAILED).deliveries.count() == 1
     assert Notification.objects.filter(user=user).count() == 2
+
+
+def test_inside_a_transaction_a_repeat_inserts_nothing_without_a_savepoint(django_assert_num_queries):
+    user = UserFactory()
+    with transaction.atomic():
+        first = raise_for(user, event=NotificationEvent.JOB_FINISHED)
+        with django_assert_num_queries(2):  # the person's channels, the INSERT that inserts nothing
+            assert raise_for(user, event=NotificationEvent.JOB_FINISHED) is None
+        assert raise_for(user, event=NotificationEvent.JOB_FINISHED, key="job-2") is not None
+    stored = Notification.objects.get(pk=first.pk)
+    fields = ("user_id", "event", "key", "title", "body", "url", "data", "created_at", "read_at", "in_admin")
+    assert [getattr(stored, name) for name in fields] == [getattr(first, name) for name in fields]
+    assert stored.data == {} and stored.read_at is None and stored.in_admin is True
 
 
 def test_an_inactive_person_is_not_notified_and_an_unknown_event_is_a_bug():
