@@ -3,9 +3,9 @@
 `synchronous_commit = off` makes a commit return before its WAL record is on disk: a database
 crash may then forget the last fraction of a second of such commits (never part of one: each
 transaction is kept or lost whole). It is worth it where a commit's flush costs more than the work
-it records (a busy disk: docs/performance.md, `cleanup` and `queue_drain`) and where a forgotten
-commit is simply done again: a retention batch whose rows are still due, a background job that is
-delivered again because its acknowledgement was lost with it.
+it records (a busy disk: docs/performance.md, `cleanup`) and where a forgotten commit is simply
+done again: a retention batch whose rows are still due. Persona tasks used it too, until their
+runs made few enough statements that the two to set and restore it cost what it saved.
 """
 
 from contextlib import contextmanager

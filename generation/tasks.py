@@ -4,17 +4,9 @@
 def run_avatar_task(task_id: str) -> str | None:
     """Run a queued persona task (`generation.services.avatar_tasks.avatar_task_run`); a no-op when
     it is not pending or data-generated, so a redelivered message does nothing."""
-    from core.commits import commits_without_flush_wait
     from generation.services.avatar_tasks import avatar_task_run
 
-    # Its commits do not wait for their WAL flush (core.commits). django-q2 acknowledges the task
-    # with a durable commit after it returns, which flushes the WAL past every write the task made:
-    # an acknowledged run's writes are on disk. A crash before that loses the acknowledgement too,
-    # so the task is delivered again and resumes from what was kept (the claim is conditional,
-    # personas and images are recorded as they are made). A queue of short tasks otherwise waits
-    # for three disk flushes a task (claim, completion, the owner's notification).
-    with commits_without_flush_wait():
-        return avatar_task_run(task_id=task_id)
+    return avatar_task_run(task_id=task_id)
 
 
 def generate_prompt_images(prompt_id: int) -> str | None:

@@ -76,16 +76,26 @@ def image_key(*, task_id: str, position: int, number: int, mime_type: str) -> st
 
 def images_attempted(persona: GeneratedPersona) -> int:
     """Images stored plus images given up on (refused or missing): what a re-run skips."""
-    errors = persona.image_errors if isinstance(persona.image_errors, list) else []
+    return _attempted(images=persona.images, image_errors=persona.image_errors)
+
+
+def _attempted(*, images, image_errors) -> int:
+    errors = image_errors if isinstance(image_errors, list) else []
     given_up = sum(int(e.get("count", 1)) for e in errors if isinstance(e, dict))
-    return len(persona.images or []) + given_up
+    return len(images or []) + given_up
 
 
 def persona_images_done(persona: GeneratedPersona, *, planned: int) -> bool:
-    if images_attempted(persona) >= planned:
+    return images_done(images=persona.images, image_errors=persona.image_errors, planned=planned)
+
+
+def images_done(*, images, image_errors, planned: int) -> bool:
+    """Every planned image stored or given up on, or the base image refused (no variation can
+    follow): a persona's two image columns as stored."""
+    if _attempted(images=images, image_errors=image_errors) >= planned:
         return True
-    errors = persona.image_errors if isinstance(persona.image_errors, list) else []
-    return not persona.images and any(isinstance(e, dict) and e.get("base") for e in errors)
+    errors = image_errors if isinstance(image_errors, list) else []
+    return not images and any(isinstance(e, dict) and e.get("base") for e in errors)
 
 
 @dataclass

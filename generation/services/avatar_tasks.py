@@ -17,9 +17,10 @@ Why it is built this way:
   resumes where it stopped.
 - Heartbeat and counters are small UPDATEs made only while the task is in the step's status: the
   same UPDATE tells the run to stop when the task was failed, deleted or taken back meanwhile. The
-  UPDATE that ends a step is conditional the same way and carries its last heartbeat, so a task
-  with nothing left to do costs two commits (claim, completed) and one read: a queue of short
-  tasks drains at the pace of commits (benchmark `queue_drain`).
+  UPDATE that ends a step is conditional the same way and carries its last heartbeat. The claim
+  returns the personas' images with the row, so a task with nothing left to do (a redelivery, a
+  resumed run) costs two statements, the claim and completed, before its owner is told
+  (benchmark `queue_drain`). Its commits are durable like any other.
 - `avatar_task_cancel` stops a task: a waiting one (pending, data-generated) at once, a running
   one at its next heartbeat, which comes before every batch of personas and every image call: the
   task is `cancelled` and that heartbeat, conditional on the step's status, stops the run. What
@@ -32,6 +33,7 @@ Why it is built this way:
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -290,34 +292,50 @@ def avatar_task_cancel(
 # --- running -------------------------------------------------------------------------------------
 
 
+# Each persona's position, id, images and image errors as one JSON array: what the claim needs to
+# tell which personas still miss images without reading them again. Per backend, as JSON
+# aggregates are; ordered by position in Python.
+_PERSONAS_IMAGES_SQL = {
+    "postgresql": "json_agg(json_build_array({position}, {id}, {images}, {image_errors}))",
+    "sqlite": "json_group_array(json_array({position}, {id}, json({images}), json({image_errors})))",
+}
+
+
 @functools.cache
-def _claim_sql() -> str:
+def _claim_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     table = quote(GenerationTask._meta.db_table)
     column = {field.name: quote(field.column) for field in GenerationTask._meta.concrete_fields}
     personas = quote(GeneratedPersona._meta.db_table)
-    task_column = quote(GeneratedPersona._meta.get_field("task").column)
+    persona = {
+        name: f"{personas}.{quote(GeneratedPersona._meta.get_field(name).column)}"
+        for name in ("task", "position", "id", "images", "image_errors")
+    }
+    of_task = f"FROM {personas} WHERE {persona['task']} = {table}.{column['id']}"
+    images = _PERSONAS_IMAGES_SQL.get(vendor)
+    images = f"(SELECT {images.format(**persona)} {of_task})" if images else "NULL"
     # The model's own table and column names only; every value is a parameter.
     return (
         f"UPDATE {table} SET {column['status']} = %s, {column['heartbeat_at']} = %s, "  # noqa: S608
         f"{column['updated_at']} = %s, {column['started_at']} = COALESCE({column['started_at']}, %s), "
         f"{column['completed_at']} = NULL, {column['attempts']} = {column['attempts']} + %s "
         f"WHERE {column['task_id']} = %s AND {column['status']} = %s "
-        f"RETURNING *, (SELECT COUNT(*) FROM {personas} "
-        f"WHERE {personas}.{task_column} = {table}.{column['id']}) AS personas_present"
+        f"RETURNING *, (SELECT COUNT(*) {of_task}) AS personas_present, {images} AS personas_images"
     )
 
 
 def _claim(task_id: str, *, source: str, target: str, count_attempt: bool) -> GenerationTask | None:
     """Move the task from `source` to `target` if it is there; the claimed row, or None. The row
-    carries `personas_present`, the task's personas at the claim (where the data step starts).
+    carries `personas_present`, the task's personas at the claim (where the data step starts), and
+    `personas_images`, their images as `_images_left` reads them (None on other backends).
 
-    One UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+) rather than an UPDATE and two SELECTs: the
-    ORM has no UPDATE that returns rows, and on a queue of short tasks every statement shows.
+    One UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+) rather than an UPDATE and three SELECTs:
+    the ORM has no UPDATE that returns rows, and on a queue of short tasks every statement and
+    every query built shows (docs/performance.md, `queue_drain`).
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params = [target, now, now, now, int(count_attempt), task_id, source]
-    claimed = list(GenerationTask.objects.raw(_claim_sql(), params))
+    claimed = list(GenerationTask.objects.raw(_claim_sql(connection.vendor), params))
     return claimed[0] if claimed else None
 
 
@@ -334,8 +352,11 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
 
         def data_step_then_plan() -> None:
             nonlocal left
+            present = task.personas_present
             _data_step(task, writer)
-            left = _images_left(task)
+            # The claim's view of the images holds while the step wrote no persona: nothing else
+            # writes a claimed task's personas.
+            left = _claimed_left(task) if task.personas_generated == present else _images_left(task)
 
         if not _guarded(task, TaskStatus.GENERATING_DATA, data_step_then_plan):
             return _status(task)
@@ -348,7 +369,9 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
         # count, and the image step's claim (the same run keeps the task, so the attempt is not
         # counted again).
         now = timezone.now()
-        moved = GenerationTask.objects.filter(pk=task.pk, status=TaskStatus.GENERATING_DATA).update(
+        moved = _step_update(
+            task,
+            TaskStatus.GENERATING_DATA,
             status=TaskStatus.GENERATING_IMAGES,
             personas_generated=task.personas_generated,
             heartbeat_at=now,
@@ -372,8 +395,14 @@ def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_
 def _complete(task: GenerationTask, step_status: str, **fields: Any) -> str | None:
     """Completed, conditional on the step's status as a heartbeat is: it doubles as the last one."""
     now = timezone.now()
-    if not GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
-        status=TaskStatus.COMPLETED, completed_at=now, heartbeat_at=now, updated_at=now, **fields
+    if not _step_update(
+        task,
+        step_status,
+        status=TaskStatus.COMPLETED,
+        completed_at=now,
+        heartbeat_at=now,
+        updated_at=now,
+        **fields,
     ):
         _stopped(task, step_status)
         return _status(task)
@@ -429,7 +458,9 @@ def _stopped(task: GenerationTask, step_status: str) -> None:
 
 def _fail(task: GenerationTask, step_status: str, message: str) -> None:
     now = timezone.now()
-    if GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
+    if _step_update(
+        task,
+        step_status,
         status=TaskStatus.FAILED,
         error_log=message[:ERROR_LOG_MAX_CHARS],
         completed_at=now,
@@ -439,25 +470,52 @@ def _fail(task: GenerationTask, step_status: str, message: str) -> None:
         avatar_task_ended_notify(pk=task.pk, failed=True)
 
 
+@functools.cache
+def _step_update_sql(vendor: str, names: tuple[str, ...]) -> str:
+    del vendor  # the cache key: quoted for one backend
+    quote = connection.ops.quote_name
+    meta = GenerationTask._meta
+    assignments = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in names)
+    # The model's own table and column names only; every value is a parameter.
+    return (
+        f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
+        f"WHERE {quote(meta.pk.column)} = %s AND {quote(meta.get_field('status').column)} = %s"
+    )
+
+
+def _step_update(task: GenerationTask, step_status: str, **fields: Any) -> bool:
+    """Write `fields` to the task if it is still in `step_status`; whether it was. Every write a
+    run makes to its task while it holds it (heartbeats, counters, the step's end) goes through
+    here, so a task failed, cancelled or taken back meanwhile is never written over. Plain SQL
+    written once per set of fields: the ORM builds its UPDATE on every call, which a queue of
+    short tasks pays on each run (docs/performance.md, `queue_drain`)."""
+    names = tuple(sorted(fields))
+    meta = GenerationTask._meta
+    params = [meta.get_field(name).get_db_prep_save(fields[name], connection) for name in names]
+    with connection.cursor() as cursor:
+        cursor.execute(_step_update_sql(connection.vendor, names), [*params, task.pk, step_status])
+        return cursor.rowcount > 0
+
+
 def _beat(task: GenerationTask, step_status: str, **fields: Any) -> None:
     """Heartbeat (and counters); _Stopped when the task is no longer in this step."""
     now = timezone.now()
-    alive = GenerationTask.objects.filter(pk=task.pk, status=step_status).update(
-        heartbeat_at=now, updated_at=now, **fields
-    )
-    if not alive:
+    if not _step_update(task, step_status, heartbeat_at=now, updated_at=now, **fields):
         raise _Stopped()
 
 
 def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
     """Write the missing personas; leaves their count in `task.personas_generated` for the caller's
     UPDATE that ends the step."""
-    personas = GeneratedPersona.objects.filter(task=task)
     # Counted by the claim; nothing else writes a claimed task's personas.
     present = getattr(task, "personas_present", None)
     if present is None:
-        present = personas.count()
-    if present < task.number_to_generate and writer is None:
+        present = GeneratedPersona.objects.filter(task=task).count()
+    if present >= task.number_to_generate:
+        task.personas_generated = present
+        return
+    personas = GeneratedPersona.objects.filter(task=task)
+    if writer is None:
         # Only when there is something to write: the LLM writer reads four system settings.
         writer = persona_writer_for(seed=task.task_id, user=task.user)
     unusable = 0
@@ -498,11 +556,32 @@ def _data_step(task: GenerationTask, writer: PersonaWriter | None) -> None:
 def _images_left(task: GenerationTask) -> list[int]:
     """The personas still missing images, in order, from one read of the two columns that say it:
     a task with nothing left (a resumed run, a redelivery) costs one query, not one per persona."""
-    from generation.personas.images import persona_images_done
+    recorded = GeneratedPersona.objects.filter(task=task).values_list(
+        "position", "pk", "images", "image_errors"
+    )
+    return _left_of(list(recorded), task=task)
 
+
+def _claimed_left(task: GenerationTask) -> list[int]:
+    """`_images_left` as the claim saw it (nothing else writes a claimed task's personas), or read
+    when the claim could not carry it."""
+    claimed = getattr(task, "personas_images", None)
+    return _images_left(task) if claimed is None else _left_of(claimed, task=task)
+
+
+def _left_of(personas: str | list, *, task: GenerationTask) -> list[int]:
+    """The ids of `personas` ([position, id, images, image_errors] each, or their JSON) still
+    missing images, by position."""
+    from generation.personas.images import images_done
+
+    if isinstance(personas, str):
+        personas = json.loads(personas)
     planned = int(task.images_per_persona)
-    recorded = GeneratedPersona.objects.filter(task=task).only("pk", "images", "image_errors")
-    return [p.pk for p in recorded.order_by("position") if not persona_images_done(p, planned=planned)]
+    return [
+        pk
+        for _position, pk, images, errors in sorted(personas or [], key=lambda persona: persona[0])
+        if not images_done(images=images, image_errors=errors, planned=planned)
+    ]
 
 
 def _image_step(task: GenerationTask, image_backend, *, left: list[int] | None = None) -> None:
@@ -511,7 +590,7 @@ def _image_step(task: GenerationTask, image_backend, *, left: list[int] | None =
     from generation.personas.images import PersonaImages, persona_images_done
 
     if left is None:
-        left = _images_left(task)
+        left = _claimed_left(task)
     if not left:
         return
     if image_backend is None:

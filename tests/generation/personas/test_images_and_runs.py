@@ -191,9 +191,7 @@ def test_a_recovered_task_resumes_its_images(image_backend):
 # --- a run with nothing left to do (benchmark queue_drain) ---------------------------------------
 
 
-def test_a_task_with_nothing_left_completes_in_two_writes_and_one_read(
-    monkeypatch, django_assert_num_queries
-):
+def test_a_task_with_nothing_left_completes_in_two_writes(monkeypatch, django_assert_num_queries):
     def unwanted(**_kwargs):
         raise AssertionError("nothing was left to write or draw")
 
@@ -206,8 +204,8 @@ def test_a_task_with_nothing_left_completes_in_two_writes_and_one_read(
     task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
     GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
 
-    # claim (UPDATE ... RETURNING the persona count), what images are left, completed
-    with django_assert_num_queries(3):
+    # claim (UPDATE ... RETURNING the personas and their images), completed
+    with django_assert_num_queries(2):
         assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
     assert [(kwargs["pk"], kwargs["failed"]) for kwargs in told] == [(task.pk, False)]
     # The row handed to the notification (instead of reading it again) is the row as stored.
@@ -227,8 +225,8 @@ def test_a_task_with_nothing_left_tells_its_owner_in_two_more_queries(monkeypatc
     task = GenerationTaskFactory(number_to_generate=1, images_per_persona=4, status=TaskStatus.PENDING)
     GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
 
-    # the run's three, then the owner with their channels for the event, and the notification
-    with django_assert_num_queries(5):
+    # the run's two, then the owner with their channels for the event, and the notification
+    with django_assert_num_queries(4):
         assert avatar_task_run(task_id=task.task_id) == TaskStatus.COMPLETED
     (notification,) = Notification.objects.filter(user=task.user)
     assert notification.key == f"persona_task:{task.pk}:finished"
@@ -240,14 +238,14 @@ def test_a_task_failed_meanwhile_is_not_completed_over(monkeypatch):
     GeneratedPersonaFactory(task=task, position=0, images=[f"k/{n}.png" for n in range(1, 5)])
     from generation.services import avatar_tasks
 
-    images_left = avatar_tasks._images_left
+    claimed_left = avatar_tasks._claimed_left
 
-    def reaped_while_reading(task_row):
+    def reaped_while_planning(task_row):
         # The reaper fails the task between the claim and the completing UPDATE.
         GenerationTask.objects.filter(pk=task_row.pk).update(status=TaskStatus.FAILED, error_log="reaped")
-        return images_left(task_row)
+        return claimed_left(task_row)
 
-    monkeypatch.setattr(avatar_tasks, "_images_left", reaped_while_reading)
+    monkeypatch.setattr(avatar_tasks, "_claimed_left", reaped_while_planning)
 
     assert avatar_task_run(task_id=task.task_id) == TaskStatus.FAILED
 
@@ -266,3 +264,29 @@ def test_a_claim_keeps_the_first_start_and_counts_each_run(image_backend):
 
     task.refresh_from_db()
     assert task.started_at == started and task.attempts == 2 and task.error_log is None
+
+
+@pytest.mark.parametrize("status", [TaskStatus.PENDING, TaskStatus.DATA_GENERATED])
+def test_the_claim_sees_the_images_left_as_a_fresh_read_does(status):
+    from generation.services import avatar_tasks
+
+    task = GenerationTaskFactory(number_to_generate=6, images_per_persona=4, status=status)
+    keys = [f"k/{n}.png" for n in range(1, 5)]
+    states = {  # written out of position order: the claim's JSON has no order of its own
+        5: {"images": keys[:2], "image_errors": [{"count": 2, "error": "refused"}]},  # done
+        0: {"images": keys[:3], "image_errors": []},  # one missing
+        3: {"images": [], "image_errors": [{"base": True, "error": "refused"}]},  # base refused: done
+        1: {"images": keys, "image_errors": []},  # done
+        4: {"images": [], "image_errors": []},  # nothing yet
+        2: {"images": keys[:1], "image_errors": [{"count": 1, "error": "refused"}]},  # two missing
+    }
+    for position, images in states.items():
+        GeneratedPersonaFactory(task=task, position=position, **images)
+    by_position = dict(GeneratedPersona.objects.filter(task=task).values_list("position", "pk"))
+
+    target = TaskStatus.GENERATING_DATA if status == TaskStatus.PENDING else TaskStatus.GENERATING_IMAGES
+    claimed = avatar_tasks._claim(task.task_id, source=status, target=target, count_attempt=True)
+
+    assert claimed.personas_present == 6 and claimed.personas_images is not None
+    assert avatar_tasks._claimed_left(claimed) == avatar_tasks._images_left(claimed)
+    assert avatar_tasks._claimed_left(claimed) == [by_position[0], by_position[2], by_position[4]]
