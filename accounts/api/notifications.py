@@ -43,6 +43,7 @@ from accounts.services.notifications import (
     notification_preferences_set,
     notifications_mark_read,
 )
+from core.api.fields import MAX_ID
 
 SELF_SERVICE = [IsAuthenticated, ApiKeyScopes]
 
@@ -92,7 +93,7 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
 
 class MarkReadSerializer(serializers.Serializer):
     ids = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         max_length=1000,
         help_text="The notifications to mark read; left out: all your unread ones.",

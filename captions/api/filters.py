@@ -5,7 +5,6 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from captions.api.serializers import MAX_ID
 from captions.models import (
     CaptionGenerationTask,
     CaptionGenerationUserSettings,
@@ -19,6 +18,7 @@ from captions.models import (
     ProcessingRunStatus,
     TaskStatus,
 )
+from core.api.fields import MAX_ID
 from core.api.filters import StaticFormFilterSet
 
 

@@ -47,12 +47,11 @@ from captions.services.user_settings import (
     LENGTH_RANGE,
     MAX_POSTS_RANGE,
 )
-from core.api.fields import at_least_one
+from core.api.fields import MAX_ID, at_least_one
 from platforms.models import PlatformConnection
 from platforms.selectors import connection_list
 
 OWNER_COLUMN = "platform_connection__user_id"
-MAX_ID = 2**63 - 1  # the largest big-integer key; larger ids are a 400, not a database error
 BULK_MAX_IDS = 500
 CAPTION_INPUT_MAX_CHARS = 10_000  # far above any limit; the service says what the limit is
 

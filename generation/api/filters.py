@@ -5,7 +5,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from generation.api.serializers import MAX_ID
+from core.api.fields import MAX_ID
 from generation.models import AspectRatio, GeneratedImage, GenerationModel, Prompt, PromptStatus
 
 

@@ -11,8 +11,6 @@ from captions.api.serializers import ImageCaptionSerializer
 from generation.models import MAX_IMAGES_PER_PROMPT, AspectRatio, GeneratedImage, GenerationModel, Prompt
 from generation.services.prompts import MAX_CAPTIONS, PROMPT_MAX_CHARS, SEED_MAX
 
-MAX_ID = 2**63 - 1
-
 
 class PromptSerializer(serializers.ModelSerializer):
     image_ids = serializers.SerializerMethodField(help_text="Ids of the prompt's generated images.")

@@ -21,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from accounts.request_meta import request_meta
+from core.api.fields import MAX_ID
 from core.api.negotiation import IgnoreClientNegotiation
 from generation.api import serializers as s
 from generation.api.filters import GeneratedImageFilter, PromptFilter
@@ -56,7 +57,7 @@ class GenerationViewSet(viewsets.GenericViewSet):
     ordering = ("-created_at", "-pk")
 
     def get_object(self):
-        if not str(self.kwargs.get(self.lookup_field, "")).isdigit() or int(self.kwargs["pk"]) > s.MAX_ID:
+        if not str(self.kwargs.get(self.lookup_field, "")).isdigit() or int(self.kwargs["pk"]) > MAX_ID:
             raise exceptions.NotFound()
         return super().get_object()
 

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from core import crypto
+from core.api.fields import MAX_ID
 from platforms.kinds.registry import kind_of
 from platforms.models import PlatformConnection, PlatformType
 
@@ -99,7 +100,11 @@ class VerifyResultSerializer(serializers.Serializer):
 class OAuth2StartSerializer(serializers.Serializer):
     platform_type = serializers.ChoiceField(choices=[("x", "X"), ("linkedin", "LinkedIn")])
     connection = serializers.IntegerField(
-        required=False, allow_null=True, help_text="One of your connections of this network, to reconnect it."
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="One of your connections of this network, to reconnect it.",
     )
 
 

@@ -411,6 +411,11 @@ def test_the_api_starts_a_sign_in(x, settings):
         "/api/v1/platforms/oauth2/start/", {"platform_type": "x", "connection": theirs.pk}, format="json"
     )
     assert other.status_code == 404
+    for beyond in (0, 2**63):  # a 400 naming the field, not a database error
+        refused = api.post(
+            "/api/v1/platforms/oauth2/start/", {"platform_type": "x", "connection": beyond}, format="json"
+        )
+        assert refused.status_code == 400 and "connection" in refused.json()["error"]["fields"]
 
 
 def test_an_access_token_refused_before_its_time_is_refreshed_once_and_the_post_goes(x, user):
