@@ -13,6 +13,7 @@ from rest_framework.settings import api_settings
 
 from accounts.models import AuditLog
 from accounts.permissions import IsModeratorOrAdmin
+from core.api.fields import MAX_ID
 from core.api.filters import UtcIsoDateTimeFilter
 
 
@@ -49,7 +50,9 @@ class AuditLogFilter(filters.FilterSet):
     action_prefix = filters.CharFilter(
         field_name="action", lookup_expr="startswith", help_text="Actions starting with this, e.g. auth."
     )
-    user = IntegerFilter(field_name="user_id", help_text="The acting user's id.")
+    user = IntegerFilter(
+        field_name="user_id", min_value=1, max_value=MAX_ID, help_text="The acting user's id."
+    )
     resource_type = filters.CharFilter()
     resource_id = filters.CharFilter()
     created_after = UtcIsoDateTimeFilter(

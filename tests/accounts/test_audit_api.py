@@ -121,6 +121,8 @@ def test_filters(api):
     assert ids(api.get(URL, {"resource_type": "platform_connection"})) == [created.pk]
     assert set(ids(api.get(URL, {"resource_id": "7"}))) == {failed.pk, created.pk}
     assert ids(api.get(URL, {"resource_type": "user", "resource_id": "7"})) == [failed.pk]
+    beyond = api.get(URL, {"user": 2**63})  # a 400 naming the filter, not a database error
+    assert beyond.status_code == 400 and "user" in beyond.json()["error"]["fields"]
 
 
 def test_created_at_range(api):

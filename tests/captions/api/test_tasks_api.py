@@ -61,6 +61,10 @@ def test_another_users_connection_is_a_400_like_an_unknown_one(api):
     response = api.post(URL, {"platform_connection": theirs.pk}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == unknown.json()["error"]["fields"]
+    for beyond in (2**63, str(2**63), 0, -1):  # out of the key range: the same answer, not a 500
+        refused = api.post(URL, {"platform_connection": beyond}, format="json")
+        assert refused.status_code == 400, beyond
+        assert refused.json()["error"]["fields"] == unknown.json()["error"]["fields"]
     assert not CaptionGenerationTask.objects.exists()
 
 
