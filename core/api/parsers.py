@@ -7,6 +7,9 @@
 - Lone surrogates. JSON may spell a UTF-16 half (`"\\ud800"`) that is not a character; Python keeps
   it in the string, and it cannot be encoded as UTF-8 (by the renderer echoing it in an error, by
   the database storing it). Such a string, value or key, is a 400 naming where it is.
+- NUL characters. JSON may spell one (`"\u0000"`); PostgreSQL stores none in text or jsonb, so a
+  body holding one, in any value or key, is a 400 naming where it is, whatever field it is bound
+  for (a free-form object such as a resource's metadata included).
 """
 
 from __future__ import annotations
@@ -24,9 +27,13 @@ MAX_DEPTH = 64
 SURROGATE = re.compile(r"[\ud800-\udfff]")
 # A body can only hold a surrogate if it spells one as an escape (raw UTF-8 cannot encode one).
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# Nor a NUL: the parser refuses raw control characters in strings.
+_NUL_ESCAPE = b"\\u0000"
+UNSTORABLE = re.compile(r"[\ud800-\udfff\x00]")
 
 MESSAGE_TOO_DEEP = f"JSON parse error - the body nests deeper than {MAX_DEPTH} levels."
 MESSAGE_SURROGATE = "Not valid Unicode text: it holds a lone surrogate (\\ud800-\\udfff)."
+MESSAGE_NUL = "Text that cannot be stored: it holds a NUL character (\\u0000)."
 
 
 class SafeJSONParser(JSONParser):
@@ -36,12 +43,14 @@ class SafeJSONParser(JSONParser):
             data = super().parse(io.BytesIO(raw), media_type, parser_context)
         except RecursionError:
             raise exceptions.ParseError(MESSAGE_TOO_DEEP) from None
-        _check(data, may_hold_surrogates=bool(_SURROGATE_ESCAPE.search(raw)))
+        may_hold_unstorable = bool(_SURROGATE_ESCAPE.search(raw)) or _NUL_ESCAPE in raw
+        _check(data, may_hold_unstorable=may_hold_unstorable)
         return data
 
 
-def _check(data: Any, *, may_hold_surrogates: bool) -> None:
-    """Walk the parsed body without recursion: refuse depth beyond MAX_DEPTH and lone surrogates."""
+def _check(data: Any, *, may_hold_unstorable: bool) -> None:
+    """Walk the parsed body without recursion: refuse depth beyond MAX_DEPTH, lone surrogates and
+    NUL characters."""
     stack: list[tuple[Any, tuple[str, ...]]] = [(data, ())]
     while stack:
         value, path = stack.pop()
@@ -49,14 +58,15 @@ def _check(data: Any, *, may_hold_surrogates: bool) -> None:
             raise exceptions.ParseError(MESSAGE_TOO_DEEP)
         if isinstance(value, dict):
             for key, item in value.items():
-                if may_hold_surrogates and SURROGATE.search(key):
-                    _refuse((*path, SURROGATE.sub("\ufffd", key)))
+                if may_hold_unstorable and UNSTORABLE.search(key):
+                    _refuse((*path, UNSTORABLE.sub("\ufffd", key)), text=key)
                 stack.append((item, (*path, key)))
         elif isinstance(value, list):
             stack.extend((item, (*path, str(index))) for index, item in enumerate(value))
-        elif may_hold_surrogates and isinstance(value, str) and SURROGATE.search(value):
-            _refuse(path)
+        elif may_hold_unstorable and isinstance(value, str) and UNSTORABLE.search(value):
+            _refuse(path, text=value)
 
 
-def _refuse(path: tuple[str, ...]) -> None:
-    raise exceptions.ValidationError({".".join(path) or "non_field_errors": [MESSAGE_SURROGATE]})
+def _refuse(path: tuple[str, ...], *, text: str) -> None:
+    message = MESSAGE_SURROGATE if SURROGATE.search(text) else MESSAGE_NUL
+    raise exceptions.ValidationError({".".join(path) or "non_field_errors": [message]})

@@ -1,4 +1,4 @@
-"""Bodies that used to end in a 500: deep nesting and lone surrogates.
+"""Bodies that used to end in a 500: deep nesting, lone surrogates and NUL characters.
 
 Both must be a 400 in the project's error format, and nothing that cannot be encoded may be
 echoed back. The choice fields are discovered from the OpenAPI schema and the serializers, so a
@@ -249,3 +249,29 @@ def test_a_valid_surrogate_pair_is_a_character_and_passes():
     )
     error = assert_encodable_400(response, code="invalid")
     assert "platforms.0" in error["fields"] or "platforms" in error["fields"]
+
+
+def test_a_nul_character_anywhere_is_a_400_naming_where_it_is():
+    # PostgreSQL stores no NUL in text or jsonb: a free-form object (a resource's metadata) was a 500.
+    client = admin_client()
+    response = client.post(
+        "/api/v1/workflows/resources/",
+        data='{"type": "reference", "content": "Text", "title": "t", "metadata": {"a": [1, "x\\u0000"]}}',
+        content_type="application/json",
+    )
+    message = "Text that cannot be stored: it holds a NUL character (\\u0000)."
+    assert assert_encodable_400(response)["fields"] == {"metadata.a.1": [message]}
+    response = client.post(
+        "/api/v1/workflows/resources/",
+        data='{"type": "reference", "content": "Text", "title": "t", "metadata": {"\\u0000k": 1}}',
+        content_type="application/json",
+    )
+    assert assert_encodable_400(response)["fields"] == {"metadata.\ufffdk": [message]}
+    # an escaped backslash before "u0000" is text, not a NUL
+    response = client.post(
+        "/api/v1/workflows/resources/",
+        data='{"type": "reference", "content": "Text", "title": "t", "metadata": {"a": "\\\\u0000"}}',
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["metadata"] == {"a": "\\u0000"}
