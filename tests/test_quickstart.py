@@ -111,6 +111,10 @@ def wait_until_ready(process: subprocess.Popen, base_url: str, log: Path) -> Non
     pytest.fail(f"/health/ready was not 200 within {READY_SECONDS} s (last: {last}):\n{log.read_text()}")
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_quick_start_runs_the_demo_and_stops_cleanly(clone):
     web_port, demo_port = free_ports(2)
     base_url = f"http://127.0.0.1:{web_port}"
@@ -132,6 +136,10 @@ def test_the_quick_start_runs_the_demo_and_stops_cleanly(clone):
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, signalled as a terminal would
+            # Ctrl-C as a terminal delivers it: a suite started in the background by a shell
+            # without job control ignores SIGINT, make inherits that and keeps ignoring it (then
+            # reports its recipe "Interrupt" and exits 2 rather than ending by the signal).
+            preexec_fn=_sigint_default,
         )
     try:
         wait_until_ready(process, base_url, log)
