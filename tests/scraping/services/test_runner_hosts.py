@@ -19,13 +19,14 @@ from tests.fakes.site import FakeSite
 pytestmark = pytest.mark.django_db
 
 DELAY = 0.3
-# A request arrives at its server a little after its turn (a thread waiting for the GIL on a
-# loaded machine), never before it: the gap between two arrivals may be short by the earlier
-# one's lateness. Turns are exact; this is the slack for lateness: one delay, since CI saw an
-# arrival 0.4 s after its turn while make test's other workers loaded the machine (the next one
-# came on time, 0.064 s later). Unpaced requests would still arrive together and fail every pair
-# two or more turns apart.
-LATE = DELAY
+# A request arrives at its server a little after its turn, never before it: the fake sites are
+# threads of this process, so an arrival is stamped only once the server's thread gets the GIL
+# from the fetch threads extracting pages, on a machine make test's other workers load. The gap
+# between two arrivals may be short by the earlier one's lateness. Turns are exact; this is the
+# slack for lateness: two delays, since CI saw arrivals 0.4 s after their turn, then two in a row
+# 0.6 and 0.3 s late (turns 0.6, 0.9, 1.2 s; arrivals 1.227, 1.235, 1.325 s). Unpaced requests
+# would still arrive together and fail every pair three or more turns apart.
+LATE = 2 * DELAY
 
 
 @pytest.fixture
