@@ -98,7 +98,7 @@ def _ours(*, cutoff) -> tuple[int, float, float]:
     from core.archive import archive_policies, batches_run
 
     policy = next(policy for policy in archive_policies() if policy.name == POLICY)
-    result = batches_run(step=lambda size: policy.step(cutoff, size), batch_size=BATCH_SIZE)
+    result = batches_run(step=policy.batches(cutoff), batch_size=BATCH_SIZE)
     return result.rows, result.seconds, result.worst_batch_seconds
 
 

@@ -2,9 +2,11 @@
 
 A policy moves rows that have aged out of the live working set: completed workflows to
 `archived` (workflows/archive.py) and generated images into their archive table
-(generation/archive.py); each app declares its own. Each policy's `step` moves at most one batch in one short
-transaction and returns how many rows it moved; `batches_run` calls it until a batch comes back
-short, so a run stops by itself and a re-run after a failure simply continues.
+(generation/archive.py); each app declares its own. For a run, a policy's `batches(cutoff)` gives
+the run's step: it moves at most one batch in one short transaction and returns how many rows it
+moved; `batches_run` calls it until a batch comes back short, so a run stops by itself and a
+re-run after a failure simply continues. A step may remember where its run got to (the generated
+images continue their index where the previous batch stopped), so each run asks for a new one.
 """
 
 import time
@@ -36,12 +38,13 @@ class BatchRun:
 @dataclass(frozen=True)
 class ArchivePolicy:
     """`count(cutoff)` says how many rows are due (for --dry-run and the progress bar);
-    `step(cutoff, batch_size)` moves one batch and returns its row count."""
+    `batches(cutoff)` is one run's step: `step(batch_size)` moves one batch and returns its row
+    count."""
 
     name: str
     description: str
     count: Callable[[datetime], int]
-    step: Callable[[datetime, int], int]
+    batches: Callable[[datetime], Callable[[int], int]]
 
 
 def batches_run(

@@ -8,8 +8,6 @@ POLICIES = [
         name="generated_images",
         description="generated images created before the cutoff -> generated_images_archive",
         count=lambda cutoff: image_archive.generated_images_archivable_count(older_than=cutoff),
-        step=lambda cutoff, size: image_archive.generated_images_archive_batch(
-            older_than=cutoff, batch_size=size
-        ),
+        batches=lambda cutoff: image_archive.GeneratedImagesArchiveRun(older_than=cutoff),
     ),
 ]

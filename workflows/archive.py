@@ -8,8 +8,8 @@ POLICIES = [
         name="workflows",
         description="completed workflows idle past the cutoff -> status archived",
         count=lambda cutoff: workflow_archive.workflows_archivable_count(older_than=cutoff),
-        step=lambda cutoff, size: workflow_archive.workflows_archive_batch(
-            older_than=cutoff, batch_size=size
+        batches=lambda cutoff: (
+            lambda size: workflow_archive.workflows_archive_batch(older_than=cutoff, batch_size=size)
         ),
     ),
 ]

@@ -15,11 +15,12 @@ Columns are listed by name from the models' concrete fields (the tables share th
 `generation.models.generated_image_columns`), never `SELECT *`: column order in a database can
 drift from the models, and the archive has `archived_at` on top.
 
-Batches walk the `created_at` index, oldest first, rather than the primary key: each batch starts
-again from the beginning of its index, and on the primary key that beginning holds every image
-still inside the window whose id is lower than the ones moved (imported or back-dated rows), each
-read again by every batch. The `created_at` index holds them after the cutoff, out of the way
-(the measurements: docs/performance.md, `archive`).
+Batches walk the `created_at` index, oldest first, rather than the primary key: on the primary
+key the images still inside the window whose ids are lower than the ones moved (imported or
+back-dated rows) would be read again by every batch, where the `created_at` index holds them after
+the cutoff, out of the way. Within a run each batch starts where the previous one stopped
+(`GeneratedImagesArchiveRun`), past the dead index entries of the rows already moved (the
+measurements: docs/performance.md, `archive`).
 """
 
 from datetime import datetime
@@ -60,6 +61,38 @@ def generated_images_archive_batch(
     Returns how many were moved; fewer than `batch_size` means none are left (or the rest are
     locked by a concurrent run on PostgreSQL). `archived_at` is `now` (default: the current time).
     """
+    return _batch_move(older_than=older_than, batch_size=batch_size, now=now, after=None)[0]
+
+
+class GeneratedImagesArchiveRun:
+    """One run's step (`core.archive.batches_run`): each batch continues the `created_at` index
+    where the previous one stopped instead of starting again from its beginning.
+
+    On PostgreSQL the moved rows stay in the index as dead entries until a vacuum, and a batch
+    that starts from the beginning steps over all of them: at a million rows the later batches
+    spent several milliseconds each just reaching their first live row. An image created before
+    the position while the run goes on (a back-dated import), or one a concurrent run held
+    locked, is left for the next run. SQLite removes index entries at once and starts from the
+    beginning each time."""
+
+    def __init__(self, *, older_than: datetime, now: datetime | None = None):
+        self.older_than = older_than
+        self.now = now
+        self.after: datetime | None = None  # the newest `created_at` moved so far
+
+    def __call__(self, batch_size: int) -> int:
+        moved, newest = _batch_move(
+            older_than=self.older_than, batch_size=batch_size, now=self.now, after=self.after
+        )
+        if newest is not None:
+            self.after = newest
+        return moved
+
+
+def _batch_move(
+    *, older_than: datetime, batch_size: int, now: datetime | None, after: datetime | None
+) -> tuple[int, datetime | None]:
+    """(rows moved, the newest `created_at` among them on PostgreSQL, else None)."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     quote = connection.ops.quote_name
@@ -80,19 +113,25 @@ def generated_images_archive_batch(
         # database crash may then forget the last batches whole, delete and insert together: those
         # images are still in the live table and the next run moves them. Inside a caller's
         # transaction the setting would reach the caller's other writes, so it is left alone.
+        # The INSERT runs to completion although the final SELECT does not read it (PostgreSQL
+        # runs every data-modifying WITH), which counts the moved rows and finds the newest.
         autocommit = not connection.in_atomic_block
         async_commit = ", (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        since = f"AND {created} >= %s " if after is not None else ""
         sql = (
-            f"WITH batch AS (SELECT {pk} FROM {live} WHERE {created} < %s "  # noqa: S608 (names only)
+            f"WITH batch AS (SELECT {pk} FROM {live} WHERE {created} < %s {since}"  # noqa: S608
             f"ORDER BY {created} LIMIT %s FOR UPDATE SKIP LOCKED), "
             f"moved AS (DELETE FROM {live} WHERE {pk} IN (SELECT {pk} FROM batch) "
-            f"RETURNING {column_list}) "
-            f"INSERT INTO {archive} ({column_list}, {archived_at}) "
-            f"SELECT {column_list}, %s FROM moved{async_commit if autocommit else ''}"
+            f"RETURNING {column_list}), "
+            f"archived AS (INSERT INTO {archive} ({column_list}, {archived_at}) "
+            f"SELECT {column_list}, %s FROM moved) "
+            f"SELECT count(*), max({created}) FROM moved{async_commit if autocommit else ''}"
         )
+        params = [cutoff, *([connection.ops.adapt_datetimefield_value(after)] if since else []), batch_size]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [cutoff, batch_size, stamp])
-            return cursor.rowcount
+            cursor.execute(sql, [*params, stamp])
+            moved, newest = cursor.fetchone()
+        return moved, newest
 
     # The id breaks ties so that the INSERT and the DELETE select the very same rows.
     batch = f"SELECT {pk} FROM {live} WHERE {created} < %s ORDER BY {created}, {pk} LIMIT %s"  # noqa: S608
@@ -110,7 +149,7 @@ def generated_images_archive_batch(
         )
         if copied != deleted:
             raise ArchiveMismatchError(f"copied {copied} generated images but deleted {deleted}")
-    return copied
+    return copied, None
 
 
 def _delete_batch(cursor, *, sql: str, params: list) -> int:

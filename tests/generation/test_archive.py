@@ -10,6 +10,7 @@ from generation.models import GeneratedImage, GeneratedImageArchive
 from generation.services import archive
 from generation.services.archive import (
     ArchiveMismatchError,
+    GeneratedImagesArchiveRun,
     generated_image_archive_columns,
     generated_images_archivable_count,
     generated_images_archive_batch,
@@ -79,6 +80,53 @@ def test_batches_take_the_oldest_images_and_stop_when_none_are_left():
     assert (run.rows, run.batches) == (3, 2)
     assert not GeneratedImage.objects.exists()
     assert set(GeneratedImageArchive.objects.values_list("pk", flat=True)) == set(oldest_first)
+
+
+def test_a_run_moves_every_due_image_when_a_batch_ends_inside_a_run_of_equal_ages():
+    moment = timezone.now() - timedelta(days=100)
+    tied = [GeneratedImageFactory(created_at=moment) for _ in range(5)]
+    older = image(age_days=120)
+    kept = image(age_days=10)
+
+    run = batches_run(step=GeneratedImagesArchiveRun(older_than=cutoff()), batch_size=2)
+
+    assert (run.rows, run.batches) == (6, 3)
+    assert list(GeneratedImage.objects.values_list("pk", flat=True)) == [kept.pk]
+    archived = set(GeneratedImageArchive.objects.values_list("pk", flat=True))
+    assert archived == {older.pk, *(row.pk for row in tied)}
+
+
+@pytest.mark.postgres
+def test_postgres_a_run_continues_where_its_last_batch_stopped():
+    """An image created behind the run's position while it goes on is the next run's: the run does
+    not start its index again from the beginning (past every row it already moved)."""
+    first = [image(age_days=days) for days in (130, 120)]
+    later = [image(age_days=days) for days in (110, 100)]
+    step = GeneratedImagesArchiveRun(older_than=cutoff())
+
+    assert step(2) == 2
+    assert step.after == max(row.created_at for row in first)
+    backdated = image(age_days=200)
+    assert step(2) == 2
+    assert step(2) == 0
+
+    assert list(GeneratedImage.objects.values_list("pk", flat=True)) == [backdated.pk]
+    assert set(GeneratedImageArchive.objects.values_list("pk", flat=True)) == {
+        row.pk for row in first + later
+    }
+    assert batches_run(step=GeneratedImagesArchiveRun(older_than=cutoff()), batch_size=2).rows == 1
+    assert not GeneratedImage.objects.exists()
+
+
+@sqlite_only
+def test_sqlite_a_run_starts_each_batch_from_the_oldest_image():
+    image(age_days=120)
+    step = GeneratedImagesArchiveRun(older_than=cutoff())
+    assert step(1) == 1
+    backdated = image(age_days=200)
+    assert step(5) == 1
+    assert step.after is None
+    assert GeneratedImageArchive.objects.filter(pk=backdated.pk).exists()
 
 
 def test_nothing_due_moves_nothing():

@@ -107,9 +107,7 @@ class Command(ProjectCommand):
                 )
                 self.stdout.flush()
 
-        run = batches_run(
-            step=lambda size: policy.step(cutoff, size), batch_size=batch_size, on_batch=progress
-        )
+        run = batches_run(step=policy.batches(cutoff), batch_size=batch_size, on_batch=progress)
         if tty and run.rows:
             self.stdout.write("")
         elif not tty:
