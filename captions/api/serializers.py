@@ -113,12 +113,32 @@ class ImageListSerializer(serializers.ListSerializer):
         return [self.child.to_representation(row) for row in rows]
 
 
+# Text columns: a row read from the database holds str or None in them; an image's attributes are
+# made so (what DRF's CharField gives) when it becomes a row.
+_TEXT_COLUMNS = (
+    "post__post_id",
+    "post__post_url",
+    "image_post_id",
+    "media_type",
+    "original_caption",
+    "generated_caption",
+    "reviewed_caption",
+    "final_caption",
+    "image_category",
+    "reviewer_notes",
+    "status",
+    "processing_error",
+)
+
+
 def image_row(image: Image) -> dict:
     """An image as the row `image_list_rows` gives (its post and connection loaded or fetched)."""
     row = {column: getattr(image, column) for column in IMAGE_ROW_COLUMNS if "__" not in column}
     row["post__post_id"] = image.post.post_id
     row["post__post_url"] = image.post.post_url
     row["platform_connection__extra"] = image.platform_connection.extra
+    for column in _TEXT_COLUMNS:
+        row[column] = _text(row[column])
     return row
 
 
@@ -321,6 +341,7 @@ class ImageSerializer(serializers.ModelSerializer):
         return content_url(obj, self.context.get("request"))
 
     _url_parts: tuple[str, str] | None = None  # content_url_parts, resolved on first use
+    _zone = None  # the current time zone, looked up on first use (a serializer serves one request)
 
     def to_representation(self, instance: Image | dict) -> dict:
         """What DRF's field-by-field representation gives (tests hold the two equal), built directly
@@ -356,32 +377,34 @@ class ImageSerializer(serializers.ModelSerializer):
             if self._url_parts is None:
                 self._url_parts = content_url_parts(self.context.get("request"))
             image_url = f"{self._url_parts[0]}{row['id']}{self._url_parts[1]}"
-        zone = timezone.get_current_timezone()
+        if self._zone is None:
+            self._zone = timezone.get_current_timezone()
+        zone = self._zone
         return {
             "id": row["id"],
             "post": row["post_id"],
-            "post_platform_id": _text(row["post__post_id"]),
-            "post_url": _text(row["post__post_url"]),
+            "post_platform_id": row["post__post_id"],
+            "post_url": row["post__post_url"],
             "platform_connection": row["platform_connection_id"],
             "attachment_index": row["attachment_index"],
-            "image_post_id": _text(row["image_post_id"]),
-            "media_type": _text(row["media_type"]),
+            "image_post_id": row["image_post_id"],
+            "media_type": row["media_type"],
             "image_url": image_url,
-            "original_caption": _text(row["original_caption"]),
-            "generated_caption": _text(row["generated_caption"]),
-            "reviewed_caption": _text(row["reviewed_caption"]),
-            "final_caption": _text(row["final_caption"]),
+            "original_caption": row["original_caption"],
+            "generated_caption": row["generated_caption"],
+            "reviewed_caption": row["reviewed_caption"],
+            "final_caption": row["final_caption"],
             "caption": caption,
             "character_count": count,
             "caption_length_limit": limit,
-            "image_category": _text(row["image_category"]),
+            "image_category": row["image_category"],
             "caption_quality_score": score,
             "quality_level": None if score is None else quality_level(score),
             "needs_special_review": row["needs_special_review"],
             "flags": flags,
-            "reviewer_notes": _text(row["reviewer_notes"]),
-            "status": _text(row["status"]),
-            "processing_error": _text(row["processing_error"]),
+            "reviewer_notes": row["reviewer_notes"],
+            "status": row["status"],
+            "processing_error": row["processing_error"],
             "reviewed_by": row["reviewed_by_id"],
             "reviewed_at": _datetime_text(row["reviewed_at"], zone),
             "posted_at": _datetime_text(row["posted_at"], zone),
