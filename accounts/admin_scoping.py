@@ -48,13 +48,13 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.permissions import reviews_everyone, sees_everyone
-from accounts.selectors import reviewable_by, visible_to
+from accounts.selectors import OwnerPath, reviewable_by, visible_to
 
 
 class OwnerScopedAdmin:
     """List it first in the bases of every ModelAdmin of a user-owned model (see the module)."""
 
-    owner_field: str = "user"
+    owner_field: OwnerPath = "user"
     review_queue: bool = False
 
     # --- rows --------------------------------------------------------------------------------

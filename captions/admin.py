@@ -47,7 +47,7 @@ from captions.quality import (
     caption_text_clean,
     quality_level,
 )
-from captions.selectors import CONNECTION_SECRETS, caption_length_limit, with_length_limit
+from captions.selectors import CONNECTION_OWNER, CONNECTION_SECRETS, caption_length_limit, with_length_limit
 from captions.services.posting import caption_post, posting_refusal
 from captions.services.review import (
     caption_bulk_approve,
@@ -123,7 +123,7 @@ class ImageInline(admin.TabularInline):
 
 @admin.register(Post)
 class PostAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
-    owner_field = "platform_connection__user"
+    owner_field = CONNECTION_OWNER
     list_display = [
         "post_id_short",
         "platform_connection",
@@ -257,7 +257,7 @@ def _thumbnail_url(*, image_id: int) -> str:
 class ImageAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
     """The review queue. `images` reaches a million rows: no full count, no date hierarchy."""
 
-    owner_field = "platform_connection__user"
+    owner_field = CONNECTION_OWNER
     review_queue = True
 
     form = ImageReviewForm
@@ -549,7 +549,7 @@ class ProcessingRunInline(admin.TabularInline):
 
 @admin.register(CaptionGenerationTask)
 class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
-    owner_field = "platform_connection__user"
+    owner_field = CONNECTION_OWNER
     list_display = [
         "short_id",
         "user",
@@ -658,7 +658,7 @@ class CaptionGenerationTaskAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.M
 
 @admin.register(ProcessingRun)
 class ProcessingRunAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmin):
-    owner_field = "platform_connection__user"
+    owner_field = CONNECTION_OWNER
     list_display = [
         "batch_id",
         "platform_connection",
@@ -716,7 +716,7 @@ class ProcessingRunAdmin(OwnerScopedAdmin, LargeTableAdminMixin, admin.ModelAdmi
 
 @admin.register(CaptionGenerationUserSettings)
 class CaptionGenerationUserSettingsAdmin(AIDisclosureAdminMixin, OwnerScopedAdmin, admin.ModelAdmin):
-    owner_field = "platform_connection__user"
+    owner_field = CONNECTION_OWNER
     list_display = [
         "user",
         "platform_connection",

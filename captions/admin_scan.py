@@ -22,14 +22,13 @@ from django.urls import reverse
 from accounts.request_meta import request_meta
 from accounts.selectors import visible_to
 from captions.models import ACTIVE_TASK_STATUSES, CaptionGenerationTask
+from captions.selectors import CONNECTION_OWNER
 from captions.services.tasks import caption_settings_snapshot, caption_task_cancel, caption_task_create
 from core.admin_progress import Progress, progress_context, progress_urls, visible_object
 from core.admin_start import start_view
 from core.ai import ai_disclosure
 from core.errors import DomainError
 from platforms.selectors import connection_list
-
-CONNECTION_OWNER = "platform_connection__user"
 
 
 class ConnectionChoiceField(forms.ModelChoiceField):

@@ -7,14 +7,15 @@ from functools import cache
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from accounts.selectors import reviewable_by
+from accounts.selectors import ThroughFewRows, reviewable_by
 from captions.models import CaptionGenerationUserSettings, Image
 
 DEFAULT_MAX_CAPTION_LENGTH = 500
 DEFAULT_INSTANCE_DESCRIPTION_LIMIT = 1500
 
-# Who owns an image, a post, a task, a run or caption settings: the owner of its connection.
-CONNECTION_OWNER = "platform_connection__user"
+# Who owns an image, a post, a task, a run or caption settings: the owner of its connection. A
+# person holds a few connections, so their rows are found by those connections' ids.
+CONNECTION_OWNER = ThroughFewRows("platform_connection")
 
 # The annotation `with_length_limit` adds (and the images list's rows carry): the owner's
 # configured `max_caption_length`, None when unset.

@@ -35,8 +35,10 @@ from django_q.models import Failure
 
 from accounts.admin_scoping import admin_rows
 from accounts.permissions import sees_everyone
+from accounts.selectors import OwnerPath
 from captions.models import CaptionGenerationTask, Image, ImageStatus
 from captions.models import TaskStatus as CaptionTaskStatus
+from captions.selectors import CONNECTION_OWNER
 from core.admin_lists import STOPPED_FILTER_PARAM, ChangedRecentlyFilter
 from generation.models import GenerationTask, Prompt, PromptStatus
 from generation.models import TaskStatus as PersonaTaskStatus
@@ -185,8 +187,8 @@ def _counted_per_model(since: datetime) -> list[tuple[type[Model], list[_Counted
 
 # Whose rows each model's counts read for someone who sees only their own (as in the APIs). A model
 # without an owner here (django-q's failures) is counted only for those who see everyone.
-OWNER_FIELDS: dict[type[Model], str] = {
-    Image: "platform_connection__user",
+OWNER_FIELDS: dict[type[Model], OwnerPath] = {
+    Image: CONNECTION_OWNER,
     PlatformState: "workflow__user",
     CaptionGenerationTask: "user",
     Workflow: "user",

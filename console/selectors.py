@@ -20,6 +20,7 @@ from accounts.selectors import visible_to
 from captions.models import CaptionGenerationTask, Image, ImageStatus, ProcessingRun
 from captions.models import TaskStatus as CaptionTaskStatus
 from captions.quality import QUALITY_BANDS
+from captions.selectors import CONNECTION_OWNER
 from generation.models import GenerationTask
 from generation.services.avatar_tasks import RUNNING_STATUSES as PERSONA_RUNNING_STATUSES
 from scraping.models import Artifact, JobStatus, ScrapingJob
@@ -28,7 +29,7 @@ from workflows.models import PlatformStatus, PublishingJob, PublishingStatus, Wo
 DAYS = 30
 UNSCORED = "unscored"
 # Images belong to whoever owns the connection they came from (as in the captions API).
-IMAGE_OWNER = "platform_connection__user"
+IMAGE_OWNER = CONNECTION_OWNER
 # Rows shown per kind of running work; the "Running now" counts link to the rest.
 RUNNING_ROWS = 5
 # A workflow's platform has its draft once it is past these.

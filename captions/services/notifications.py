@@ -14,8 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Notification, NotificationEvent, User
+from accounts.selectors import owned_by
 from accounts.services.notifications import notification_raise
 from captions.models import Image, ImageStatus
+from captions.selectors import CONNECTION_OWNER
 
 
 def _now() -> datetime:
@@ -24,8 +26,9 @@ def _now() -> datetime:
 
 def images_awaiting_review_count(*, user: User) -> int:
     """The person's own images whose generated caption waits for a review."""
+    pending = Image.objects.filter(status=ImageStatus.PENDING)
     return (
-        Image.objects.filter(platform_connection__user=user, status=ImageStatus.PENDING)
+        owned_by(pending, user=user, owner_field=CONNECTION_OWNER)
         .exclude(generated_caption__isnull=True)
         .exclude(generated_caption="")
         .count()

@@ -180,8 +180,9 @@ def test_a_page_costs_a_fixed_number_of_queries(api, user, size, count_queries):
     response, queries = count_queries(lambda: api.get(URL, {"page_size": size}))
     assert len(response.json()["results"]) == size
     assert all(row["caption_length_limit"] == 100 for row in response.json()["results"])
-    # The rate-limit counter, the page, and its owners' length settings (one query for the page).
-    assert queries == 3, queries
+    # The rate-limit counter, the caller's connection ids (their images are found by them), the
+    # page, and its owners' length settings (one query for the page).
+    assert queries == 4, queries
 
 
 def test_query_count_does_not_grow_with_the_page(api, user, count_queries):
