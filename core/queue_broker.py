@@ -1,4 +1,5 @@
-"""The django-q2 broker: its ORM broker, with one statement per dequeue on PostgreSQL.
+"""The django-q2 broker: its ORM broker, with one statement per dequeue on PostgreSQL and one per
+acknowledgement.
 
 django-q2's `ORM.dequeue` reads up to `bulk` queued rows and then locks them one UPDATE at a time,
 and every statement it makes first re-checks the connection (`close_old_connections`, which with
@@ -10,6 +11,11 @@ RETURNING`, after one connection check: the same rows (queued for this cluster, 
 locked for the same `retry` seconds, oldest first, and two clusters never take the same row (the
 inner SELECT skips rows another pusher has locked and not yet committed). Everything else, and
 every other database, is django-q2's own code.
+
+`acknowledge` (the monitor deletes a task's queued row once its result is saved) is one `DELETE`
+in autocommit after the same connection check: django-q2 deletes through the ORM's collector,
+inside a transaction, so `BEGIN`, `DELETE`, `COMMIT`: three round trips where one does, for every
+task the cluster runs, in the monitor, the one process every result passes through.
 """
 
 from datetime import timedelta
@@ -39,7 +45,22 @@ def _dequeue_sql(vendor: str) -> str:
     )
 
 
+@cache
+def _acknowledge_sql(vendor: str) -> str:
+    del vendor  # the cache key: the statement is quoted for one backend
+    quote = connections[Conf.ORM].ops.quote_name
+    table, key = quote(OrmQ._meta.db_table), quote(OrmQ._meta.pk.column)
+    return f"DELETE FROM {table} WHERE {key} = %s"  # noqa: S608 (the model's own names)
+
+
 class DatabaseBroker(ORM):
+    def acknowledge(self, task_id):
+        if transaction.get_autocommit(using=Conf.ORM):
+            db.close_old_connections()
+        connection = connections[Conf.ORM]
+        with connection.cursor() as cursor:
+            cursor.execute(_acknowledge_sql(connection.vendor), [task_id])
+
     def dequeue(self):
         connection = connections[Conf.ORM]
         if connection.vendor != "postgresql":

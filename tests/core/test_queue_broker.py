@@ -82,6 +82,33 @@ def test_django_q2s_pusher_queues_what_it_hands_out(broker):
     assert list(OrmQ.objects.values_list("pk", flat=True)) == [second.pk]
 
 
+def test_acknowledge_deletes_its_row_only(broker):
+    done, other = queued(name="done"), queued(name="other")
+    broker.acknowledge(done.pk)
+    broker.acknowledge(done.pk)  # twice (a task delivered again): nothing else goes
+    assert list(OrmQ.objects.values_list("pk", flat=True)) == [other.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acknowledge_is_one_statement_outside_a_transaction(broker):
+    row = queued(name="done")
+    seen = []
+
+    def record(execute, sql, params, many, context):
+        seen.append((sql, connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    broker.acknowledge(row.pk)  # the statement is built once per process
+    row = queued(name="again")
+    with connection.execute_wrapper(record):
+        broker.acknowledge(row.pk)
+
+    assert len(seen) == 1
+    sql, in_transaction = seen[0]
+    assert sql.startswith("DELETE") and not in_transaction
+    assert not OrmQ.objects.exists()
+
+
 @pytest.mark.postgres
 def test_on_postgresql_a_dequeue_is_one_statement_after_one_connection_check(broker):
     queued(name="first"), queued(name="second")
