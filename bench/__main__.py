@@ -106,9 +106,10 @@ def main(argv: list[str]) -> int:
         from django.db import connection
 
         from bench import report
-        from bench.report import machine_description, results_table
+        from bench.report import machine_description, python_speed_ms, results_table
 
         report.scale = args.scale
+        python_at_start = python_speed_ms()
 
         for index, name in enumerate(names):
             if index:
@@ -120,7 +121,7 @@ def main(argv: list[str]) -> int:
                 failed.append(name)
                 print(f"# {name} FAILED:", flush=True)
                 traceback.print_exc()
-        machine = machine_description(connection)
+        machine = machine_description(connection, python_ms=(python_at_start, python_speed_ms()))
     finally:
         drop()
     print()

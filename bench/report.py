@@ -5,6 +5,7 @@ import datetime
 import operator
 import os
 import statistics
+import time
 from dataclasses import dataclass
 
 OPS = {">=": operator.ge, "<=": operator.le}
@@ -97,13 +98,33 @@ def emit_budget(
     )
 
 
-def machine_description(connection) -> str:
-    """Cores, load and PostgreSQL version: what a reader needs to compare two tables."""
+def python_speed_ms(*, rounds: int = 5) -> float:
+    """Milliseconds a fixed pure-Python loop takes, best of `rounds`: how fast this machine runs
+    interpreted code right now. The lines held to a fixed floor (`queue_drain_raw`, and
+    `workflow_engine` against the AI's latency) move with it; the same machine ran ~2x slower on
+    one day than the day before (docs/performance.md). Lower is faster."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        total = 0
+        for number in range(300_000):
+            total += number * number % 7
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+def machine_description(connection, *, python_ms: tuple[float, float] | None = None) -> str:
+    """Cores, load, PostgreSQL version and, when measured, the reference loop's time at the start
+    and the end of the run: what a reader needs to compare two tables."""
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         version = cursor.fetchone()[0]
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{os.cpu_count()} cores (load average {load} at the end), PostgreSQL {version}"
+    speed = ""
+    if python_ms is not None:
+        start, end = python_ms
+        speed = f", reference Python loop {start:.0f} ms at the start and {end:.0f} ms at the end"
+    return f"{os.cpu_count()} cores (load average {load} at the end){speed}, PostgreSQL {version}"
 
 
 def results_table(*, scale: str, machine: str, results: list[Result] | None = None) -> str:

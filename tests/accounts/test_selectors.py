@@ -21,7 +21,7 @@ THROUGH_CONNECTIONS = ThroughFewRows("platform_connection")
 def test_rows_are_found_by_the_ids_of_the_persons_connections_without_a_join():
     ann, bob = UserFactory(), UserFactory()
     first, second = PlatformConnectionFactory(user=ann), PlatformConnectionFactory(user=ann)
-    own = {ImageFactory(post__platform_connection=first).pk, ImageFactory(post__platform_connection=second).pk}
+    own = {ImageFactory(post__platform_connection=connection).pk for connection in (first, second)}
     ImageFactory(post__platform_connection=PlatformConnectionFactory(user=bob))
 
     scoped = owned_by(Image.objects.all(), user=ann, owner_field=THROUGH_CONNECTIONS)
@@ -44,13 +44,14 @@ def test_roles_keep_their_reach_through_connections():
     moderator, reviewer = UserFactory(role=Role.MODERATOR), UserFactory(role=Role.REVIEWER)
     everything = {ann_image.pk, other.pk}
 
-    def seen(queryset):
-        return set(queryset.values_list("pk", flat=True))
+    def seen(scope, user):
+        rows = scope(Image.objects.all(), user=user, owner_field=THROUGH_CONNECTIONS)
+        return set(rows.values_list("pk", flat=True))
 
-    assert seen(visible_to(Image.objects.all(), user=ann, owner_field=THROUGH_CONNECTIONS)) == {ann_image.pk}
-    assert seen(visible_to(Image.objects.all(), user=moderator, owner_field=THROUGH_CONNECTIONS)) == everything
-    assert seen(visible_to(Image.objects.all(), user=reviewer, owner_field=THROUGH_CONNECTIONS)) == set()
-    assert seen(reviewable_by(Image.objects.all(), user=reviewer, owner_field=THROUGH_CONNECTIONS)) == everything
+    assert seen(visible_to, ann) == {ann_image.pk}
+    assert seen(visible_to, moderator) == everything
+    assert seen(visible_to, reviewer) == set()
+    assert seen(reviewable_by, reviewer) == everything
 
 
 def test_the_path_reads_as_the_lookup_it_stands_for():

@@ -96,3 +96,17 @@ def test_a_line_without_holds_at_misses_at_any_size(capsys, monkeypatch):
 def test_holds_at_names_a_known_size():
     with pytest.raises(ValueError, match="holds_at"):
         report.emit(name="x", ours=1, baseline=1, unit="s", ratio=1, op=">=", target=1, holds_at="huge")
+
+
+def test_the_reference_loop_takes_a_measurable_time():
+    assert 0 < report.python_speed_ms(rounds=1) < 60_000
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres  # the server's version comes from `SHOW server_version`
+def test_the_machine_is_described_with_the_reference_loop_when_measured():
+    from django.db import connection
+
+    described = report.machine_description(connection, python_ms=(41.6, 58.2))
+    assert "reference Python loop 42 ms at the start and 58 ms at the end" in described
+    assert "reference Python loop" not in report.machine_description(connection)
