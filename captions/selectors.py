@@ -7,8 +7,8 @@ from functools import cache
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from accounts.selectors import ThroughFewRows, reviewable_by
-from captions.models import CaptionGenerationUserSettings, Image
+from accounts.selectors import ThroughFewRows, owned_by, reviewable_by
+from captions.models import CaptionGenerationUserSettings, Image, ImageStatus
 
 DEFAULT_MAX_CAPTION_LENGTH = 500
 DEFAULT_INSTANCE_DESCRIPTION_LIMIT = 1500
@@ -34,6 +34,16 @@ def images_reviewable_by(user, *, images: QuerySet[Image] | None = None) -> Quer
     everyone's for reviewers, moderators and admins; other roles have their own connections'."""
     images = Image.objects.all() if images is None else images
     return reviewable_by(images, user=user, owner_field=CONNECTION_OWNER)
+
+
+def images_awaiting_review(*, user) -> QuerySet[Image]:
+    """The person's own images whose generated caption waits for a review (the digest counts them)."""
+    pending = Image.objects.filter(status=ImageStatus.PENDING)
+    return (
+        owned_by(pending, user=user, owner_field=CONNECTION_OWNER)
+        .exclude(generated_caption__isnull=True)
+        .exclude(generated_caption="")
+    )
 
 
 def caption_length_rule(*, configured: int | None, connection_extra: dict | None) -> int:

@@ -14,10 +14,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Notification, NotificationEvent, User
-from accounts.selectors import owned_by
 from accounts.services.notifications import notification_raise
-from captions.models import Image, ImageStatus
-from captions.selectors import CONNECTION_OWNER
+from captions.selectors import images_awaiting_review
 
 
 def _now() -> datetime:
@@ -26,13 +24,7 @@ def _now() -> datetime:
 
 def images_awaiting_review_count(*, user: User) -> int:
     """The person's own images whose generated caption waits for a review."""
-    pending = Image.objects.filter(status=ImageStatus.PENDING)
-    return (
-        owned_by(pending, user=user, owner_field=CONNECTION_OWNER)
-        .exclude(generated_caption__isnull=True)
-        .exclude(generated_caption="")
-        .count()
-    )
+    return images_awaiting_review(user=user).count()
 
 
 def _digest_text(count: int) -> tuple[str, str]:
