@@ -41,6 +41,7 @@ Semantics:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -49,8 +50,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.tasks import async_task
@@ -163,63 +163,92 @@ class _Claim:
     base_sequence: int  # the latest checkpoint's sequence when the step started (0: none)
 
 
-def _latest_checkpoint(*, workflow_id, platform: str) -> WorkflowCheckpoint | None:
-    return (
-        WorkflowCheckpoint.objects.filter(workflow_id=workflow_id, platform=platform)
-        .order_by("-sequence")
-        .first()
-    )
-
-
 def _latest_sequence(*, workflow_id, platform: str) -> int:
     sequences = WorkflowCheckpoint.objects.filter(workflow_id=workflow_id, platform=platform)
     return sequences.order_by("-sequence").values_list("sequence", flat=True).first() or 0
 
 
-@dataclass(frozen=True)
-class _Unclaimed:
-    pk: Any
-    workflow_id: Any
-    platform: str
-    status: str
-    attempts: int
+def _columns(model) -> dict[str, str]:
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    return {"table": table} | {
+        field.name: f"{table}.{quote(field.column)}" for field in model._meta.concrete_fields
+    }
+
+
+def _in(values) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+@functools.cache
+def _claim_sql(vendor: str) -> str:
+    state, workflow, checkpoint = _columns(PlatformState), _columns(Workflow), _columns(WorkflowCheckpoint)
+    # The model's own table and column names only; every value is a parameter. The row's own
+    # columns decide the claim: PostgreSQL re-checks them on the row a concurrent claim left (a
+    # waiter finds the fresh heartbeat and claims nothing); the workflow's status is only read.
+    return (
+        f"UPDATE {state['table']} SET "  # noqa: S608
+        f"{_bare(state['status'])} = CASE WHEN {state['status']} = %s THEN %s ELSE {state['status']} END, "
+        f"{_bare(state['heartbeat_at'])} = %s, {_bare(state['attempts'])} = {state['attempts']} + 1, "
+        f"{_bare(state['updated_at'])} = %s "
+        f"WHERE {state['id']} = %s AND {state['status']} IN ({_in(WORKING)}) "
+        f"AND ({state['heartbeat_at']} IS NULL OR {state['heartbeat_at']} < %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {workflow['table']} WHERE {workflow['id']} = {state['workflow']} "
+        f"AND {workflow['status']} IN ({_in(STICKY)})) "
+        f"RETURNING {state['workflow']}, {state['platform']}, {state['status']}, {state['attempts']}, "
+        f"(SELECT COALESCE(MAX({checkpoint['sequence']}), 0) {_checkpoints_of(state, checkpoint)})"
+    )
+
+
+def _checkpoints_of(state: dict[str, str], checkpoint: dict[str, str]) -> str:
+    same_platform = f"{checkpoint['platform']} = {state['platform']}"
+    return (
+        f"FROM {checkpoint['table']} WHERE {checkpoint['workflow']} = {state['workflow']} AND {same_platform}"
+    )
+
+
+def _bare(qualified: str) -> str:
+    # SET takes the column alone: `"platform_states"."status" = ...` is not valid there.
+    return qualified.rsplit(".", 1)[1]
 
 
 def _claim(state_id) -> _Claim | None:
-    # Plain values, no model: the step reads the state again once the claim holds.
-    row = (
-        PlatformState.objects.filter(pk=state_id)
-        .values("pk", "workflow_id", "platform", "status", "attempts", "workflow__status")
-        .first()
-    )
+    """Claim the platform's step: a working platform of a workflow not cancelled or archived,
+    held by no live worker (no heartbeat, or one older than the step timeout), moves pending ->
+    generating, gets a fresh heartbeat and one more attempt. None when there was nothing to claim.
+
+    One UPDATE ... RETURNING (PostgreSQL, SQLite 3.35+) that also returns the latest checkpoint's
+    sequence, rather than a read, an UPDATE and another read: three round trips a step, with the
+    queries built each time (docs/performance.md, `workflow_engine`)."""
+    now = timezone.now()
+    at = connection.ops.adapt_datetimefield_value
+    pk = PlatformState._meta.pk
+    params = [
+        PlatformStatus.PENDING,
+        PlatformStatus.GENERATING,
+        at(now),
+        at(now),
+        pk.get_db_prep_value(pk.to_python(state_id), connection),
+        *WORKING,
+        at(now - step_timeout()),
+        *STICKY,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(connection.vendor), params)
+        row = cursor.fetchone()
     if row is None:
         return None
-    workflow_status = row.pop("workflow__status")
-    state = _Unclaimed(**row)
-    if state.status not in WORKING or workflow_status in STICKY:
-        return None
-    now = timezone.now()
-    target = PlatformStatus.GENERATING if state.status == PlatformStatus.PENDING else state.status
-    # Only this row's own columns in the WHERE: a filter through the workflow would make Django
-    # write `id IN (SELECT ...)`, which PostgreSQL does not re-check after waiting on a concurrent
-    # claim, so every waiter would win. A workflow cancelled meanwhile is caught at the write.
-    claimed = (
-        PlatformState.objects.filter(pk=state.pk, status=state.status)
-        .filter(Q(heartbeat_at__isnull=True) | Q(heartbeat_at__lt=now - step_timeout()))
-        .update(status=target, heartbeat_at=now, attempts=F("attempts") + 1, updated_at=now)
-    )
-    if not claimed:
-        return None
+    workflow_id, platform, status, attempts, base_sequence = row
     # pending -> generating leaves the workflow running: no status refresh is needed.
     return _Claim(
-        state_id=state.pk,
-        workflow_id=state.workflow_id,
-        platform=state.platform,
-        status=target,
-        attempts=state.attempts + 1,
+        state_id=pk.to_python(state_id),
+        workflow_id=Workflow._meta.pk.to_python(workflow_id),
+        platform=platform,
+        status=status,
+        attempts=attempts,
         # Only the number: the commit re-reads the latest checkpoint under the lock, and it is this
         # one whenever the sequence still matches (checkpoints are only ever inserted).
-        base_sequence=_latest_sequence(workflow_id=state.workflow_id, platform=state.platform),
+        base_sequence=base_sequence,
     )
 
 
@@ -256,7 +285,7 @@ def _step_run(*, state_id, chain: _Chain) -> None:
         if claim.status == PlatformStatus.GENERATING:
             brief = _writing_brief(state=state, workflow=workflow, context=context)
             written = draft_write(brief, backend=backend)
-            _write_draft(claim=claim, written=written, chain=chain, owner=workflow.user)
+            _write_draft(claim=claim, written=written, chain=chain, workflow=workflow)
         else:
             if state.active_draft is None:
                 _fail(claim=claim, message="There is no draft to evaluate.")
@@ -277,7 +306,7 @@ def _step_run(*, state_id, chain: _Chain) -> None:
                 evaluation=evaluation,
                 config=config,
                 chain=chain,
-                owner=workflow.user,
+                workflow=workflow,
             )
     except AIUnavailable as exc:
         _retry_later(claim=claim, exc=exc, config=workflow_settings())
@@ -426,31 +455,71 @@ def checkpoint_write(
     )
 
 
+@functools.cache
+def _locked_sql(vendor: str) -> str:
+    state, workflow, checkpoint = _columns(PlatformState), _columns(Workflow), _columns(WorkflowCheckpoint)
+    latest = f"(SELECT MAX({checkpoint['sequence']}) {_checkpoints_of(state, checkpoint)})"
+    lock = f" FOR UPDATE OF {state['table']}" if connection.features.has_select_for_update_of else ""
+    return (
+        f"SELECT {state['table']}.*, {workflow['status']} AS workflow_status, "  # noqa: S608
+        f"{checkpoint['id']} AS previous_id, {checkpoint['sequence']} AS previous_sequence, "
+        f"{checkpoint['state']} AS previous_state "
+        f"FROM {state['table']} JOIN {workflow['table']} ON {workflow['id']} = {state['workflow']} "
+        f"LEFT JOIN {checkpoint['table']} ON {checkpoint['workflow']} = {state['workflow']} "
+        f"AND {checkpoint['platform']} = {state['platform']} AND {checkpoint['sequence']} = {latest} "
+        f"WHERE {state['id']} = %s{lock}"
+    )
+
+
+def _previous(row: PlatformState) -> WorkflowCheckpoint | None:
+    if row.previous_id is None:
+        return None
+    snapshot = row.previous_state
+    return WorkflowCheckpoint.from_db(
+        connection.alias,
+        ["id", "workflow_id", "platform", "sequence", "state"],
+        [
+            WorkflowCheckpoint._meta.pk.to_python(row.previous_id),
+            row.workflow_id,
+            row.platform,
+            row.previous_sequence,
+            json.loads(snapshot) if isinstance(snapshot, str | bytes) else snapshot,
+        ],
+    )
+
+
 def _locked_if_current(claim: _Claim) -> tuple[PlatformState, WorkflowCheckpoint | None] | None:
     """The state row, locked, and the latest checkpoint, if nothing moved the platform on since
     the claim and its workflow is not cancelled or archived; else None (discard)."""
-    # The workflow's status comes with the state in one read; only the state's row is locked
-    # (the workflow's, when needed, after it: the lock order of the review service).
-    state = (
-        PlatformState.objects.select_for_update(of=("self",))
-        .select_related("workflow")
-        .get(pk=claim.state_id)
+    # One statement: the state with its workflow's status and latest checkpoint. Only the state's
+    # row is locked (the workflow's, when needed, after it: the lock order of the review service).
+    pk = PlatformState._meta.pk
+    rows = list(
+        PlatformState.objects.raw(
+            _locked_sql(connection.vendor), [pk.get_db_prep_value(claim.state_id, connection)]
+        )
     )
-    latest = _latest_checkpoint(workflow_id=claim.workflow_id, platform=claim.platform)
-    current = latest.sequence if latest else 0
+    if not rows:
+        return None
+    state = rows[0]
+    current = state.previous_sequence or 0
     if current != claim.base_sequence or state.status != claim.status:
         return None
-    if state.workflow.status in STICKY:
+    if state.workflow_status in STICKY:
         return None
-    return state, latest
+    return state, _previous(state)
 
 
-def _commit_step(claim: _Claim, apply, chain: _Chain | None = None, *, owner=None) -> bool:
+def _commit_step(
+    claim: _Claim, apply, chain: _Chain | None = None, *, workflow: Workflow | None = None
+) -> bool:
     """Run `apply(state, previous, keep)` in one transaction if the claim is still current
     (`previous`: the platform's latest checkpoint); False when discarded. A platform still working
     gets its next step queued on commit, or left to `chain`'s task while that may go on: then
     `keep` is true, and `apply`'s save keeps the platform claimed for that step (`_release_claim`).
-    `owner`: the workflow's user, handed on with the state to the chained step."""
+    `workflow`: the step's workflow, read with its owner when the step started: `apply` and the
+    chained step see it as the state's (its status is the only field that may move meanwhile,
+    and the locked read checks that)."""
     inline = False
     keep = chain is not None and chain.takes_next()
     try:
@@ -460,6 +529,8 @@ def _commit_step(claim: _Claim, apply, chain: _Chain | None = None, *, owner=Non
                 logger.info("Discarding a stale %s step of platform state %s.", claim.status, claim.state_id)
                 return False
             state, previous = current
+            if workflow is not None:
+                state.workflow = workflow
             apply(state, previous, keep)
             if state.status in WORKING:
                 # Working before and after (a draft written, a regeneration due): the workflow is
@@ -478,8 +549,6 @@ def _commit_step(claim: _Claim, apply, chain: _Chain | None = None, *, owner=Non
     if chain is not None:
         chain.next_inline = inline
         if inline:
-            if owner is not None:
-                state.workflow.user = owner
             next_claim = _Claim(
                 state_id=state.pk,
                 workflow_id=state.workflow_id,
@@ -507,7 +576,9 @@ def _release_claim(state: PlatformState, *, keep: bool = False) -> None:
     state.error_message = None
 
 
-def _write_draft(*, claim: _Claim, written, chain: _Chain | None = None, owner=None) -> bool:
+def _write_draft(
+    *, claim: _Claim, written, chain: _Chain | None = None, workflow: Workflow | None = None
+) -> bool:
     def apply(state: PlatformState, previous: WorkflowCheckpoint | None, keep: bool) -> None:
         draft = Draft.objects.create(
             workflow_id=state.workflow_id,
@@ -537,11 +608,16 @@ def _write_draft(*, claim: _Claim, written, chain: _Chain | None = None, owner=N
             metadata={"backend": written.backend, "model": written.model, "details": written.metadata},
         )
 
-    return _commit_step(claim, apply, chain, owner=owner)
+    return _commit_step(claim, apply, chain, workflow=workflow)
 
 
 def _write_evaluation(
-    *, claim: _Claim, evaluation, config: WorkflowSettings, chain: _Chain | None = None, owner=None
+    *,
+    claim: _Claim,
+    evaluation,
+    config: WorkflowSettings,
+    chain: _Chain | None = None,
+    workflow: Workflow | None = None,
 ) -> bool:
     def apply(state: PlatformState, previous: WorkflowCheckpoint | None, keep: bool) -> None:
         row = Evaluation.objects.create(
@@ -584,7 +660,7 @@ def _write_evaluation(
             },
         )
 
-    return _commit_step(claim, apply, chain, owner=owner)
+    return _commit_step(claim, apply, chain, workflow=workflow)
 
 
 def _fail(*, claim: _Claim, message: str) -> bool:

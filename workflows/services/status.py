@@ -10,7 +10,7 @@ published; `failed` when nothing is left to do and a platform failed (the workfl
 from django.db import transaction
 from django.utils import timezone
 
-from workflows.models import PlatformStatus, Workflow, WorkflowStatus
+from workflows.models import PlatformState, PlatformStatus, Workflow, WorkflowStatus
 
 WORKING = frozenset({PlatformStatus.PENDING, PlatformStatus.GENERATING, PlatformStatus.EVALUATING})
 SETTLED = frozenset({PlatformStatus.ACCEPTED, PlatformStatus.REJECTED, PlatformStatus.PUBLISHED})
@@ -45,10 +45,16 @@ def workflow_refresh_status_by_id(*, workflow_id) -> Workflow:
     # No savepoint: nothing in here is caught and retried, so inside a caller's transaction a
     # failure rolls the caller back either way; two round trips per refresh saved.
     with transaction.atomic(savepoint=False):
-        locked = Workflow.objects.select_for_update().get(pk=workflow_id)
+        # The two columns a refresh reads and writes; the states are read once the lock is held,
+        # so that a platform committed by a transaction this one waited for is seen.
+        locked = Workflow.objects.select_for_update().only("status", "error_message").get(pk=workflow_id)
         if locked.status in STICKY:
             return locked
-        states = list(locked.platform_states.values_list("platform", "status", "error_message"))
+        states = list(
+            PlatformState.objects.filter(workflow_id=workflow_id).values_list(
+                "platform", "status", "error_message"
+            )
+        )
         target = derived_status([status for _, status, _ in states])
         error = _failure_summary(states) if target == WorkflowStatus.FAILED else None
         if target is None or (target == locked.status and error == locked.error_message):

@@ -429,6 +429,64 @@ def test_a_claim_older_than_the_step_timeout_is_taken_over(scripted):
     assert Draft.objects.count() == 1
 
 
+def test_a_claim_is_one_statement_that_returns_the_latest_checkpoint_sequence(django_assert_num_queries):
+    workflow = WorkflowFactory()
+    state = PlatformStateFactory(workflow=workflow, platform=Platform.X, status=PlatformStatus.EVALUATING)
+    for sequence in (1, 2):
+        WorkflowCheckpoint.objects.create(
+            workflow=workflow, platform=Platform.X, step="generate", sequence=sequence, state={}
+        )
+    # Another platform's checkpoints of the same workflow are not this one's.
+    WorkflowCheckpoint.objects.create(
+        workflow=workflow, platform=Platform.LINKEDIN, step="x", sequence=7, state={}
+    )
+
+    with django_assert_num_queries(1):
+        claim = engine._claim(str(state.pk))
+
+    assert (claim.state_id, claim.workflow_id, claim.platform) == (state.pk, workflow.pk, Platform.X)
+    assert (claim.status, claim.attempts, claim.base_sequence) == (PlatformStatus.EVALUATING, 1, 2)
+    state.refresh_from_db()
+    assert (state.status, state.attempts) == (PlatformStatus.EVALUATING, 1) and state.heartbeat_at is not None
+    assert engine._claim(state.pk) is None  # held by a live claim now
+
+
+def test_a_pending_platform_is_claimed_as_generating_from_sequence_zero():
+    state = pending_state()
+    claim = engine._claim(state.pk)
+    assert (claim.status, claim.attempts, claim.base_sequence) == (PlatformStatus.GENERATING, 1, 0)
+    state.refresh_from_db()
+    assert state.status == PlatformStatus.GENERATING
+
+
+def test_the_commit_reads_the_state_its_workflow_status_and_latest_checkpoint_in_one_statement(
+    django_assert_num_queries,
+):
+    workflow = WorkflowFactory()
+    state = PlatformStateFactory(workflow=workflow, platform=Platform.X, status=PlatformStatus.EVALUATING)
+    first = WorkflowCheckpoint.objects.create(
+        workflow=workflow, platform=Platform.X, step="generate", sequence=1, state={"draft_ids": ["a"]}
+    )
+    latest = WorkflowCheckpoint.objects.create(
+        workflow=workflow,
+        platform=Platform.X,
+        step="evaluate",
+        sequence=2,
+        state={"draft_ids": ["a", "b"], "score": 61, "text": "line one\nline two"},
+        parent=first,
+    )
+    claim = engine._claim(state.pk)
+
+    with django_assert_num_queries(1):
+        locked, previous = engine._locked_if_current(claim)
+
+    assert locked.pk == state.pk and locked.status == PlatformStatus.EVALUATING and locked.attempts == 1
+    assert (previous.pk, previous.sequence, previous.state) == (latest.pk, 2, latest.state)
+
+    WorkflowCheckpoint.objects.create(workflow=workflow, platform=Platform.X, step="x", sequence=3, state={})
+    assert engine._locked_if_current(claim) is None  # moved on since the claim
+
+
 @pytest.mark.parametrize("status", [WorkflowStatus.CANCELLED, WorkflowStatus.ARCHIVED])
 def test_a_cancelled_or_archived_workflow_is_left_alone(scripted, status):
     ai = scripted(scores=[90])
