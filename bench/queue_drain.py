@@ -17,10 +17,13 @@ autocommit with the database's durability, as ours. It measures what the project
 ORM, the notification service) costs on top of the work itself.
 
 The no-op line (`queue_drain_raw`): N django-q2 tasks whose function is `noop` (returns its
-argument), against a fixed floor of 300 tasks/s. The `#` line also gives ours and the floor
-against the no-op: the work itself (four statements, three durable commits) costs a queue of
-empty tasks a fifth to a quarter of its rate, which is why issue 23's first target (ours >= 0.85x the
-no-op) was out of reach (docs/performance.md).
+argument), drained through the project's broker (`core.queue_broker.DatabaseBroker`, one statement
+to dequeue, one to acknowledge) against the same tasks drained through django-q2's own ORM broker,
+which it replaces. A queue of empty tasks measures the queue alone: the pusher, the monitor, the
+database. The `#` line also gives ours and the floor against the no-op: the work itself (four
+statements, three durable commits) costs a queue of empty tasks a fifth to a quarter of its rate,
+which is why issue 23's first target (ours >= 0.85x the no-op) was out of reach
+(docs/performance.md).
 
 After every run all N tasks must be `completed` after one attempt with their owner told once,
 their personas' images untouched (no backend was called), and the queue empty with no failure
@@ -43,7 +46,9 @@ a queued row only after saving its result, so an empty queue means every result 
 every 10 ms with one indexed EXISTS. The rate is N / that time. Rounds rotate which side goes
 first, each on a freshly queued set; the best round of each counts.
 
-Targets: ours at least 0.85x the floor; the no-op rate itself at least 300 tasks/s.
+Targets: ours at least 0.85x the floor; the project's broker at least as fast as django-q2's on
+the no-op tasks (until 2026-12-08 the no-op rate was held to a fixed 300 tasks/s, which measured
+the machine: 189-398 on the same kind of machine on two days).
 """
 
 import json
@@ -59,7 +64,7 @@ from django.utils import timezone
 
 from bench.report import emit
 
-RAW_FLOOR = 300.0
+BROKER_TARGET = 1.0
 RATIO_TARGET = 0.85
 POLL_SECONDS = 0.01
 IMAGES_PER_PERSONA = 4
@@ -125,10 +130,13 @@ def floor(task_id: str) -> str | None:
     return "completed"
 
 
-def _broker():
+def _broker(*, stock: bool = False):
+    """The project's broker (Q_CLUSTER's broker_class), or django-q2's own ORM broker it replaces."""
     from django_q.brokers import get_broker
+    from django_q.brokers.orm import ORM
 
-    return get_broker()
+    broker = get_broker()
+    return ORM(list_key=broker.list_key) if stock else broker
 
 
 def _queue_empty(*, list_key: str) -> bool:
@@ -178,11 +186,12 @@ def _tables_vacuum() -> None:
             cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
-def _drain(*, count: int) -> float:
-    """Start a cluster, wait until the queue is empty, stop it; the seconds from start to empty."""
+def _drain(*, count: int, stock: bool = False) -> float:
+    """Start a cluster, wait until the queue is empty, stop it; the seconds from start to empty.
+    `stock`: the cluster's pusher and monitor use django-q2's ORM broker instead of the project's."""
     from django_q.cluster import Cluster
 
-    broker = _broker()
+    broker = _broker(stock=stock)
     _tables_vacuum()
     # The cluster forks: a connection open here would be shared with the children, and a child
     # closing it would close ours.
@@ -227,10 +236,10 @@ def _noop_queue(*, count: int) -> None:
             async_task("bench.queue_drain.noop", number)
 
 
-def _noop_run(*, count: int) -> float:
+def _noop_run(*, count: int, stock: bool = False) -> float:
     _noop_queue(count=count)
-    seconds = _drain(count=count)
-    _failures_check(side="no-op")
+    seconds = _drain(count=count, stock=stock)
+    _failures_check(side="stock broker" if stock else "no-op")
     return count / seconds
 
 
@@ -351,15 +360,16 @@ def run(*, scale: str) -> None:
         _noop_run(count=min(count, 200))
         for side in ("ours", "floor"):
             _tasks_run(user=user, count=min(count, 200), side=side)
-        rates: dict[str, list[float]] = {"ours": [], "floor": [], "no-op": []}
+        _noop_run(count=min(count, 200), stock=True)
+        rates: dict[str, list[float]] = {"ours": [], "floor": [], "no-op": [], "no-op, stock broker": []}
         order = list(rates)
         for round_number in range(rounds):
-            for side in order[round_number % 3 :] + order[: round_number % 3]:
-                rate = (
-                    _noop_run(count=count)
-                    if side == "no-op"
-                    else _tasks_run(user=user, count=count, side=side)
-                )
+            shift = round_number % len(order)
+            for side in order[shift:] + order[:shift]:
+                if side.startswith("no-op"):
+                    rate = _noop_run(count=count, stock=side != "no-op")
+                else:
+                    rate = _tasks_run(user=user, count=count, side=side)
                 rates[side].append(rate)
     finally:
         _results_reset()
@@ -381,12 +391,13 @@ def run(*, scale: str) -> None:
     emit(
         name="queue_drain_raw",
         ours=best["no-op"],
-        baseline=RAW_FLOOR,
+        baseline=best["no-op, stock broker"],
         unit="tasks/s",
-        ratio=best["no-op"] / RAW_FLOOR,
+        ratio=best["no-op"] / best["no-op, stock broker"],
         op=">=",
-        target=1,
-        note=f"{count} no-op django-q2 tasks drained by {Conf.WORKERS} workers vs a fixed floor",
+        target=BROKER_TARGET,
+        note=f"{count} no-op django-q2 tasks drained by {Conf.WORKERS} workers, the project's broker vs "
+        f"django-q2's ORM broker, best of {rounds}",
     )
     rounds_text = "; ".join(
         f"{side} {', '.join(f'{rate:.0f}' for rate in values)} (median {statistics.median(values):.0f})"

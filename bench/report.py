@@ -100,9 +100,9 @@ def emit_budget(
 
 def python_speed_ms(*, rounds: int = 5) -> float:
     """Milliseconds a fixed pure-Python loop takes, best of `rounds`: how fast this machine runs
-    interpreted code right now. The lines held to a fixed floor (`queue_drain_raw`, and
-    `workflow_engine` against the AI's latency) move with it; the same machine ran ~2x slower on
-    one day than the day before (docs/performance.md). Lower is faster."""
+    interpreted code right now. A line held to a fixed floor (`workflow_engine`, against the AI's
+    latency) moves with it; the same machine ran ~2x slower on one day than the day before
+    (docs/performance.md). Lower is faster."""
     best = float("inf")
     for _ in range(rounds):
         started = time.perf_counter()
