@@ -29,28 +29,27 @@ from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
+from core.sql import names
+
 
 @cache
 def _dequeue_sql(vendor: str) -> str:
     del vendor  # the cache key: the statement is quoted for one backend
-    quote = connections[Conf.ORM].ops.quote_name
-    table = quote(OrmQ._meta.db_table)
-    column = {field.name: quote(field.column) for field in OrmQ._meta.concrete_fields}
+    queue = names(OrmQ, using=Conf.ORM)
     # The model's own table and column names only; every value is a parameter.
     return (
-        f"UPDATE {table} SET {column['lock']} = %s WHERE {column['id']} IN ("  # noqa: S608
-        f"SELECT {column['id']} FROM {table} WHERE {column['key']} = %s AND {column['lock']} < %s "
-        f"ORDER BY {column['id']} LIMIT %s FOR UPDATE SKIP LOCKED"
-        f") RETURNING {column['id']}, {column['payload']}"
+        f"UPDATE {queue.table} SET {queue['lock']} = %s WHERE {queue['id']} IN ("  # noqa: S608
+        f"SELECT {queue['id']} FROM {queue.table} WHERE {queue['key']} = %s AND {queue['lock']} < %s "
+        f"ORDER BY {queue['id']} LIMIT %s FOR UPDATE SKIP LOCKED"
+        f") RETURNING {queue['id']}, {queue['payload']}"
     )
 
 
 @cache
 def _acknowledge_sql(vendor: str) -> str:
     del vendor  # the cache key: the statement is quoted for one backend
-    quote = connections[Conf.ORM].ops.quote_name
-    table, key = quote(OrmQ._meta.db_table), quote(OrmQ._meta.pk.column)
-    return f"DELETE FROM {table} WHERE {key} = %s"  # noqa: S608 (the model's own names)
+    queue = names(OrmQ, using=Conf.ORM)
+    return f"DELETE FROM {queue.table} WHERE {queue['id']} = %s"  # noqa: S608 (the model's own names)
 
 
 class DatabaseBroker(ORM):

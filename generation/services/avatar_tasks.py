@@ -52,6 +52,7 @@ from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
 from core.locking import row_lock
+from core.sql import names
 from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
 from generation.errors import (
@@ -303,23 +304,17 @@ _PERSONAS_IMAGES_SQL = {
 
 @functools.cache
 def _claim_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    table = quote(GenerationTask._meta.db_table)
-    column = {field.name: quote(field.column) for field in GenerationTask._meta.concrete_fields}
-    personas = quote(GeneratedPersona._meta.db_table)
-    persona = {
-        name: f"{personas}.{quote(GeneratedPersona._meta.get_field(name).column)}"
-        for name in ("task", "position", "id", "images", "image_errors")
-    }
-    of_task = f"FROM {personas} WHERE {persona['task']} = {table}.{column['id']}"
+    task, personas = names(GenerationTask), names(GeneratedPersona)
+    persona = {name: personas.of(name) for name in ("task", "position", "id", "images", "image_errors")}
+    of_task = f"FROM {personas.table} WHERE {persona['task']} = {task.of('id')}"
     images = _PERSONAS_IMAGES_SQL.get(vendor)
     images = f"(SELECT {images.format(**persona)} {of_task})" if images else "NULL"
     # The model's own table and column names only; every value is a parameter.
     return (
-        f"UPDATE {table} SET {column['status']} = %s, {column['heartbeat_at']} = %s, "  # noqa: S608
-        f"{column['updated_at']} = %s, {column['started_at']} = COALESCE({column['started_at']}, %s), "
-        f"{column['completed_at']} = NULL, {column['attempts']} = {column['attempts']} + %s "
-        f"WHERE {column['task_id']} = %s AND {column['status']} = %s "
+        f"UPDATE {task.table} SET {task['status']} = %s, {task['heartbeat_at']} = %s, "  # noqa: S608
+        f"{task['updated_at']} = %s, {task['started_at']} = COALESCE({task['started_at']}, %s), "
+        f"{task['completed_at']} = NULL, {task['attempts']} = {task['attempts']} + %s "
+        f"WHERE {task['task_id']} = %s AND {task['status']} = %s "
         f"RETURNING *, (SELECT COUNT(*) {of_task}) AS personas_present, {images} AS personas_images"
     )
 

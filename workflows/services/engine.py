@@ -57,6 +57,7 @@ from django_q.tasks import async_task
 
 from accounts.services.audit import audit_log_write
 from core.ai import AIError, AIUnavailable
+from core.sql import Names, names
 from platforms.kinds.registry import kinds_for_target, writing_rules
 from platforms.models import PlatformConnection
 from workflows.models import (
@@ -168,48 +169,36 @@ def _latest_sequence(*, workflow_id, platform: str) -> int:
     return sequences.order_by("-sequence").values_list("sequence", flat=True).first() or 0
 
 
-def _columns(model) -> dict[str, str]:
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    return {"table": table} | {
-        field.name: f"{table}.{quote(field.column)}" for field in model._meta.concrete_fields
-    }
-
-
 def _in(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
+def _of_the_platform(checkpoint: Names, state: Names) -> str:
+    """The condition that a checkpoint row is one of the state's platform."""
+    workflow, platform = (f"{checkpoint.of(name)} = {state.of(name)}" for name in ("workflow", "platform"))
+    return f"{workflow} AND {platform}"
+
+
 @functools.cache
 def _claim_sql(vendor: str) -> str:
-    state, workflow, checkpoint = _columns(PlatformState), _columns(Workflow), _columns(WorkflowCheckpoint)
+    del vendor  # the cache key: quoted for one backend
+    state, workflow, checkpoint = names(PlatformState), names(Workflow), names(WorkflowCheckpoint)
+    status = state.of("status")
     # The model's own table and column names only; every value is a parameter. The row's own
     # columns decide the claim: PostgreSQL re-checks them on the row a concurrent claim left (a
     # waiter finds the fresh heartbeat and claims nothing); the workflow's status is only read.
     return (
-        f"UPDATE {state['table']} SET "  # noqa: S608
-        f"{_bare(state['status'])} = CASE WHEN {state['status']} = %s THEN %s ELSE {state['status']} END, "
-        f"{_bare(state['heartbeat_at'])} = %s, {_bare(state['attempts'])} = {state['attempts']} + 1, "
-        f"{_bare(state['updated_at'])} = %s "
-        f"WHERE {state['id']} = %s AND {state['status']} IN ({_in(WORKING)}) "
-        f"AND ({state['heartbeat_at']} IS NULL OR {state['heartbeat_at']} < %s) "
-        f"AND NOT EXISTS (SELECT 1 FROM {workflow['table']} WHERE {workflow['id']} = {state['workflow']} "
-        f"AND {workflow['status']} IN ({_in(STICKY)})) "
-        f"RETURNING {state['workflow']}, {state['platform']}, {state['status']}, {state['attempts']}, "
-        f"(SELECT COALESCE(MAX({checkpoint['sequence']}), 0) {_checkpoints_of(state, checkpoint)})"
+        f"UPDATE {state.table} SET {state['status']} = CASE WHEN {status} = %s THEN %s ELSE {status} END, "  # noqa: S608
+        f"{state['heartbeat_at']} = %s, {state['attempts']} = {state.of('attempts')} + 1, "
+        f"{state['updated_at']} = %s "
+        f"WHERE {state.of('id')} = %s AND {status} IN ({_in(WORKING)}) "
+        f"AND ({state.of('heartbeat_at')} IS NULL OR {state.of('heartbeat_at')} < %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {workflow.table} WHERE {workflow.of('id')} = {state.of('workflow')} "
+        f"AND {workflow.of('status')} IN ({_in(STICKY)})) "
+        f"RETURNING {state.of('workflow')}, {state.of('platform')}, {status}, {state.of('attempts')}, "
+        f"(SELECT COALESCE(MAX({checkpoint.of('sequence')}), 0) FROM {checkpoint.table} "
+        f"WHERE {_of_the_platform(checkpoint, state)})"
     )
-
-
-def _checkpoints_of(state: dict[str, str], checkpoint: dict[str, str]) -> str:
-    same_platform = f"{checkpoint['platform']} = {state['platform']}"
-    return (
-        f"FROM {checkpoint['table']} WHERE {checkpoint['workflow']} = {state['workflow']} AND {same_platform}"
-    )
-
-
-def _bare(qualified: str) -> str:
-    # SET takes the column alone: `"platform_states"."status" = ...` is not valid there.
-    return qualified.rsplit(".", 1)[1]
 
 
 def _claim(state_id) -> _Claim | None:
@@ -457,17 +446,19 @@ def checkpoint_write(
 
 @functools.cache
 def _locked_sql(vendor: str) -> str:
-    state, workflow, checkpoint = _columns(PlatformState), _columns(Workflow), _columns(WorkflowCheckpoint)
-    latest = f"(SELECT MAX({checkpoint['sequence']}) {_checkpoints_of(state, checkpoint)})"
-    lock = f" FOR UPDATE OF {state['table']}" if connection.features.has_select_for_update_of else ""
+    del vendor  # the cache key: quoted for one backend
+    state, workflow, checkpoint = names(PlatformState), names(Workflow), names(WorkflowCheckpoint)
+    of_the_platform = _of_the_platform(checkpoint, state)
+    latest = f"SELECT MAX({checkpoint.of('sequence')}) FROM {checkpoint.table} WHERE {of_the_platform}"  # noqa: S608
+    lock = f" FOR UPDATE OF {state.table}" if connection.features.has_select_for_update_of else ""
     return (
-        f"SELECT {state['table']}.*, {workflow['status']} AS workflow_status, "  # noqa: S608
-        f"{checkpoint['id']} AS previous_id, {checkpoint['sequence']} AS previous_sequence, "
-        f"{checkpoint['state']} AS previous_state "
-        f"FROM {state['table']} JOIN {workflow['table']} ON {workflow['id']} = {state['workflow']} "
-        f"LEFT JOIN {checkpoint['table']} ON {checkpoint['workflow']} = {state['workflow']} "
-        f"AND {checkpoint['platform']} = {state['platform']} AND {checkpoint['sequence']} = {latest} "
-        f"WHERE {state['id']} = %s{lock}"
+        f"SELECT {state.table}.*, {workflow.of('status')} AS workflow_status, "  # noqa: S608
+        f"{checkpoint.of('id')} AS previous_id, {checkpoint.of('sequence')} AS previous_sequence, "
+        f"{checkpoint.of('state')} AS previous_state "
+        f"FROM {state.table} JOIN {workflow.table} ON {workflow.of('id')} = {state.of('workflow')} "
+        f"LEFT JOIN {checkpoint.table} ON {of_the_platform} "
+        f"AND {checkpoint.of('sequence')} = ({latest}) "
+        f"WHERE {state.of('id')} = %s{lock}"
     )
 
 
