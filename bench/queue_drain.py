@@ -365,7 +365,7 @@ def run(*, scale: str) -> None:
             _tasks_run(user=user, count=min(count, 200), side=side)
         _noop_run(count=min(count, 200), stock=True)
         rates: dict[str, list[float]] = {"ours": [], "floor": [], "no-op": [], "no-op, stock broker": []}
-        # The two no-op sides run back to back in every round, first one then the other first.
+        # The two no-op sides run back to back in every round, alternating which goes first.
         units = [["ours"], ["floor"], ["no-op", "no-op, stock broker"]]
         for round_number in range(rounds):
             shift = round_number % len(units)
