@@ -5,12 +5,15 @@ Served from a thread of the measured process, the fake's own request handling (p
 with a base64 image, writing the answer) took a share of the interpreter that grew with the
 concurrency being measured. Here it runs in a forked child (`ThreadingHTTPServer`, one thread per
 connection, so calls overlap), speaks HTTP/1.1 with keep-alive as real servers do, and counts the
-calls it answered per `answer_key` so a benchmark can check that nothing was asked twice.
+calls it answered per `answer_key` so a benchmark can check that nothing was asked twice, and the
+most calls it held at once, so one can check that no more overlapped than it allows.
 
     with SlowChatServer(latency=0.2, answer=lambda body: "A red square.") as server:
         settings.AI_BASE_URL = server.base_url   # http://127.0.0.1:<port>/v1
         ...
         server.counts()                          # {"<key>": calls, ...}
+        server.most_in_flight()                  # the most calls answered at once
+        server.reset()                           # both back to zero, for the next round
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ def _completion(content: str, model: str) -> bytes:
 
 def _serve(ready, port_value, latency: float, answer: Answer, answer_key: AnswerKey | None) -> None:
     counts: Counter[str] = Counter()
+    flight = {"now": 0, "most": 0}
     lock = Lock()
 
     class Handler(BaseHTTPRequestHandler):
@@ -64,12 +68,21 @@ def _serve(ready, port_value, latency: float, answer: Answer, answer_key: Answer
             self.wfile.write(body)
 
         def do_GET(self) -> None:
-            if self.path != "/_counts":
-                self._send(404, b'{"error": "not found"}')
-                return
             with lock:
-                body = json.dumps(dict(counts)).encode()
-            self._send(200, body)
+                if self.path == "/_counts":
+                    body = json.dumps(dict(counts)).encode()
+                elif self.path == "/_most_in_flight":
+                    body = json.dumps(flight["most"]).encode()
+                elif self.path == "/_reset":
+                    counts.clear()
+                    flight["most"] = flight["now"]
+                    body = b"{}"
+                else:
+                    body = None
+            if body is None:
+                self._send(404, b'{"error": "not found"}')
+            else:
+                self._send(200, body)
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -77,7 +90,14 @@ def _serve(ready, port_value, latency: float, answer: Answer, answer_key: Answer
             if not self.path.endswith("/chat/completions"):
                 self._send(404, b'{"error": "not found"}')
                 return
-            time.sleep(latency)
+            with lock:
+                flight["now"] += 1
+                flight["most"] = max(flight["most"], flight["now"])
+            try:
+                time.sleep(latency)
+            finally:
+                with lock:
+                    flight["now"] -= 1
             with lock:
                 counts[answer_key(request) if answer_key else "calls"] += 1
             self._send(200, _completion(answer(request), request.get("model", "bench")))
@@ -117,6 +137,15 @@ class SlowChatServer:
         return f"http://127.0.0.1:{self._port.value}/v1"
 
     def counts(self) -> dict[str, int]:
+        return self._get("/_counts")
+
+    def most_in_flight(self) -> int:
+        return self._get("/_most_in_flight")
+
+    def reset(self) -> None:
+        self._get("/_reset")
+
+    def _get(self, path: str):
         import httpx
 
-        return httpx.get(f"http://127.0.0.1:{self._port.value}/_counts", timeout=5).json()
+        return httpx.get(f"http://127.0.0.1:{self._port.value}{path}", timeout=5).json()

@@ -24,19 +24,16 @@ workflows and an idle cluster; the best round is reported, the spread goes in th
 from __future__ import annotations
 
 import json
-import logging
 import signal
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import connections
 from django.db.models import Count, Max
 from django.test import override_settings
-from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from bench.report import emit, spread
+from bench.slow_ai import SlowChatServer
 
 LATENCY_SECONDS = 0.1
 PLATFORMS = ("x", "linkedin", "mastodon")
@@ -58,68 +55,29 @@ DRAFT = (
 )
 
 
-def _completion(content: str, model: str) -> dict:
-    return {
-        "id": "chatcmpl-bench",
-        "object": "chat.completion",
-        "created": 0,
-        "model": model,
-        "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
+def _answer(body: dict) -> str:
+    """A post within every platform's limit, or, to the evaluation prompt (it asks for
+    criteria_scores, workflows.stored_settings), a score above the default threshold of 70."""
+    if _kind(body) == "generation":
+        return DRAFT
+    return json.dumps(
+        {
+            "score": SCORE,
+            "feedback": "Ready to publish.",
+            "criteria_scores": {
+                "platform_appropriateness": SCORE,
+                "style_consistency": SCORE,
+                "clarity": SCORE,
+                "engagement": SCORE,
+                "grammar": SCORE,
+            },
+        }
+    )
 
 
-@dataclass
-class _SlowChat:
-    """A chat-completions handler that answers after LATENCY_SECONDS and counts what it served."""
-
-    generations: int = 0
-    evaluations: int = 0
-    in_flight: int = 0
-    most_in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, request) -> Response:
-        body = json.loads(request.data or b"{}")
-        system = next((m.get("content") or "" for m in body.get("messages", []) if m["role"] == "system"), "")
-        with self.lock:
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            time.sleep(LATENCY_SECONDS)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-        # The evaluation prompt asks for criteria_scores (workflows.stored_settings); else a draft.
-        if "criteria_scores" in system:
-            content = json.dumps(
-                {
-                    "score": SCORE,
-                    "feedback": "Ready to publish.",
-                    "criteria_scores": {
-                        "platform_appropriateness": SCORE,
-                        "style_consistency": SCORE,
-                        "clarity": SCORE,
-                        "engagement": SCORE,
-                        "grammar": SCORE,
-                    },
-                }
-            )
-            with self.lock:
-                self.evaluations += 1
-        else:
-            content = DRAFT
-            with self.lock:
-                self.generations += 1
-        return Response(
-            json.dumps(_completion(content, body.get("model", "bench"))), content_type="application/json"
-        )
-
-    def reset(self) -> None:
-        with self.lock:
-            self.generations = self.evaluations = self.most_in_flight = 0
+def _kind(body: dict) -> str:
+    system = next((m.get("content") or "" for m in body.get("messages", []) if m["role"] == "system"), "")
+    return "evaluation" if "criteria_scores" in system else "generation"
 
 
 @dataclass(frozen=True)
@@ -171,7 +129,7 @@ def _working_filter(working):
     return Q(status__in=list(working))
 
 
-def _check(*, workflow_ids: list, chat: _SlowChat) -> None:
+def _check(*, workflow_ids: list, served: dict) -> None:
     """Every platform awaits review after exactly one draft and one evaluation; so does each workflow."""
     from workflows.models import Draft, Evaluation, PlatformState, Workflow, WorkflowCheckpoint
 
@@ -191,9 +149,10 @@ def _check(*, workflow_ids: list, chat: _SlowChat) -> None:
             "workflow_engine: (platforms not awaiting review at iteration 0, workflows not awaiting "
             f"review, drafts, evaluations, checkpoints) = {found}, expected {expected}"
         )
-    if (chat.generations, chat.evaluations) != (platforms, platforms):
+    generations, evaluations = served.get("generation", 0), served.get("evaluation", 0)
+    if (generations, evaluations) != (platforms, platforms):
         raise RuntimeError(
-            f"workflow_engine: the AI served {chat.generations} generations and {chat.evaluations} "
+            f"workflow_engine: the AI served {generations} generations and {evaluations} "
             f"evaluations, expected {platforms} of each"
         )
 
@@ -217,7 +176,7 @@ def _statement_count() -> int:
         return int(cursor.fetchone()[0])
 
 
-def _round(*, user, count: int, chat: _SlowChat) -> _Round:
+def _round(*, user, count: int, chat: SlowChatServer) -> _Round:
     from workflows.models import PlatformState
     from workflows.services.workflows import workflow_create
 
@@ -241,43 +200,37 @@ def _round(*, user, count: int, chat: _SlowChat) -> _Round:
     )["last"]
     wall = (finished_at - started_at).total_seconds()
     transactions = _statement_count() - transactions_before
-    _check(workflow_ids=workflow_ids, chat=chat)
-    calls = chat.generations + chat.evaluations
+    served = chat.counts()
+    _check(workflow_ids=workflow_ids, served=served)
+    calls = sum(served.values())
     return _Round(
         wall=wall,
         created=created,
         calls=calls,
-        most_in_flight=chat.most_in_flight,
+        most_in_flight=chat.most_in_flight(),
         queries_per_step=transactions / calls,
     )
 
 
 def run(*, scale: str) -> None:
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from django.conf import settings
 
     from accounts.models import User
 
     count, rounds = (200, 2) if scale == "full" else (40, 2)
     workers = int(settings.Q_CLUSTER["workers"])
-    chat = _SlowChat()
-    server = HTTPServer(threaded=True)
-    server.start()
+    user = User.objects.create_user(username="bench-workflows", email="bench-wf@example.test", password=None)
     cluster = None
-    try:
-        server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(chat)
-        user = User.objects.create_user(
-            username="bench-workflows", email="bench-wf@example.test", password=None
-        )
-        ai = {"AI_BACKEND": "openai", "AI_BASE_URL": server.url_for("/v1"), "AI_API_KEY": "bench"}
-        with override_settings(**ai):
-            cluster = _cluster_start()
-            _round(user=user, count=max(2, count // 20), chat=chat)  # warm-up: imports, connections
-            results = [_round(user=user, count=count, chat=chat) for _ in range(rounds)]
-    finally:
-        if cluster is not None:
-            cluster.stop()
-        server.stop()
+    with SlowChatServer(latency=LATENCY_SECONDS, answer=_answer, answer_key=_kind) as chat:
+        ai = {"AI_BACKEND": "openai", "AI_BASE_URL": chat.base_url, "AI_API_KEY": "bench"}
+        try:
+            with override_settings(**ai):
+                cluster = _cluster_start()
+                _round(user=user, count=max(2, count // 20), chat=chat)  # warm-up: imports, connections
+                results = [_round(user=user, count=count, chat=chat) for _ in range(rounds)]
+        finally:
+            if cluster is not None:
+                cluster.stop()
     _clear()
 
     best = min(results, key=lambda result: result.wall)
