@@ -10,8 +10,10 @@ Why it is built this way:
   returns statistics (put into the result's metadata, or attached to the raised error as
   `retry_stats`). Retried: timeouts, connection errors, 408, 409, 429, 5xx, malformed bodies and
   empty answers. Chat completions publish nothing, so they are safe to repeat.
-- The body is parsed here (`with_raw_response`), not by the SDK's models, so a malformed answer from
-  a half-compatible server becomes a clear `AIUnavailable` instead of an attribute error.
+- The request goes out through the client's plain `post` (the SDK's documented way to a path
+  without typed params) and the body is parsed here, not by the SDK's models: a malformed answer
+  from a half-compatible server becomes a clear `AIUnavailable` instead of an attribute error, and
+  the messages we built are not walked again by the SDK's type transform (~1.5 ms a call).
 - Refusals (finish_reason `content_filter`, a `refusal` message, an error code such as
   `content_policy_violation` or a moderation code) raise `AIRefused`: retrying will not help.
 - The API key comes from the sensitive system setting `ai_api_key` when set, else
@@ -297,8 +299,10 @@ class OpenAIBackend:
         def once() -> tuple[str, str, str | None, dict | None, str]:
             logger.debug("AI chat completion: server=%s model=%s", self.server, model)
             try:
-                raw = client.chat.completions.with_raw_response.create(
-                    model=model, messages=messages, max_tokens=max_tokens
+                response = client.post(
+                    "/chat/completions",
+                    body={"model": model, "messages": messages, "max_tokens": max_tokens},
+                    cast_to=httpx.Response,
                 )
             except openai.APITimeoutError:
                 raise AIUnavailable(
@@ -312,7 +316,7 @@ class OpenAIBackend:
                 ) from None
             except openai.APIStatusError as exc:
                 raise self._status_error(exc, model=model) from None
-            return self._parse(raw.http_response, model=model)
+            return self._parse(response, model=model)
 
         try:
             (text, used_model, finish, usage, raw_text), stats = call_with_retries(
