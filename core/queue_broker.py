@@ -16,11 +16,18 @@ every other database, is django-q2's own code.
 in autocommit after the same connection check: django-q2 deletes through the ORM's collector,
 inside a transaction, so `BEGIN`, `DELETE`, `COMMIT`: three round trips where one does, for every
 task the cluster runs, in the monitor, the one process every result passes through.
+
+On PostgreSQL an idle pusher does not sleep the poll interval blind: `enqueue` inserts the row and
+sends a NOTIFY on the cluster's channel in one statement (delivered when the enqueuing transaction
+commits, so never before the row is visible), and a `dequeue` that found nothing waits on its
+connection for that NOTIFY, at most `poll` seconds, then takes the row at once. A task queued on an
+idle cluster starts in milliseconds instead of half a poll interval on average; the poll interval
+remains the bound for what sends no NOTIFY (a lock that expired, a row written by other code).
 """
 
+import hashlib
 from datetime import timedelta
 from functools import cache
-from time import sleep
 
 from django import db
 from django.db import connections, transaction
@@ -46,6 +53,22 @@ def _dequeue_sql(vendor: str) -> str:
 
 
 @cache
+def _enqueue_sql(vendor: str) -> str:
+    del vendor  # the cache key: the statement is quoted for one backend
+    queue = names(OrmQ, using=Conf.ORM)
+    return (
+        f"WITH queued AS (INSERT INTO {queue.table} ({queue['key']}, {queue['payload']}, {queue['lock']}) "  # noqa: S608
+        f"VALUES (%s, %s, %s) RETURNING {queue['id']}) SELECT {queue['id']}, pg_notify(%s, '') FROM queued"
+    )
+
+
+def notify_channel(list_key: str) -> str:
+    """The cluster's NOTIFY channel: a plain identifier (no quoting) well under PostgreSQL's 63
+    bytes, whatever the cluster's name."""
+    return "django_q_" + hashlib.sha256(list_key.encode()).hexdigest()[:16]
+
+
+@cache
 def _acknowledge_sql(vendor: str) -> str:
     del vendor  # the cache key: the statement is quoted for one backend
     queue = names(OrmQ, using=Conf.ORM)
@@ -53,6 +76,21 @@ def _acknowledge_sql(vendor: str) -> str:
 
 
 class DatabaseBroker(ORM):
+    def __init__(self, list_key: str | None = None):
+        super().__init__(list_key=list_key)
+        self._listening_on = None  # the psycopg connection this process LISTENs on
+
+    def enqueue(self, task):
+        connection = connections[Conf.ORM]
+        if connection.vendor != "postgresql":
+            return super().enqueue(task)
+        if transaction.get_autocommit(using=Conf.ORM):
+            db.close_old_connections()
+        key = self.list_key or Conf.CLUSTER_NAME
+        with connection.cursor() as cursor:
+            cursor.execute(_enqueue_sql(connection.vendor), [key, task, timezone.now(), notify_channel(key)])
+            return cursor.fetchone()[0]
+
     def acknowledge(self, task_id):
         if transaction.get_autocommit(using=Conf.ORM):
             db.close_old_connections()
@@ -66,16 +104,38 @@ class DatabaseBroker(ORM):
             return super().dequeue()
         if transaction.get_autocommit(using=Conf.ORM):
             db.close_old_connections()
+        rows = self._take(connection)
+        if not rows and self._await_work(connection):
+            rows = self._take(connection)
+        if not rows:
+            return None
+        self._forget_notices(connection)
+        # RETURNING keeps no order; hand them out oldest first, as they were queued.
+        return sorted(rows)
+
+    def _take(self, connection) -> list:
         now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(
                 _dequeue_sql(connection.vendor),
                 [now + timedelta(seconds=Conf.RETRY), self.list_key, now, Conf.BULK],
             )
-            rows = cursor.fetchall()
-        if rows:
-            # RETURNING keeps no order; hand them out oldest first, as they were queued.
-            return sorted(rows)
-        # An empty queue: spare the CPU, as django-q2 does.
-        sleep(Conf.POLL)
-        return None
+            return cursor.fetchall()
+
+    def _await_work(self, connection) -> bool:
+        """Wait on the connection for a NOTIFY of a queued task, at most the poll interval.
+        True when one came. The first wait of a connection LISTENs first."""
+        raw = connection.connection
+        if self._listening_on is not raw:
+            with connection.cursor() as cursor:
+                cursor.execute(f"LISTEN {notify_channel(self.list_key)}")
+            self._listening_on = raw
+        return bool(list(raw.notifies(timeout=Conf.POLL, stop_after=1)))
+
+    def _forget_notices(self, connection) -> None:
+        """Drop the NOTIFYs that arrived while the pusher was busy. psycopg keeps them for the next
+        wait, which a busy queue never reaches: they would pile up by one per task queued. Safe:
+        the pusher dequeues again before it waits again, and sees those tasks then."""
+        raw = connection.connection
+        if self._listening_on is raw:
+            list(raw.notifies(timeout=0))

@@ -14,7 +14,7 @@ from django_q.models import OrmQ
 from django_q.pusher import pusher
 from django_q.signing import SignedPackage
 
-from core.queue_broker import DatabaseBroker
+from core.queue_broker import DatabaseBroker, notify_channel
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,9 @@ def test_dequeue_hands_out_the_oldest_due_rows_of_its_cluster_and_locks_them_for
 
 
 def test_an_empty_queue_waits_the_poll_interval_and_hands_out_nothing(broker, monkeypatch):
+    if connection.vendor == "postgresql":
+        pytest.skip("PostgreSQL waits on a NOTIFY instead (the tests below)")
     slept = []
-    monkeypatch.setattr("core.queue_broker.sleep", slept.append)
     monkeypatch.setattr("django_q.brokers.orm.sleep", slept.append)
     monkeypatch.setattr(Conf, "POLL", 0.25)
     queued(key="another-cluster")
@@ -146,3 +147,93 @@ def test_on_postgresql_a_row_another_pusher_is_locking_is_skipped_not_waited_for
         release.set()
         thread.join(10)
     assert [pk for pk, _payload in broker.dequeue()] == [first.pk]
+
+
+def payload(name: str) -> str:
+    return SignedPackage.dumps({"id": name, "name": name, "func": "math.floor", "args": (1.5,), "kwargs": {}})
+
+
+def test_enqueue_queues_a_due_row_for_its_cluster(broker):
+    pk = broker.enqueue(payload("queued"))
+
+    row = OrmQ.objects.get(pk=pk)
+    assert (row.key, SignedPackage.loads(row.payload)["name"]) == ("socialdesk", "queued")
+    assert row.lock <= timezone.now()
+    assert [pk for pk, _payload in broker.dequeue()] == [row.pk]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_an_enqueue_is_one_statement_that_also_notifies(broker):
+    broker.enqueue(payload("first"))  # the statement is built once per process
+
+    with CaptureQueriesContext(connection) as statements:
+        broker.enqueue(payload("second"))
+
+    assert len(statements) == 1
+    assert "pg_notify" in statements[0]["sql"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_an_empty_queue_listens_and_waits_at_most_the_poll_interval(broker, monkeypatch):
+    monkeypatch.setattr(Conf, "POLL", 0.05)
+    queued(key="another-cluster")
+
+    assert broker.dequeue() is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_listening_channels()")
+        assert [row[0] for row in cursor.fetchall()] == [notify_channel("socialdesk")]
+
+
+def _listening_backends(channel: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND query = %s", [f"LISTEN {channel}"]
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_waiting_pusher_takes_a_task_when_it_is_committed_not_after_the_poll(
+    broker, monkeypatch
+):
+    # With a poll of a minute, only the NOTIFY can end the wait within the test's patience.
+    monkeypatch.setattr(Conf, "POLL", 60)
+    handed = []
+
+    def waiting_pusher():
+        try:
+            handed.append(DatabaseBroker(list_key="socialdesk").dequeue())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=waiting_pusher)
+    thread.start()
+    try:
+        for _ in range(200):
+            if _listening_backends(notify_channel("socialdesk")):
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the pusher never listened")
+        with transaction.atomic():
+            pk = broker.enqueue(payload("urgent"))
+            assert thread.is_alive()  # not before the commit: the row is not visible yet
+    finally:
+        thread.join(20)
+    assert not thread.is_alive()
+    assert [[row_pk for row_pk, _payload in rows] for rows in handed] == [[pk]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_notices_from_a_busy_queue_do_not_pile_up(broker, monkeypatch):
+    monkeypatch.setattr(Conf, "POLL", 0.05)
+    assert broker.dequeue() is None  # now listening
+    for name in ("first", "second", "third"):
+        broker.enqueue(payload(name))  # each one notifies this connection too
+
+    assert len(broker.dequeue()) == 2
+
+    assert list(connection.connection.notifies(timeout=0)) == []
