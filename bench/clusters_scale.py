@@ -336,9 +336,8 @@ def _check(*, side: str, captions: _Captions, task_ids: list, workflow_ids: list
     wrong = {mark: counts for mark, counts in per_workflow.items() if counts != (3, 3)}
     if len(marks) != len(workflow_ids) or wrong or set(ai.generations) - marks or set(ai.evaluations) - marks:
         raise RuntimeError(f"clusters_scale {side}: AI calls per workflow not 3+3: {list(wrong.items())[:5]}")
-    platforms = len(workflow_ids) * len(PLATFORMS)
-    chat = type("Counts", (), {"generations": platforms, "evaluations": platforms})
-    workflow_check(workflow_ids=workflow_ids, chat=chat)
+    served = {"generation": sum(ai.generations.values()), "evaluation": sum(ai.evaluations.values())}
+    workflow_check(workflow_ids=workflow_ids, served=served)
     failures = Failure.objects.count()
     if failures or OrmQ.objects.exists():
         raise RuntimeError(
