@@ -76,9 +76,9 @@ def _acknowledge_sql(vendor: str) -> str:
 
 
 class DatabaseBroker(ORM):
-    def __init__(self, list_key: str | None = None):
-        super().__init__(list_key=list_key)
-        self._listening_on = None  # the psycopg connection this process LISTENs on
+    # The psycopg connection this broker LISTENs on. A class attribute: django-q2 pickles a broker
+    # into a spawned process with its list key only (Broker.__getstate__), and no __init__ runs.
+    _listening_on = None
 
     def enqueue(self, task):
         connection = connections[Conf.ORM]

@@ -237,3 +237,24 @@ def test_on_postgresql_notices_from_a_busy_queue_do_not_pile_up(broker, monkeypa
     assert len(broker.dequeue()) == 2
 
     assert list(connection.connection.notifies(timeout=0)) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_broker_unpickled_in_a_spawned_process_still_waits_and_listens(monkeypatch):
+    import pickle
+
+    monkeypatch.setattr(Conf, "POLL", 0.05)
+    broker = pickle.loads(pickle.dumps(DatabaseBroker(list_key="socialdesk")))  # noqa: S301 (our own bytes)
+
+    assert broker.dequeue() is None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_listening_channels()")
+        assert [row[0] for row in cursor.fetchall()] == [notify_channel("socialdesk")]
+
+
+def test_the_channel_is_a_short_plain_identifier_whatever_the_cluster_name():
+    for name in ("socialdesk", "x" * 200, "clüster name; DROP TABLE"):
+        channel = notify_channel(name)
+        assert len(channel.encode()) < 64 and channel.isidentifier() and channel == channel.lower()
+    assert notify_channel("one") != notify_channel("two")
