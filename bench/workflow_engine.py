@@ -8,10 +8,12 @@ this process's children against the scratch database, with the ORM broker and po
 config/settings.py. The engine's steps then run as they do in production, each step one task that
 queues the next, until every platform awaits review.
 
-The AI is a fake OpenAI-compatible chat server on loopback (threaded, so calls overlap) that takes
+The AI is a fake OpenAI-compatible chat server on loopback (bench.slow_ai: a process of its own,
+threaded so calls overlap, keeping connections alive as real servers do) that takes
 LATENCY_SECONDS per call and answers a generation with a post within every platform's limit and an
 evaluation with a score of 90, above the default threshold of 70: each platform costs exactly one
-generation and one evaluation. The server counts both kinds and the bench checks the counts.
+generation and one evaluation. The server counts both kinds, and the most calls it held at once;
+the bench checks the counts.
 
 Baseline: the AI latency floor, (AI calls x latency) / workers, the wall time the AI alone needs
 when every worker always has a call in flight. Ours: wall seconds from the first `workflow_create`
