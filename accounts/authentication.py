@@ -7,11 +7,11 @@ plain SQL statement written once per model (`_with_user`) rather than an ORM que
 two-model `select_related` query on every request cost more than running it (docs/performance.md).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import cache
 
 from django.db import connection
-from django.db.models import DateTimeField, Model
+from django.db.models import Model
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -20,6 +20,7 @@ from accounts.request_meta import request_meta
 from accounts.services.sessions import session_fingerprint_check
 from accounts.time_zones import time_zone_activate_for
 from accounts.tokens import hash_secret
+from core.sql import columns_of, instance_from_row, names
 
 ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
 
@@ -27,40 +28,23 @@ ACTIVITY_WRITE_INTERVAL = timedelta(minutes=1)
 @cache
 def _select_with_user(model: type[Model], where: tuple[str, ...]) -> str:
     """SELECT every column of `model` and of its `user`, joined, filtered on `where` (columns)."""
-    own, users = model._meta.db_table, User._meta.db_table
-    columns = [f'"{own}"."{field.column}"' for field in model._meta.concrete_fields]
-    columns += [f'"{users}"."{field.column}"' for field in User._meta.concrete_fields]
-    conditions = " AND ".join(f'"{own}"."{column}" = %s' for column in where)
+    own, users = names(model), names(User)
+    conditions = " AND ".join(f"{own.of(column)} = %s" for column in where)
     # Names from the models' metadata, never from input; the values are parameters.
-    select = f'SELECT {", ".join(columns)} FROM "{own}" INNER JOIN "{users}" '  # noqa: S608
-    return select + f'ON "{own}"."user_id" = "{users}"."id" WHERE {conditions}'
-
-
-def _loaded(model: type[Model], values: tuple) -> Model:
-    """An instance from its columns' values, converted as the ORM converts them: the field's
-    `from_db_value` (JSON, encrypted fields), and SQLite's naive datetimes (stored in UTC) made aware."""
-    fields = model._meta.concrete_fields
-    converted = []
-    for field, value in zip(fields, values, strict=True):
-        if value is not None:
-            if isinstance(field, DateTimeField) and isinstance(value, datetime) and timezone.is_naive(value):
-                value = timezone.make_aware(value, UTC)
-            if hasattr(field, "from_db_value"):
-                value = field.from_db_value(value, None, connection)
-        converted.append(value)
-    return model.from_db(connection.alias, [field.attname for field in fields], converted)
+    select = f"SELECT {columns_of(model)}, {columns_of(User)} FROM {own.table} "  # noqa: S608
+    return select + f"INNER JOIN {users.table} ON {own.of('user')} = {users.of('id')} WHERE {conditions}"
 
 
 def _with_user(model: type[Model], **where: str):
-    """The one `model` row whose columns equal `where`, with its user loaded, or None."""
+    """The one `model` row whose fields equal `where`, with its user loaded, or None."""
     with connection.cursor() as cursor:
         cursor.execute(_select_with_user(model, tuple(where)), list(where.values()))
         row = cursor.fetchone()
     if row is None:
         return None
     split = len(model._meta.concrete_fields)
-    instance = _loaded(model, row[:split])
-    instance.user = _loaded(User, row[split:])
+    instance = instance_from_row(model, row[:split])
+    instance.user = instance_from_row(User, row[split:])
     return instance
 
 

@@ -52,7 +52,7 @@ from accounts.selectors import visible_to
 from accounts.services.audit import audit_log_write
 from core.ai import AIError
 from core.locking import row_lock
-from core.sql import names
+from core.sql import columns_of, instance_from_row, names
 from core.stored_files import stored_files_delete_on_commit
 from generation.backends.base import ImageBackendError
 from generation.errors import (
@@ -315,7 +315,7 @@ def _claim_sql(vendor: str) -> str:
         f"{task['updated_at']} = %s, {task['started_at']} = COALESCE({task['started_at']}, %s), "
         f"{task['completed_at']} = NULL, {task['attempts']} = {task['attempts']} + %s "
         f"WHERE {task['task_id']} = %s AND {task['status']} = %s "
-        f"RETURNING *, (SELECT COUNT(*) {of_task}) AS personas_present, {images} AS personas_images"
+        f"RETURNING {columns_of(GenerationTask)}, (SELECT COUNT(*) {of_task}), {images}"
     )
 
 
@@ -330,8 +330,15 @@ def _claim(task_id: str, *, source: str, target: str, count_attempt: bool) -> Ge
     """
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     params = [target, now, now, now, int(count_attempt), task_id, source]
-    claimed = list(GenerationTask.objects.raw(_claim_sql(connection.vendor), params))
-    return claimed[0] if claimed else None
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_sql(connection.vendor), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    *columns, present, images = row
+    task = instance_from_row(GenerationTask, columns)
+    task.personas_present, task.personas_images = present, images
+    return task
 
 
 def avatar_task_run(*, task_id: str, writer: PersonaWriter | None = None, image_backend=None) -> str | None:

@@ -57,7 +57,7 @@ from django_q.tasks import async_task
 
 from accounts.services.audit import audit_log_write
 from core.ai import AIError, AIUnavailable
-from core.sql import Names, names
+from core.sql import Names, columns_of, instance_from_row, names
 from platforms.kinds.registry import kinds_for_target, writing_rules
 from platforms.models import PlatformConnection
 from workflows.models import (
@@ -452,9 +452,8 @@ def _locked_sql(vendor: str) -> str:
     latest = f"SELECT MAX({checkpoint.of('sequence')}) FROM {checkpoint.table} WHERE {of_the_platform}"  # noqa: S608
     lock = f" FOR UPDATE OF {state.table}" if connection.features.has_select_for_update_of else ""
     return (
-        f"SELECT {state.table}.*, {workflow.of('status')} AS workflow_status, "  # noqa: S608
-        f"{checkpoint.of('id')} AS previous_id, {checkpoint.of('sequence')} AS previous_sequence, "
-        f"{checkpoint.of('state')} AS previous_state "
+        f"SELECT {columns_of(PlatformState)}, {workflow.of('status')}, "  # noqa: S608
+        f"{checkpoint.of('id')}, {checkpoint.of('sequence')}, {checkpoint.of('state')} "
         f"FROM {state.table} JOIN {workflow.table} ON {workflow.of('id')} = {state.of('workflow')} "
         f"LEFT JOIN {checkpoint.table} ON {of_the_platform} "
         f"AND {checkpoint.of('sequence')} = ({latest}) "
@@ -462,18 +461,18 @@ def _locked_sql(vendor: str) -> str:
     )
 
 
-def _previous(row: PlatformState) -> WorkflowCheckpoint | None:
-    if row.previous_id is None:
+def _previous(state: PlatformState, *, pk, sequence, snapshot) -> WorkflowCheckpoint | None:
+    """The platform's latest checkpoint, from the columns `_locked_sql` read with its state."""
+    if pk is None:
         return None
-    snapshot = row.previous_state
     return WorkflowCheckpoint.from_db(
         connection.alias,
         ["id", "workflow_id", "platform", "sequence", "state"],
         [
-            WorkflowCheckpoint._meta.pk.to_python(row.previous_id),
-            row.workflow_id,
-            row.platform,
-            row.previous_sequence,
+            WorkflowCheckpoint._meta.pk.to_python(pk),
+            state.workflow_id,
+            state.platform,
+            sequence,
             json.loads(snapshot) if isinstance(snapshot, str | bytes) else snapshot,
         ],
     )
@@ -485,20 +484,18 @@ def _locked_if_current(claim: _Claim) -> tuple[PlatformState, WorkflowCheckpoint
     # One statement: the state with its workflow's status and latest checkpoint. Only the state's
     # row is locked (the workflow's, when needed, after it: the lock order of the review service).
     pk = PlatformState._meta.pk
-    rows = list(
-        PlatformState.objects.raw(
-            _locked_sql(connection.vendor), [pk.get_db_prep_value(claim.state_id, connection)]
-        )
-    )
-    if not rows:
+    with connection.cursor() as cursor:
+        cursor.execute(_locked_sql(connection.vendor), [pk.get_db_prep_value(claim.state_id, connection)])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    state = rows[0]
-    current = state.previous_sequence or 0
-    if current != claim.base_sequence or state.status != claim.status:
+    *columns, workflow_status, previous_pk, previous_sequence, previous_snapshot = row
+    state = instance_from_row(PlatformState, columns)
+    if (previous_sequence or 0) != claim.base_sequence or state.status != claim.status:
         return None
-    if state.workflow_status in STICKY:
+    if workflow_status in STICKY:
         return None
-    return state, _previous(state)
+    return state, _previous(state, pk=previous_pk, sequence=previous_sequence, snapshot=previous_snapshot)
 
 
 def _commit_step(
