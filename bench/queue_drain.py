@@ -45,7 +45,8 @@ ms, the same for all) until this process sees the queue empty. The monitor ackno
 a queued row only after saving its result, so an empty queue means every result is saved. Polled
 every 10 ms with one indexed EXISTS. The rate is N / that time. Each round drains a freshly
 queued set per side, in two pairs run back to back (ours and the floor; the two no-op sides),
-alternating which pair and which side of it goes first; each line is the median of the rounds'
+alternating which pair and which side of it goes first (4 rounds: each side of a pair goes first
+in two; with 3, ours went first in two of them); each line is the median of the rounds'
 paired ratios: this machine's speed drifts by a third within one run, and two best rounds minutes
 apart compared the minutes, not the code (`queue_drain` took the best round of each side until
 late on 2026-12-07, and read 0.83 in a suite whose floor rose from 186 to 253 tasks/s).
@@ -354,7 +355,8 @@ def run(*, scale: str) -> None:
     from accounts.models import User
     from generation.models import GenerationTask
 
-    count, rounds = (3000, 3) if scale == "full" else (1500, 3)
+    # An even number of rounds: each side of a pair goes first in half of them.
+    count, rounds = (3000, 4) if scale == "full" else (1500, 4)
     user = User.objects.create(
         username="bench-queue", email="bench-queue@example.test", password=make_password(None)
     )
