@@ -17,9 +17,12 @@ parallelism is the worker: a caption task captions one image at a time and a wor
 one AI call, so the threads inside a task add nothing and what can scale is how many workers take
 from the queue. Caption tasks are short (IMAGES_PER_TASK x 0.4 s) and queued before the workflow
 steps, so the run ends on 0.1 s steps: a cluster holding a few prefetched tasks (django-q2's
-`queue_limit`, workers squared) cannot leave a long tail. The fake AI is threaded and records how
-many calls it had in flight at once: the # line shows it reached every worker (it does not
-serialise).
+`queue_limit`, workers squared) cannot leave a long tail. The fake AI is `bench.slow_ai`: a
+process of its own, threaded and keeping connections alive as real servers do, recording how many
+calls it had in flight at once (the # line shows it reached every worker: it does not serialise).
+Until 2026-12-08 it was a werkzeug server in this process, closing every connection: its work per
+call competed with the benchmark's own threads (the 24 Mastodon fakes, the polling) for one
+interpreter, and grew with the clusters' concurrency, which is what is measured.
 
 Pacing: platform requests keep the shared per-host pacing (a row per host in PostgreSQL, one
 statement a request), but PLATFORM_REQUESTS_PER_SECOND is raised to 1000 for the clusters: the
@@ -53,11 +56,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.db import connection, connections, transaction
@@ -65,9 +67,9 @@ from django.db.models import Max
 from django.utils import timezone
 from PIL import Image as PILImage
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
 
 from bench.report import emit
+from bench.slow_ai import SlowChatServer
 
 VISION_LATENCY = 0.2
 TEXT_LATENCY = 0.1
@@ -84,61 +86,64 @@ CAPTION = (
 MARK = re.compile(r"\[wf-([0-9a-f]{12})\]")
 
 
-@dataclass
-class _FakeAI:
-    """OpenAI-compatible chat completions: vision calls in VISION_LATENCY, text in TEXT_LATENCY;
-    counts calls per image (by its bytes) and per workflow (by the mark in its prompt)."""
-
-    per_image: Counter = field(default_factory=Counter)
-    generations: Counter = field(default_factory=Counter)
-    evaluations: Counter = field(default_factory=Counter)
-    in_flight: int = 0
-    most_in_flight: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, request) -> Response:
-        body = json.loads(request.data or b"{}")
-        texts, image = [], None
-        for message in body.get("messages", []):
-            content = message.get("content")
-            for part in content if isinstance(content, list) else [{"type": "text", "text": content}]:
-                if part.get("type") == "image_url":
-                    image = hashlib.sha256(part["image_url"]["url"].encode()).hexdigest()
-                else:
-                    texts.append(part.get("text") or "")
-        with self.lock:
-            self.in_flight += 1
-            self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            time.sleep(VISION_LATENCY if image else TEXT_LATENCY)
-        finally:
-            with self.lock:
-                self.in_flight -= 1
-        prompt = "\n".join(texts)
-        mark = MARK.search(prompt)
-        with self.lock:
-            if image:
-                self.per_image[image] += 1
-                content = CAPTION
-            elif "criteria_scores" in prompt:  # the evaluation prompt (workflows.stored_settings)
-                self.evaluations[mark.group(1) if mark else "?"] += 1
-                content = json.dumps(
-                    {"score": 90, "feedback": "Ready.", "criteria_scores": dict.fromkeys(CRITERIA, 90)}
-                )
+def _parts(body: dict) -> tuple[str, str | None]:
+    """A chat request's text and the hash of its image (None without one)."""
+    texts, image = [], None
+    for message in body.get("messages", []):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else [{"type": "text", "text": content}]:
+            if part.get("type") == "image_url":
+                image = hashlib.sha256(part["image_url"]["url"].encode()).hexdigest()
             else:
-                self.generations[mark.group(1) if mark else "?"] += 1
-                content = f"[wf-{mark.group(1) if mark else '?'}] {DRAFT}"
-        answer = {
-            "id": "chatcmpl-bench",
-            "object": "chat.completion",
-            "created": 0,
-            "model": body.get("model", "bench"),
-            "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
-        return Response(json.dumps(answer), content_type="application/json")
+                texts.append(part.get("text") or "")
+    return "\n".join(texts), image
+
+
+def _latency(body: dict) -> float:
+    return VISION_LATENCY if _parts(body)[1] else TEXT_LATENCY
+
+
+def _key(body: dict) -> str:
+    """What the fake counts a call under: `image:<hash of its bytes>`, or `generation:<mark>` and
+    `evaluation:<mark>` by the workflow's mark in the prompt."""
+    prompt, image = _parts(body)
+    if image:
+        return f"image:{image}"
+    mark = MARK.search(prompt)
+    kind = "evaluation" if "criteria_scores" in prompt else "generation"  # workflows.stored_settings
+    return f"{kind}:{mark.group(1) if mark else '?'}"
+
+
+def _answer(body: dict) -> str:
+    kind, _, mark = _key(body).partition(":")
+    if kind == "image":
+        return CAPTION
+    if kind == "evaluation":
+        return json.dumps({"score": 90, "feedback": "Ready.", "criteria_scores": dict.fromkeys(CRITERIA, 90)})
+    return f"[wf-{mark}] {DRAFT}"
+
+
+@dataclass
+class _Served:
+    """The fake AI's calls per image (by its bytes) and per workflow (by the mark in its prompt)."""
+
+    per_image: Counter
+    generations: Counter
+    evaluations: Counter
+    most_in_flight: int
+
+    @classmethod
+    def of(cls, chat: SlowChatServer) -> _Served:
+        kinds: dict[str, Counter] = {"image": Counter(), "generation": Counter(), "evaluation": Counter()}
+        for key, calls in chat.counts().items():
+            kind, _, name = key.partition(":")
+            kinds[kind][name] += calls
+        return cls(
+            per_image=kinds["image"],
+            generations=kinds["generation"],
+            evaluations=kinds["evaluation"],
+            most_in_flight=chat.most_in_flight(),
+        )
 
 
 CRITERIA = ("platform_appropriateness", "style_consistency", "clarity", "engagement", "grammar")
@@ -302,7 +307,7 @@ def _finished_at(*, task_ids: list, workflow_ids: list):
     return max(moment for moment in (captions, states) if moment is not None)
 
 
-def _check(*, side: str, captions: _Captions, task_ids: list, workflow_ids: list, ai: _FakeAI) -> None:
+def _check(*, side: str, captions: _Captions, task_ids: list, workflow_ids: list, ai: _Served) -> None:
     """Nothing lost, nothing run twice: in the database and counted at the fake AI."""
     from django_q.models import Failure, OrmQ
 
@@ -362,7 +367,7 @@ class _Side:
 
 
 def _side(
-    *, clusters: int, caption_tasks: int, workflows: int, ai_url: str, media_root: str, tag: str
+    *, clusters: int, caption_tasks: int, workflows: int, chat: SlowChatServer, media_root: str, tag: str
 ) -> _Side:
     from django_q.models import Failure, OrmQ, Task
 
@@ -374,14 +379,12 @@ def _side(
     OrmQ.objects.all().delete()
     Task.objects.all().delete()
     Failure.objects.all().delete()
-    ai = _FakeAI()
-    _AI_HOLDER[0] = ai
     captions = _captions_prepare(tasks=caption_tasks, tag=tag)
     user = User.objects.create_user(
         username=f"bench-wf-{tag}", email=f"bench-wf-{tag}@example.test", password=None
     )
     connections.close_all()
-    processes = _clusters_start(clusters, env=_cluster_env(ai_url=ai_url, media_root=media_root))
+    processes = _clusters_start(clusters, env=_cluster_env(ai_url=chat.base_url, media_root=media_root))
     try:
         _clusters_wait_running(processes)
         # Warm-up: every worker past its first task (imports, its connection), then a clean slate.
@@ -389,8 +392,7 @@ def _side(
         _wait(task_ids=[], workflow_ids=warm, processes=processes)
         Workflow.objects.all().delete()
         Task.objects.all().delete()
-        ai = _FakeAI()
-        _AI_HOLDER[0] = ai
+        chat.reset()  # every side counts from zero
 
         # Written in one transaction, queued at its commit (both services queue on commit): the
         # clusters get the whole batch at once, not at the pace one process creates it (20 s of
@@ -409,6 +411,7 @@ def _side(
         _clusters_stop(processes)
         for server in captions.servers:
             server.stop()
+    ai = _Served.of(chat)
     _check(side=tag, captions=captions, task_ids=task_ids, workflow_ids=workflow_ids, ai=ai)
     return _Side(
         wall=wall,
@@ -418,10 +421,6 @@ def _side(
         connections_peak=peak,
         connections_per_cluster=per_cluster,
     )
-
-
-# The handler the AI server calls; replaced per side so every side counts from zero.
-_AI_HOLDER: list[_FakeAI] = [_FakeAI()]
 
 
 def _wait(*, task_ids: list, workflow_ids: list, processes: list) -> tuple[int, int]:
@@ -444,18 +443,13 @@ def _wait(*, task_ids: list, workflow_ids: list, processes: list) -> tuple[int, 
 def run(*, scale: str) -> None:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     caption_tasks, workflows = (120, 200) if scale == "full" else (24, 40)
-    ai_server = HTTPServer(threaded=True)
-    ai_server.start()
     media_root = tempfile.mkdtemp(prefix="socialdesk-bench-clusters-")
     try:
-        ai_server.expect_request("/v1/chat/completions", method="POST").respond_with_handler(
-            lambda request: _AI_HOLDER[0](request)
-        )
-        common = {"caption_tasks": caption_tasks, "workflows": workflows, "ai_url": ai_server.url_for("/v1")}
-        baseline = _side(clusters=1, media_root=media_root, tag="one", **common)
-        ours = _side(clusters=3, media_root=media_root, tag="three", **common)
+        with SlowChatServer(latency=_latency, answer=_answer, answer_key=_key) as chat:
+            common = {"caption_tasks": caption_tasks, "workflows": workflows, "chat": chat}
+            baseline = _side(clusters=1, media_root=media_root, tag="one", **common)
+            ours = _side(clusters=3, media_root=media_root, tag="three", **common)
     finally:
-        ai_server.stop()
         import shutil
 
         shutil.rmtree(media_root, ignore_errors=True)

@@ -14,6 +14,8 @@ most calls it held at once, so one can check that no more overlapped than it all
         server.counts()                          # {"<key>": calls, ...}
         server.most_in_flight()                  # the most calls answered at once
         server.reset()                           # both back to zero, for the next round
+
+`latency` may also be a function of the request's body (vision calls slower than text, say).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from threading import Lock
 
 Answer = Callable[[dict], str]
 AnswerKey = Callable[[dict], str]
+Latency = float | Callable[[dict], float]  # seconds, or seconds for a request's body
 
 
 def _completion(content: str, model: str) -> bytes:
@@ -45,7 +48,7 @@ def _completion(content: str, model: str) -> bytes:
     ).encode()
 
 
-def _serve(ready, port_value, latency: float, answer: Answer, answer_key: AnswerKey | None) -> None:
+def _serve(ready, port_value, latency: Latency, answer: Answer, answer_key: AnswerKey | None) -> None:
     counts: Counter[str] = Counter()
     flight = {"now": 0, "most": 0}
     lock = Lock()
@@ -94,7 +97,7 @@ def _serve(ready, port_value, latency: float, answer: Answer, answer_key: Answer
                 flight["now"] += 1
                 flight["most"] = max(flight["most"], flight["now"])
             try:
-                time.sleep(latency)
+                time.sleep(latency(request) if callable(latency) else latency)
             finally:
                 with lock:
                     flight["now"] -= 1
@@ -110,7 +113,7 @@ def _serve(ready, port_value, latency: float, answer: Answer, answer_key: Answer
 
 
 class SlowChatServer:
-    def __init__(self, *, latency: float, answer: Answer, answer_key: AnswerKey | None = None):
+    def __init__(self, *, latency: Latency, answer: Answer, answer_key: AnswerKey | None = None):
         context = multiprocessing.get_context("fork")
         self._ready = context.Event()
         self._port = context.Value("i", 0)
