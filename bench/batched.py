@@ -28,7 +28,8 @@ def alternating_rounds(
     check: Callable[[str, int], None],
 ) -> Timings:
     """An untimed warm-up of each side on a slice (the first run pays for imports and query
-    compiling), then `rounds` rounds alternating which side goes first, reloading the same data
+    compiling), then `rounds` rounds alternating which side goes first (give an even number, so
+    each side goes first in half of them), reloading the same data
     before every run. `ours()` returns (rows, seconds, worst batch seconds), `baseline()` (rows,
     seconds); `check(side, rows)` raises when a run did not do the expected work."""
     for side in (ours, baseline):
@@ -50,19 +51,25 @@ def alternating_rounds(
     return timings
 
 
+def paired(timings: Timings) -> list[float]:
+    """Each round's ours / baseline: the two runs of a round are back to back."""
+    return [ours / baseline for ours, baseline in zip(timings.ours, timings.baseline, strict=True)]
+
+
 def print_results(*, name: str, timings: Timings, note: str, target: float) -> None:
-    """The ratio of the best runs, then the longest batch (median over the rounds: one round's
-    outlier on a shared machine says more about the machine than about the batches)."""
-    best_ours, best_baseline = min(timings.ours), min(timings.baseline)
+    """The median of the rounds' paired ratios (the best run of each side until late on
+    2026-12-07: on a machine whose speed drifts within a run, two best runs minutes apart compare
+    the minutes), then the longest batch (median over the rounds: one round's outlier on a shared
+    machine says more about the machine than about the batches)."""
     emit(
         name=name,
-        ours=best_ours,
-        baseline=best_baseline,
+        ours=statistics.median(timings.ours),
+        baseline=statistics.median(timings.baseline),
         unit="s",
-        ratio=best_ours / best_baseline,
+        ratio=statistics.median(paired(timings)),
         op="<=",
         target=target,
-        note=f"{note}, best run each",
+        note=f"{note}, median of {len(timings.ours)} rounds, the ratio of each round's pair",
     )
     emit_budget(
         name=f"{name}_worst_batch",

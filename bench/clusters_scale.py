@@ -20,7 +20,7 @@ steps, so the run ends on 0.1 s steps: a cluster holding a few prefetched tasks 
 `queue_limit`, workers squared) cannot leave a long tail. The fake AI is `bench.slow_ai`: a
 process of its own, threaded and keeping connections alive as real servers do, recording how many
 calls it had in flight at once (the # line shows it reached every worker: it does not serialise).
-Until 2026-12-08 it was a werkzeug server in this process, closing every connection: its work per
+Until late on 2026-12-07 it was a werkzeug server in this process, closing every connection: its work per
 call competed with the benchmark's own threads (the 24 Mastodon fakes, the polling) for one
 interpreter, and grew with the clusters' concurrency, which is what is measured.
 
