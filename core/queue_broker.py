@@ -22,7 +22,9 @@ sends a NOTIFY on the cluster's channel in one statement (delivered when the enq
 commits, so never before the row is visible), and a `dequeue` that found nothing waits on its
 connection for that NOTIFY, at most `poll` seconds, then takes the row at once. A task queued on an
 idle cluster starts in milliseconds instead of half a poll interval on average; the poll interval
-remains the bound for what sends no NOTIFY (a lock that expired, a row written by other code).
+remains the bound for what sends no NOTIFY (a lock that expired, a row written by other code). A
+connection's first LISTEN is followed by another take before any wait: a task queued between the
+take that found nothing and the LISTEN sent its NOTIFY to nobody.
 """
 
 import hashlib
@@ -105,6 +107,9 @@ class DatabaseBroker(ORM):
         if transaction.get_autocommit(using=Conf.ORM):
             db.close_old_connections()
         rows = self._take(connection)
+        if not rows and self._listen(connection):
+            # A task queued between the take and the LISTEN sent its NOTIFY to nobody.
+            rows = self._take(connection)
         if not rows and self._await_work(connection):
             rows = self._take(connection)
         if not rows:
@@ -122,15 +127,21 @@ class DatabaseBroker(ORM):
             )
             return cursor.fetchall()
 
-    def _await_work(self, connection) -> bool:
-        """Wait on the connection for a NOTIFY of a queued task, at most the poll interval.
-        True when one came. The first wait of a connection LISTENs first."""
+    def _listen(self, connection) -> bool:
+        """LISTEN on the cluster's channel unless this connection already does; True when it just
+        started to (the caller takes again before waiting)."""
         raw = connection.connection
-        if self._listening_on is not raw:
-            with connection.cursor() as cursor:
-                cursor.execute(f"LISTEN {notify_channel(self.list_key)}")
-            self._listening_on = raw
-        return bool(list(raw.notifies(timeout=Conf.POLL, stop_after=1)))
+        if self._listening_on is raw:
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {notify_channel(self.list_key)}")
+        self._listening_on = raw
+        return True
+
+    def _await_work(self, connection) -> bool:
+        """Wait on the connection, which listens, for a NOTIFY of a queued task, at most the poll
+        interval. True when one came."""
+        return bool(list(connection.connection.notifies(timeout=Conf.POLL, stop_after=1)))
 
     def _forget_notices(self, connection) -> None:
         """Drop the NOTIFYs that arrived while the pusher was busy. psycopg keeps them for the next

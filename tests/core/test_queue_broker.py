@@ -185,14 +185,6 @@ def test_on_postgresql_an_empty_queue_listens_and_waits_at_most_the_poll_interva
         assert [row[0] for row in cursor.fetchall()] == [notify_channel("socialdesk")]
 
 
-def _listening_backends(channel: str) -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle' AND query = %s", [f"LISTEN {channel}"]
-        )
-        return cursor.fetchone()[0]
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_on_postgresql_a_waiting_pusher_takes_a_task_when_it_is_committed_not_after_the_poll(
@@ -201,6 +193,14 @@ def test_on_postgresql_a_waiting_pusher_takes_a_task_when_it_is_committed_not_af
     # With a poll of a minute, only the NOTIFY can end the wait within the test's patience.
     monkeypatch.setattr(Conf, "POLL", 60)
     handed = []
+    waiting = threading.Event()
+    await_work = DatabaseBroker._await_work
+
+    def signalled_await_work(self, connection):
+        waiting.set()  # listening already: a NOTIFY from now on reaches this connection
+        return await_work(self, connection)
+
+    monkeypatch.setattr(DatabaseBroker, "_await_work", signalled_await_work)
 
     def waiting_pusher():
         try:
@@ -211,12 +211,7 @@ def test_on_postgresql_a_waiting_pusher_takes_a_task_when_it_is_committed_not_af
     thread = threading.Thread(target=waiting_pusher)
     thread.start()
     try:
-        for _ in range(200):
-            if _listening_backends(notify_channel("socialdesk")):
-                break
-            threading.Event().wait(0.05)
-        else:
-            pytest.fail("the pusher never listened")
+        assert waiting.wait(10), "the pusher never waited"
         with transaction.atomic():
             pk = broker.enqueue(payload("urgent"))
             assert thread.is_alive()  # not before the commit: the row is not visible yet
@@ -224,6 +219,37 @@ def test_on_postgresql_a_waiting_pusher_takes_a_task_when_it_is_committed_not_af
         thread.join(20)
     assert not thread.is_alive()
     assert [[row_pk for row_pk, _payload in rows] for rows in handed] == [[pk]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_task_queued_just_before_the_first_listen_does_not_wait_for_the_poll(
+    broker, monkeypatch
+):
+    # Queued after the pusher found nothing and before it listened: its NOTIFY reached nobody.
+    monkeypatch.setattr(Conf, "POLL", 60)
+    listen = DatabaseBroker._listen
+    queued_meanwhile = []
+
+    def listen_after_a_task_is_queued(self, connection):
+        if not queued_meanwhile:
+            queued_meanwhile.append(broker.enqueue(payload("meanwhile")))  # autocommit: committed
+        return listen(self, connection)
+
+    monkeypatch.setattr(DatabaseBroker, "_listen", listen_after_a_task_is_queued)
+    handed = []
+
+    def pusher():
+        try:
+            handed.append(DatabaseBroker(list_key="socialdesk").dequeue())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=pusher, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the task waited for the poll interval"
+    assert [[row_pk for row_pk, _payload in rows] for rows in handed] == [queued_meanwhile]
 
 
 @pytest.mark.postgres
